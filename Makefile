@@ -1,0 +1,32 @@
+# make demo: install, train on the embedded synthetic set, cluster it, print scores and output paths.
+# make test: install, run every test that can run on this machine.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	# CPU wheel of torch first (local on the project's machines), so nothing pulls a CUDA build
+	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python train.py experiment=demo hydra.run.dir=$(DEMO_DIR)
+	$(BIN)/python cluster.py run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
+	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/frontend.py
+
+clean:
+	rm -rf logs .cache

@@ -1,0 +1,1 @@
+"""Clustering of embeddings: FAISS k-means, scores, plots."""

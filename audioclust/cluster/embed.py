@@ -1,0 +1,61 @@
+"""Load a trained run safely and embed every clip of a data config with Lightning's predict loop."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from audioclust import io
+from audioclust.errors import CheckpointError
+from audioclust.tasks.train import build_model
+
+
+def load_run(run_dir) -> tuple[DictConfig, object]:
+    """The run's resolved config and its model with weights from model.pt (weights_only)."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "run_config.yaml"
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{run_dir} is not a finished train run: no run_config.yaml "
+                              "(pass run_dir=<the output dir of train.py>)")
+    cfg = OmegaConf.load(cfg_path)
+    model = build_model(cfg)
+    ckpt = io.load_torch(run_dir / "model.pt")
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{run_dir / 'model.pt'} holds no state_dict")
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = "; ".join(str(exc).splitlines()[1:3]).strip()
+        raise CheckpointError(f"checkpoint {run_dir / 'model.pt'} does not match the run's config: {first}") from None
+    return cfg, model.eval()
+
+
+def make_datamodule(data_cfg: DictConfig, overrides: dict | None = None, input_dir: str | None = None):
+    cfg = OmegaConf.merge(data_cfg, overrides or {})
+    if input_dir:
+        cfg.root, cfg.synthetic = str(input_dir), None
+    return hydra.utils.instantiate(cfg)
+
+
+def embed(model, datamodule, device: str = "auto") -> dict:
+    """Embeddings of every sample, in index order: {embedding (n, d), sample_id (n,), ok (n,)}."""
+    accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
+    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=True, enable_model_summary=False)
+    parts = trainer.predict(model, datamodule=datamodule)
+    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in ("embedding", "sample_id", "ok")}
+    order = np.argsort(out["sample_id"], kind="stable")
+    return {k: v[order] for k, v in out.items()}
+
+
+def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:
+    """First-channel log spectrograms (F, T) of some samples, for the montage."""
+    ds = datamodule.predict_dataloader().dataset
+    waves = torch.stack([ds[int(i)]["wave"] for i in sample_ids])
+    with torch.no_grad():
+        spec = model.frontend.spectrogram(waves.to(model.device))
+    return [s[0].cpu().numpy() for s in spec]

@@ -1,0 +1,80 @@
+"""FAISS k-means (GPU when available, CPU otherwise) and nearest-centroid assignment in batches."""
+from __future__ import annotations
+
+import numpy as np
+
+from audioclust.errors import ConfigError
+
+
+def use_gpu(gpu="auto") -> bool:
+    import faiss
+
+    n = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    if gpu == "auto":
+        return n > 0
+    if gpu and n == 0:
+        raise ConfigError("kmeans.gpu=true but FAISS sees no GPU (install the `gpu` extra on a CUDA machine)")
+    return bool(gpu)
+
+
+def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
+               max_points_per_centroid: int = 256, gpu="auto") -> np.ndarray:
+    """Centroids (k, d). FAISS trains on at most k * max_points_per_centroid points (a seeded sample)."""
+    import faiss
+
+    n, d = x.shape
+    if k < 1:
+        raise ConfigError(f"kmeans.k must be >= 1, got {k}")
+    if k > n:
+        raise ConfigError(f"kmeans.k={k} is larger than the number of clips ({n}): use a smaller k")
+    km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=False,
+                      max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu))
+    km.train(np.ascontiguousarray(x, dtype=np.float32))
+    return np.asarray(km.centroids, dtype=np.float32)
+
+
+def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536):
+    """Nearest centroid of each row and its Euclidean distance, streamed in batches."""
+    import faiss
+
+    if x.shape[1] != centroids.shape[1]:
+        raise ConfigError(f"embeddings have {x.shape[1]} dims but the centroids {centroids.shape[1]}: "
+                          "they come from different models")
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    if use_gpu(gpu):
+        index = faiss.index_cpu_to_all_gpus(index)
+    labels, dists = np.empty(len(x), np.int64), np.empty(len(x), np.float32)
+    for s in range(0, len(x), batch):
+        d2, i = index.search(np.ascontiguousarray(x[s:s + batch], dtype=np.float32), 1)
+        labels[s:s + batch], dists[s:s + batch] = i[:, 0], np.sqrt(np.maximum(d2[:, 0], 0))
+    return labels, dists
+
+
+class Preprocess:
+    """Embedding transform fitted on the clustered set and re-applied when assigning new audio."""
+
+    KINDS = ("standard", "l2", "none")
+
+    def __init__(self, kind: str = "standard", mean=None, scale=None):
+        if kind not in self.KINDS:
+            raise ConfigError(f"unknown preprocess {kind!r}: use one of {self.KINDS}")
+        self.kind, self.mean, self.scale = kind, mean, scale
+
+    def fit(self, x: np.ndarray) -> "Preprocess":
+        self.mean = x.mean(0) if self.kind == "standard" else np.zeros(x.shape[1], np.float32)
+        self.scale = x.std(0) + 1e-6 if self.kind == "standard" else np.ones(x.shape[1], np.float32)
+        return self
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = (x - self.mean) / self.scale
+        if self.kind == "l2":
+            y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+        return y.astype(np.float32)
+
+    def state(self) -> dict:
+        return {"kind": np.array(self.kind), "mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state) -> "Preprocess":
+        return cls(str(state["kind"]), state["mean"], state["scale"])

@@ -1,0 +1,1 @@
+"""Audio input: folder indexing, decoding, labels, the synthetic set, the DataModule."""

@@ -1,0 +1,87 @@
+"""Find audio files in a folder and decode them: soundfile, mono mix, soxr resampling."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from audioclust.errors import DataError
+
+EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".w64", ".caf", ".opus")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    frames: int
+    samplerate: int
+    channels: int
+
+
+def list_audio_files(root: str | os.PathLike, extensions=EXTENSIONS) -> list[Path]:
+    """Every path under `root` (recursive, sorted) whose name ends in an audio extension."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"data root does not exist: {root}")
+    if not root.is_dir():
+        raise DataError(f"data root is not a folder: {root}")
+    exts = tuple(e.lower() for e in extensions)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        # a directory named like audio is listed too, so that it is reported as skipped
+        found += [Path(folder) / n for n in files + dirs if n.lower().endswith(exts)]
+    return sorted(found)
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Read the header of one file; raise DataError with a one-line reason if unusable."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("is a directory")
+    if not path.exists():
+        raise DataError("missing file (broken symlink?)")
+    if not os.access(path, os.R_OK):
+        raise DataError("permission denied")
+    if path.stat().st_size == 0:
+        raise DataError("empty file")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for bad files
+        raise DataError(f"not readable audio: {_short(exc)}") from None
+    if info.frames <= 0:
+        raise DataError("no audio samples")
+    if info.samplerate <= 0:
+        raise DataError(f"invalid sample rate {info.samplerate}")
+    return AudioInfo(str(path), int(info.frames), int(info.samplerate), int(info.channels))
+
+
+def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Decode `path` (a window of it when start/duration are given) to mono float32 at `sr` Hz."""
+    try:
+        with sf.SoundFile(path) as f:
+            native = f.samplerate
+            f.seek(min(int(round(start * native)), max(f.frames - 1, 0)))
+            n = -1 if duration is None else int(round(duration * native))
+            x = f.read(frames=n, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise DataError(f"cannot decode {path}: {_short(exc)}") from None
+    x = x.mean(axis=1)
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    if native != sr and x.size > 0:
+        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
+    return np.clip(x, -1.0, 1.0)
+
+
+def fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    """Crop or zero-pad to exactly n samples."""
+    if x.shape[-1] >= n:
+        return x[..., :n]
+    return np.pad(x, (0, n - x.shape[-1]))
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

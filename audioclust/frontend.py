@@ -1,0 +1,93 @@
+"""On-the-fly spectrogram blocks: nnAudio spectrogram -> log -> normalisation -> (deltas) -> blocks.
+
+Runs inside the LightningModule, so it is computed on the batch's device (GPU when there is one), in fp32.
+"""
+from __future__ import annotations
+
+import torch
+from nnAudio import features
+from torch import nn
+
+from audioclust.errors import ConfigError
+
+NORMS = ("freq", "clip", "none")
+
+
+def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, fmin: float,
+                 fmax: float | None, n_bins: int, bins_per_octave: int) -> nn.Module:
+    if kind == "mel":
+        return features.MelSpectrogram(sr=sr, n_fft=n_fft, n_mels=n_mels, hop_length=hop_length,
+                                       fmin=fmin, fmax=fmax, power=2.0, trainable_mel=False,
+                                       trainable_STFT=False, verbose=False)
+    if kind == "stft":
+        return features.STFT(n_fft=n_fft, hop_length=hop_length, output_format="Magnitude",
+                             freq_scale="no", sr=sr, verbose=False)
+    if kind == "cqt":
+        return features.CQT(sr=sr, hop_length=hop_length, fmin=max(fmin, 32.7), n_bins=n_bins,
+                            bins_per_octave=bins_per_octave, output_format="Magnitude", verbose=False)
+    raise ConfigError(f"unknown frontend kind {kind!r}: use mel, stft or cqt")
+
+
+def deltas(x: torch.Tensor) -> torch.Tensor:
+    """Central difference along time (last dim), same length."""
+    padded = torch.nn.functional.pad(x, (1, 1), mode="replicate")
+    return (padded[..., 2:] - padded[..., :-2]) / 2
+
+
+class Frontend(nn.Module):
+    def __init__(self, kind: str = "mel", sr: int = 16000, clip_seconds: float = 1.0, n_fft: int = 1024,
+                 hop_length: int | None = None, frames_per_second: float = 64.0, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
+                 n_bins: int = 84, bins_per_octave: int = 12, norm: str = "freq", channels: int = 1,
+                 block_size=(64, 32), block_hop=None, eps: float = 1e-6):
+        super().__init__()
+        if norm not in NORMS:
+            raise ConfigError(f"unknown frontend.norm {norm!r}: use one of {NORMS}")
+        if channels not in (1, 3):
+            raise ConfigError(f"frontend.channels must be 1 (log spectrogram) or 3 (+ deltas), got {channels}")
+        self.block_size = tuple(int(v) for v in block_size)
+        self.block_hop = tuple(int(v) for v in (block_hop or block_size))
+        if min(self.block_size + self.block_hop) < 1:
+            raise ConfigError(f"frontend block_size {self.block_size} and block_hop {self.block_hop} must be >= 1")
+        self.kind, self.norm, self.channels, self.eps = kind, norm, channels, eps
+        hop_length = int(hop_length or round(sr / frames_per_second))
+        self.spec = _spectrogram(kind, sr, n_fft, hop_length, n_mels, fmin, fmax, n_bins, bins_per_octave)
+        self.n_samples = int(round(sr * clip_seconds))
+        self.spec_shape = tuple(self.spectrogram(torch.zeros(1, self.n_samples)).shape[-2:])
+        if any(b > s for b, s in zip(self.block_size, self.spec_shape)):
+            raise ConfigError(f"frontend block_size {self.block_size} (freq, time) is larger than the "
+                              f"spectrogram {self.spec_shape} of a {clip_seconds} s clip")
+        self.n_blocks = self.grid[0] * self.grid[1]
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return tuple((s - b) // h + 1 for s, b, h in zip(self.spec_shape, self.block_size, self.block_hop))
+
+    def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, samples) -> normalised log spectrogram with channels, (B, C, F, T), fp32."""
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            s = self.spec(wave.float())
+            s = torch.log(s.clamp_min(self.eps))
+            s = self._normalise(s)
+            if self.channels == 3:
+                d1 = deltas(s)
+                s = torch.stack([s, d1, deltas(d1)], dim=1)
+            else:
+                s = s.unsqueeze(1)
+        return s
+
+    def _normalise(self, s: torch.Tensor) -> torch.Tensor:
+        if self.norm == "none":
+            return s
+        mean = s.mean(dim=-1, keepdim=True) if self.norm == "freq" else s.mean(dim=(-2, -1), keepdim=True)
+        s = s - mean
+        return s / s.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
+
+    def blocks(self, spec: torch.Tensor) -> torch.Tensor:
+        """(B, C, F, T) -> (B, N, C, bf, bt), blocks in row-major (freq, time) order."""
+        (bf, bt), (hf, ht) = self.block_size, self.block_hop
+        b = spec.unfold(2, bf, hf).unfold(3, bt, ht)          # B, C, nf, nt, bf, bt
+        b = b.permute(0, 2, 3, 1, 4, 5)                        # B, nf, nt, C, bf, bt
+        return b.reshape(spec.shape[0], -1, spec.shape[1], bf, bt)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.spectrogram(wave))

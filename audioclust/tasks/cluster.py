@@ -1,0 +1,93 @@
+"""The cluster task: embed a run's data, FAISS k-means (mode=fit) or assignment to fitted clusters (mode=assign)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from audioclust import io
+from audioclust.cluster import kmeans
+from audioclust.cluster.embed import embed, load_run, make_datamodule
+from audioclust.cluster.metrics import clustering_scores
+from audioclust.errors import ConfigError
+from audioclust.tasks.outputs import assignment_rows, log_wandb, write_plots
+from audioclust.utils import setup_run
+
+log = logging.getLogger(__name__)
+MODES = ("fit", "assign")
+
+
+def cluster(cfg: DictConfig) -> float | None:
+    if cfg.mode not in MODES:
+        raise ConfigError(f"unknown mode {cfg.mode!r}: use one of {MODES}")
+    setup_run(cfg)
+    out = Path(cfg.paths.output_dir)
+    run_cfg, model = load_run(cfg.run_dir)
+    dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
+    dm.setup("predict")
+    emb = embed(model, dm, cfg.device)
+    ok = emb["ok"].astype(bool)
+    x = emb["embedding"][ok]
+    if cfg.mode == "fit":
+        pre, centroids = _fit(cfg, dm, x)
+        io.write_npy(out / "centroids.npy", centroids)
+        io.write_bytes(out / "preprocess.npz", _npz(pre.state()))
+    else:
+        pre, centroids = _load_clusters(cfg)
+    clusters, dists = kmeans.assign(pre(x), centroids, cfg.kmeans.gpu)
+    rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
+    labels = [r["label"] if r["label"] != "" else None for r in rows]
+    scores = clustering_scores(pre(x), clusters, labels if any(v is not None for v in labels) else None,
+                               seed=int(cfg.seed))
+    scores.update(mode=cfg.mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
+                  n_skipped=len(skipped), run_dir=str(cfg.run_dir))
+    io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
+    io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
+    io.write_npy(out / "embeddings.npy", emb["embedding"][ok])
+    io.write_json(out / "metrics.json", scores)
+    plots = write_plots(cfg, out, model, dm, pre(x), clusters, dists, emb["sample_id"][ok])
+    log_wandb(cfg, out, scores, plots)
+    _print_summary(out, scores)
+    return scores.get("acc", scores.get("silhouette"))
+
+
+def _fit(cfg, dm, x):
+    k = cfg.kmeans.k or dm.n_clusters
+    if not k:
+        raise ConfigError("set kmeans.k (the data config gives no n_clusters)")
+    pre = kmeans.Preprocess(cfg.preprocess).fit(x)
+    km = cfg.kmeans
+    centroids = kmeans.fit_kmeans(pre(x), int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
+    return pre, centroids
+
+
+def _load_clusters(cfg):
+    cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir))
+    if not (cdir / "centroids.npy").is_file():
+        raise ConfigError(f"no centroids.npy in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
+    state = np.load(cdir / "preprocess.npz", allow_pickle=False)
+    return kmeans.Preprocess.from_state(state), np.load(cdir / "centroids.npy", allow_pickle=False)
+
+
+def _newest_fit(run_dir: Path) -> Path:
+    fits = sorted(p.parent for p in run_dir.glob("fit*/**/centroids.npy"))
+    if not fits:
+        raise ConfigError(f"no fitted clusters under {run_dir}: run cluster.py mode=fit first or set clusters_dir")
+    return max(fits, key=lambda p: (p / "centroids.npy").stat().st_mtime)
+
+
+def _npz(state: dict) -> bytes:
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.savez(buf, **state)
+    return buf.getvalue()
+
+
+def _print_summary(out: Path, scores: dict) -> None:
+    keys = [k for k in ("acc", "nmi", "ari", "silhouette") if scores.get(k) is not None]
+    line = ", ".join(f"{k.upper()} {scores[k]:.3f}" for k in keys)
+    print(f"\n{scores['mode']}: {scores['n_clips']} clips in {scores['n_clusters']} clusters "
+          f"({scores['n_skipped']} files skipped); {line}\noutputs: {out}")

@@ -1,0 +1,57 @@
+"""The train task: build everything from the config, fit (resuming), export model.pt for cluster.py."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from audioclust import io
+from audioclust.utils import instantiate_list, setup_run
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: DictConfig):
+    """The LightningModule of a (resolved) run config: front end first, the model around it."""
+    frontend = hydra.utils.instantiate(cfg.frontend)
+    return hydra.utils.instantiate(cfg.model, frontend=frontend)
+
+
+def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = output_dir / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def train(cfg: DictConfig) -> float | None:
+    setup_run(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = build_model(cfg)
+    loggers = instantiate_list(cfg.get("logger"))
+    callbacks = [c for c in instantiate_list(cfg.get("callbacks"))
+                 if loggers or type(c).__name__ != "LearningRateMonitor"]
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for lg in loggers:
+        lg.log_hyperparams(resolved)
+    if trainer.is_global_zero:
+        io.write_text(output_dir / "run_config.yaml", OmegaConf.to_yaml(resolved))
+    ckpt = resume_path(cfg, output_dir)
+    if ckpt:
+        log.info("resuming from %s", ckpt)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt)
+    if trainer.is_global_zero:
+        export(model, output_dir)
+    metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
+    return None if metric is None else float(metric)
+
+
+def export(model, output_dir: Path) -> None:
+    """model.pt: plain tensors only, loadable with weights_only=True."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    io.save_torch(output_dir / "model.pt", {"state_dict": state, "embedding_dim": model.embedding_dim})
+    log.info("model saved to %s", output_dir / "model.pt")
