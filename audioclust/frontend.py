@@ -37,7 +37,7 @@ def deltas(x: torch.Tensor) -> torch.Tensor:
 class Frontend(nn.Module):
     def __init__(self, kind: str = "mel", sr: int = 16000, clip_seconds: float = 1.0, n_fft: int = 1024,
                  hop_length: int | None = None, frames_per_second: float = 64.0, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
-                 n_bins: int = 84, bins_per_octave: int = 12, norm: str = "freq", channels: int = 1,
+                 n_bins: int = 84, bins_per_octave: int = 12, norm: str = "clip", channels: int = 1,
                  block_size=(64, 32), block_hop=None, eps: float = 1e-6):
         super().__init__()
         if norm not in NORMS:

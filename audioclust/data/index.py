@@ -41,8 +41,8 @@ def build_index(root, clip_seconds: float, hop_seconds: float | None = None, lab
     paths = list_audio_files(root)
     if not paths:
         raise DataError(f"no audio files found under {root} (looked for wav, flac, ogg, mp3, aiff, ...)")
-    if max_files:
-        paths = paths[:max_files]
+    if max_files and max_files < len(paths):  # an evenly spread, deterministic subset
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_files).round().astype(int)]
     idx, fids, offs = Index(), [], []
     for path in paths:
         try:

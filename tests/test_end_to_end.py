@@ -1,0 +1,144 @@
+"""train.py then cluster.py (fit and assign) as a user runs them, on a small synthetic set."""
+import csv
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import noise, run_script, tone
+from wandb_records import read_run
+
+pytestmark = pytest.mark.slow
+N_PER_CLASS = 5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    run = tmp / "run"
+    p = run_script("train.py", "debug=default", "logger=wandb", f"paths.cache_dir={tmp}/cache",
+                   f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=3",
+                   f"hydra.run.dir={run}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return tmp, run
+
+
+@pytest.fixture(scope="module")
+def fitted(trained):
+    tmp, run = trained
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return run / "fit" / "a", p.stdout
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_model_checkpoints_and_wandb_run(trained):
+    _, run = trained
+    assert (run / "model.pt").is_file() and (run / "run_config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    state = torch.load(run / "model.pt", weights_only=True)
+    assert state["embedding_dim"] > 0 and any(k.startswith("net.encoder") for k in state["state_dict"])
+    (wrun,) = glob.glob(f"{run}/wandb/offline-run-*")
+    rec = read_run(wrun)
+    assert len(rec["history"]["val/loss"]) == 3 and all(np.isfinite(rec["history"]["val/loss"]))
+    assert "train/loss_epoch" in rec["history"] and rec["config"]["seed"] == 0
+    assert rec["kinds"].get("exit") == 1  # the run was finished
+
+
+def test_fit_accounts_for_every_clip(trained, fitted):
+    tmp, _ = trained
+    out, stdout = fitted
+    wavs = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*.wav"))
+    rows = _rows(out / "assignments.csv")
+    assert len(wavs) == 20 * N_PER_CLASS and sorted(r["path"] for r in rows) == wavs
+    assert _rows(out / "skipped.csv") == []
+    assert {int(r["cluster"]) for r in rows} <= set(range(20)) and all(float(r["distance"]) >= 0 for r in rows)
+    assert rows[0]["label"] == Path(rows[0]["path"]).parent.name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_clips"] == len(wavs) and m["k"] == 20 and sum(m["cluster_sizes"]) == len(wavs)
+    assert 0 <= m["acc"] <= 1 and 0 <= m["nmi"] <= 1 and -1 <= m["silhouette"] <= 1
+    assert m["acc"] > 0.2 and m["nmi"] > 0.4  # chance on 20 balanced classes: ACC ~0.1, NMI ~0.2
+    emb, cen = np.load(out / "embeddings.npy"), np.load(out / "centroids.npy")
+    assert emb.shape[0] == len(wavs) and cen.shape == (20, emb.shape[1])
+    for png in ("map.png", "sizes.png", "montage.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ACC" in stdout and str(out) in stdout
+
+
+def test_fit_logs_to_wandb_offline(fitted):
+    out, _ = fitted
+    (wrun,) = glob.glob(f"{out}/wandb/offline-run-*")
+    rec = read_run(wrun)
+    m = json.loads((out / "metrics.json").read_text())
+    assert rec["history"]["cluster/nmi"][-1] == pytest.approx(m["nmi"])
+    assert rec["history"]["cluster/acc"][-1] == pytest.approx(m["acc"]) and rec["kinds"].get("exit") == 1
+
+
+def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):
+    _, run = trained
+    out, _ = fitted
+    for i in range(3):
+        sf.write(tmp_path / f"tone_{i}.wav", tone(220 + 10 * i), 16000)
+        sf.write(tmp_path / f"noise_{i}.flac", noise(i, sr=22050), 22050)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt junk")
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={tmp_path}", f"clusters_dir={out}",
+                   f"hydra.run.dir={tmp_path}/assign_out", "report.plots=false", "wandb.enabled=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(tmp_path / "assign_out" / "assignments.csv")
+    assert list(rows[0]) == list(_rows(out / "assignments.csv")[0])  # same CSV format
+    assert len(rows) == 6 and all(0 <= int(r["cluster"]) < 20 for r in rows)
+    skipped = _rows(tmp_path / "assign_out" / "skipped.csv")
+    assert [Path(s["path"]).name for s in skipped] == ["broken.wav"] and skipped[0]["reason"]
+    tones = {r["cluster"] for r in rows if "tone_" in r["path"]}
+    noises = {r["cluster"] for r in rows if "noise_" in r["path"]}
+    assert not tones & noises  # a 220 Hz tone and white noise never share a cluster
+
+
+def _fails_clearly(p, *needles):
+    assert p.returncode != 0
+    text = p.stdout + p.stderr
+    assert "Traceback" not in text, text[-2000:]
+    for n in needles:
+        assert n in text, text[-2000:]
+
+
+def test_clear_errors(trained, tmp_path):
+    tmp, run = trained
+    _fails_clearly(run_script("cluster.py", f"run_dir={run}", "kmeans.k=1000", f"hydra.run.dir={tmp_path}/a"),
+                   "kmeans.k=1000 is larger than the number of clips")
+    _fails_clearly(run_script("train.py", "data=folder", f"data.root={tmp_path}/missing", f"hydra.run.dir={tmp_path}/b"),
+                   "data root does not exist")
+    (tmp_path / "empty").mkdir()
+    _fails_clearly(run_script("train.py", "data=folder", f"data.root={tmp_path}/empty", f"hydra.run.dir={tmp_path}/c"),
+                   "no audio files found")
+    _fails_clearly(run_script("train.py", "model.no_such_option=3", f"hydra.run.dir={tmp_path}/d"),
+                   "no_such_option")
+    _fails_clearly(run_script("cluster.py", f"run_dir={tmp_path}", f"hydra.run.dir={tmp_path}/e"),
+                   "not a finished train run")
+
+
+def test_mismatched_and_unsafe_checkpoints_are_refused(trained, tmp_path):
+    _, run = trained
+    bad = tmp_path / "run"
+    bad.mkdir()
+    cfg = (run / "run_config.yaml").read_text().replace("code_channels: 4", "code_channels: 5")
+    (bad / "run_config.yaml").write_text(cfg)
+    (bad / "model.pt").write_bytes((run / "model.pt").read_bytes())
+    _fails_clearly(run_script("cluster.py", f"run_dir={bad}", f"hydra.run.dir={tmp_path}/a"), "does not match")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"state_dict": Evil()}, bad / "model.pt")
+    p = run_script("cluster.py", f"run_dir={bad}", f"hydra.run.dir={tmp_path}/b")
+    _fails_clearly(p, "refusing to load")
+    assert "pwned" not in p.stdout
