@@ -34,8 +34,17 @@ def load_run(run_dir) -> tuple[DictConfig, object]:
     return cfg, model.eval()
 
 
-def make_datamodule(data_cfg: DictConfig, overrides: dict | None = None, input_dir: str | None = None):
-    cfg = OmegaConf.merge(data_cfg, overrides or {})
+def _set_values(tree):
+    """The overrides that are set: null leaves mean 'keep the run's value'."""
+    if isinstance(tree, dict):
+        kept = {k: _set_values(v) for k, v in tree.items()}
+        return {k: v for k, v in kept.items() if v is not None and v != {}}
+    return tree
+
+
+def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None = None):
+    plain = OmegaConf.to_container(overrides, resolve=True) if overrides is not None else {}
+    cfg = OmegaConf.merge(data_cfg, _set_values(plain))
     if input_dir:
         cfg.root, cfg.synthetic = str(input_dir), None
     return hydra.utils.instantiate(cfg)

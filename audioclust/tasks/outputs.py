@@ -37,7 +37,8 @@ def write_plots(cfg, out: Path, model, dm, x, clusters, dists, sample_ids) -> di
     report.plot_sizes(clusters, plots["sizes"])
     picks = report.pick_examples(dists, clusters, int(cfg.report.examples_per_cluster))
     specs = {c: spectrograms(model, dm, sample_ids[idx]) for c, idx in picks.items() if len(idx)}
-    report.plot_montage(specs, plots["montage"], int(cfg.report.examples_per_cluster))
+    sizes = {int(c): int((clusters == c).sum()) for c in specs}
+    report.plot_montage(specs, plots["montage"], int(cfg.report.examples_per_cluster), sizes=sizes)
     return plots
 
 
