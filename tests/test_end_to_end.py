@@ -142,3 +142,19 @@ def test_mismatched_and_unsafe_checkpoints_are_refused(trained, tmp_path):
     p = run_script("cluster.py", f"run_dir={bad}", f"hydra.run.dir={tmp_path}/b")
     _fails_clearly(p, "refusing to load")
     assert "pwned" not in p.stdout
+
+
+def test_rerun_resumes_from_last_checkpoint(trained, tmp_path):
+    tmp, run = trained
+    copy = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("wandb", "fit"))
+    p = run_script("train.py", "debug=default", f"paths.cache_dir={tmp}/cache", "logger=csv",
+                   f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=4",
+                   f"hydra.run.dir={copy}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "resuming from" in (copy / "debug.log").read_text()  # the log is named after task_name
+    with open(next(copy.glob("csv/*/metrics.csv")), newline="") as f:
+        epochs = {r["epoch"] for r in csv.DictReader(f) if r.get("val/loss")}
+    assert epochs == {"3"}  # only the one missing epoch was trained

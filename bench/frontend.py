@@ -1,0 +1,98 @@
+"""Front-end throughput: audioclust's on-the-fly blocks versus the origin's PNG route, same clips, one run.
+
+    python bench/frontend.py [--clips 512] [--batch 64]
+Writes the table into BENCHMARKS.md (section 'Front end'). Uses FSDD from ../shared when present,
+else the synthetic set.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from audioclust.data.audio import fit_length, list_audio_files, load  # noqa: E402
+from audioclust.frontend import Frontend  # noqa: E402
+
+
+def clips(n: int) -> tuple[list[str], int]:
+    fsdd = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
+    if fsdd.is_dir():
+        return [str(p) for p in list_audio_files(fsdd)[:n]], 8000
+    from audioclust.data.synthetic import generate
+
+    return [str(p) for p in list_audio_files(generate(ROOT / ".cache" / "synthetic"))[:n]], 16000
+
+
+def ours(paths, sr, batch) -> float:
+    fe = Frontend(sr=sr, clip_seconds=1.0, norm="clip")
+    t = time.perf_counter()
+    for s in range(0, len(paths), batch):
+        wave = torch.from_numpy(np.stack([fit_length(load(p, sr), sr) for p in paths[s:s + batch]]))
+        with torch.no_grad():
+            fe(wave)
+    return len(paths) / (time.perf_counter() - t)
+
+
+def png_route(paths, sr) -> float:
+    """The origin: mel spectrogram per clip -> matplotlib PNG 288x432 -> read back -> 6 blocks 144x144x3."""
+    fe = Frontend(sr=sr, clip_seconds=1.0, n_mels=128, block_size=(64, 32))
+    t = time.perf_counter()
+    for p in paths:
+        with torch.no_grad():
+            spec = fe.spec(torch.from_numpy(fit_length(load(p, sr), sr))[None]).log1p()[0].numpy()
+        fig = plt.figure(figsize=(4.32, 2.88), dpi=100)
+        plt.imshow(spec, origin="lower", aspect="auto")
+        plt.axis("off")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        buf.seek(0)
+        img = plt.imread(buf)[:288, :432, :3]
+        _ = img.reshape(2, 144, 3, 144, 3).transpose(0, 2, 1, 3, 4)
+    return len(paths) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=64)
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    paths, sr = clips(args.clips)
+    png = png_route(paths[: min(len(paths), 128)], sr)
+    rows = [("origin: mel -> matplotlib PNG 288x432 -> read back -> blocks", png)]
+    rows.append((f"audioclust: soundfile+soxr decode, nnAudio mel, blocks (batch {args.batch})", ours(paths, sr, args.batch)))
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    table = [f"## Front end ({len(paths)} clips at {sr} Hz; {machine})", "",
+             "| route | clips/s | vs origin |", "|---|---|---|"]
+    table += [f"| {name} | {rate:,.1f} | {rate / png:.1f}x |" for name, rate in rows]
+    write_section("Front end", "\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+def write_section(title: str, text: str) -> None:
+    """Replace the '## <title>' section of BENCHMARKS.md (atomic write)."""
+    from audioclust.io import write_text
+
+    path = ROOT / "BENCHMARKS.md"
+    old = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n\n"
+    parts = old.split("\n## ")
+    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:] if not p.startswith(title)]
+    write_text(path, "\n".join(kept + [text]))
+
+
+if __name__ == "__main__":
+    main()
