@@ -11,6 +11,7 @@ from torch import nn
 from audioclust.errors import ConfigError
 
 NORMS = ("freq", "clip", "none")
+ALIGNS = ("pad", "stretch")
 
 
 def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, fmin: float,
@@ -38,18 +39,20 @@ class Frontend(nn.Module):
     def __init__(self, kind: str = "mel", sr: int = 16000, clip_seconds: float = 1.0, n_fft: int = 1024,
                  hop_length: int | None = None, frames_per_second: float = 64.0, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
                  n_bins: int = 84, bins_per_octave: int = 12, norm: str = "clip", channels: int = 1,
-                 block_size=(64, 32), block_hop=None, eps: float = 1e-6):
+                 block_size=(64, 32), block_hop=None, align: str = "pad", eps: float = 1e-6):
         super().__init__()
         if norm not in NORMS:
             raise ConfigError(f"unknown frontend.norm {norm!r}: use one of {NORMS}")
+        if align not in ALIGNS:
+            raise ConfigError(f"unknown frontend.align {align!r}: use one of {ALIGNS}")
         if channels not in (1, 3):
             raise ConfigError(f"frontend.channels must be 1 (log spectrogram) or 3 (+ deltas), got {channels}")
         self.block_size = tuple(int(v) for v in block_size)
         self.block_hop = tuple(int(v) for v in (block_hop or block_size))
         if min(self.block_size + self.block_hop) < 1:
             raise ConfigError(f"frontend block_size {self.block_size} and block_hop {self.block_hop} must be >= 1")
-        self.kind, self.norm, self.channels, self.eps = kind, norm, channels, eps
-        hop_length = int(hop_length or round(sr / frames_per_second))
+        self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
+        hop_length = self.hop_length = int(hop_length or round(sr / frames_per_second))
         self.spec = _spectrogram(kind, sr, n_fft, hop_length, n_mels, fmin, fmax, n_bins, bins_per_octave)
         self.n_samples = int(round(sr * clip_seconds))
         self.spec_shape = tuple(self.spectrogram(torch.zeros(1, self.n_samples)).shape[-2:])
@@ -62,11 +65,16 @@ class Frontend(nn.Module):
     def grid(self) -> tuple[int, int]:
         return tuple((s - b) // h + 1 for s, b, h in zip(self.spec_shape, self.block_size, self.block_hop))
 
-    def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, samples) -> normalised log spectrogram with channels, (B, C, F, T), fp32."""
+    def spectrogram(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, samples) -> normalised log spectrogram with channels, (B, C, F, T), fp32.
+
+        With align=stretch and `lengths` (valid samples per clip), each clip's frames are resampled to fill
+        the whole time axis, so clips of different durations line up."""
         with torch.autocast(device_type=wave.device.type, enabled=False):
             s = self.spec(wave.float())
             s = torch.log(s.clamp_min(self.eps))
+            if self.align == "stretch" and lengths is not None:
+                s = self._stretch(s, lengths)
             s = self._normalise(s)
             if self.channels == 3:
                 d1 = deltas(s)
@@ -74,6 +82,12 @@ class Frontend(nn.Module):
             else:
                 s = s.unsqueeze(1)
         return s
+
+    def _stretch(self, s: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        frames = (lengths.to(s.device) // self.hop_length + 1).clamp(2, s.shape[-1]).tolist()
+        out = [torch.nn.functional.interpolate(x[None, :, :n], size=s.shape[-1], mode="linear",
+                                               align_corners=True)[0] for x, n in zip(s, frames)]
+        return torch.stack(out)
 
     def _normalise(self, s: torch.Tensor) -> torch.Tensor:
         if self.norm == "none":
@@ -89,5 +103,5 @@ class Frontend(nn.Module):
         b = b.permute(0, 2, 3, 1, 4, 5)                        # B, nf, nt, C, bf, bt
         return b.reshape(spec.shape[0], -1, spec.shape[1], bf, bt)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.spectrogram(wave))
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.blocks(self.spectrogram(wave, lengths))

@@ -98,3 +98,24 @@ def test_datamodule_rejects_bad_values(tone_folder):
         AudioDataModule(str(tone_folder), clip_seconds=0)
     with pytest.raises(ConfigError):
         AudioDataModule(str(tone_folder), val_fraction=1.5)
+
+
+def test_trim_silence_keeps_only_the_sound():
+    from audioclust.data.audio import trim_silence
+
+    x = np.zeros(16000, np.float32)
+    x[4000:8000] = tone(500, seconds=0.25)
+    y = trim_silence(x + 1e-4 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000, 30)
+    assert 3900 <= len(y) <= 4200
+    assert len(trim_silence(x[:10], 16000, 30)) == 10  # too short to trim: unchanged
+
+
+def test_dataset_reports_trimmed_length(tone_folder):
+    x = np.zeros(16000, np.float32)
+    x[8000:12000] = tone(500, seconds=0.25)
+    sf.write(tone_folder / "low" / "late.wav", x, 16000)
+    dm = AudioDataModule(str(tone_folder), sr=16000, trim_db=30, max_files=None)
+    dm.setup()
+    ds = dm.predict_dataloader().dataset
+    item = ds[dm.index.files.index(str(tone_folder / "low" / "late.wav"))]
+    assert 3900 <= item["length"] <= 4200 and item["wave"][:3900].abs().max() > 0.1  # the sound moved to 0

@@ -90,3 +90,16 @@ def test_training_reduces_reconstruction_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_stretch_aligns_clips_of_different_durations():
+    t = torch.arange(16000) / 16000
+    short = torch.zeros(16000)
+    short[:4000] = torch.sin(2 * torch.pi * 1000 * t[:4000])  # 0.25 s of tone, then padding
+    stretched = Frontend(align="stretch", norm="none").spectrogram(short[None], torch.tensor([4000]))
+    padded = Frontend(norm="none").spectrogram(short[None])
+    late = slice(int(0.6 * padded.shape[-1]), int(0.8 * padded.shape[-1]))
+    loudest = lambda s: s[0, 0, :, late].amax(0)  # noqa: E731
+    assert loudest(stretched).min() > loudest(padded).max() + 5  # the tone fills the time axis
+    with pytest.raises(ConfigError, match="align"):
+        Frontend(align="warp")

@@ -64,7 +64,9 @@ def embed(model, datamodule, device: str = "auto") -> dict:
 def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:
     """First-channel log spectrograms (F, T) of some samples, for the montage."""
     ds = datamodule.predict_dataloader().dataset
-    waves = torch.stack([ds[int(i)]["wave"] for i in sample_ids])
+    items = [ds[int(i)] for i in sample_ids]
+    waves = torch.stack([it["wave"] for it in items]).to(model.device)
+    lengths = torch.tensor([it["length"] for it in items])
     with torch.no_grad():
-        spec = model.frontend.spectrogram(waves.to(model.device))
+        spec = model.frontend.spectrogram(waves, lengths)
     return [s[0].cpu().numpy() for s in spec]

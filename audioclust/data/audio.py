@@ -76,6 +76,17 @@ def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) 
     return np.clip(x, -1.0, 1.0)
 
 
+def trim_silence(x: np.ndarray, sr: int, top_db: float, frame_seconds: float = 0.01) -> np.ndarray:
+    """Drop leading and trailing frames whose RMS is more than top_db below the loudest frame."""
+    hop = max(1, int(sr * frame_seconds))
+    n = len(x) // hop
+    if n < 2:
+        return x
+    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -top_db)
+    return x[loud[0] * hop: (loud[-1] + 1) * hop] if len(loud) else x
+
+
 def fit_length(x: np.ndarray, n: int) -> np.ndarray:
     """Crop or zero-pad to exactly n samples."""
     if x.shape[-1] >= n:

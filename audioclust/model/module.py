@@ -26,8 +26,9 @@ class BlockAutoencoder(L.LightningModule):
         return self.net.code_dim * (self.frontend.n_blocks if self.pooling == "concat" else 1)
 
     def _blocks(self, batch) -> torch.Tensor:
-        wave = batch["wave"][batch["ok"]] if "ok" in batch else batch["wave"]
-        b = self.frontend(wave)
+        keep = batch["ok"] if "ok" in batch else slice(None)
+        lengths = batch["length"][keep] if "length" in batch else None
+        b = self.frontend(batch["wave"][keep], lengths)
         return b.reshape(-1, *b.shape[2:])
 
     def _step(self, batch, stage: str) -> torch.Tensor:
@@ -45,9 +46,9 @@ class BlockAutoencoder(L.LightningModule):
         return self._step(batch, "val")
 
     @torch.no_grad()
-    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+    def embed(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, samples) -> (B, embedding_dim)."""
-        b = self.frontend(wave)
+        b = self.frontend(wave, lengths)
         codes = self.net.encoder(b.reshape(-1, *b.shape[2:])).flatten(1)
         codes = codes.reshape(b.shape[0], b.shape[1], -1)
         if self.pooling == "concat":
@@ -55,7 +56,7 @@ class BlockAutoencoder(L.LightningModule):
         return codes.mean(1) if self.pooling == "mean" else codes.amax(1)
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
-        return {"embedding": self.embed(batch["wave"]).float().cpu(),
+        return {"embedding": self.embed(batch["wave"], batch.get("length")).float().cpu(),
                 "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
 
     def configure_optimizers(self):
