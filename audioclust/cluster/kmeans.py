@@ -52,7 +52,9 @@ def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536)
 
 
 class Preprocess:
-    """Embedding transform fitted on the clustered set and re-applied when assigning new audio."""
+    """Embedding transform fitted on the clustered set and re-applied when assigning new audio.
+
+    standard: per-dimension z-score; l2: z-score, then unit length (k-means on cosine geometry); none."""
 
     KINDS = ("standard", "l2", "none")
 
@@ -62,8 +64,9 @@ class Preprocess:
         self.kind, self.mean, self.scale = kind, mean, scale
 
     def fit(self, x: np.ndarray) -> "Preprocess":
-        self.mean = x.mean(0) if self.kind == "standard" else np.zeros(x.shape[1], np.float32)
-        self.scale = x.std(0) + 1e-6 if self.kind == "standard" else np.ones(x.shape[1], np.float32)
+        scaled = self.kind in ("standard", "l2")
+        self.mean = x.mean(0) if scaled else np.zeros(x.shape[1], np.float32)
+        self.scale = x.std(0) + 1e-6 if scaled else np.ones(x.shape[1], np.float32)
         return self
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
