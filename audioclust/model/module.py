@@ -7,36 +7,71 @@ import torch.nn.functional as F
 
 from audioclust.errors import ConfigError
 from audioclust.frontend import Frontend
+from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
 
 POOLINGS = ("concat", "mean", "max")
 
 
 class BlockAutoencoder(L.LightningModule):
-    def __init__(self, frontend: Frontend, net: dict, optimizer, scheduler=None, pooling: str = "concat"):
+    """Reconstruction of clean blocks from (optionally augmented) input blocks; with `contrastive.weight` > 0
+    also SimCLR's loss between two augmented views of each clip, on a projection of the clip embedding."""
+
+    def __init__(self, frontend: Frontend, net: dict, optimizer, scheduler=None, pooling: str = "concat",
+                 augment: dict | None = None, contrastive: dict | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError(f"unknown model.pooling {pooling!r}: use one of {POOLINGS}")
         self.frontend = frontend
         self.net = ConvAutoencoder(frontend.channels, frontend.block_size, **net)
         self.optimizer_factory, self.scheduler_factory, self.pooling = optimizer, scheduler, pooling
+        self.augment = SpecAugment(**augment) if augment else None
+        contrastive = dict(contrastive or {})
+        self.contrast_weight = float(contrastive.get("weight", 0.0))
+        self.temperature = float(contrastive.get("temperature", 0.1))
+        self.projector = None
+        if self.contrast_weight > 0:
+            dim, hidden = self.embedding_dim, int(contrastive.get("dim", 128))
+            self.projector = torch.nn.Sequential(torch.nn.Linear(dim, hidden * 2), torch.nn.GELU(),
+                                                 torch.nn.Linear(hidden * 2, hidden))
 
     @property
     def embedding_dim(self) -> int:
         return self.net.code_dim * (self.frontend.n_blocks if self.pooling == "concat" else 1)
 
-    def _blocks(self, batch) -> torch.Tensor:
+    def _spec(self, batch) -> torch.Tensor:
         keep = batch["ok"] if "ok" in batch else slice(None)
         lengths = batch["length"][keep] if "length" in batch else None
-        b = self.frontend(batch["wave"][keep], lengths)
+        return self.frontend.spectrogram(batch["wave"][keep], lengths)
+
+    def _flat_blocks(self, spec: torch.Tensor) -> torch.Tensor:
+        b = self.frontend.blocks(spec)
         return b.reshape(-1, *b.shape[2:])
 
+    def _pool(self, codes: torch.Tensor, n_clips: int) -> torch.Tensor:
+        codes = codes.flatten(1).reshape(n_clips, self.frontend.n_blocks, -1)
+        if self.pooling == "concat":
+            return codes.flatten(1)
+        return codes.mean(1) if self.pooling == "mean" else codes.amax(1)
+
     def _step(self, batch, stage: str) -> torch.Tensor:
-        blocks = self._blocks(batch)
-        recon, _ = self.net(blocks)
-        loss = F.mse_loss(recon, blocks)
+        spec = self._spec(batch)
+        target = self._flat_blocks(spec)
+        train_aug = self.augment is not None and stage == "train"
+        view = self.augment(spec) if train_aug else spec
+        recon, code = self.net(self._flat_blocks(view))
+        loss = recon_loss = F.mse_loss(recon, target)
+        if self.projector is not None and spec.shape[0] > 1:
+            other = self.augment(spec) if train_aug else spec
+            z1 = self.projector(self._pool(code, spec.shape[0]))
+            z2 = self.projector(self._pool(self.net.encoder(self._flat_blocks(other)), spec.shape[0]))
+            contrast = nt_xent(z1, z2, self.temperature)
+            loss = recon_loss + self.contrast_weight * contrast
+            self.log(f"{stage}/contrastive", contrast, on_epoch=True, batch_size=spec.shape[0],
+                     sync_dist=stage != "train")
+        self.log(f"{stage}/recon", recon_loss, on_epoch=True, batch_size=spec.shape[0], sync_dist=stage != "train")
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
-                 batch_size=blocks.shape[0], sync_dist=stage != "train")
+                 batch_size=spec.shape[0], sync_dist=stage != "train")
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -48,12 +83,8 @@ class BlockAutoencoder(L.LightningModule):
     @torch.no_grad()
     def embed(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, samples) -> (B, embedding_dim)."""
-        b = self.frontend(wave, lengths)
-        codes = self.net.encoder(b.reshape(-1, *b.shape[2:])).flatten(1)
-        codes = codes.reshape(b.shape[0], b.shape[1], -1)
-        if self.pooling == "concat":
-            return codes.flatten(1)
-        return codes.mean(1) if self.pooling == "mean" else codes.amax(1)
+        spec = self.frontend.spectrogram(wave, lengths)
+        return self._pool(self.net.encoder(self._flat_blocks(spec)), wave.shape[0])
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         return {"embedding": self.embed(batch["wave"], batch.get("length")).float().cpu(),
