@@ -23,6 +23,31 @@ def setup_run(cfg: DictConfig) -> None:
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
 
 
+def sweep_group() -> tuple[str, int] | None:
+    """(sweep name, job number) inside a Hydra multirun, else None: one W&B group per sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    return f"{hc.job.name}-{os.path.basename(os.path.normpath(hc.sweep.dir))}", int(hc.job.num)
+
+
+def group_wandb(logger_cfg: DictConfig | None) -> None:
+    """In a multirun, put every run of the sweep into one W&B group (unless a group was set)."""
+    from omegaconf import open_dict
+
+    sweep = sweep_group()
+    if not sweep or not logger_cfg or "wandb" not in logger_cfg:
+        return
+    with open_dict(logger_cfg):
+        logger_cfg.wandb.group = logger_cfg.wandb.get("group") or sweep[0]
+        logger_cfg.wandb.name = logger_cfg.wandb.get("name") or f"{sweep[0]}-{sweep[1]}"
+
+
 def instantiate_list(cfg: DictConfig | None, **kwargs) -> list:
     """Instantiate every `_target_` entry of a dict-of-configs group (callbacks, loggers)."""
     if not cfg:

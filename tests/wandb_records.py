@@ -33,7 +33,7 @@ def _chunks(data: bytes):
 def read_run(run_dir: str) -> dict:
     """{'history': {key: [values]}, 'config': {key: value}, 'files': [...], 'kinds': {type: count}}."""
     (path,) = glob.glob(f"{run_dir}/run-*.wandb")
-    out = {"history": {}, "config": {}, "summary": {}, "kinds": {}}
+    out = {"history": {}, "config": {}, "summary": {}, "kinds": {}, "run": {}}
     with open(path, "rb") as f:
         data = f.read()
     assert data[:4] == b":W&B", path
@@ -42,7 +42,9 @@ def read_run(run_dir: str) -> dict:
         rec.ParseFromString(payload)
         kind = rec.WhichOneof("record_type")
         out["kinds"][kind] = out["kinds"].get(kind, 0) + 1
-        if kind == "history":
+        if kind == "run":
+            out["run"] = {"group": rec.run.run_group, "job_type": rec.run.job_type, "name": rec.run.display_name}
+        elif kind == "history":
             for it in rec.history.item:
                 out["history"].setdefault(it.key or "/".join(it.nested_key), []).append(json.loads(it.value_json))
         elif kind == "config":

@@ -8,7 +8,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
-from audioclust.utils import instantiate_list, setup_run
+from audioclust.utils import group_wandb, instantiate_list, setup_run
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def train(cfg: DictConfig) -> float | None:
     output_dir = Path(cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(cfg.data)
     model = build_model(cfg)
+    group_wandb(cfg.get("logger"))
     loggers = instantiate_list(cfg.get("logger"))
     callbacks = [c for c in instantiate_list(cfg.get("callbacks"))
                  if loggers or type(c).__name__ != "LearningRateMonitor"]
