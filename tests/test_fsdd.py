@@ -30,5 +30,5 @@ def test_fsdd_subset_beats_chance(tmp_path):
     labels, clusters = [r["label"] for r in rows], [int(r["cluster"]) for r in rows]
     rng = np.random.default_rng(0)
     chance = max(normalized_mutual_info_score(rng.permutation(labels), clusters) for _ in range(5))
-    assert chance < 0.06 and scores["digit"]["nmi"] > chance + 0.15, (chance, scores["digit"])
+    assert chance < 0.1 and scores["digit"]["nmi"] > chance + 0.15, (chance, scores["digit"])
     assert scores["digit"]["acc"] > 0.25, scores["digit"]  # chance ~0.13
