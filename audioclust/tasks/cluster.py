@@ -11,6 +11,7 @@ from audioclust import io
 from audioclust.cluster import kmeans
 from audioclust.cluster.embed import embed, load_run, make_datamodule
 from audioclust.cluster.metrics import clustering_scores
+from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, write_plots
 from audioclust.utils import setup_run
@@ -31,15 +32,16 @@ def cluster(cfg: DictConfig) -> float | None:
     ok = emb["ok"].astype(bool)
     x = emb["embedding"][ok]
     if cfg.mode == "fit":
-        pre, centroids = _fit(cfg, dm, x)
+        pre, red, z, centroids = _fit(cfg, dm, x)
         io.write_npy(out / "centroids.npy", centroids)
-        io.write_bytes(out / "preprocess.npz", _npz(pre.state()))
+        io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state()}))
     else:
-        pre, centroids = _load_clusters(cfg)
-    clusters, dists = kmeans.assign(pre(x), centroids, cfg.kmeans.gpu)
+        pre, red, centroids = _load_clusters(cfg)
+        z = red.transform(pre(x))
+    clusters, dists = kmeans.assign(z, centroids, cfg.kmeans.gpu)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels = [r["label"] if r["label"] != "" else None for r in rows]
-    scores = clustering_scores(pre(x), clusters, labels if any(v is not None for v in labels) else None,
+    scores = clustering_scores(z, clusters, labels if any(v is not None for v in labels) else None,
                                seed=int(cfg.seed))
     scores.update(mode=cfg.mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
                   n_skipped=len(skipped), run_dir=str(cfg.run_dir))
@@ -47,7 +49,7 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
     io.write_npy(out / "embeddings.npy", emb["embedding"][ok])
     io.write_json(out / "metrics.json", scores)
-    plots = write_plots(cfg, out, model, dm, pre(x), clusters, dists, emb["sample_id"][ok])
+    plots = write_plots(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok])
     log_wandb(cfg, out, scores, plots)
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
@@ -58,9 +60,11 @@ def _fit(cfg, dm, x):
     if not k:
         raise ConfigError("set kmeans.k (the data config gives no n_clusters)")
     pre = kmeans.Preprocess(cfg.preprocess).fit(x)
+    red = Reducer(**cfg.reduce, seed=int(cfg.seed))
+    z = red.fit_transform(pre(x))
     km = cfg.kmeans
-    centroids = kmeans.fit_kmeans(pre(x), int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
-    return pre, centroids
+    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
+    return pre, red, z, centroids
 
 
 def _load_clusters(cfg):
@@ -68,7 +72,8 @@ def _load_clusters(cfg):
     if not (cdir / "centroids.npy").is_file():
         raise ConfigError(f"no centroids.npy in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
     state = np.load(cdir / "preprocess.npz", allow_pickle=False)
-    return kmeans.Preprocess.from_state(state), np.load(cdir / "centroids.npy", allow_pickle=False)
+    return (kmeans.Preprocess.from_state(state), Reducer.from_state(state),
+            np.load(cdir / "centroids.npy", allow_pickle=False))
 
 
 def _newest_fit(run_dir: Path) -> Path:
