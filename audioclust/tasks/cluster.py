@@ -32,7 +32,7 @@ def cluster(cfg: DictConfig) -> float | None:
     ok = emb["ok"].astype(bool)
     x = emb["embedding"][ok]
     if cfg.mode == "fit":
-        pre, red, z, centroids = _fit(cfg, dm, x)
+        pre, red, z, centroids = _fit(cfg, dm, x, out)
         io.write_npy(out / "centroids.npy", centroids)
         io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state()}))
     else:
@@ -55,16 +55,28 @@ def cluster(cfg: DictConfig) -> float | None:
     return scores.get("acc", scores.get("silhouette"))
 
 
-def _fit(cfg, dm, x):
-    k = cfg.kmeans.k or dm.n_clusters
-    if not k:
-        raise ConfigError("set kmeans.k (the data config gives no n_clusters)")
+def _fit(cfg, dm, x, out: Path):
     pre = kmeans.Preprocess(cfg.preprocess).fit(x)
     red = Reducer(**cfg.reduce, seed=int(cfg.seed))
     z = red.fit_transform(pre(x))
     km = cfg.kmeans
+    k = _search(cfg, z, out) if km.get("search") else (km.k or dm.n_clusters)
+    if not k:
+        raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
     centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
     return pre, red, z, centroids
+
+
+def _search(cfg, z, out: Path) -> int:
+    from audioclust.cluster.ksearch import plot_search, search_k
+
+    k_min, k_max = cfg.kmeans.search
+    result = search_k(z, int(k_min), int(k_max), int(cfg.seed), gpu=cfg.kmeans.gpu)
+    io.write_json(out / "k_search.json", result)
+    plot_search(result, out / "k_search.png")
+    print(f"k search over [{k_min}, {k_max}]: picked k={result['best_k']} by {result['criterion']} "
+          f"(scores in {out / 'k_search.json'}, plot in {out / 'k_search.png'})")
+    return result["best_k"]
 
 
 def _load_clusters(cfg):
