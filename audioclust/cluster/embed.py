@@ -56,7 +56,8 @@ def embed(model, datamodule, device: str = "auto") -> dict:
     trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=True, enable_model_summary=False)
     parts = trainer.predict(model, datamodule=datamodule)
-    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in ("embedding", "sample_id", "ok")}
+    keys = [k for k in ("embedding", "sample_id", "ok", "dec_cluster") if k in parts[0]]
+    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
     order = np.argsort(out["sample_id"], kind="stable")
     return {k: v[order] for k, v in out.items()}
 

@@ -9,6 +9,7 @@ from audioclust.errors import ConfigError
 from audioclust.frontend import Frontend
 from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
+from audioclust.model.dec import DECHead
 
 POOLINGS = ("concat", "mean", "max")
 
@@ -18,7 +19,7 @@ class BlockAutoencoder(L.LightningModule):
     also SimCLR's loss between two augmented views of each clip, on a projection of the clip embedding."""
 
     def __init__(self, frontend: Frontend, net: dict, optimizer, scheduler=None, pooling: str = "concat",
-                 augment: dict | None = None, contrastive: dict | None = None):
+                 augment: dict | None = None, contrastive: dict | None = None, dec: dict | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError(f"unknown model.pooling {pooling!r}: use one of {POOLINGS}")
@@ -34,10 +35,30 @@ class BlockAutoencoder(L.LightningModule):
             dim, hidden = self.embedding_dim, int(contrastive.get("dim", 128))
             self.projector = torch.nn.Sequential(torch.nn.Linear(dim, hidden * 2), torch.nn.GELU(),
                                                  torch.nn.Linear(hidden * 2, hidden))
+        self.dec = DECHead(dim=self.embedding_dim, **dec) if dec else None
 
     @property
     def embedding_dim(self) -> int:
         return self.net.code_dim * (self.frontend.n_blocks if self.pooling == "concat" else 1)
+
+    @staticmethod
+    def _kept(batch, key: str) -> torch.Tensor:
+        return batch[key][batch["ok"]] if "ok" in batch else batch[key]
+
+    def on_train_epoch_start(self) -> None:
+        if self.dec is None or self.current_epoch < self.dec.start_epoch:
+            return
+        z, ids = self._embed_all(self.trainer.datamodule.train_dataloader())
+        self.dec.refresh(z, ids, len(self.trainer.datamodule.index))
+
+    @torch.no_grad()
+    def _embed_all(self, loader) -> tuple[torch.Tensor, torch.Tensor]:
+        was_training = self.training
+        self.eval()
+        parts = [(self.embed(b["wave"].to(self.device), b["length"].to(self.device)), b["sample_id"])
+                 for b in loader]
+        self.train(was_training)
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def _spec(self, batch) -> torch.Tensor:
         keep = batch["ok"] if "ok" in batch else slice(None)
@@ -69,6 +90,10 @@ class BlockAutoencoder(L.LightningModule):
             loss = recon_loss + self.contrast_weight * contrast
             self.log(f"{stage}/contrastive", contrast, on_epoch=True, batch_size=spec.shape[0],
                      sync_dist=stage != "train")
+        if self.dec is not None and stage == "train" and self.dec.active():
+            clustering = self.dec.loss(self._pool(code, spec.shape[0]), self._kept(batch, "sample_id"))
+            loss = loss + self.dec.weight * clustering
+            self.log("train/dec", clustering, on_epoch=True, batch_size=spec.shape[0])
         self.log(f"{stage}/recon", recon_loss, on_epoch=True, batch_size=spec.shape[0], sync_dist=stage != "train")
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
                  batch_size=spec.shape[0], sync_dist=stage != "train")
@@ -87,8 +112,11 @@ class BlockAutoencoder(L.LightningModule):
         return self._pool(self.net.encoder(self._flat_blocks(spec)), wave.shape[0])
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
-        return {"embedding": self.embed(batch["wave"], batch.get("length")).float().cpu(),
-                "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
+        z = self.embed(batch["wave"], batch.get("length"))
+        out = {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
+        if self.dec is not None and bool(self.dec.initialised):
+            out["dec_cluster"] = self.dec.soft_assign(z).argmax(1).cpu()
+        return out
 
     def configure_optimizers(self):
         opt = self.optimizer_factory(params=self.parameters())

@@ -43,6 +43,9 @@ def cluster(cfg: DictConfig) -> float | None:
     labels = [r["label"] if r["label"] != "" else None for r in rows]
     scores = clustering_scores(z, clusters, labels if any(v is not None for v in labels) else None,
                                seed=int(cfg.seed))
+    if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
+        scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels if any(v is not None for v in labels)
+                                          else None, seed=int(cfg.seed))
     scores.update(mode=cfg.mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
                   n_skipped=len(skipped), run_dir=str(cfg.run_dir))
     io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
