@@ -42,6 +42,32 @@ def write_plots(cfg, out: Path, model, dm, x, clusters, dists, sample_ids) -> di
     return plots
 
 
+def write_explorer(cfg, out: Path, model, dm, z, clusters, dists, sample_ids, rows, scores) -> Path | None:
+    """explorer.html (report.explorer): map, per-cluster typical/atypical clips with thumbnails, confusion."""
+    rep = cfg.report
+    if not rep.get("explorer", False) or not len(rows):
+        return None
+    from audioclust.cluster import explorer
+    from audioclust.cluster.embed import spectrograms
+
+    xy, method = explorer.map_2d(z, rep.get("explorer_map", "auto"), int(rep.get("explorer_umap_min", 200)),
+                                 seed=int(cfg.seed))
+    picks = explorer.pick_extremes(dists, clusters, int(rep.examples_per_cluster), int(rep.get("explorer_atypical", 3)))
+    idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
+    specs = {}
+    for start in range(0, len(idx), 64):  # bounded batches: k x examples clips can be many
+        part = idx[start:start + 64]
+        specs.update(zip(part, spectrograms(model, dm, sample_ids[part])))
+    data = explorer.page_data(
+        xy, clusters, dists, [r["path"] for r in rows], [r["offset"] for r in rows],
+        [r["label"] for r in rows], out, picks=picks, thumbs=explorer.write_thumbnails(out, specs), scores=scores,
+        clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None, method=method,
+        title=f"{Path(str(cfg.run_dir)).name} / {cfg.mode}")
+    path = explorer.write_page(out, data)
+    print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")
+    return path
+
+
 def log_wandb(cfg, out: Path, scores: dict, plots: dict) -> None:
     """Offline by default; rank 0 only; the run is finished by the caller's run_task."""
     if not cfg.wandb.enabled or not is_rank_zero():
