@@ -82,6 +82,29 @@ def test_fit_logs_to_wandb_offline(fitted):
     assert rec["history"]["cluster/acc"][-1] == pytest.approx(m["acc"]) and rec["kinds"].get("exit") == 1
 
 
+def test_fit_logs_map_clip_table_and_clusters_artifact(fitted):
+    out, _ = fitted
+    rec = read_run(glob.glob(f"{out}/wandb/offline-run-*")[0])
+    rows = {r["path"]: r for r in _rows(out / "assignments.csv")}
+    assert rec["history"]["cluster/map_scatter_table/nrows"] == [len(rows)]
+    arts = {a["type"]: a for a in rec["artifacts"] if a["type"] == "clusters"}
+    assert {"assignments.csv", "centroids.npy", "metrics.json"} <= set(arts["clusters"]["files"])
+    staged = arts["clusters"]["files"]["centroids.npy"]
+    assert np.array_equal(np.load(staged), np.load(out / "centroids.npy"))
+    (clips,) = [a for a in rec["artifacts"] if "cluster/clips.table.json" in a["files"]]
+    table = json.loads(Path(clips["files"]["cluster/clips.table.json"]).read_text())
+    col = {c: i for i, c in enumerate(table["columns"])}
+    assert len(table["data"]) == min(len(rows), 200) == rec["history"]["cluster/clips/nrows"][0]
+    for row in table["data"]:  # every row: the clip's cluster and distance, its audio and spectrogram files
+        ref = rows[row[col["path"]]]
+        assert row[col["cluster"]] == int(ref["cluster"]) and row[col["distance"]] == pytest.approx(float(ref["distance"]))
+        audio, image = row[col["audio"]], row[col["spectrogram"]]
+        assert audio["_type"] == "audio-file" and image["_type"] == "image-file"
+        x, sr = sf.read(clips["files"][audio["path"]])
+        assert sr == 16000 and len(x) == 16000 and np.abs(x).max() > 0.01  # the decoded clip, not silence
+        assert Path(clips["files"][image["path"]]).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):
     tmp, run = trained
     out, _ = fitted

@@ -64,10 +64,17 @@ def embed(model, datamodule, device: str = "auto") -> dict:
 
 def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:
     """First-channel log spectrograms (F, T) of some samples, for the montage."""
+    return clips(model, datamodule, sample_ids)[1]
+
+
+def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(decoded waves, first-channel log spectrograms (F, T)) of some samples, as the model sees them."""
     ds = datamodule.predict_dataloader().dataset
     items = [ds[int(i)] for i in sample_ids]
+    if not items:
+        return [], []
     waves = torch.stack([it["wave"] for it in items]).to(model.device)
     lengths = torch.tensor([it["length"] for it in items])
     with torch.no_grad():
         spec = model.frontend.spectrogram(waves, lengths)
-    return [s[0].cpu().numpy() for s in spec]
+    return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])

@@ -13,7 +13,7 @@ from audioclust.cluster.embed import embed, load_run, make_datamodule
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
-from audioclust.tasks.outputs import assignment_rows, log_wandb, write_explorer, write_plots
+from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
 from audioclust.utils import setup_run
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,11 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_npy(out / "embeddings.npy", emb["embedding"][ok])
     io.write_json(out / "metrics.json", scores)
     plots = write_plots(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok])
-    write_explorer(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok], rows, scores)
-    log_wandb(cfg, out, scores, plots)
+    xy, method = map_coords(cfg, z)
+    view = dict(rows=rows, clusters=clusters, dists=dists, sample_ids=emb["sample_id"][ok], scores=scores,
+                xy=xy, method=method)
+    write_explorer(cfg, out, model, dm, view)
+    log_wandb(cfg, out, plots, model, dm, view)
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 
