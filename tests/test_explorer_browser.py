@@ -144,6 +144,8 @@ def test_cluster_cards_thumbnails_play_buttons_and_confusion(browser, clustered)
                                    "r => Array.from(r.querySelectorAll('td')).map(td => Number(td.textContent || 0)))")
     assert len(table) == metrics["n_clusters"] and sum(map(sum, table)) == metrics["n_clips"]
     assert [sum(r) for r in table] == [s for s in metrics["cluster_sizes"] if s]
+    linked = browser.execute_script("return Array.from(document.querySelectorAll('[src],[href]'), e => e.src || e.href)")
+    assert len(linked) > len(thumbs) and all(u.startswith("file:") for u in linked), linked  # all from disk
     header = browser.find_element("id", "scores").text
     assert f"ACC {metrics['acc']:.3f}" in header and f"NMI {metrics['nmi']:.3f}" in header
 

@@ -150,8 +150,9 @@ def _scores(scores: dict | None) -> dict:
 
 
 def render(data: dict) -> str:
-    """The page: the template with the data as inline JSON ('</' escaped so no string can end the script)."""
-    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """The page: the template with the data as inline JSON, every '<' escaped (only strings hold one), so no
+    file name or label can end the script or open a comment."""
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     page = TEMPLATE.read_text(encoding="utf-8")
     title = (str(data.get("title", "clusters")).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
     return page.replace("__TITLE__", title).replace("__DATA__", payload)
