@@ -24,6 +24,7 @@ def trained(tmp_path_factory):
                    f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=3",
                    f"hydra.run.dir={run}")
     assert p.returncode == 0, p.stderr[-3000:]
+    assert "it/s]" not in p.stdout + p.stderr  # progress=auto: no bars when output is not a terminal
     return tmp, run
 
 
@@ -51,6 +52,18 @@ def test_train_writes_model_checkpoints_and_wandb_run(trained):
     assert len(rec["history"]["val/loss"]) == 3 and all(np.isfinite(rec["history"]["val/loss"]))
     assert "train/loss_epoch" in rec["history"] and rec["config"]["seed"] == 0
     assert rec["kinds"].get("exit") == 1  # the run was finished
+
+
+def test_train_draws_and_logs_reconstructions(trained):
+    _, run = trained
+    pngs = sorted(p.name for p in (run / "reconstructions").glob("*.png"))
+    assert pngs == ["epoch_002.png"]  # every 5 epochs and after the last one (3 epochs)
+    assert (run / "reconstructions" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rec = read_run(glob.glob(f"{run}/wandb/offline-run-*")[0])
+    hist = rec["history"]
+    assert hist["val/reconstructions/_type"] == ["images/separated"] and hist["val/reconstructions/count"] == [1]
+    (logged,) = glob.glob(f"{run}/wandb/offline-run-*/files/{hist['val/reconstructions/filenames'][0][0]}")
+    assert Path(logged).read_bytes() == (run / "reconstructions" / pngs[0]).read_bytes()
 
 
 def test_fit_accounts_for_every_clip(trained, fitted):

@@ -50,11 +50,11 @@ def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None 
     return hydra.utils.instantiate(cfg)
 
 
-def embed(model, datamodule, device: str = "auto") -> dict:
+def embed(model, datamodule, device: str = "auto", progress: bool = True) -> dict:
     """Embeddings of every sample, in index order: {embedding (n, d), sample_id (n,), ok (n,)}."""
     accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
     trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=True, enable_model_summary=False)
+                        enable_progress_bar=progress, enable_model_summary=False)
     parts = trainer.predict(model, datamodule=datamodule)
     keys = [k for k in ("embedding", "sample_id", "ok", "dec_cluster") if k in parts[0]]
     out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}

@@ -14,7 +14,7 @@ from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
-from audioclust.utils import setup_run
+from audioclust.utils import setup_run, show_progress
 
 log = logging.getLogger(__name__)
 MODES = ("fit", "assign")
@@ -28,7 +28,7 @@ def cluster(cfg: DictConfig) -> float | None:
     run_cfg, model = load_run(cfg.run_dir)
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
-    emb = embed(model, dm, cfg.device)
+    emb = embed(model, dm, cfg.device, progress=show_progress(cfg.get("progress")))
     ok = emb["ok"].astype(bool)
     x = emb["embedding"][ok]
     if cfg.mode == "fit":
