@@ -118,6 +118,17 @@ def test_fit_logs_map_clip_table_and_clusters_artifact(fitted):
         assert Path(clips["files"][image["path"]]).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cluster_multirun_one_wandb_group_every_run_finished(trained, tmp_path):
+    _, run = trained
+    p = run_script("cluster.py", "-m", f"run_dir={run}", "kmeans.k=4,8", "report.plots=false", "report.explorer=false",
+                   "wandb.max_table_rows=5", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert p.returncode == 0, p.stderr[-3000:]
+    records = [read_run(r) for r in sorted(glob.glob(f"{tmp_path}/sweep/*/wandb/offline-run-*"))]
+    assert [r["history"]["cluster/k"] for r in records] == [[4], [8]]
+    assert {(r["run"]["group"], r["run"]["job_type"]) for r in records} == {("cluster-sweep", "fit")}
+    assert all(r["kinds"].get("exit") == 1 and r["history"]["cluster/clips/nrows"] == [5] for r in records)
+
+
 def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):
     tmp, run = trained
     out, _ = fitted

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from audioclust.utils import is_rank_zero
+from audioclust.utils import is_rank_zero, sweep_group
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +87,18 @@ def write_explorer(cfg, out: Path, model, dm, view: dict) -> Path | None:
     return path
 
 
-def log_wandb(cfg, out: Path, plots: dict, model=None, dm=None, view: dict | None = None) -> None:
+def log_wandb(cfg, out: Path, plots: dict, model, dm, view: dict) -> None:
     """Scores, plots, the map as a scatter chart, a table of clips (audio, spectrogram, cluster, distance)
-    and the clusters as an artifact. Offline by default; rank 0 only."""
+    and the clusters as an artifact. Offline by default; rank 0 only; in a multirun, one group per sweep."""
     if not cfg.wandb.enabled or not is_rank_zero():
         return
     import wandb
 
     from audioclust.cluster import wandb_report as wr
 
-    scores = view["scores"]
-    run = wandb.init(project=cfg.wandb.project, group=cfg.wandb.group, job_type=cfg.mode, dir=str(out),
+    scores, sweep = view["scores"], sweep_group()
+    run = wandb.init(project=cfg.wandb.project, group=cfg.wandb.group or (sweep[0] if sweep else None),
+                     job_type=cfg.mode, dir=str(out),
                      mode="offline" if cfg.wandb.offline else "online",
                      config=OmegaConf.to_container(cfg, resolve=True), reinit="finish_previous")
     run.log({f"cluster/{k}": v for k, v in scores.items() if isinstance(v, (int, float)) and v is not None})
