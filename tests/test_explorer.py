@@ -35,6 +35,20 @@ def test_audio_url_is_relative_and_percent_encoded(tmp_path):
     assert (page / unquote(url)).resolve() == clip.resolve()
 
 
+def test_small_sets_can_embed_their_audio(tmp_path):
+    import base64
+
+    import soundfile as sf
+
+    clip = tmp_path / "a.wav"
+    sf.write(clip, np.zeros(800, np.float32), 8000)
+    (src,) = explorer.audio_sources([str(clip)], tmp_path / "out", embed_mb=1)
+    assert src.startswith("data:audio/wav;base64,")
+    assert base64.b64decode(src.split(",", 1)[1]) == clip.read_bytes()
+    assert explorer.audio_sources([str(clip)], tmp_path / "out", embed_mb=0.001) == ["../a.wav"]  # too big
+    assert explorer.audio_sources([str(clip)], tmp_path / "out") == ["../a.wav"]  # off by default
+
+
 def test_map_2d_pca_and_degenerate_inputs():
     rng = np.random.default_rng(0)
     z = np.r_[rng.normal(0, 0.1, (20, 5)), rng.normal(5, 0.1, (20, 5))]

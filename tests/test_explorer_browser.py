@@ -172,3 +172,23 @@ def test_3000_clips_load_fast(browser, tmp_path):
         "const t = performance.now(); for (let j = 0; j < 10; j++) window.dispatchEvent(new Event('resize'));"
         "return (performance.now() - t) / 10")
     assert hover_ms < 100, f"a redraw of 3000 points took {hover_ms:.1f} ms"
+
+
+def test_embedded_audio_plays_after_the_clips_are_gone(browser, tmp_path):
+    import soundfile as sf
+
+    from audioclust.cluster import explorer
+    from conftest import tone
+
+    paths = [str(tmp_path / f"t{i}.wav") for i in range(2)]
+    for i, p in enumerate(paths):
+        sf.write(p, tone(300 + 200 * i), 16000)
+    data = explorer.page_data(np.eye(2), [0, 1], [0.1, 0.2], paths, [0.0, 0.0], [None, None], tmp_path / "page",
+                              embed_audio_mb=1)
+    page = explorer.write_page(tmp_path / "page", data)
+    for p in paths:
+        os.unlink(p)
+    _open(browser, page)
+    browser.execute_script("explorer.play(1)")
+    state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && {src: a.src.slice(0, 30)}")
+    assert state["src"].startswith("data:audio/wav;base64,")

@@ -87,6 +87,22 @@ def audio_url(path: str, page_dir: Path) -> str:
     return quote(rel.replace(os.sep, "/"))
 
 
+MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+        ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".webm": "audio/webm"}
+
+
+def audio_sources(files: list[str], page_dir: Path, embed_mb: float = 0.0) -> list[str]:
+    """One playable source per file: relative URLs, or, when all files together take at most embed_mb MB,
+    data: URIs so that the page plays its clips wherever it is copied."""
+    if embed_mb > 0 and all(Path(f).suffix.lower() in MIME and os.path.isfile(f) for f in files) \
+            and sum(os.path.getsize(f) for f in files) <= embed_mb * 1e6:
+        import base64
+
+        return [f"data:{MIME[Path(f).suffix.lower()]};base64,{base64.b64encode(Path(f).read_bytes()).decode()}"
+                for f in files]
+    return [audio_url(f, page_dir) for f in files]
+
+
 def spectrogram_png(spec: np.ndarray) -> bytes:
     """A small PNG of a (freq x time) log spectrogram, low frequencies at the bottom."""
     import matplotlib
@@ -115,7 +131,8 @@ def write_thumbnails(out: Path, specs: dict[int, np.ndarray]) -> dict[int, str]:
 
 
 def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=None, thumbs=None,
-              scores=None, clip_seconds=None, windows=False, method="pca", title="clusters") -> dict:
+              scores=None, clip_seconds=None, windows=False, method="pca", title="clusters",
+              embed_audio_mb: float = 0.0) -> dict:
     """Everything the page shows, as one JSON-able dict (per-clip values in columns to keep it small)."""
     xy, clusters = np.asarray(xy, dtype=np.float64), np.asarray(clusters, dtype=np.int64)
     n = len(clusters)
@@ -138,7 +155,7 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=N
         "d": np.round(np.asarray(dists, dtype=np.float64), 4).tolist(),
         "f": [fid[p] for p in paths], "o": np.round(np.asarray(offsets, dtype=np.float64), 3).tolist(),
         "l": [lid.get(str(v), -1) if v is not None and v != "" else -1 for v in labels],
-        "files": [audio_url(p, out) for p in files], "names": [os.path.basename(p) for p in files],
+        "files": audio_sources(files, out, embed_audio_mb), "names": [os.path.basename(p) for p in files],
         "labels": names, "clipSeconds": clip_seconds, "windows": bool(windows),
         "clusters": cards, "scores": _scores(scores), "confusion": confusion(clusters, labels),
     }

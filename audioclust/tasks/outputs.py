@@ -81,7 +81,8 @@ def write_explorer(cfg, out: Path, model, dm, view: dict) -> Path | None:
         view["xy"], view["clusters"], view["dists"], [r["path"] for r in rows], [r["offset"] for r in rows],
         [r["label"] for r in rows], out, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
         scores=view["scores"], clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None,
-        method=view["method"], title=f"{Path(str(cfg.run_dir)).name} / {cfg.mode}")
+        method=view["method"], title=f"{Path(str(cfg.run_dir)).name} / {cfg.mode}",
+        embed_audio_mb=float(rep.get("explorer_embed_audio_mb", 0)))
     path = explorer.write_page(out, data)
     print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")
     return path
