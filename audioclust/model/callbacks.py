@@ -22,8 +22,8 @@ class Reconstructions(L.Callback):
         self._blocks = None
 
     def _due(self, trainer) -> bool:
-        epoch = trainer.current_epoch + 1
-        return epoch % self.every == 0 or epoch >= (trainer.max_epochs or 0)
+        epoch, last = trainer.current_epoch + 1, trainer.max_epochs or -1
+        return epoch % self.every == 0 or 0 < last <= epoch
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero or not self._due(trainer):
