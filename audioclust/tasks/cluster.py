@@ -70,7 +70,8 @@ def _fit(cfg, dm, x, out: Path):
     k = _search(cfg, z, out) if km.get("search") else (km.k or dm.n_clusters)
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
-    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
+    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
+                                  verbose=show_progress(cfg.get("progress")))
     return pre, red, z, centroids
 
 
