@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean sysdeps-browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -22,8 +22,17 @@ demo: $(STAMP)
 	$(BIN)/python cluster.py run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
-test: $(STAMP)
+test: $(STAMP) sysdeps-browser
 	$(BIN)/python -m pytest -q
+
+# Headless chromium + chromedriver for tests/test_explorer_browser.py (Debian packages; root with apt-get only).
+sysdeps-browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "sysdeps-browser: chromium and chromedriver present"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "sysdeps-browser: not root or no apt-get: skipping chromium install (browser tests will skip)"; \
+	else echo "sysdeps-browser: apt-get install -y chromium chromium-driver"; \
+	  (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver || (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null \
+	  || echo "sysdeps-browser: install failed (browser tests will skip)"; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/frontend.py

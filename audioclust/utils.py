@@ -23,6 +23,13 @@ def setup_run(cfg: DictConfig) -> None:
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
 
 
+def show_progress(setting="auto") -> bool:
+    """progress=auto: progress bars only when stderr is a terminal (logs, CI and pipes stay clean); true/false force."""
+    if setting is None or setting == "auto":
+        return sys.stderr.isatty()
+    return bool(setting)
+
+
 def sweep_group() -> tuple[str, int] | None:
     """(sweep name, job number) inside a Hydra multirun, else None: one W&B group per sweep."""
     from hydra.core.hydra_config import HydraConfig

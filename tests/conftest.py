@@ -17,6 +17,12 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_MODE", "offline")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _wandb_data_dir(tmp_path_factory):
+    """W&B stages offline artifacts (tables with audio, cluster files) under WANDB_DATA_DIR: keep tests' there."""
+    os.environ.setdefault("WANDB_DATA_DIR", str(tmp_path_factory.mktemp("wandb-data")))
+
+
 def tone(freq: float, sr: int = 16000, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(sr * seconds)) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -24,6 +24,7 @@ def trained(tmp_path_factory):
                    f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=3",
                    f"hydra.run.dir={run}")
     assert p.returncode == 0, p.stderr[-3000:]
+    assert "it/s]" not in p.stdout + p.stderr  # progress=auto: no bars when output is not a terminal
     return tmp, run
 
 
@@ -53,6 +54,18 @@ def test_train_writes_model_checkpoints_and_wandb_run(trained):
     assert rec["kinds"].get("exit") == 1  # the run was finished
 
 
+def test_train_draws_and_logs_reconstructions(trained):
+    _, run = trained
+    pngs = sorted(p.name for p in (run / "reconstructions").glob("*.png"))
+    assert pngs == ["epoch_002.png"]  # every 5 epochs and after the last one (3 epochs)
+    assert (run / "reconstructions" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rec = read_run(glob.glob(f"{run}/wandb/offline-run-*")[0])
+    hist = rec["history"]
+    assert hist["val/reconstructions/_type"] == ["images/separated"] and hist["val/reconstructions/count"] == [1]
+    (logged,) = glob.glob(f"{run}/wandb/offline-run-*/files/{hist['val/reconstructions/filenames'][0][0]}")
+    assert Path(logged).read_bytes() == (run / "reconstructions" / pngs[0]).read_bytes()
+
+
 def test_fit_accounts_for_every_clip(trained, fitted):
     tmp, _ = trained
     out, stdout = fitted
@@ -80,6 +93,40 @@ def test_fit_logs_to_wandb_offline(fitted):
     m = json.loads((out / "metrics.json").read_text())
     assert rec["history"]["cluster/nmi"][-1] == pytest.approx(m["nmi"])
     assert rec["history"]["cluster/acc"][-1] == pytest.approx(m["acc"]) and rec["kinds"].get("exit") == 1
+
+
+def test_fit_logs_map_clip_table_and_clusters_artifact(fitted):
+    out, _ = fitted
+    rec = read_run(glob.glob(f"{out}/wandb/offline-run-*")[0])
+    rows = {r["path"]: r for r in _rows(out / "assignments.csv")}
+    assert rec["history"]["cluster/map_scatter_table/nrows"] == [len(rows)]
+    arts = {a["type"]: a for a in rec["artifacts"] if a["type"] == "clusters"}
+    assert {"assignments.csv", "centroids.npy", "metrics.json"} <= set(arts["clusters"]["files"])
+    staged = arts["clusters"]["files"]["centroids.npy"]
+    assert np.array_equal(np.load(staged), np.load(out / "centroids.npy"))
+    (clips,) = [a for a in rec["artifacts"] if "cluster/clips.table.json" in a["files"]]
+    table = json.loads(Path(clips["files"]["cluster/clips.table.json"]).read_text())
+    col = {c: i for i, c in enumerate(table["columns"])}
+    assert len(table["data"]) == min(len(rows), 200) == rec["history"]["cluster/clips/nrows"][0]
+    for row in table["data"]:  # every row: the clip's cluster and distance, its audio and spectrogram files
+        ref = rows[row[col["path"]]]
+        assert row[col["cluster"]] == int(ref["cluster"]) and row[col["distance"]] == pytest.approx(float(ref["distance"]))
+        audio, image = row[col["audio"]], row[col["spectrogram"]]
+        assert audio["_type"] == "audio-file" and image["_type"] == "image-file"
+        x, sr = sf.read(clips["files"][audio["path"]])
+        assert sr == 16000 and len(x) == 16000 and np.abs(x).max() > 0.01  # the decoded clip, not silence
+        assert Path(clips["files"][image["path"]]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cluster_multirun_one_wandb_group_every_run_finished(trained, tmp_path):
+    _, run = trained
+    p = run_script("cluster.py", "-m", f"run_dir={run}", "kmeans.k=4,8", "report.plots=false", "report.explorer=false",
+                   "wandb.max_table_rows=5", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert p.returncode == 0, p.stderr[-3000:]
+    records = [read_run(r) for r in sorted(glob.glob(f"{tmp_path}/sweep/*/wandb/offline-run-*"))]
+    assert [r["history"]["cluster/k"] for r in records] == [[4], [8]]
+    assert {(r["run"]["group"], r["run"]["job_type"]) for r in records} == {("cluster-sweep", "fit")}
+    assert all(r["kinds"].get("exit") == 1 and r["history"]["cluster/clips/nrows"] == [5] for r in records)
 
 
 def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):

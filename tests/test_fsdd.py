@@ -19,7 +19,8 @@ def test_fsdd_subset_beats_chance(tmp_path):
     scores = {}
     for name, k, pattern in (("digit", 10, r"^(\d)_"), ("speaker", 6, r"^\d_([a-z]+)_")):
         p = run_script("cluster.py", f"run_dir={run}", f"kmeans.k={k}", f"data.labels.pattern='{pattern}'",
-                       f"hydra.run.dir={tmp_path}/{name}", "wandb.enabled=false", "report.plots=false")
+                       f"hydra.run.dir={tmp_path}/{name}", "wandb.enabled=false", "report.plots=false",
+                       "report.explorer=false")
         assert p.returncode == 0, p.stderr[-3000:]
         scores[name] = json.loads((tmp_path / name / "metrics.json").read_text())
     assert scores["digit"]["n_clips"] == 400 and scores["digit"]["n_labelled"] == 400

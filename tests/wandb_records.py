@@ -31,9 +31,10 @@ def _chunks(data: bytes):
 
 
 def read_run(run_dir: str) -> dict:
-    """{'history': {key: [values]}, 'config': {key: value}, 'files': [...], 'kinds': {type: count}}."""
+    """{'history': {key: [values]}, 'config': {key: value}, 'files': [...], 'kinds': {type: count},
+    'artifacts': [{'type', 'name', 'files': {path in artifact: local staged path}}]}."""
     (path,) = glob.glob(f"{run_dir}/run-*.wandb")
-    out = {"history": {}, "config": {}, "summary": {}, "kinds": {}, "run": {}}
+    out = {"history": {}, "config": {}, "summary": {}, "kinds": {}, "run": {}, "artifacts": []}
     with open(path, "rb") as f:
         data = f.read()
     assert data[:4] == b":W&B", path
@@ -47,6 +48,10 @@ def read_run(run_dir: str) -> dict:
         elif kind == "history":
             for it in rec.history.item:
                 out["history"].setdefault(it.key or "/".join(it.nested_key), []).append(json.loads(it.value_json))
+        elif kind == "artifact":
+            a = rec.artifact
+            out["artifacts"].append({"type": a.type, "name": a.name,
+                                     "files": {c.path: c.local_path for c in a.manifest.contents}})
         elif kind == "config":
             out["config"].update({it.key: json.loads(it.value_json) for it in rec.config.update})
         elif kind == "summary":

@@ -50,11 +50,11 @@ def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None 
     return hydra.utils.instantiate(cfg)
 
 
-def embed(model, datamodule, device: str = "auto") -> dict:
+def embed(model, datamodule, device: str = "auto", progress: bool = True) -> dict:
     """Embeddings of every sample, in index order: {embedding (n, d), sample_id (n,), ok (n,)}."""
     accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
     trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=True, enable_model_summary=False)
+                        enable_progress_bar=progress, enable_model_summary=False)
     parts = trainer.predict(model, datamodule=datamodule)
     keys = [k for k in ("embedding", "sample_id", "ok", "dec_cluster") if k in parts[0]]
     out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
@@ -64,10 +64,17 @@ def embed(model, datamodule, device: str = "auto") -> dict:
 
 def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:
     """First-channel log spectrograms (F, T) of some samples, for the montage."""
+    return clips(model, datamodule, sample_ids)[1]
+
+
+def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(decoded waves, first-channel log spectrograms (F, T)) of some samples, as the model sees them."""
     ds = datamodule.predict_dataloader().dataset
     items = [ds[int(i)] for i in sample_ids]
+    if not items:
+        return [], []
     waves = torch.stack([it["wave"] for it in items]).to(model.device)
     lengths = torch.tensor([it["length"] for it in items])
     with torch.no_grad():
         spec = model.frontend.spectrogram(waves, lengths)
-    return [s[0].cpu().numpy() for s in spec]
+    return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])

@@ -18,8 +18,9 @@ def use_gpu(gpu="auto") -> bool:
 
 
 def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
-               max_points_per_centroid: int = 256, gpu="auto") -> np.ndarray:
-    """Centroids (k, d). FAISS trains on at most k * max_points_per_centroid points (a seeded sample)."""
+               max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False) -> np.ndarray:
+    """Centroids (k, d). FAISS trains on at most k * max_points_per_centroid points (a seeded sample);
+    verbose: FAISS prints each iteration (its progress)."""
     import faiss
 
     n, d = x.shape
@@ -27,7 +28,7 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
         raise ConfigError(f"kmeans.k must be >= 1, got {k}")
     if k > n:
         raise ConfigError(f"kmeans.k={k} is larger than the number of clips ({n}): use a smaller k")
-    km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=False,
+    km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
                       max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu))
     km.train(np.ascontiguousarray(x, dtype=np.float32))
     return np.asarray(km.centroids, dtype=np.float32)

@@ -5,6 +5,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from audioclust.data.audio import list_audio_files, probe
 from audioclust.errors import DataError
@@ -44,7 +45,7 @@ def build_index(root, clip_seconds: float, hop_seconds: float | None = None, lab
     if max_files and max_files < len(paths):  # an evenly spread, deterministic subset
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_files).round().astype(int)]
     idx, fids, offs = Index(), [], []
-    for path in paths:
+    for path in tqdm(paths, desc="indexing", unit="file", leave=False, disable=None):  # None: no bar off a terminal
         try:
             info = probe(path)
         except DataError as exc:

@@ -13,8 +13,8 @@ from audioclust.cluster.embed import embed, load_run, make_datamodule
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
-from audioclust.tasks.outputs import assignment_rows, log_wandb, write_plots
-from audioclust.utils import setup_run
+from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
+from audioclust.utils import setup_run, show_progress
 
 log = logging.getLogger(__name__)
 MODES = ("fit", "assign")
@@ -28,7 +28,7 @@ def cluster(cfg: DictConfig) -> float | None:
     run_cfg, model = load_run(cfg.run_dir)
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
-    emb = embed(model, dm, cfg.device)
+    emb = embed(model, dm, cfg.device, progress=show_progress(cfg.get("progress")))
     ok = emb["ok"].astype(bool)
     x = emb["embedding"][ok]
     if cfg.mode == "fit":
@@ -53,7 +53,11 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_npy(out / "embeddings.npy", emb["embedding"][ok])
     io.write_json(out / "metrics.json", scores)
     plots = write_plots(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok])
-    log_wandb(cfg, out, scores, plots)
+    xy, method = map_coords(cfg, z)
+    view = dict(rows=rows, clusters=clusters, dists=dists, sample_ids=emb["sample_id"][ok], scores=scores,
+                xy=xy, method=method)
+    write_explorer(cfg, out, model, dm, view)
+    log_wandb(cfg, out, plots, model, dm, view)
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 
@@ -66,7 +70,8 @@ def _fit(cfg, dm, x, out: Path):
     k = _search(cfg, z, out) if km.get("search") else (km.k or dm.n_clusters)
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
-    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu)
+    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
+                                  verbose=show_progress(cfg.get("progress")))
     return pre, red, z, centroids
 
 

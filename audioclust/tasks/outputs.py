@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from audioclust.utils import is_rank_zero
+from audioclust.utils import is_rank_zero, sweep_group
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +42,75 @@ def write_plots(cfg, out: Path, model, dm, x, clusters, dists, sample_ids) -> di
     return plots
 
 
-def log_wandb(cfg, out: Path, scores: dict, plots: dict) -> None:
-    """Offline by default; rank 0 only; the run is finished by the caller's run_task."""
+def map_coords(cfg, z) -> tuple[np.ndarray | None, str]:
+    """The 2-D map of every clip (explorer and W&B share it); None when neither wants it."""
+    rep = cfg.report
+    if not rep.get("explorer", False) and not (cfg.wandb.enabled and is_rank_zero()):
+        return None, ""
+    from audioclust.cluster.explorer import map_2d
+
+    return map_2d(z, rep.get("explorer_map", "auto"), int(rep.get("explorer_umap_min", 200)), seed=int(cfg.seed))
+
+
+def _clips(model, dm, sample_ids, idx: list[int]):
+    """(waves, spectrograms) of the samples at positions idx, in bounded batches."""
+    from audioclust.cluster.embed import clips
+
+    waves, specs = [], []
+    for start in range(0, len(idx), 64):
+        w, s = clips(model, dm, sample_ids[idx[start:start + 64]])
+        waves += w
+        specs += s
+    return waves, specs
+
+
+def write_explorer(cfg, out: Path, model, dm, view: dict) -> Path | None:
+    """explorer.html (report.explorer): map, per-cluster typical/atypical clips with thumbnails, confusion.
+
+    view: rows, clusters, dists, sample_ids, scores, xy, method of the run."""
+    rep, rows = cfg.report, view["rows"]
+    if not rep.get("explorer", False) or not len(rows):
+        return None
+    from audioclust.cluster import explorer
+
+    picks = explorer.pick_extremes(view["dists"], view["clusters"], int(rep.examples_per_cluster),
+                                   int(rep.get("explorer_atypical", 3)))
+    idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
+    specs = dict(zip(idx, _clips(model, dm, view["sample_ids"], idx)[1]))
+    data = explorer.page_data(
+        view["xy"], view["clusters"], view["dists"], [r["path"] for r in rows], [r["offset"] for r in rows],
+        [r["label"] for r in rows], out, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
+        scores=view["scores"], clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None,
+        method=view["method"], title=f"{Path(str(cfg.run_dir)).name} / {cfg.mode}",
+        embed_audio_mb=float(rep.get("explorer_embed_audio_mb", 0)))
+    path = explorer.write_page(out, data)
+    print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")
+    return path
+
+
+def log_wandb(cfg, out: Path, plots: dict, model, dm, view: dict) -> None:
+    """Scores, plots, the map as a scatter chart, a table of clips (audio, spectrogram, cluster, distance)
+    and the clusters as an artifact. Offline by default; rank 0 only; in a multirun, one group per sweep."""
     if not cfg.wandb.enabled or not is_rank_zero():
         return
     import wandb
 
-    run = wandb.init(project=cfg.wandb.project, group=cfg.wandb.group, job_type=cfg.mode, dir=str(out),
+    from audioclust.cluster import wandb_report as wr
+
+    scores, sweep = view["scores"], sweep_group()
+    run = wandb.init(project=cfg.wandb.project, group=cfg.wandb.group or (sweep[0] if sweep else None),
+                     job_type=cfg.mode, dir=str(out),
                      mode="offline" if cfg.wandb.offline else "online",
                      config=OmegaConf.to_container(cfg, resolve=True), reinit="finish_previous")
     run.log({f"cluster/{k}": v for k, v in scores.items() if isinstance(v, (int, float)) and v is not None})
     run.log({f"cluster/{name}": wandb.Image(str(p)) for name, p in plots.items()})
+    if view.get("xy") is not None and len(view["rows"]):
+        run.log({"cluster/map_scatter": wr.map_plot(wandb, view["xy"], view["clusters"], view["method"])})
+        pick = wr.table_rows(view["clusters"], view["dists"], int(cfg.wandb.get("max_table_rows", 200)),
+                             int(cfg.seed))
+        waves, specs = _clips(model, dm, view["sample_ids"], [int(i) for i in pick])
+        run.log({"cluster/clips": wr.clips_table(wandb, view["rows"], view["xy"], pick, waves, specs, int(dm.sr))})
+    if cfg.wandb.get("artifact", True):
+        run.log_artifact(wr.clusters_artifact(wandb, out, f"clusters-{cfg.mode}-{run.id}",
+                                              {"k": scores.get("k"), "run_dir": str(cfg.run_dir)}))
     run.finish()

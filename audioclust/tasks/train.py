@@ -8,7 +8,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
-from audioclust.utils import group_wandb, instantiate_list, setup_run
+from audioclust.utils import group_wandb, instantiate_list, setup_run, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def train(cfg: DictConfig) -> float | None:
     loggers = instantiate_list(cfg.get("logger"))
     callbacks = [c for c in instantiate_list(cfg.get("callbacks"))
                  if loggers or type(c).__name__ != "LearningRateMonitor"]
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    quiet = {} if show_progress(cfg.get("progress")) else {"enable_progress_bar": False}
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **quiet)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for lg in loggers:
         lg.log_hyperparams(resolved)
