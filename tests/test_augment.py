@@ -45,3 +45,28 @@ def test_contrastive_denoising_step_trains_projector_and_encoder():
     assert logged["train/loss"] > logged["train/recon"]
     assert all(p.grad is not None for p in model.projector.parameters())
     assert model.embed(torch.randn(2, 16000)).shape == (2, model.embedding_dim)
+
+
+def test_warp_identity_at_zero_and_frequency_scaling_moves_a_band():
+    from audioclust.model.augment import warp
+
+    x = torch.zeros(8, 1, 40, 30)
+    x[:, :, 20] = 1.0  # one bright band in the middle
+    assert torch.allclose(warp(x, 0.0, 0.0), x, atol=1e-5)
+    torch.manual_seed(0)
+    y = warp(x, 0.2, 0.0)
+    peaks = y[:, 0, :, 15].argmax(1)
+    # scaled about the lowest band: the peak moves to 20 * a (a in [0.8, 1.2]), by different amounts per clip
+    assert peaks.min() >= 15 and peaks.max() <= 25 and len(set(peaks.tolist())) > 1
+    assert (y.sum(2) - x.sum(2)).abs().max() < 2.5  # energy stays roughly where it was in time
+
+
+def test_time_warp_keeps_order_of_events():
+    from audioclust.model.augment import warp
+
+    x = torch.zeros(16, 1, 8, 60)
+    x[..., 8:13], x[..., 38:43] = 1.0, 2.0  # two events, the louder one later
+    torch.manual_seed(1)
+    y = warp(x, 0.0, 0.15)
+    first, second = (y[:, 0, 0] > 0.5).float().argmax(1), (y[:, 0, 0] > 1.5).float().argmax(1)
+    assert (first < second).all() and not torch.allclose(y, x)
