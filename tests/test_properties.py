@@ -43,7 +43,7 @@ def waves(draw):
 def test_loader_decodes_or_raises_data_error(tmp_path, capsys):
     ran = {"n": 0, "decoded": 0, "refused": 0}
 
-    @settings(max_examples=80, **SETTINGS)
+    @settings(max_examples=100, **SETTINGS)
     @given(w=waves(), target=st.sampled_from([8000, 16000, 22050]), start=st.floats(0, 2),
            seconds=st.floats(0.01, 1.5), trim=st.sampled_from([None, 30.0]))
     def check(w, target, start, seconds, trim):
@@ -98,7 +98,7 @@ def test_block_cutter_shapes_or_config_error(capsys):
     torch.set_num_threads(1)
     ran = {"n": 0, "built": 0, "refused": 0}
 
-    @settings(max_examples=60, **SETTINGS)
+    @settings(max_examples=100, **SETTINGS)
     @given(cfg=frontends(), batch=st.integers(1, 3), fill=st.sampled_from(["noise", "zeros", "impulse"]))
     def check(cfg, batch, fill):
         ran["n"] += 1
