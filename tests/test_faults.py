@@ -135,3 +135,90 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(clips, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert ckpt_state(run / "checkpoints" / "last.ckpt")["step"] == EPOCHS * STEPS_PER_EPOCH
     print(f"\nSIGTERM: checkpoint at epoch {saved['epoch']} step {saved['step']}; resumed to the end")
+
+
+def cluster_args(run: Path, out: Path, *extra: str) -> list[str]:
+    return ["cluster.py", f"run_dir={run}", "kmeans.k=3", "threads=1", "wandb.enabled=false", f"hydra.run.dir={out}",
+            *extra]
+
+
+CSV_FIELDS = {"assignments.csv": ["path", "offset", "cluster", "distance", "label"], "skipped.csv": ["path", "reason"]}
+
+
+def check_complete(path: Path) -> None:
+    """Raise if an output file is not whole: parse it the way a later run (or a user) would."""
+    if path.suffix == ".csv":
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+        assert reader.fieldnames == CSV_FIELDS[path.name] and all(None not in r.values() for r in rows)
+    elif path.suffix == ".npy":
+        assert np.isfinite(np.load(path, allow_pickle=False)).all()
+    elif path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            [z[k] for k in z.files]
+    elif path.suffix == ".json":
+        json.loads(path.read_text())
+    elif path.suffix == ".png":
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:] == b"IEND\xaeB`\x82"
+    else:
+        raise AssertionError(f"unexpected output {path.name}")
+
+
+def outputs(out: Path) -> list[Path]:
+    """The task's outputs: not Hydra's own .hydra/ and log, not hidden temp files."""
+    return sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".log")
+
+
+def test_cluster_killed_at_random_moments_leaves_no_half_file(reference, tmp_path):
+    run = reference["a"]
+    t0 = time.time()
+    p = run_script(*cluster_args(run, tmp_path / "full"))
+    full_time = time.time() - t0
+    assert p.returncode == 0, p.stderr[-3000:]
+    complete = [f.name for f in outputs(tmp_path / "full")]
+    rng = np.random.default_rng(0)
+    seen = []
+    for i, delay in enumerate(rng.uniform(0, 1.2, 6)):  # from the first output on, when the writing happens
+        out = run / "fit" / f"killed_{i}"
+        proc = start(cluster_args(run, out))
+        while proc.poll() is None and not (out.is_dir() and any(p.name != ".hydra" and p.suffix != ".log" for p in out.iterdir())):
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        present = outputs(out) if out.is_dir() else []
+        for f in present:
+            check_complete(f)
+        temps = [f.name for f in out.glob(".*.tmp")] if out.is_dir() else []
+        seen.append((round(delay, 2), len(present), len(temps)))
+        if (out / "centroids.npy").is_file():  # written after preprocess.npz: a usable pair
+            assert (out / "preprocess.npz").is_file()
+    print(f"\ncluster.py full run {full_time:.1f} s, {len(complete)} outputs; kills (delay s, whole outputs, "
+          f"temp files left): {seen}")
+    assert any(0 < n < len(complete) for _, n, _ in seen), "no kill landed while outputs were being written"
+    # a later run over the same folder: assign picks the newest fit with a complete centroid pair, temp files ignored
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", "threads=1", "wandb.enabled=false",
+                   "report.plots=false", f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 0, p.stderr[-3000:]
+    for f in outputs(tmp_path / "assign"):
+        check_complete(f)
+    # and rerunning into a killed folder completes it
+    p = run_script(*cluster_args(run, run / "fit" / "killed_0"))
+    assert p.returncode == 0 and [f.name for f in outputs(run / "fit" / "killed_0")] == complete, p.stderr[-2000:]
+
+
+def test_same_config_and_seed_give_the_same_model_and_clusters(reference, tmp_path):
+    a = torch.load(reference["a"] / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(reference["b"] / "model.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # training: bit-identical on CPU
+    rows = {}
+    for name in ("a", "b"):
+        p = run_script(*cluster_args(reference[name], tmp_path / name, "report.plots=false"))
+        assert p.returncode == 0, p.stderr[-3000:]
+        with open(tmp_path / name / "assignments.csv", newline="") as f:
+            rows[name] = [(Path(r["path"]).name, r["cluster"], r["distance"]) for r in csv.DictReader(f)]
+    assert rows["a"] == rows["b"] and len({c for _, c, _ in rows["a"]}) == 3
+    s1 = torch.load(reference["s1"] / "model.pt", weights_only=True)["state_dict"]
+    assert not all(torch.equal(a[k], s1[k]) for k in a)  # the seed matters: the check above can fail
