@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from omegaconf import OmegaConf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audioclust.data.audio import fit_length, load, probe, trim_silence
 from audioclust.errors import ConfigError, DataError
 from audioclust.frontend import Frontend
+from audioclust.validate import spectrogram_shape
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]
 RATES = st.one_of(st.sampled_from([1, 8, 400, 8000, 11025, 16000, 44100, 96000, 192000, 384000]),
@@ -109,6 +111,7 @@ def test_block_cutter_shapes_or_config_error(capsys):
             ran["refused"] += 1
             return
         ran["built"] += 1
+        assert fe.spec_shape == spectrogram_shape(OmegaConf.create(cfg))  # what validate.py predicts
         n = fe.n_samples
         wave = torch.zeros(batch, n)
         if fill == "noise":

@@ -15,14 +15,13 @@ from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, write_plots
 from audioclust.utils import setup_run
+from audioclust.validate import validate_cluster
 
 log = logging.getLogger(__name__)
-MODES = ("fit", "assign")
 
 
 def cluster(cfg: DictConfig) -> float | None:
-    if cfg.mode not in MODES:
-        raise ConfigError(f"unknown mode {cfg.mode!r}: use one of {MODES}")
+    validate_cluster(cfg)
     setup_run(cfg)
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
 from audioclust.utils import group_wandb, instantiate_list, setup_run
+from audioclust.validate import validate_train
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
 
 
 def train(cfg: DictConfig) -> float | None:
+    validate_train(cfg)
     setup_run(cfg)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(cfg.data)
