@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> float | None:
         log.info("resuming from %s", ckpt)
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
-    except SIGTERMException:  # the SigtermCheckpoint callback has saved last.ckpt
+    except SIGTERMException:  # callbacks.sigterm_checkpoint (on by default) has saved last.ckpt
         log.error("stopped by SIGTERM at epoch %d, step %d; run the same command to resume",
                   trainer.current_epoch, trainer.global_step)
         sys.exit(128 + signal.SIGTERM)
