@@ -192,7 +192,7 @@ def test_cluster_killed_at_random_moments_leaves_no_half_file(reference, tmp_pat
         for f in present:
             check_complete(f)
         temps = [f.name for f in out.glob(".*.tmp")] if out.is_dir() else []
-        seen.append((round(delay, 2), len(present), len(temps)))
+        seen.append((round(float(delay), 2), len(present), len(temps)))
         if (out / "centroids.npy").is_file():  # written after preprocess.npz: a usable pair
             assert (out / "preprocess.npz").is_file()
     print(f"\ncluster.py full run {full_time:.1f} s, {len(complete)} outputs; kills (delay s, whole outputs, "
