@@ -12,6 +12,7 @@ from audioclust.errors import ConfigError
 
 NORMS = ("freq", "clip", "none")
 ALIGNS = ("pad", "stretch")
+KINDS = ("mel", "stft", "cqt")
 
 
 def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, fmin: float,
@@ -27,6 +28,25 @@ def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, f
         return features.CQT(sr=sr, hop_length=hop_length, fmin=max(fmin, 32.7), n_bins=n_bins,
                             bins_per_octave=bins_per_octave, output_format="Magnitude", verbose=False)
     raise ConfigError(f"unknown frontend kind {kind!r}: use mel, stft or cqt")
+
+
+def _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave) -> None:
+    """Values that nnAudio would fail on (or silently misuse), as one clear config error each."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown frontend kind {kind!r}: use mel, stft or cqt")
+    for name, v in (("sr", sr), ("clip_seconds", clip_seconds), ("frames_per_second", frames_per_second),
+                    ("n_fft", n_fft), ("n_mels", n_mels), ("n_bins", n_bins), ("bins_per_octave", bins_per_octave)):
+        if v is None or v <= 0:
+            raise ConfigError(f"frontend.{name} must be > 0, got {v}")
+    if kind == "mel" and fmin >= (fmax or sr / 2):
+        raise ConfigError(f"frontend.fmin={fmin} Hz must be below fmax ({fmax or sr / 2} Hz)")
+    n_samples = int(round(sr * clip_seconds))
+    if kind != "cqt" and n_fft // 2 >= n_samples:
+        raise ConfigError(f"frontend.n_fft={n_fft} is too long for a {clip_seconds} s clip at {sr} Hz "
+                          f"({n_samples} samples): use n_fft < {2 * n_samples}")
+    if kind == "cqt" and max(fmin, 32.7) * 2 ** (n_bins / bins_per_octave) > sr / 2:
+        raise ConfigError(f"frontend: the top CQT bin (fmin {max(fmin, 32.7)} Hz, {n_bins} bins at "
+                          f"{bins_per_octave}/octave) is above the Nyquist frequency {sr / 2} Hz: lower n_bins")
 
 
 def deltas(x: torch.Tensor) -> torch.Tensor:
@@ -52,10 +72,19 @@ class Frontend(nn.Module):
         if min(self.block_size + self.block_hop) < 1:
             raise ConfigError(f"frontend block_size {self.block_size} and block_hop {self.block_hop} must be >= 1")
         self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
-        hop_length = self.hop_length = int(hop_length or round(sr / frames_per_second))
-        self.spec = _spectrogram(kind, sr, n_fft, hop_length, n_mels, fmin, fmax, n_bins, bins_per_octave)
+        _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)
+        hop_length = self.hop_length = int(hop_length or max(1, round(sr / frames_per_second)))
         self.n_samples = int(round(sr * clip_seconds))
-        self.spec_shape = tuple(self.spectrogram(torch.zeros(1, self.n_samples)).shape[-2:])
+        try:  # nnAudio's own checks (kernel longer than the clip, ...) become one config error
+            self.spec = _spectrogram(kind, sr, n_fft, hop_length, n_mels, fmin, fmax, n_bins, bins_per_octave)
+            self.spec_shape = tuple(self.spectrogram(torch.zeros(1, self.n_samples)).shape[-2:])
+        except (ValueError, RuntimeError, AssertionError) as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"frontend ({kind}, sr={sr}, n_fft={n_fft}, {clip_seconds} s clips) cannot be "
+                              f"built: {msg}") from None
+        if self.spec_shape[0] * self.spec_shape[1] < 2:
+            raise ConfigError(f"frontend: the spectrogram of a {clip_seconds} s clip is only {self.spec_shape} "
+                              "(freq, time): raise clip_seconds, frames_per_second or the number of bins")
         if any(b > s for b, s in zip(self.block_size, self.spec_shape)):
             raise ConfigError(f"frontend block_size {self.block_size} (freq, time) is larger than the "
                               f"spectrogram {self.spec_shape} of a {clip_seconds} s clip")

@@ -66,12 +66,12 @@ def save_torch(path, obj) -> None:
     write_bytes(path, buf.getvalue())
 
 
-def load_torch(path):
+def load_torch(path, map_location="cpu"):
     """Load a checkpoint with weights_only=True: tensors and plain containers only, never code."""
     if not Path(path).is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"refusing to load {path}: not a plain weights file "
                               f"({str(exc).splitlines()[0][:200]})") from None

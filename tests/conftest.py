@@ -50,10 +50,11 @@ def tone_folder(tmp_path) -> Path:
     return tmp_path / "clips"
 
 
-def run_script(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run train.py / cluster.py as a user would; returns the completed process (output captured)."""
+def run_script(*args: str, cwd: Path = ROOT, timeout: int = 600, prefix: tuple = ()) -> subprocess.CompletedProcess:
+    """Run train.py / cluster.py as a user would; returns the completed process (output captured).
+    `prefix`: a command to run it under (e.g. setpriv), before the interpreter."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", HYDRA_FULL_ERROR="0")
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([*prefix, sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 

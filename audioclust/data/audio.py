@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +45,23 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise DataError("is a directory")
     if not path.exists():
         raise DataError("missing file (broken symlink?)")
-    if not os.access(path, os.R_OK):
-        raise DataError("permission denied")
-    if path.stat().st_size == 0:
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader forever
+        raise DataError("not a regular file (fifo, socket or device)")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise DataError("permission denied" if isinstance(exc, PermissionError) else f"cannot open: {_short(exc)}") from None
+    if st.st_size == 0:
         raise DataError("empty file")
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad files
-        raise DataError(f"not readable audio: {_short(exc)}") from None
+        msg = _short(exc).replace(f"Error opening {str(path)!r}: ", "")
+        if "does not exist" in msg:  # libsndfile's words for a regular file it cannot recognise
+            msg = "format not recognised"
+        raise DataError(f"not readable audio: {msg}") from None
     if info.frames <= 0:
         raise DataError("no audio samples")
     if info.samplerate <= 0:

@@ -15,14 +15,13 @@ from audioclust.cluster.reduce import Reducer
 from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
 from audioclust.utils import setup_run, show_progress
+from audioclust.validate import validate_cluster
 
 log = logging.getLogger(__name__)
-MODES = ("fit", "assign")
 
 
 def cluster(cfg: DictConfig) -> float | None:
-    if cfg.mode not in MODES:
-        raise ConfigError(f"unknown mode {cfg.mode!r}: use one of {MODES}")
+    validate_cluster(cfg)
     setup_run(cfg)
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
@@ -33,8 +32,8 @@ def cluster(cfg: DictConfig) -> float | None:
     x = emb["embedding"][ok]
     if cfg.mode == "fit":
         pre, red, z, centroids = _fit(cfg, dm, x, out)
-        io.write_npy(out / "centroids.npy", centroids)
         io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state()}))
+        io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
         pre, red, centroids = _load_clusters(cfg)
         z = red.transform(pre(x))
@@ -89,15 +88,16 @@ def _search(cfg, z, out: Path) -> int:
 
 def _load_clusters(cfg):
     cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir))
-    if not (cdir / "centroids.npy").is_file():
-        raise ConfigError(f"no centroids.npy in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
+    for name in ("centroids.npy", "preprocess.npz"):
+        if not (cdir / name).is_file():
+            raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
     state = np.load(cdir / "preprocess.npz", allow_pickle=False)
     return (kmeans.Preprocess.from_state(state), Reducer.from_state(state),
             np.load(cdir / "centroids.npy", allow_pickle=False))
 
 
 def _newest_fit(run_dir: Path) -> Path:
-    fits = sorted(p.parent for p in run_dir.glob("fit*/**/centroids.npy"))
+    fits = sorted(p.parent for p in run_dir.glob("fit*/**/centroids.npy") if (p.parent / "preprocess.npz").is_file())
     if not fits:
         raise ConfigError(f"no fitted clusters under {run_dir}: run cluster.py mode=fit first or set clusters_dir")
     return max(fits, key=lambda p: (p / "centroids.npy").stat().st_mtime)

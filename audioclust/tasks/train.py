@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from pathlib import Path
 
 import hydra
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
 from audioclust.utils import group_wandb, instantiate_list, setup_run, show_progress
+from audioclust.validate import validate_train
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +24,16 @@ def build_model(cfg: DictConfig):
 
 
 def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
+    """ckpt_path if set; else the newest of checkpoints/last.ckpt and Lightning's SLURM hpc_ckpt_*.ckpt."""
     if cfg.get("ckpt_path"):
         return str(cfg.ckpt_path)
-    last = output_dir / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
+    found = [p for p in [output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")]
+             if p.is_file()]
+    return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
 
 
 def train(cfg: DictConfig) -> float | None:
+    validate_train(cfg)
     setup_run(cfg)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -45,7 +52,12 @@ def train(cfg: DictConfig) -> float | None:
     ckpt = resume_path(cfg, output_dir)
     if ckpt:
         log.info("resuming from %s", ckpt)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    except SIGTERMException:  # callbacks.sigterm_checkpoint (on by default) has saved last.ckpt
+        log.error("stopped by SIGTERM at epoch %d, step %d; run the same command to resume",
+                  trainer.current_epoch, trainer.global_step)
+        sys.exit(128 + signal.SIGTERM)
     if trainer.is_global_zero:
         export(model, output_dir)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
