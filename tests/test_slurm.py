@@ -128,7 +128,7 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
 def test_signalled_job_requeues_and_resumes(cluster, tmp_path, job_name):
     """USR1 is what SLURM sends before a time limit (--signal=USR1@90 in the preset); Lightning saves
     hpc_ckpt_1.ckpt and requeues; the re-run writes to the same run dir and continues, not from epoch 0."""
-    epochs, logs = 12, tmp_path / "logs"
+    epochs, logs = 8, tmp_path / "logs"
     out = open(tmp_path / "driver.log", "w")
     driver = subprocess.Popen([sys.executable, "train.py", "-m", *TINY, f"hydra.launcher.name={job_name}",
                                "logger=csv", f"trainer.max_epochs={epochs}", f"paths.log_dir={logs}",
