@@ -111,7 +111,24 @@ def test_ddp_two_tasks_under_srun(cluster, tmp_path, job_name):
     assert text.count("SLURM auto-requeueing enabled") >= 2  # both ranks run in Lightning's SLURMEnvironment
     assert torch.load(run / "model.pt", weights_only=True)["state_dict"]
     record("DDP: srun -N1 --ntasks-per-node=2 python train.py trainer=ddp_cpu trainer.devices=2",
-           key_lines(text, "GLOBAL_RANK", "Starting with", "max_epochs", "model saved"))
+           [ln for ln in key_lines(text, "GLOBAL_RANK", "Starting with", "max_epochs", "model saved")
+            if not ln.startswith("INFO:")])
+
+
+def test_ddp_job_through_launcher(cluster, tmp_path, job_name):
+    """The preset's multi-process path: tasks_per_node follows trainer.devices, SLURM starts both ranks."""
+    sweep = tmp_path / "sweep"
+    p = run_script("train.py", "-m", *TINY, f"hydra.launcher.name={job_name}", "trainer=ddp_cpu", "trainer.devices=2",
+                   f"paths.cache_dir={tmp_path}/c", f"hydra.sweep.dir={sweep}", timeout=300)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    script = next(sweep.glob(".submitit/*/*_submission.sh")).read_text()
+    assert "#SBATCH --ntasks-per-node=2" in script and "#SBATCH --signal=USR1@90" in script
+    task_logs = sorted(sweep.glob(".submitit/*/*_log.err"))
+    assert len(task_logs) == 2  # one per SLURM task
+    text = "\n".join(f.read_text() for f in task_logs)
+    for rank in (0, 1):
+        assert f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in text
+    assert torch.load(sweep / "0" / "model.pt", weights_only=True)["state_dict"]
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
