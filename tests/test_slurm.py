@@ -115,22 +115,6 @@ def test_ddp_two_tasks_under_srun(cluster, tmp_path, job_name):
             if not ln.startswith("INFO:")])
 
 
-def test_ddp_job_through_launcher(cluster, tmp_path, job_name):
-    """The preset's multi-process path: tasks_per_node follows trainer.devices, SLURM starts both ranks."""
-    sweep = tmp_path / "sweep"
-    p = run_script("train.py", "-m", *TINY, f"hydra.launcher.name={job_name}", "trainer=ddp_cpu", "trainer.devices=2",
-                   f"paths.cache_dir={tmp_path}/c", f"hydra.sweep.dir={sweep}", timeout=300)
-    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
-    script = next(sweep.glob(".submitit/*/*_submission.sh")).read_text()
-    assert "#SBATCH --ntasks-per-node=2" in script and "#SBATCH --signal=USR1@90" in script
-    task_logs = sorted(sweep.glob(".submitit/*/*_log.err"))
-    assert len(task_logs) == 2  # one per SLURM task
-    text = "\n".join(f.read_text() for f in task_logs)
-    for rank in (0, 1):
-        assert f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in text
-    assert torch.load(sweep / "0" / "model.pt", weights_only=True)["state_dict"]
-
-
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -142,13 +126,15 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_signalled_job_requeues_and_resumes(cluster, tmp_path, job_name):
-    """USR1 is what SLURM sends before a time limit (--signal=USR1@90 in the preset); Lightning saves
-    hpc_ckpt_1.ckpt and requeues; the re-run writes to the same run dir and continues, not from epoch 0."""
+def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
+    """A 2-rank DDP job through the launcher (tasks_per_node = trainer.devices). USR1 is what SLURM sends
+    before a time limit (--signal=USR1@90 in the preset): Lightning saves hpc_ckpt_1.ckpt and requeues;
+    the re-run writes to the same run dir and continues where it stopped, not from epoch 0."""
     epochs, logs = 8, tmp_path / "logs"
     out = open(tmp_path / "driver.log", "w")
     driver = subprocess.Popen([sys.executable, "train.py", "-m", *TINY, f"hydra.launcher.name={job_name}",
                                "logger=csv", f"trainer.max_epochs={epochs}", f"paths.log_dir={logs}",
+                               "trainer=ddp_cpu", "trainer.devices=2",
                                f"paths.cache_dir={tmp_path}/c"],   # default sweep dir: ${now:...} under logs/
                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
@@ -164,10 +150,15 @@ def test_signalled_job_requeues_and_resumes(cluster, tmp_path, job_name):
         out.close()
     driver_log = (tmp_path / "driver.log").read_text()
     assert driver.returncode == 0, driver_log[-3000:]
+    script = next(sweep.glob(".submitit/*/*_submission.sh")).read_text()
+    for flag in ("--ntasks-per-node=2", "--signal=USR1@90", "--requeue"):
+        assert f"#SBATCH {flag}\n" in script
     assert [p.name for p in logs.glob("*/multiruns/*")] == [sweep.name]  # one run dir, kept under requeue
     run = sweep / "0"
     log = (run / "debug.log").read_text()
-    assert f"Requeued SLURM job: {job_id}" in log and (run / "hpc_ckpt_1.ckpt").is_file()
+    for rank in (0, 1):
+        assert log.count(f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2") == 2  # both ranks, in both attempts
+    assert f"requeued job {job_id}" in log and (run / "hpc_ckpt_1.ckpt").is_file()
     assert "resuming from" in log
     attempts = val_epochs(run)
     assert len(attempts) == 2, attempts
@@ -175,7 +166,8 @@ def test_signalled_job_requeues_and_resumes(cluster, tmp_path, job_name):
     assert first and second and second[0] > 0, attempts       # the re-run did not start over
     assert sorted(first + second) == list(range(epochs)), attempts  # every epoch once, none re-done
     assert torch.load(run / "model.pt", weights_only=True)["state_dict"]
-    record(f"requeue: scancel --signal=USR1 {job_id} (as before a time limit), then the same job re-runs",
-           key_lines(log, "auto-requeue", "Requeued SLURM job", "resuming from", "Restored all states",
+    record(f"requeue: 2-rank DDP job {job_id} via hydra/launcher=slurm; scancel --signal=USR1 {job_id} "
+           "(what SLURM sends before a time limit); the same job re-runs",
+           key_lines(log, "GLOBAL_RANK", "SLURM signal", "Requeued SLURM job", "resuming from", "Restored all states",
                      "max_epochs", "model saved")
            + [f"validated epochs per attempt: {first} then {second}"])

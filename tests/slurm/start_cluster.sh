@@ -24,7 +24,7 @@ install_packages() {
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sinfo >/dev/null \
     && command -v munged >/dev/null && return
   command -v apt-get >/dev/null || die "slurmctld/slurmd/munged missing and no apt-get to install them"
-  say "installing slurm-wlm and munge (apt-get)"
+  say "installing slurmctld slurmd slurm-client munge (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
