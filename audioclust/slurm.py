@@ -36,23 +36,21 @@ def next_hpc_path(folder: Path) -> Path:
 
 
 class SlurmRequeue(Callback):
-    """Inactive outside a SLURM batch job. Registered before Lightning's handlers, so Lightning leaves USR1 alone."""
+    """Inactive outside a SLURM job. Takes the signal over at train start, after Lightning registered its
+    handlers, so Lightning's own USR1 handler never runs and Lightning's teardown restores the original one."""
 
     def __init__(self, signal_name: str = "SIGUSR1") -> None:
         self.signum = signal.Signals[signal_name]
         self.requested = False
         self.active = False
-        self._previous = None
 
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if stage == "fit" and slurm_job_id() and not self.active:
-            self.requested, self.active = False, True
-            self._previous = signal.signal(self.signum, self._on_signal)
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.requested, self.active = False, bool(slurm_job_id())
+        if self.active:
+            signal.signal(self.signum, self._on_signal)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        if self.active:
-            signal.signal(self.signum, self._previous if self._previous is not None else signal.SIG_DFL)
-            self.active = False
+        self.active = False
 
     def _on_signal(self, signum, frame) -> None:
         self.requested = True

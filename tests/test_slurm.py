@@ -68,12 +68,12 @@ def key_lines(text: str, *needles: str) -> list[str]:
     return [ln.rstrip() for ln in text.splitlines() if any(n in ln for n in needles)]
 
 
-def val_epochs(run: Path) -> list[list[int]]:
-    """Per attempt (CSV logger version), the epochs whose validation ran."""
+def logged(run: Path, column: str, key: str) -> list[list[int]]:
+    """Per attempt (CSV logger version, in order), the sorted `key` values of the rows that logged `column`."""
     out = []
     for v in sorted((run / "csv").glob("version_*"), key=lambda p: int(p.name.split("_")[1])):
-        rows = list(csv.DictReader(open(v / "metrics.csv")))
-        out.append(sorted({int(r["epoch"]) for r in rows if r.get("val/loss")}))
+        with open(v / "metrics.csv", newline="") as f:
+            out.append(sorted({int(r[key]) for r in csv.DictReader(f) if r.get(column)}))
     return out
 
 
@@ -159,15 +159,20 @@ def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
     for rank in (0, 1):
         assert log.count(f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2") == 2  # both ranks, in both attempts
     assert f"requeued job {job_id}" in log and (run / "hpc_ckpt_1.ckpt").is_file()
-    assert "resuming from" in log
-    attempts = val_epochs(run)
-    assert len(attempts) == 2, attempts
-    first, second = attempts
-    assert first and second and second[0] > 0, attempts       # the re-run did not start over
-    assert sorted(first + second) == list(range(epochs)), attempts  # every epoch once, none re-done
+    assert f"resuming from {run / 'hpc_ckpt_1.ckpt'}" in log
+    hpc = torch.load(run / "hpc_ckpt_1.ckpt", weights_only=True)
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    steps = logged(run, "train/loss_step", "step")  # every training step is logged (debug: log_every_n_steps=1)
+    assert len(steps) == 2, steps
+    saved = hpc["global_step"]
+    assert 0 < saved and max(steps[0]) < saved, (saved, steps)       # the first attempt stopped where it saved
+    assert steps[1] == list(range(saved, last["global_step"])), (saved, steps)  # the rest, each step once
+    assert last["epoch"] == epochs - 1
+    epochs_seen = logged(run, "val/loss", "epoch")
     assert torch.load(run / "model.pt", weights_only=True)["state_dict"]
     record(f"requeue: 2-rank DDP job {job_id} via hydra/launcher=slurm; scancel --signal=USR1 {job_id} "
            "(what SLURM sends before a time limit); the same job re-runs",
            key_lines(log, "GLOBAL_RANK", "SLURM signal", "Requeued SLURM job", "resuming from", "Restored all states",
                      "max_epochs", "model saved")
-           + [f"validated epochs per attempt: {first} then {second}"])
+           + [f"hpc_ckpt_1.ckpt at epoch {hpc['epoch']} step {saved}; training steps logged per attempt: "
+              f"{steps[0]} then {steps[1]} (of {last['global_step']}); validated epochs: {epochs_seen}"])
