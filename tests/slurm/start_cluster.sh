@@ -85,9 +85,15 @@ wait_idle() {
   die "node $node not idle after ${WAIT_S}s (state '${state}'); see /var/log/slurm/*.log"
 }
 
+smoke_job() {
+  timeout 60 srun -N1 -n1 -t 1 -J audioclust-smoke true || die "the cluster did not run a 1-task job (srun true)"
+  say "ready: a 1-task job ran (total ${SECONDS} s)"
+}
+
 [ "${1:-start}" = stop ] && { stop; exit 0; }
 [ "$(id -u)" = 0 ] || die "must run as root (starts munged, slurmctld, slurmd)"
 install_packages
 start_munge
 start_slurm
 wait_idle
+smoke_job
