@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install demo test bench clean sysdeps-browser
+.PHONY: install demo test bench clean sysdeps-browser slurm slurm-stop
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python cluster.py run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
-test: $(STAMP) sysdeps-browser
+test: $(STAMP) sysdeps-browser slurm
 	$(BIN)/python -m pytest -q
 
 # Headless chromium + chromedriver for tests/test_explorer_browser.py (Debian packages; root with apt-get only).
@@ -36,6 +36,14 @@ sysdeps-browser:
 
 bench: $(STAMP)
 	$(BIN)/python bench/frontend.py
+
+# slurm: a real single-node SLURM cluster on localhost for tests/test_slurm.py (root + apt-get only)
+slurm:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash tests/slurm/start_cluster.sh; \
+	else echo "slurm: skipped (needs root and apt-get); tests/test_slurm.py will skip"; fi
+
+slurm-stop:
+	bash tests/slurm/start_cluster.sh stop
 
 clean:
 	rm -rf logs .cache

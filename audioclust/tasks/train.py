@@ -24,12 +24,12 @@ def build_model(cfg: DictConfig):
 
 
 def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
-    """ckpt_path if set; else the newest of checkpoints/last.ckpt and Lightning's SLURM hpc_ckpt_*.ckpt."""
+    """`ckpt_path`, else the newest of the run dir's last.ckpt and the hpc_ckpt_*.ckpt that Lightning saves
+    when SLURM signals a timeout or preemption (SLURMEnvironment auto-requeue): a requeued job continues."""
     if cfg.get("ckpt_path"):
         return str(cfg.ckpt_path)
-    found = [p for p in [output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")]
-             if p.is_file()]
-    return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
+    found = [p for p in (output_dir / "checkpoints" / "last.ckpt", *output_dir.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    return str(max(found, key=lambda p: p.stat().st_mtime_ns)) if found else None
 
 
 def train(cfg: DictConfig) -> float | None:

@@ -1,0 +1,71 @@
+"""Requeue on a SLURM time limit or preemption, safe under DDP: a Lightning callback, no model code.
+
+SLURM sends USR1 to every task shortly before the end (`--signal=USR1@90`, see conf/hydra/launcher/slurm.yaml).
+Lightning's own handler (SLURMEnvironment auto_requeue) saves the checkpoint inside the signal handler; with
+DDP one rank can be inside a gradient all-reduce while another starts the checkpoint's collectives, and the
+job deadlocks (seen on the test cluster). Here the handler only raises a flag; at the next training batch end
+all ranks agree on it, save `<run dir>/hpc_ckpt_N.ckpt` together, rank 0 runs `scontrol requeue`, and every
+rank stops without a result, so the requeued job (same pickled Hydra job, same run dir) resumes from it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+def slurm_job_id() -> str | None:
+    """The id `scontrol requeue` takes: <array job>_<task> inside an array, else the job id."""
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):
+        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def next_hpc_path(folder: Path) -> Path:
+    """hpc_ckpt_<N+1>.ckpt: Lightning's naming, so its own hpc resume also finds it."""
+    numbers = [int(m.group(1)) for p in folder.glob("hpc_ckpt_*.ckpt") if (m := re.fullmatch(r"hpc_ckpt_(\d+)\.ckpt", p.name))]
+    return folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+
+
+class SlurmRequeue(Callback):
+    """Inactive outside a SLURM job. Takes the signal over at train start, after Lightning registered its
+    handlers, so Lightning's own USR1 handler never runs and Lightning's teardown restores the original one."""
+
+    def __init__(self, signal_name: str = "SIGUSR1") -> None:
+        self.signum = signal.Signals[signal_name]
+        self.requested = False
+        self.active = False
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.requested, self.active = False, bool(slurm_job_id())
+        if self.active:
+            signal.signal(self.signum, self._on_signal)
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.active = False
+
+    def _on_signal(self, signum, frame) -> None:
+        self.requested = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.active or not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
+            return
+        path = next_hpc_path(Path(trainer.default_root_dir))
+        trainer.save_checkpoint(path)  # all ranks, at the same step
+        if trainer.is_global_zero:
+            job = slurm_job_id()
+            done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+            if done.returncode:
+                log.warning("scontrol requeue %s failed: %s", job, done.stderr.strip())
+            else:
+                log.info("SLURM signal: saved %s, requeued job %s", path, job)
+        trainer.strategy.barrier("slurm_requeue")
+        raise SIGTERMException()  # a SystemExit: no result is written, SLURM restarts the job
