@@ -18,6 +18,7 @@ def setup_run(cfg: DictConfig) -> None:
     import lightning as L
     import torch
 
+    _route_lightning_logs()
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
@@ -28,6 +29,18 @@ def show_progress(setting="auto") -> bool:
     if setting is None or setting == "auto":
         return sys.stderr.isatty()
     return bool(setting)
+
+
+def _route_lightning_logs() -> None:
+    """Lightning logs only to its own stderr handler when it is imported before Hydra configures logging
+    (validation imports it early): hand its records to the root logger, so they reach the task's log file."""
+    if not logging.getLogger().hasHandlers():
+        return
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.propagate = True
 
 
 def sweep_group() -> tuple[str, int] | None:

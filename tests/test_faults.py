@@ -162,6 +162,8 @@ def check_complete(path: Path) -> None:
     elif path.suffix == ".png":
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:] == b"IEND\xaeB`\x82"
+    elif path.suffix == ".html":  # explorer.html: the whole page, closing tag included
+        assert path.read_text(encoding="utf-8").rstrip().endswith("</html>")
     else:
         raise AssertionError(f"unexpected output {path.name}")
 

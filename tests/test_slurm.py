@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,7 +160,9 @@ def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
     for rank in (0, 1):
         assert log.count(f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2") == 2  # both ranks, in both attempts
     assert f"requeued job {job_id}" in log and (run / "hpc_ckpt_1.ckpt").is_file()
-    assert f"resuming from {run / 'hpc_ckpt_1.ckpt'}" in log
+    # the requeue's SIGTERM also makes callbacks.sigterm_checkpoint write last.ckpt at the same step: either is fine
+    resumed = re.findall(r"resuming from (\S+)", log)
+    assert resumed and set(resumed) <= {str(run / "hpc_ckpt_1.ckpt"), str(run / "checkpoints" / "last.ckpt")}, resumed
     hpc = torch.load(run / "hpc_ckpt_1.ckpt", weights_only=True)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     steps = logged(run, "train/loss_step", "step")  # every training step is logged (debug: log_every_n_steps=1)
@@ -167,7 +170,7 @@ def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
     saved = hpc["global_step"]
     assert 0 < saved and max(steps[0]) < saved, (saved, steps)       # the first attempt stopped where it saved
     assert steps[1] == list(range(saved, last["global_step"])), (saved, steps)  # the rest, each step once
-    assert last["epoch"] == epochs - 1
+    assert last["epoch"] in (epochs - 1, epochs)  # epochs when the step checkpoint also saves after the last epoch
     epochs_seen = logged(run, "val/loss", "epoch")
     assert torch.load(run / "model.pt", weights_only=True)["state_dict"]
     record(f"requeue: 2-rank DDP job {job_id} via hydra/launcher=slurm; scancel --signal=USR1 {job_id} "
