@@ -34,16 +34,20 @@ FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 SPEAKER = r"'^\d_([a-z]+)_'"
 DATASETS = {
     "fsdd": {"sr": 8000, "train": ["data=fsdd", f"data.root={FSDD}"],
-             "targets": {"digit": (r"^(\d)_", 10, []),
+             "targets": {"digit": (r"^(\d)_", 10, [r"data.labels.pattern='^(\d)_'", "kmeans.k=10"]),
                          "speaker": (r"^\d_([a-z]+)_", 6, [f"data.labels.pattern={SPEAKER}", "kmeans.k=6"])}},
     "synthetic": {"sr": 16000, "train": ["experiment=demo"], "targets": {"class": (None, 20, [])}},
 }
 # name -> (train.py overrides, cluster.py overrides); runs sharing train overrides share one training
 CONFIGS = {
-    "seed": (["experiment=seed"], []),
+    "seed": (["experiment=seed", "trainer.max_epochs=3"], []),   # the origin's shapes; 3 epochs bound its CPU time
     "fsdd": (["experiment=fsdd"], []),
     "fsdd_umap": (["experiment=fsdd"], ["reduce.method=umap"]),
     "idec": (["experiment=fsdd", "model=idec"], []),
+    "contrastive": (["experiment=fsdd_contrastive"], []),
+    "contrastive_umap": (["experiment=fsdd_contrastive"], ["reduce.method=umap"]),
+    "speaker": (["experiment=fsdd_speaker"], []),
+    "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
     "demo": ([], []),
     "demo_umap": ([], ["reduce.method=umap"]),
 }
@@ -160,7 +164,7 @@ def run_one(data: str, args) -> None:
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
-    default = ["seed", "fsdd", "fsdd_umap", "idec"] if data == "fsdd" else ["demo", "demo_umap"]
+    default = ["seed", "fsdd", "fsdd_umap", "idec", "contrastive", "contrastive_umap", "speaker", "speaker_umap"] if data == "fsdd" else ["demo", "demo_umap"]
     for name in args.configs or default:
         rows.append(run_audioclust(data, name, args.seeds, Path(args.runs), extra))
         print(_line(rows[-1]), flush=True)
