@@ -7,10 +7,11 @@ arrays memory-mapped with load_merged()."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from audioclust import io
@@ -19,23 +20,51 @@ KEYS = ("embedding", "sample_id", "ok", "dec_cluster")
 
 
 class ShardWriter(BasePredictionWriter):
-    """Keeps this rank's predictions (small: d floats per clip) and writes them as one shard at the end."""
+    """Streams this rank's predictions to disk batch by batch (memory stays flat however many clips), then
+    turns them into one .npy per key (header + the streamed rows, atomic) and waits for every rank."""
 
     def __init__(self, out_dir):
         super().__init__(write_interval="batch")
-        self.out_dir, self.parts = Path(out_dir), []
+        self.out_dir, self.parts = Path(out_dir), {}
+
+    def _stem(self, trainer) -> str:
+        return f"shard-{trainer.global_rank:03d}-of-{trainer.world_size:03d}"
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
                            dataloader_idx=0):
-        self.parts.append({k: v.detach().cpu() for k, v in prediction.items() if k in KEYS})
+        for k, v in prediction.items():
+            if k not in KEYS:
+                continue
+            arr = np.ascontiguousarray(v.detach().cpu().numpy())
+            if k not in self.parts:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                path = self.out_dir / f".{self._stem(trainer)}.{k}.part"
+                self.parts[k] = {"file": open(path, "wb"), "path": path, "rows": 0, "dtype": arr.dtype,
+                                 "shape": arr.shape[1:]}
+            part = self.parts[k]
+            part["file"].write(arr.tobytes())
+            part["rows"] += len(arr)
 
     def on_predict_epoch_end(self, trainer, pl_module):
-        rank, world = trainer.global_rank, trainer.world_size
-        keys = [k for k in KEYS if self.parts and k in self.parts[0]] or ["embedding", "sample_id", "ok"]
-        for k in keys:
-            arr = torch.cat([p[k] for p in self.parts]).numpy() if self.parts else np.zeros((0,), np.float32)
-            io.write_npy(self.out_dir / f"shard-{rank:03d}-of-{world:03d}.{k}.npy", arr)
-        self.parts = []
+        if not self.parts:  # a rank with no samples still leaves (empty) shards
+            self.parts = {k: {"rows": 0, "dtype": np.dtype(t), "shape": (), "path": None}
+                          for k, t in (("sample_id", np.int64), ("ok", bool))}
+        for k, part in self.parts.items():
+            if part.get("file"):
+                part["file"].close()
+            header = {"descr": np.lib.format.dtype_to_descr(part["dtype"]), "fortran_order": False,
+                      "shape": (part["rows"], *part["shape"])}
+            with io.atomic_path(self.out_dir / f"{self._stem(trainer)}.{k}.npy") as tmp:
+                with open(tmp, "wb") as f:
+                    np.lib.format.write_array_header_1_0(f, header)
+                    if part["path"] is not None:
+                        with open(part["path"], "rb") as src:
+                            shutil.copyfileobj(src, f, 1 << 20)
+                    f.flush()
+                    os.fsync(f.fileno())
+            if part["path"] is not None:
+                part["path"].unlink()
+        self.parts = {}
         trainer.strategy.barrier("audioclust-shards-written")
 
 
@@ -51,13 +80,15 @@ def merge_shards(shard_dir, chunk: int = 65536) -> dict:
     row = np.concatenate([np.arange(len(a)) for a in ids])
     uniq, first = np.unique(all_ids, return_index=True)  # sorted ids; first occurrence of each
     src_shard, src_row = which[first], row[first]
-    keys = [k for k in KEYS if (shard_dir / f"{stems[0]}.{k}.npy").is_file()]
+    keys = [k for k in KEYS if any((shard_dir / f"{s}.{k}.npy").is_file() for s in stems)]
     for k in keys:
-        parts = [np.load(shard_dir / f"{s}.{k}.npy", mmap_mode="r") for s in stems]
+        parts = {i: np.load(shard_dir / f"{s}.{k}.npy", mmap_mode="r") for i, s in enumerate(stems)
+                 if (shard_dir / f"{s}.{k}.npy").is_file()}  # a rank that got no samples has no embedding shard
+        full = max(parts.values(), key=len)
         with io.atomic_path(shard_dir / f"{k}.npy", suffix=".npy") as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=parts[0].dtype,
-                                            shape=(len(uniq), *parts[0].shape[1:]))
-            for i, part in enumerate(parts):
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=full.dtype,
+                                            shape=(len(uniq), *full.shape[1:]))
+            for i, part in parts.items():
                 dest = np.flatnonzero(src_shard == i)
                 for s in range(0, len(dest), chunk):
                     d = dest[s:s + chunk]
@@ -67,9 +98,8 @@ def merge_shards(shard_dir, chunk: int = 65536) -> dict:
     info = {"world_size": len(stems), "rows_per_shard": [len(a) for a in ids], "n_samples": int(len(uniq)),
             "duplicates_dropped": int(len(all_ids) - len(uniq)), "keys": keys}
     io.write_json(shard_dir / "shards.json", info)
-    for s in stems:
-        for k in keys:
-            (shard_dir / f"{s}.{k}.npy").unlink()
+    for p in shard_dir.glob("shard-*.npy"):
+        p.unlink()
     return info
 
 

@@ -24,6 +24,10 @@ def cluster(cfg: DictConfig) -> float | None:
     if cfg.mode not in MODES:
         raise ConfigError(f"unknown mode {cfg.mode!r}: use one of {MODES}")
     setup_run(cfg)
+    if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
+        import faiss
+
+        faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
