@@ -158,7 +158,7 @@ def memory(args) -> None:
         p = subprocess.run([sys.executable, __file__, "--k", str(args.k), "--niter", str(args.niter),
                             "--threads", str(args.threads), "--child", path, "256", "random"], capture_output=True, text=True, check=True)
         m = json.loads(p.stdout.strip().splitlines()[-1])
-    text = "\n".join([f"## k-means memory ({machine()})", "",
+    text = "\n".join([f"## Memory of k-means ({machine()})", "",
                        f"{m['n']:,} points memory-mapped from a {m['file_mb']:.0f} MiB .npy in a fresh process, "
                        f"k={args.k}, the defaults (sample 256/centroid, random init, {args.niter} iterations), train + "
                        f"assignment streamed in batches of 65,536: {m['wall_s']:.1f} s.", "",
@@ -168,7 +168,7 @@ def memory(args) -> None:
                        f"| peak heap (RssAnon, polled every 20 ms) | {m['peak_anon_mb']:.0f} |",
                        f"| the points' file (memory-mapped; its pages count in RSS but the kernel can drop them) "
                        f"| {m['file_mb']:.0f} |", ""])
-    write_section("k-means memory", text)
+    write_section("Memory of k-means", text)
     print(text)
 
 
