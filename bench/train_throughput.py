@@ -41,7 +41,8 @@ class Throughput(L.Callback):
             Path(self.out).write_text(json.dumps({"blocks_per_s": rate, "clips": self.clips}))
 
 
-def measure(batch: int, devices: int, clips: int, out: str) -> dict:
+def measure(batch: int, devices: int, clips: int, out: str, threads: int = 1) -> dict:
+    import torch
     from hydra import compose, initialize_config_dir
 
     from audioclust.tasks.train import build_model
@@ -51,6 +52,7 @@ def measure(batch: int, devices: int, clips: int, out: str) -> dict:
                                           f"data.root={ROOT.parent / 'shared/data/fsdd/recordings'}"])
     from hydra.utils import instantiate
 
+    torch.set_num_threads(threads)  # DDP on CPU: Lightning gives each process cores / processes threads (1 here)
     dm, model = instantiate(cfg.data), build_model(cfg)
     trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp_spawn" if devices > 1 else "auto",
                         max_epochs=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
@@ -61,24 +63,28 @@ def measure(batch: int, devices: int, clips: int, out: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--clips", type=int, default=1500)
+    ap.add_argument("--clips", type=int, default=3000)
     ap.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256])
     args = ap.parse_args()
     rows, base = [], None
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [(b, 1) for b in args.batches] + [(64, 2)]
-        for b, dev in runs:
-            r = measure(b, dev, args.clips, f"{tmp}/r{b}_{dev}.json")
+        runs = [(b, 1, 1) for b in args.batches] + [(64, 1, 2), (16, 2, 1), (64, 2, 1)]
+        for b, dev, th in runs:
+            r = measure(b, dev, args.clips, f"{tmp}/r{b}_{dev}_{th}.json", th)
             base = base or r["blocks_per_s"]
-            rows.append(f"| {dev} | {b} | {b * dev} | {r['blocks_per_s']:,.0f} | {r['blocks_per_s'] / base:.2f}x |")
+            rows.append(f"| {dev} | {th} | {b} | {b * dev} | {r['blocks_per_s']:,.0f} | "
+                        f"{r['blocks_per_s'] / base:.2f}x |")
             print(rows[-1], flush=True)
     text = "\n".join([f"## Training throughput ({machine()})", "",
-                      f"FSDD experiment config, {args.clips} files (90% train), one epoch, first {SKIP} steps "
+                      f"FSDD experiment config, {args.clips} files (90% train), one epoch (decoding included: the clip cache fills "
+                      f"during the first epoch), first {SKIP} steps "
                       "untimed; blocks/s counts every process's blocks. 2 processes: DDP over gloo "
                       "(Lightning ddp_spawn on CPU; `trainer=ddp_cpu` runs the same strategy through train.py). "
                       "On 2 shared cores, 2 processes compete with each other and with other work.", "",
-                      "| processes | batch per process | global batch | blocks/s | vs first row |",
-                      "|---|---|---|---|---|", *rows, ""])
+                      "torch threads per process: 1 unless said; with 2 intra-op threads one process was several "
+                      "times slower on this loaded machine (set `threads=1` on a shared CPU).", "",
+                      "| processes | torch threads each | batch per process | global batch | blocks/s | vs first row |",
+                      "|---|---|---|---|---|---|", *rows, ""])
     write_section("Training throughput", text)
     print(text)
 
