@@ -34,8 +34,13 @@ sysdeps-browser:
 	  (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver || (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null \
 	  || echo "sysdeps-browser: install failed (browser tests will skip)"; fi
 
+# One at a time (each times the whole machine); each writes its section of BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/frontend.py
+	$(BIN)/python bench/kmeans.py
+	$(BIN)/python bench/scaling.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/end_to_end.py
 
 # slurm: a real single-node SLURM cluster on localhost for tests/test_slurm.py (root + apt-get only)
 slurm:

@@ -10,7 +10,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
-from audioclust.errors import CheckpointError
+from audioclust.cluster.shards import ShardWriter, load_merged, merge_shards
+from audioclust.errors import CheckpointError, ConfigError
 from audioclust.tasks.train import build_model
 
 
@@ -50,12 +51,26 @@ def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None 
     return hydra.utils.instantiate(cfg)
 
 
-def embed(model, datamodule, device: str = "auto", progress: bool = True) -> dict:
-    """Embeddings of every sample, in index order: {embedding (n, d), sample_id (n,), ok (n,)}."""
+def embed(model, datamodule, device: str = "auto", progress: bool = True, devices=1, strategy: str = "auto",
+          shard_dir=None) -> dict | None:
+    """Embeddings of every sample, in sample-id order: {embedding (n, d), sample_id (n,), ok (n,)}.
+
+    With shard_dir, each predict rank writes its own shard there and rank 0 merges them (every sample exactly
+    once) and returns the merged arrays memory-mapped; other ranks return None. devices/strategy are
+    Lightning's (e.g. devices=2 strategy=ddp: gloo on CPU, NCCL on GPUs)."""
     accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
-    trainer = L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=progress, enable_model_summary=False)
-    parts = trainer.predict(model, datamodule=datamodule)
+    if shard_dir is None and (devices != 1 or strategy not in ("auto", None)):
+        raise ConfigError("distributed embedding needs a shard_dir (cluster.py sets one)")
+    writer = [ShardWriter(shard_dir)] if shard_dir is not None else []
+    trainer = L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy or "auto", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                        callbacks=writer)
+    parts = trainer.predict(model, datamodule=datamodule, return_predictions=shard_dir is None)
+    if shard_dir is not None:
+        if trainer.global_rank != 0:
+            return None
+        merge_shards(shard_dir)
+        return load_merged(shard_dir)
     keys = [k for k in ("embedding", "sample_id", "ok", "dec_cluster") if k in parts[0]]
     out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
     order = np.argsort(out["sample_id"], kind="stable")

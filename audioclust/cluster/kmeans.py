@@ -17,10 +17,27 @@ def use_gpu(gpu="auto") -> bool:
     return bool(gpu)
 
 
+INITS = {"random": "ClusteringInitMethod_RANDOM", "kmeans++": "ClusteringInitMethod_KMEANS_PLUS_PLUS",
+         "afkmc2": "ClusteringInitMethod_AFK_MC2"}
+
+
+def training_sample(x, k: int, max_points_per_centroid: int, seed: int = 0) -> np.ndarray:
+    """At most k * max_points_per_centroid rows of x (seeded, in row order), as float32 in RAM.
+
+    x may be memory-mapped: only the sampled rows are read, so k-means never needs all embeddings in RAM."""
+    n, cap = len(x), int(k) * int(max_points_per_centroid)
+    if n <= cap:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    idx = np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+    return np.ascontiguousarray(x[idx], dtype=np.float32)
+
+
 def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
-               max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False) -> np.ndarray:
-    """Centroids (k, d). FAISS trains on at most k * max_points_per_centroid points (a seeded sample);
-    verbose: FAISS prints each iteration (its progress)."""
+               max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False,
+               init: str = "random") -> np.ndarray:
+    """Centroids (k, d), trained on at most k * max_points_per_centroid rows of x (a seeded sample; x may be
+    memory-mapped). init: random | kmeans++ | afkmc2 (FAISS ClusteringInitMethod). gpu: auto | true | false;
+    on GPU FAISS uses every visible GPU. verbose: FAISS prints each iteration (its progress)."""
     import faiss
 
     n, d = x.shape
@@ -28,14 +45,18 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
         raise ConfigError(f"kmeans.k must be >= 1, got {k}")
     if k > n:
         raise ConfigError(f"kmeans.k={k} is larger than the number of clips ({n}): use a smaller k")
+    if init not in INITS or not hasattr(faiss, INITS[init]):
+        raise ConfigError(f"unknown kmeans.init {init!r} (or too old a FAISS): use one of {list(INITS)}")
     km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
-                      max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu))
-    km.train(np.ascontiguousarray(x, dtype=np.float32))
+                      max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu),
+                      init_method=getattr(faiss, INITS[init]))
+    km.train(training_sample(x, k, max_points_per_centroid, seed))
     return np.asarray(km.centroids, dtype=np.float32)
 
 
-def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536):
-    """Nearest centroid of each row and its Euclidean distance, streamed in batches."""
+def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536, transform=None):
+    """Nearest centroid of each row and its Euclidean distance, streamed in batches (x may be memory-mapped;
+    transform, e.g. a fitted Preprocess, is applied per batch). On GPU the index spans every visible GPU."""
     import faiss
 
     if x.shape[1] != centroids.shape[1]:
@@ -47,7 +68,8 @@ def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536)
         index = faiss.index_cpu_to_all_gpus(index)
     labels, dists = np.empty(len(x), np.int64), np.empty(len(x), np.float32)
     for s in range(0, len(x), batch):
-        d2, i = index.search(np.ascontiguousarray(x[s:s + batch], dtype=np.float32), 1)
+        rows = x[s:s + batch] if transform is None else transform(x[s:s + batch])
+        d2, i = index.search(np.ascontiguousarray(rows, dtype=np.float32), 1)
         labels[s:s + batch], dists[s:s + batch] = i[:, 0], np.sqrt(np.maximum(d2[:, 0], 0))
     return labels, dists
 

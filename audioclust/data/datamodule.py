@@ -15,7 +15,7 @@ class AudioDataModule(L.LightningDataModule):
                  labels: dict | None = None, val_fraction: float = 0.1, batch_size: int = 64,
                  num_workers: int = 0, seed: int = 0, strict: bool = False, max_files: int | None = None,
                  synthetic: dict | None = None, n_clusters: int | None = None,
-                 trim_db: float | None = None):
+                 trim_db: float | None = None, cache_mb: float = 0):
         super().__init__()
         if sr <= 0 or clip_seconds <= 0 or batch_size < 1:
             raise ConfigError(f"data: sr ({sr}), clip_seconds ({clip_seconds}) and batch_size ({batch_size}) must be > 0")
@@ -28,6 +28,7 @@ class AudioDataModule(L.LightningDataModule):
         self.val_fraction, self.batch_size, self.num_workers = val_fraction, batch_size, num_workers
         self.seed, self.strict, self.max_files, self.synthetic = seed, strict, max_files, synthetic
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
+        self.cache_mb = cache_mb
         self.index = None
 
     def prepare_data(self) -> None:
@@ -53,7 +54,7 @@ class AudioDataModule(L.LightningDataModule):
         self.val_ids = [i for i, f in enumerate(fids) if f in in_val]
 
     def _loader(self, ids, shuffle: bool, drop_last: bool = False) -> DataLoader:
-        ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db)
+        ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db, cache_mb=self.cache_mb)
         return DataLoader(ds, batch_size=min(self.batch_size, max(len(ds), 1)), shuffle=shuffle,
                           drop_last=drop_last, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)

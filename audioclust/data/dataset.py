@@ -15,19 +15,33 @@ log = logging.getLogger(__name__)
 
 
 class ClipDataset(Dataset):
-    def __init__(self, index: Index, sample_ids, sr: int, clip_seconds: float, trim_db: float | None = None):
+    def __init__(self, index: Index, sample_ids, sr: int, clip_seconds: float, trim_db: float | None = None,
+                 cache_mb: float = 0):
+        """cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
+        first skips decoding, trimming and resampling (each DataLoader worker holds its own cache)."""
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
         self.clip_seconds = clip_seconds
         self.n = int(round(sr * clip_seconds))
         self.trim_db = trim_db
+        self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
 
     def __getitem__(self, i: int) -> dict:
         sid = int(self.sample_ids[i])
+        if sid in self.cache:
+            wave, length, ok = self.cache[sid]
+            return {"wave": torch.from_numpy(wave), "length": length, "sample_id": sid, "ok": ok}
+        item = self._decode(sid)
+        if self.cache_left >= item["wave"].numel() * 4:
+            self.cache[sid] = (item["wave"].numpy(), item["length"], item["ok"])
+            self.cache_left -= item["wave"].numel() * 4
+        return item
+
+    def _decode(self, sid: int) -> dict:
         path = self.index.files[self.index.file_ids[sid]]
         ok = True
         try:

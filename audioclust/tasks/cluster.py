@@ -23,13 +23,21 @@ log = logging.getLogger(__name__)
 def cluster(cfg: DictConfig) -> float | None:
     validate_cluster(cfg)
     setup_run(cfg)
+    if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
+        import faiss
+
+        faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
-    emb = embed(model, dm, cfg.device, progress=show_progress(cfg.get("progress")))
-    ok = emb["ok"].astype(bool)
-    x = emb["embedding"][ok]
+    ecfg = cfg.get("embed") or {}
+    emb = embed(model, dm, cfg.device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
+                strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
+    if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
+        return None
+    ok = np.asarray(emb["ok"]).astype(bool)
+    x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     if cfg.mode == "fit":
         pre, red, z, centroids = _fit(cfg, dm, x, out)
         io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state()}))
@@ -49,7 +57,7 @@ def cluster(cfg: DictConfig) -> float | None:
                   n_skipped=len(skipped), run_dir=str(cfg.run_dir))
     io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
-    io.write_npy(out / "embeddings.npy", emb["embedding"][ok])
+    io.write_npy(out / "embeddings.npy", x)
     io.write_json(out / "metrics.json", scores)
     plots = write_plots(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok])
     xy, method = map_coords(cfg, z)
@@ -70,7 +78,7 @@ def _fit(cfg, dm, x, out: Path):
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
     centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
-                                  verbose=show_progress(cfg.get("progress")))
+                                  verbose=show_progress(cfg.get("progress")), init=km.get("init", "random"))
     return pre, red, z, centroids
 
 

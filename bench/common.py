@@ -1,0 +1,72 @@
+"""Shared by the bench scripts: the machine line (CPU, cores, load: the CPU may be shared), peak memory."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def write_section(title: str, text: str) -> None:
+    """bench/frontend.py's writer of BENCHMARKS.md sections, imported late (it loads torch and matplotlib)."""
+    from frontend import write_section as write
+
+    write(title, text)
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """One line: CPU model, cores, RAM, load average at the start (the machine may be shared)."""
+    from importlib.metadata import version
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{cpu_name()}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, no GPU, torch {version('torch')}; "
+            f"load average at start {load} (machine shared with other work)")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB: VmHWM of /proc/self/status (it starts afresh at exec,
+    unlike ru_maxrss, which a child inherits from the parent that forked it), else ru_maxrss."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakAnon:
+    """Polls RssAnon (heap, not file pages of memory maps) of this process every `every` s; .mb is the peak."""
+
+    def __init__(self, every: float = 0.02):
+        import threading
+
+        self.kb, self.every, self.done = 0, every, threading.Event()
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while not self.done.is_set():
+            for line in open("/proc/self/status"):
+                if line.startswith("RssAnon"):
+                    self.kb = max(self.kb, int(line.split()[1]))
+            self.done.wait(self.every)
+
+    @property
+    def mb(self) -> float:
+        return self.kb / 1024
