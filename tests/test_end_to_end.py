@@ -1,6 +1,7 @@
 """train.py then cluster.py (fit and assign) as a user runs them, on a small synthetic set."""
 import csv
 import glob
+import hashlib
 import json
 from pathlib import Path
 
@@ -52,6 +53,21 @@ def test_train_writes_model_checkpoints_and_wandb_run(trained):
     assert len(rec["history"]["val/loss"]) == 3 and all(np.isfinite(rec["history"]["val/loss"]))
     assert "train/loss_epoch" in rec["history"] and rec["config"]["seed"] == 0
     assert rec["kinds"].get("exit") == 1  # the run was finished
+
+
+def test_model_artifact_logged_and_named_by_the_clusters_artifact(trained, fitted):
+    _, run = trained
+    (wrun,) = glob.glob(f"{run}/wandb/offline-run-*")
+    run_id = wrun.rsplit("-", 1)[1]
+    (model,) = [a for a in read_run(wrun)["artifacts"] if a["type"] == "model"]
+    info = json.loads((run / "model_artifact.json").read_text())
+    assert model["name"] == info["name"] == f"model-{run_id}"
+    assert Path(model["files"]["model.pt"]).read_bytes() == (run / "model.pt").read_bytes()
+    assert info["sha256"] == hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()
+    out, _ = fitted
+    (clusters,) = [a for a in read_run(glob.glob(f"{out}/wandb/offline-run-*")[0])["artifacts"]
+                   if a["type"] == "clusters"]
+    assert clusters["metadata"]["model_artifact"] == info  # offline: lineage by name + hash (use_artifact online)
 
 
 def test_train_draws_and_logs_reconstructions(trained):

@@ -50,7 +50,7 @@ def read_run(run_dir: str) -> dict:
                 out["history"].setdefault(it.key or "/".join(it.nested_key), []).append(json.loads(it.value_json))
         elif kind == "artifact":
             a = rec.artifact
-            out["artifacts"].append({"type": a.type, "name": a.name,
+            out["artifacts"].append({"type": a.type, "name": a.name, "metadata": json.loads(a.metadata or "{}"),
                                      "files": {c.path: c.local_path for c in a.manifest.contents}})
         elif kind == "config":
             out["config"].update({it.key: json.loads(it.value_json) for it in rec.config.update})

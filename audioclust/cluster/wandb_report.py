@@ -68,3 +68,17 @@ def clusters_artifact(wandb, out: Path, name: str, metadata: dict):
         if (out / fname).is_file():
             art.add_file(str(out / fname), name=fname)
     return art
+
+
+def model_artifact_of(run_dir: Path) -> dict | None:
+    """The training run's W&B model artifact (name, sha256 of model.pt), when it logged one and model.pt is
+    still the file it logged; None otherwise."""
+    import json
+
+    from audioclust import io
+
+    path = run_dir / "model_artifact.json"
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    return info if info.get("sha256") == io.sha256(run_dir / "model.pt") else None

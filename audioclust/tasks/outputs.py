@@ -111,6 +111,10 @@ def log_wandb(cfg, out: Path, plots: dict, model, dm, view: dict) -> None:
         waves, specs = _clips(model, dm, view["sample_ids"], [int(i) for i in pick])
         run.log({"cluster/clips": wr.clips_table(wandb, view["rows"], view["xy"], pick, waves, specs, int(dm.sr))})
     if cfg.wandb.get("artifact", True):
+        model_art = wr.model_artifact_of(Path(cfg.run_dir))
+        if model_art and not cfg.wandb.offline:  # lineage: the training run's model -> these clusters
+            run.use_artifact(f"{model_art['name']}:latest")   # (W&B refuses use_artifact offline)
         run.log_artifact(wr.clusters_artifact(wandb, out, f"clusters-{cfg.mode}-{run.id}",
-                                              {"k": scores.get("k"), "run_dir": str(cfg.run_dir)}))
+                                              {"k": scores.get("k"), "run_dir": str(cfg.run_dir),
+                                               "model_artifact": model_art}))
     run.finish()

@@ -60,6 +60,7 @@ def train(cfg: DictConfig) -> float | None:
         sys.exit(128 + signal.SIGTERM)
     if trainer.is_global_zero:
         export(model, output_dir)
+        log_model_artifact(loggers, output_dir)
     metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
     return None if metric is None else float(metric)
 
@@ -69,3 +70,20 @@ def export(model, output_dir: Path) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     io.save_torch(output_dir / "model.pt", {"state_dict": state, "embedding_dim": model.embedding_dim})
     log.info("model saved to %s", output_dir / "model.pt")
+
+
+def log_model_artifact(loggers, output_dir: Path) -> None:
+    """With W&B: model.pt + run_config.yaml as the artifact `model-<run id>` (type model), and
+    model_artifact.json next to them, so that cluster runs name it as their input (lineage)."""
+    run = next((lg.experiment for lg in loggers if type(lg).__name__ == "WandbLogger"), None)
+    if run is None:
+        return
+    import wandb
+
+    art = wandb.Artifact(f"model-{run.id}", type="model", metadata={"sha256": io.sha256(output_dir / "model.pt")})
+    for name in ("model.pt", "run_config.yaml"):
+        art.add_file(str(output_dir / name), name=name)
+    run.log_artifact(art, aliases=["latest"])
+    io.write_json(output_dir / "model_artifact.json",
+                  {"name": art.name, "project": run.project, "entity": run.entity or None,
+                   "sha256": art.metadata["sha256"]})
