@@ -2,9 +2,9 @@
 
 SLURM (and most schedulers) send SIGTERM before SIGKILL. Lightning's signal connector turns SIGTERM into
 `received_sigterm` and raises SIGTERMException at the next batch boundary; this callback writes the
-checkpoint from `on_exception`, so the same command resumes from there. Lightning's own SLURM requeue on
-SIGUSR1 (`SLURMEnvironment(auto_requeue=True)`) is untouched: it saves `hpc_ckpt_*.ckpt`, which the train
-task also resumes from when it is newer than `last.ckpt`.
+checkpoint from `on_exception`, so the same command resumes from there. On SLURM the USR1 warning before a
+time limit is handled by audioclust.slurm.SlurmRequeue (hpc_ckpt_*.ckpt, which the train task also resumes
+from when it is newer than `last.ckpt`); the SIGTERM of a requeue then lands here too, at the same step.
 """
 from __future__ import annotations
 

@@ -75,6 +75,8 @@ class Frontend(nn.Module):
         _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)
         hop_length = self.hop_length = int(hop_length or max(1, round(sr / frames_per_second)))
         self.n_samples = int(round(sr * clip_seconds))
+        if kind == "mel":  # the window of the torch.stft route (_mel_power), made once, not per batch
+            self.register_buffer("_hann", torch.hann_window(int(n_fft)), persistent=False)
         try:  # nnAudio's own checks (kernel longer than the clip, ...) become one config error
             self.spec = _spectrogram(kind, sr, n_fft, hop_length, n_mels, fmin, fmax, n_bins, bins_per_octave)
             self.spec_shape = tuple(self.spectrogram(torch.zeros(1, self.n_samples)).shape[-2:])
@@ -122,7 +124,7 @@ class Frontend(nn.Module):
         n_fft, pad = self.spec.n_fft, self.spec.n_fft // 2
         x = torch.nn.functional.pad(wave.reshape(-1, 1, wave.shape[-1]), (pad, pad), mode=st.pad_mode)[:, 0]
         spec = torch.stft(x, n_fft, hop_length=st.stride, win_length=n_fft, center=False, return_complex=True,
-                          window=torch.hann_window(n_fft, device=x.device, dtype=x.dtype))
+                          window=self._hann.to(dtype=x.dtype))
         power = spec.real ** 2 + spec.imag ** 2
         if self.spec.power != 2:
             power = power ** (self.spec.power / 2)

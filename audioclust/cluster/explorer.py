@@ -51,15 +51,12 @@ def pick_extremes(dists, clusters, n_typical: int, n_atypical: int) -> dict[int,
     """Per non-empty cluster: (indices of the n_typical clips closest to its centroid, closest first;
     indices of the n_atypical farthest ones, farthest first). The two never overlap: a small cluster gives
     at most half its clips to the atypical row and the rest (up to n_typical) to the typical one."""
-    dists, clusters = np.asarray(dists, dtype=np.float64), np.asarray(clusters, dtype=np.int64)
+    from audioclust.cluster.report import pick_examples
+
     out = {}
-    for k in np.unique(clusters):
-        members = np.flatnonzero(clusters == k)
-        order = members[np.argsort(dists[members], kind="stable")]
+    for k, order in pick_examples(dists, clusters, n=len(dists)).items():  # each cluster, closest first
         n_a = min(max(n_atypical, 0), len(order) // 2)  # small clusters: split, so both rows show something
-        typical = order[:min(max(n_typical, 0), len(order) - n_a)]
-        atypical = order[::-1][:n_a]
-        out[int(k)] = ([int(i) for i in typical], [int(i) for i in atypical])
+        out[k] = (order[:min(max(n_typical, 0), len(order) - n_a)], order[::-1][:n_a])
     return out
 
 
