@@ -122,6 +122,7 @@ def validate_cluster(cfg: DictConfig) -> None:
         raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {search}")
     for key in ("niter", "nredo", "max_points_per_centroid"):
         _number(cfg, f"kmeans.{key}", integer=True)
+    _number(cfg, "kmeans.refine", strict=False, integer=True)
     _choice(cfg, "preprocess", Preprocess.KINDS)
     _choice(cfg, "reduce.method", REDUCE)
     _number(cfg, "reduce.dim", integer=True)

@@ -34,10 +34,11 @@ def training_sample(x, k: int, max_points_per_centroid: int, seed: int = 0) -> n
 
 def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
                max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False,
-               init: str = "random") -> np.ndarray:
+               init: str = "random", refine: int = 0) -> np.ndarray:
     """Centroids (k, d), trained on at most k * max_points_per_centroid rows of x (a seeded sample; x may be
     memory-mapped). init: random | kmeans++ | afkmc2 (FAISS ClusteringInitMethod). gpu: auto | true | false;
-    on GPU FAISS uses every visible GPU. verbose: FAISS prints each iteration (its progress)."""
+    on GPU FAISS uses every visible GPU. verbose: FAISS prints each iteration (its progress).
+    refine: Lloyd iterations over every row afterwards (streamed), which recover most of what the sample lost."""
     import faiss
 
     n, d = x.shape
@@ -50,22 +51,49 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
     km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
                       max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu),
                       init_method=getattr(faiss, INITS[init]))
+    if refine < 0:
+        raise ConfigError(f"kmeans.refine must be >= 0, got {refine}")
     km.train(training_sample(x, k, max_points_per_centroid, seed))
-    return np.asarray(km.centroids, dtype=np.float32)
+    centroids = np.asarray(km.centroids, dtype=np.float32)
+    for _ in range(int(refine)):
+        centroids = lloyd_step(x, centroids, gpu)
+    return centroids
+
+
+def lloyd_step(x, centroids: np.ndarray, gpu="auto", batch: int = 65536) -> np.ndarray:
+    """One Lloyd iteration over every row of x, streamed in batches: assign, then move each centroid to the mean
+    of its rows (a centroid with no rows stays where it is)."""
+    import scipy.sparse as sp
+
+    k = len(centroids)
+    sums, counts = np.zeros(centroids.shape, np.float64), np.zeros(k, np.int64)
+    index = _index(centroids, gpu)
+    for s in range(0, len(x), batch):
+        rows = np.ascontiguousarray(x[s:s + batch], dtype=np.float32)
+        labels = index.search(rows, 1)[1][:, 0]
+        onehot = sp.csr_matrix((np.ones(len(rows), np.float32), (labels, np.arange(len(rows)))), shape=(k, len(rows)))
+        sums += onehot @ rows
+        counts += np.bincount(labels, minlength=k)
+    out, used = centroids.copy(), counts > 0
+    out[used] = (sums[used] / counts[used, None]).astype(np.float32)
+    return out
+
+
+def _index(centroids: np.ndarray, gpu="auto"):
+    import faiss
+
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    return faiss.index_cpu_to_all_gpus(index) if use_gpu(gpu) else index
 
 
 def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536, transform=None):
     """Nearest centroid of each row and its Euclidean distance, streamed in batches (x may be memory-mapped;
     transform, e.g. a fitted Preprocess, is applied per batch). On GPU the index spans every visible GPU."""
-    import faiss
-
     if x.shape[1] != centroids.shape[1]:
         raise ConfigError(f"embeddings have {x.shape[1]} dims but the centroids {centroids.shape[1]}: "
                           "they come from different models")
-    index = faiss.IndexFlatL2(centroids.shape[1])
-    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
-    if use_gpu(gpu):
-        index = faiss.index_cpu_to_all_gpus(index)
+    index = _index(centroids, gpu)
     labels, dists = np.empty(len(x), np.int64), np.empty(len(x), np.float32)
     for s in range(0, len(x), batch):
         rows = x[s:s + batch] if transform is None else transform(x[s:s + batch])

@@ -78,7 +78,8 @@ def _fit(cfg, dm, x, out: Path):
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
     centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
-                                  verbose=show_progress(cfg.get("progress")), init=km.get("init", "random"))
+                                  verbose=show_progress(cfg.get("progress")), init=km.get("init", "random"),
+                                  refine=int(km.get("refine", 0)))
     return pre, red, z, centroids
 
 
