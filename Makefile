@@ -36,6 +36,7 @@ sysdeps-browser:
 
 # One at a time (each times the whole machine); each writes its section of BENCHMARKS.md.
 bench: $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python bench/frontend.py
 	$(BIN)/python bench/kmeans.py
 	$(BIN)/python bench/scaling.py
