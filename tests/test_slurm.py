@@ -201,7 +201,7 @@ def test_time_limit_requeues_and_resumes(cluster, tmp_path, job_name):
     compiled into slurm 22.05, no slurm.conf knob) and sends the signal at the first test within 10 + 30 s of
     the end, i.e. 20-50 s after the start (training starts after ~5 s). Training (1100 steps, about 65 s here)
     outlasts that, so every attempt but the last is signalled, saves hpc_ckpt_N.ckpt and requeues itself; the
-    next resumes at that step. Usually 2 attempts, 3 when the 30 s phase falls badly; ~1.5 min in all."""
+    next resumes at that step. 2 or 3 attempts (the 30 s phase, the load); 1.5-2.5 min in all."""
     warn_s, epochs = 10, 275    # debug=default: 4 training steps per epoch
     run, out = tmp_path / "run", tmp_path / "job.out"
     script = tmp_path / "job.sh"
