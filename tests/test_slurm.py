@@ -1,6 +1,7 @@
 """SLURM for real, on the single-node cluster of tests/slurm/start_cluster.sh (`make slurm`, root only):
 a 2-job sweep through hydra/launcher=slurm, a 2-task DDP job under srun, and a job that SLURM is told to
-stop (the USR1 sent before a time limit) which requeues itself and resumes from its checkpoint.
+stop (the USR1 sent before a time limit) which requeues itself and resumes from its checkpoint, and an sbatch
+job with a real 1-minute time limit that SLURM itself signals, which requeues and resumes until it finishes.
 Without a cluster these tests skip; in CI (CI=true) a missing cluster is a failure.
 Every wait is bounded; jobs a test leaves behind are cancelled by their unique job name.
 AUDIOCLUST_SLURM_LOG=<file> appends the key log lines of each test to that file."""
@@ -179,3 +180,84 @@ def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
                      "max_epochs", "model saved")
            + [f"hpc_ckpt_1.ckpt at epoch {hpc['epoch']} step {saved}; training steps logged per attempt: "
               f"{steps[0]} then {steps[1]} (of {last['global_step']}); validated epochs: {epochs_seen}"])
+
+
+SHOW_JOB = re.compile(r"(JobState|Restarts|StartTime|EndTime|TimeLimit)=(\S+)")
+
+
+def show_job(job_id: str) -> dict[str, str]:
+    p = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=30)
+    return dict(SHOW_JOB.findall(p.stdout))
+
+
+def stamp(text: str) -> float:
+    """Seconds since the epoch of a local time as scontrol ('2026-11-25T11:30:00') or a log line writes it."""
+    return time.mktime(time.strptime(text[:19].replace("T", " "), "%Y-%m-%d %H:%M:%S"))
+
+
+def test_time_limit_requeues_and_resumes(cluster, tmp_path, job_name):
+    """A real time limit, no scancel: `sbatch --time=1 --signal=USR1@10 --requeue` (1 minute is SLURM's
+    smallest limit: seconds round up to whole minutes). slurmctld tests time limits every 30 s (PERIODIC_TIMEOUT,
+    compiled into slurm 22.05, no slurm.conf knob) and sends the signal at the first test within 10 + 30 s of
+    the end, i.e. 20-50 s after the start (training starts after ~5 s). Training (1100 steps, about 65 s here)
+    outlasts that, so every attempt but the last is signalled, saves hpc_ckpt_N.ckpt and requeues itself; the
+    next resumes at that step. 2 or 3 attempts (the 30 s phase, the load); 1.5-2.5 min in all."""
+    warn_s, epochs = 10, 275    # debug=default: 4 training steps per epoch
+    run, out = tmp_path / "run", tmp_path / "job.out"
+    script = tmp_path / "job.sh"
+    script.write_text(
+        "#!/bin/bash\n"   # each attempt first prints its own limits (requeue resets StartTime/EndTime)
+        "echo attempt $(scontrol show job $SLURM_JOB_ID | grep -oE '(Restarts|StartTime|EndTime|TimeLimit)=\\S+')\n"
+        f"exec srun {sys.executable} train.py debug=default threads=1 trainer.enable_progress_bar=false "
+        f"logger=csv trainer.max_epochs={epochs} paths.cache_dir={tmp_path}/c hydra.run.dir={run}\n")
+    sub = subprocess.run(["sbatch", "--parsable", "-J", job_name, "-N1", "-n1", "--time=1",
+                          f"--signal=USR1@{warn_s}", "--requeue", "--open-mode=append", f"--output={out}",
+                          f"--chdir={ROOT}", str(script)], capture_output=True, text=True, timeout=30)
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip().split(";")[0]
+    deadline, state = time.monotonic() + 360, {}
+    while time.monotonic() < deadline:
+        state = show_job(job_id)
+        if state.get("JobState") in ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY"):
+            break
+        time.sleep(1)
+    job_out = out.read_text() if out.exists() else ""
+    log = (run / "debug.log").read_text() if (run / "debug.log").exists() else ""
+    assert state.get("JobState") == "COMPLETED", (state, job_out[-2000:], log[-3000:])
+    attempts = [dict(SHOW_JOB.findall(ln)) for ln in job_out.splitlines() if ln.startswith("attempt ")]
+    assert [int(a["Restarts"]) for a in attempts] == list(range(len(attempts))) and len(attempts) >= 2, job_out
+    assert all(a["TimeLimit"] == "00:01:00" for a in attempts), attempts
+    signals = re.findall(rf"^\[([^\]]+)\]\[audioclust\.slurm\]\[INFO\] - SLURM signal: saved (\S+), "
+                         rf"requeued job {job_id}$", log, re.M)
+    assert len(signals) == len(attempts) - 1, (signals, attempts)
+    resumed = re.findall(r"resuming from (\S+)", log)
+    assert len(resumed) == len(attempts) - 1, resumed
+    steps = logged(run, "train/loss_step", "step")  # per attempt: every step is logged (log_every_n_steps=1)
+    assert len(steps) == len(attempts) and steps[0][0] == 0, steps
+    assert all(s == list(range(s[0], s[-1] + 1)) for s in steps), steps  # no step twice within an attempt
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    timeline = []
+    for i, ((when, path), attempt) in enumerate(zip(signals, attempts)):
+        end = stamp(attempt["EndTime"])
+        assert end - stamp(attempt["StartTime"]) == 60
+        # the warning of the time limit: within warn_s + 30 s (one time-limit test) before the end, not at it
+        before_end = end - stamp(when)
+        assert warn_s - 3 <= before_end <= warn_s + 30 + 3, (when, attempt)
+        assert path == str(run / f"hpc_ckpt_{i + 1}.ckpt")
+        saved = torch.load(path, weights_only=True)["global_step"]
+        # the sigterm callback also writes last.ckpt at the same step when the requeue stops the job
+        assert resumed[i] in (path, str(run / "checkpoints" / "last.ckpt")), resumed
+        # trained up to the save (the batch that saved is not logged: the callback stops before the loop logs it),
+        # and the next attempt starts at the saved step, not at 0: no step lost, none twice
+        assert 0 < saved and saved - 2 <= max(steps[i]) < saved and steps[i + 1][0] == saved, (saved, steps)
+        timeline.append(f"attempt {i}: started {attempt['StartTime']}, limit at {attempt['EndTime']}; USR1 handled "
+                        f"{when} ({before_end:.0f} s before the limit): hpc_ckpt_{i + 1}.ckpt at step {saved}")
+    assert steps[-1][-1] + 1 == last["global_step"] == 4 * epochs, (steps[-1][-1], last["global_step"])
+    assert f"`Trainer.fit` stopped: `max_epochs={epochs}` reached." in log
+    assert torch.load(run / "model.pt", weights_only=True)["state_dict"]
+    record(f"time limit: sbatch --time=1 --signal=USR1@{warn_s} --requeue job.sh (srun python train.py ... "
+           f"trainer.max_epochs={epochs}), job {job_id}, no scancel",
+           [ln.strip() for ln in job_out.splitlines() if ln.startswith("attempt ")]
+           + key_lines(log, "SLURM signal", "resuming from", "Restored all states", "max_epochs", "model saved")
+           + timeline + [f"training steps per attempt: {[(s[0], s[-1]) for s in steps]} of {last['global_step']}; "
+                         f"final state {state}"])
