@@ -49,6 +49,17 @@ def _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin,
                           f"{bins_per_octave}/octave) is above the Nyquist frequency {sr / 2} Hz: lower n_bins")
 
 
+def lifter_matrix(n_bins: int, keep: int) -> torch.Tensor:
+    """(F, F) matrix that smooths a log spectrum along frequency: orthonormal DCT-II, keep cepstral coefficients
+    1..keep (c0, the loudness, and the fine structure above `keep`, e.g. pitch harmonics, go), inverse DCT."""
+    n = torch.arange(n_bins, dtype=torch.float64)
+    dct = torch.cos(torch.pi / n_bins * (n[None, :] + 0.5) * n[:, None]) * (2.0 / n_bins) ** 0.5
+    dct[0] /= 2 ** 0.5                                      # rows: coefficients; orthonormal
+    mask = torch.zeros(n_bins, dtype=torch.float64)
+    mask[1:keep + 1] = 1
+    return (dct.T @ torch.diag(mask) @ dct).float()
+
+
 def deltas(x: torch.Tensor) -> torch.Tensor:
     """Central difference along time (last dim), same length."""
     padded = torch.nn.functional.pad(x, (1, 1), mode="replicate")
@@ -59,7 +70,7 @@ class Frontend(nn.Module):
     def __init__(self, kind: str = "mel", sr: int = 16000, clip_seconds: float = 1.0, n_fft: int = 1024,
                  hop_length: int | None = None, frames_per_second: float = 64.0, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
                  n_bins: int = 84, bins_per_octave: int = 12, norm: str = "clip", channels: int = 1,
-                 block_size=(64, 32), block_hop=None, align: str = "pad", eps: float = 1e-6):
+                 block_size=(64, 32), block_hop=None, align: str = "pad", eps: float = 1e-6, lifter: int = 0):
         super().__init__()
         if norm not in NORMS:
             raise ConfigError(f"unknown frontend.norm {norm!r}: use one of {NORMS}")
@@ -72,6 +83,9 @@ class Frontend(nn.Module):
         if min(self.block_size + self.block_hop) < 1:
             raise ConfigError(f"frontend block_size {self.block_size} and block_hop {self.block_hop} must be >= 1")
         self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
+        if lifter < 0:
+            raise ConfigError(f"frontend.lifter must be >= 0 (0: off), got {lifter}")
+        self.lifter, self._lifter = int(lifter), None   # the (F, F) smoothing matrix, made on first use
         _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)
         hop_length = self.hop_length = int(hop_length or max(1, round(sr / frames_per_second)))
         self.n_samples = int(round(sr * clip_seconds))
@@ -84,6 +98,9 @@ class Frontend(nn.Module):
             msg = " ".join(str(exc).split())[:200]
             raise ConfigError(f"frontend ({kind}, sr={sr}, n_fft={n_fft}, {clip_seconds} s clips) cannot be "
                               f"built: {msg}") from None
+        if self.lifter and self.lifter >= self.spec_shape[0]:
+            raise ConfigError(f"frontend.lifter={self.lifter} must be below the number of frequency bins "
+                              f"({self.spec_shape[0]})")
         if self.spec_shape[0] * self.spec_shape[1] < 2:
             raise ConfigError(f"frontend: the spectrogram of a {clip_seconds} s clip is only {self.spec_shape} "
                               "(freq, time): raise clip_seconds, frames_per_second or the number of bins")
@@ -104,6 +121,8 @@ class Frontend(nn.Module):
         with torch.autocast(device_type=wave.device.type, enabled=False):
             s = self._mel_power(wave.float()) if self._fast_mel() else self.spec(wave.float())
             s = torch.log(s.clamp_min(self.eps))
+            if self.lifter:
+                s = self._lift(s)
             if self.align == "stretch" and lengths is not None:
                 s = self._stretch(s, lengths)
             s = self._normalise(s)
@@ -129,6 +148,11 @@ class Frontend(nn.Module):
         if self.spec.power != 2:
             power = power ** (self.spec.power / 2)
         return torch.matmul(self.spec.mel_basis, power)
+
+    def _lift(self, s: torch.Tensor) -> torch.Tensor:
+        if self._lifter is None or self._lifter.shape[0] != s.shape[-2]:
+            self._lifter = lifter_matrix(s.shape[-2], self.lifter)
+        return torch.matmul(self._lifter.to(s.device), s)
 
     def _stretch(self, s: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Each clip's first n valid frames resampled linearly onto all T frames (align_corners), in one gather."""

@@ -93,6 +93,9 @@ def validate_frontend(cfg: DictConfig) -> tuple[int, int]:
     if any(b > s for b, s in zip(block, spec)):
         raise ConfigError(f"frontend.block_size {list(block)} (freq, time) is larger than the spectrogram "
                           f"{list(spec)} of a {cfg.frontend.clip_seconds} s clip: use a smaller block or a longer clip")
+    lifter = _number(cfg, "frontend.lifter", strict=False, integer=True, optional=True)  # null: older run configs
+    if lifter and lifter >= spec[0]:
+        raise ConfigError(f"frontend.lifter={lifter} must be below the number of frequency bins ({spec[0]})")
     return block
 
 

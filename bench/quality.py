@@ -45,6 +45,8 @@ CONFIGS = {
     "seed": (["experiment=seed", "trainer.max_epochs=3"], []),
     "fsdd": (["experiment=fsdd"], []),
     "fsdd_umap": (["experiment=fsdd"], ["reduce.method=umap"]),
+    # experiment=fsdd before frontend.lifter=12 (the 24 log-mel bands as they are)
+    "fsdd_nolifter_umap": (["experiment=fsdd", "frontend.lifter=0"], ["reduce.method=umap"]),
     "idec": (["experiment=fsdd", "model=idec"], []),
     "contrastive": (["experiment=fsdd_contrastive"], []),
     "contrastive_umap": (["experiment=fsdd_contrastive"], ["reduce.method=umap"]),
@@ -52,6 +54,8 @@ CONFIGS = {
     "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
     "demo": ([], []),
     "demo_umap": ([], ["reduce.method=umap"]),
+    "demo_lifter": (["frontend.lifter=12"], []),
+    "demo_lifter_umap": (["frontend.lifter=12"], ["reduce.method=umap"]),
 }
 
 
@@ -172,7 +176,8 @@ def run_one(data: str, args) -> None:
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
-    default = ["fsdd", "fsdd_umap", "idec", "contrastive", "contrastive_umap", "speaker", "speaker_umap"] if data == "fsdd" else ["demo", "demo_umap"]
+    default = (["fsdd", "fsdd_umap", "fsdd_nolifter_umap", "idec", "contrastive", "contrastive_umap", "speaker",
+                "speaker_umap"] if data == "fsdd" else ["demo", "demo_umap", "demo_lifter", "demo_lifter_umap"])
     for name in args.configs or default:
         rows.append(run_audioclust(data, name, args.seeds, Path(args.runs), extra))
         print(_line(rows[-1]), flush=True)

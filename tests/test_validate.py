@@ -48,6 +48,8 @@ BAD_TRAIN = [
     ("frontend.block_size=[-64,32]", "frontend.block_size must be two integers >= 1 (freq, time), got [-64, 32]"),
     ("frontend.block_size=[64]", "frontend.block_size must be two integers >= 1"),
     ("frontend.block_hop=[0,16]", "frontend.block_hop must be two integers >= 1"),
+    ("frontend.lifter=64", "frontend.lifter=64 must be below the number of frequency bins (64)"),
+    ("frontend.lifter=-2", "frontend.lifter must be an integer >= 0 or null, got -2"),
     ("frontend.block_size=[60,32]", "frontend.block_size [60, 32] must be divisible by 2^len(model.net.widths) = 8"),
     ("model.net.widths=[]", "model.net.widths must be a list of integers >= 1, got []"),
     ("model.net.code_channels=0", "model.net.code_channels must be an integer > 0, got 0"),
