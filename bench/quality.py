@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=None, help=f"of {list(CONFIGS)}")
     ap.add_argument("--max-files", type=int, default=None, help="an evenly spread subset (quick checks)")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--title", default=None, help="BENCHMARKS.md section title (default 'Quality on <data>')")
     ap.add_argument("--out", default=None, help="write the table here instead of BENCHMARKS.md")
     ap.add_argument("--runs", default=str(ROOT / "logs" / "bench" / "quality"))
     ap.add_argument("--threads", type=int, default=1, help="torch/FAISS threads per process (1: fastest on a busy CPU)")
@@ -188,7 +189,8 @@ def run_one(data: str, args) -> None:
 
         write_text(args.out, text)
     else:
-        write_section(f"Quality on {data}", text)
+        title = f"{args.title} ({data})" if args.title else f"Quality on {data}"
+        write_section(title, text.replace(f"## Quality on {data}", f"## {title}", 1))
 
 
 def spread(paths, n: int | None):
