@@ -4,6 +4,7 @@ Runs inside the LightningModule, so it is computed on the batch's device (GPU wh
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from nnAudio import features
 from torch import nn
@@ -52,12 +53,10 @@ def _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin,
 def lifter_matrix(n_bins: int, keep: int) -> torch.Tensor:
     """(F, F) matrix that smooths a log spectrum along frequency: orthonormal DCT-II, keep cepstral coefficients
     1..keep (c0, the loudness, and the fine structure above `keep`, e.g. pitch harmonics, go), inverse DCT."""
-    n = torch.arange(n_bins, dtype=torch.float64)
-    dct = torch.cos(torch.pi / n_bins * (n[None, :] + 0.5) * n[:, None]) * (2.0 / n_bins) ** 0.5
-    dct[0] /= 2 ** 0.5                                      # rows: coefficients; orthonormal
-    mask = torch.zeros(n_bins, dtype=torch.float64)
-    mask[1:keep + 1] = 1
-    return (dct.T @ torch.diag(mask) @ dct).float()
+    from scipy.fft import dct
+
+    basis = dct(np.eye(n_bins), norm="ortho", axis=0)[1:keep + 1]   # rows: the kept coefficients
+    return torch.from_numpy(basis.T @ basis).float()
 
 
 def deltas(x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +84,9 @@ class Frontend(nn.Module):
         self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
         if lifter < 0:
             raise ConfigError(f"frontend.lifter must be >= 0 (0: off), got {lifter}")
-        self.lifter, self._lifter = int(lifter), None   # the (F, F) smoothing matrix, made on first use
+        self.lifter = int(lifter)
+        # the (F, F) smoothing matrix, set once F is known below; moved with the module, not saved in checkpoints
+        self.register_buffer("_lifter", None, persistent=False)
         _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)
         hop_length = self.hop_length = int(hop_length or max(1, round(sr / frames_per_second)))
         self.n_samples = int(round(sr * clip_seconds))
@@ -101,6 +102,8 @@ class Frontend(nn.Module):
         if self.lifter and self.lifter >= self.spec_shape[0]:
             raise ConfigError(f"frontend.lifter={self.lifter} must be below the number of frequency bins "
                               f"({self.spec_shape[0]})")
+        if self.lifter:
+            self._lifter = lifter_matrix(self.spec_shape[0], self.lifter)
         if self.spec_shape[0] * self.spec_shape[1] < 2:
             raise ConfigError(f"frontend: the spectrogram of a {clip_seconds} s clip is only {self.spec_shape} "
                               "(freq, time): raise clip_seconds, frames_per_second or the number of bins")
@@ -121,8 +124,8 @@ class Frontend(nn.Module):
         with torch.autocast(device_type=wave.device.type, enabled=False):
             s = self._mel_power(wave.float()) if self._fast_mel() else self.spec(wave.float())
             s = torch.log(s.clamp_min(self.eps))
-            if self.lifter:
-                s = self._lift(s)
+            if self._lifter is not None:  # (None while __init__ measures the spectrogram's shape)
+                s = torch.matmul(self._lifter, s)
             if self.align == "stretch" and lengths is not None:
                 s = self._stretch(s, lengths)
             s = self._normalise(s)
@@ -148,11 +151,6 @@ class Frontend(nn.Module):
         if self.spec.power != 2:
             power = power ** (self.spec.power / 2)
         return torch.matmul(self.spec.mel_basis, power)
-
-    def _lift(self, s: torch.Tensor) -> torch.Tensor:
-        if self._lifter is None or self._lifter.shape[0] != s.shape[-2]:
-            self._lifter = lifter_matrix(s.shape[-2], self.lifter)
-        return torch.matmul(self._lifter.to(s.device), s)
 
     def _stretch(self, s: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Each clip's first n valid frames resampled linearly onto all T frames (align_corners), in one gather."""

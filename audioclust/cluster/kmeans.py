@@ -46,13 +46,13 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
         raise ConfigError(f"kmeans.k must be >= 1, got {k}")
     if k > n:
         raise ConfigError(f"kmeans.k={k} is larger than the number of clips ({n}): use a smaller k")
+    if refine < 0:
+        raise ConfigError(f"kmeans.refine must be >= 0, got {refine}")
     if init not in INITS or not hasattr(faiss, INITS[init]):
         raise ConfigError(f"unknown kmeans.init {init!r} (or too old a FAISS): use one of {list(INITS)}")
     km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
                       max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu),
                       init_method=getattr(faiss, INITS[init]))
-    if refine < 0:
-        raise ConfigError(f"kmeans.refine must be >= 0, got {refine}")
     km.train(training_sample(x, k, max_points_per_centroid, seed))
     centroids = np.asarray(km.centroids, dtype=np.float32)
     for _ in range(int(refine)):
