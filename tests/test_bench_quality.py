@@ -49,13 +49,24 @@ def test_chance_scores_are_near_zero_nmi():
 @pytest.mark.slow
 def test_quality_bench_writes_a_table_for_a_tiny_synthetic_run(tmp_path):
     out = tmp_path / "q.md"
-    p = subprocess.run([sys.executable, "bench/quality.py", "--data", "synthetic", "--max-files", "60",
-                        "--configs", "demo", "--seeds", "0", "1", "--no-baselines", "--out", str(out),
-                        "--runs", str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    text = out.read_text()
-    row = next(line for line in text.splitlines() if line.startswith("| audioclust `demo`"))
+
+    def bench(*flags):
+        p = subprocess.run([sys.executable, "bench/quality.py", "--data", "synthetic", "--max-files", "60",
+                            "--configs", "demo", "--seeds", "0", "1", "--no-baselines", "--out", str(out),
+                            "--runs", str(tmp_path / "runs"), *flags], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+        return next(line for line in out.read_text().splitlines() if line.startswith("| audioclust `demo`"))
+
+    row = bench()
+    assert "model reused" not in row
+    model = next((tmp_path / "runs").rglob("model.pt"))
+    trained_at = model.stat().st_mtime_ns
+    assert "model reused" in bench()                  # a second run reuses the trained model and says so
+    assert model.stat().st_mtime_ns == trained_at
+    assert "model reused" not in bench("--retrain")   # --retrain trains it anew
+    assert model.stat().st_mtime_ns != trained_at
     cells = re.findall(r"(\d\.\d{3}) ± (\d\.\d{3})", row)
     assert len(cells) == 3 and all(0.0 <= float(m) <= 1.0 for m, _ in cells)  # class ACC, NMI, ARI
     assert float(cells[0][0]) > 0.2  # 20 synthetic classes: far above chance (0.05) after training
-    assert "60 clips" in text
+    assert "60 clips" in out.read_text()
