@@ -84,7 +84,7 @@ class Frontend(nn.Module):
         self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
         if lifter < 0:
             raise ConfigError(f"frontend.lifter must be >= 0 (0: off), got {lifter}")
-        self.lifter = int(lifter)
+        self.lifter, self.sr = int(lifter), int(sr)
         # the (F, F) smoothing matrix, set once F is known below; moved with the module, not saved in checkpoints
         self.register_buffer("_lifter", None, persistent=False)
         _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)

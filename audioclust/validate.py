@@ -126,6 +126,7 @@ def validate_cluster(cfg: DictConfig) -> None:
     for key in ("niter", "nredo", "max_points_per_centroid"):
         _number(cfg, f"kmeans.{key}", integer=True)
     _number(cfg, "kmeans.refine", strict=False, integer=True)
+    _number(cfg, "voice.groups", strict=False, integer=True)
     _choice(cfg, "preprocess", Preprocess.KINDS)
     _choice(cfg, "reduce.method", REDUCE)
     _number(cfg, "reduce.dim", integer=True)

@@ -52,10 +52,14 @@ CONFIGS = {
     "idec": (["experiment=fsdd", "model=idec"], []),
     "contrastive": (["experiment=fsdd_contrastive"], []),
     "contrastive_umap": (["experiment=fsdd_contrastive"], ["reduce.method=umap"]),
+    # voice groups (audioclust/voice.py): embeddings standardised within 8 groups of clips with a similar
+    # long-term spectrum (estimated speakers / channels) before UMAP
+    "fsdd_umap_voice": (["experiment=fsdd"], ["reduce.method=umap", "voice.groups=8"]),
     "speaker": (["experiment=fsdd_speaker"], []),
     "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
     "demo": ([], []),
     "demo_umap": ([], ["reduce.method=umap"]),
+    "demo_umap_voice": ([], ["reduce.method=umap", "voice.groups=8"]),
     "demo_lifter": (["frontend.lifter=12"], []),
     "demo_lifter_umap": (["frontend.lifter=12"], ["reduce.method=umap"]),
 }
@@ -117,7 +121,7 @@ def run_audioclust(data: str, name: str, seeds, out: Path, extra: list[str], ret
     run = out / data / "-".join(train_ov + ["base"]).replace("=", "_").replace("/", "_")
     if retrain and run.exists() and run not in _RETRAINED:
         shutil.rmtree(run)
-    reused = (run / "model.pt").is_file()
+    reused = (run / "model.pt").is_file() and run not in _RETRAINED  # not: trained for a row above
     seconds = 0.0
     if not reused:
         _RETRAINED.add(run)

@@ -226,3 +226,29 @@ def test_rerun_resumes_from_last_checkpoint(trained, tmp_path):
     with open(next(copy.glob("csv/*/metrics.csv")), newline="") as f:
         epochs = {r["epoch"] for r in csv.DictReader(f) if r.get("val/loss")}
     assert epochs == {"3"}  # only the one missing epoch was trained
+
+
+def test_voice_groups_fit_then_assign_the_same_clips(trained, tmp_path):
+    """voice.groups: the groups and their statistics are stored with the clusters, so assigning the fitted clips
+    again puts each in the same cluster at the same distance."""
+    tmp, run = trained
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={fit}", "kmeans.k=20", "voice.groups=3",
+                   "report.plots=false", "wandb.enabled=false", "report.explorer=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    state = np.load(fit / "preprocess.npz")
+    assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3
+    picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_00[12].wav"))[:10]
+    src = tmp_path / "again"
+    src.mkdir()
+    for f in picked:
+        (src / Path(f).name).write_bytes(Path(f).read_bytes())
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={src}", f"clusters_dir={fit}",
+                   f"hydra.run.dir={tmp_path}/assign_out", "report.plots=false", "wandb.enabled=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    fit_rows = {Path(r["path"]).name: r for r in _rows(fit / "assignments.csv")}
+    rows = _rows(tmp_path / "assign_out" / "assignments.csv")
+    assert len(rows) == len(picked)
+    for r in rows:
+        assert r["cluster"] == fit_rows[Path(r["path"]).name]["cluster"]
+        assert float(r["distance"]) == pytest.approx(float(fit_rows[Path(r["path"]).name]["distance"]), abs=1e-3)

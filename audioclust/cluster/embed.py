@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import io
-from audioclust.cluster.shards import ShardWriter, load_merged, merge_shards
+from audioclust.cluster.shards import KEYS, ShardWriter, load_merged, merge_shards
 from audioclust.errors import CheckpointError, ConfigError
 from audioclust.tasks.train import build_model
 
@@ -71,7 +71,7 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
             return None
         merge_shards(shard_dir)
         return load_merged(shard_dir)
-    keys = [k for k in ("embedding", "sample_id", "ok", "dec_cluster") if k in parts[0]]
+    keys = [k for k in KEYS if k in parts[0]]
     out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
     order = np.argsort(out["sample_id"], kind="stable")
     return {k: v[order] for k, v in out.items()}

@@ -2,7 +2,7 @@
 that every sample appears exactly once (distributed samplers may pad a rank with repeated samples).
 
 Layout of a shard dir: shard-<rank>-of-<world>.<key>.npy per rank and key (embedding, sample_id, ok,
-dec_cluster), then after the merge <key>.npy (rows sorted by sample id) and shards.json. Read the merged
+dec_cluster, voice), then after the merge <key>.npy (rows sorted by sample id) and shards.json. Read the merged
 arrays memory-mapped with load_merged()."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 
 from audioclust import io
 
-KEYS = ("embedding", "sample_id", "ok", "dec_cluster")
+KEYS = ("embedding", "sample_id", "ok", "dec_cluster", "voice")
 
 
 class ShardWriter(BasePredictionWriter):

@@ -10,6 +10,7 @@ from audioclust.frontend import Frontend
 from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
 from audioclust.model.dec import DECHead
+from audioclust.voice import long_term_spectrum
 
 POOLINGS = ("concat", "mean", "max")
 
@@ -113,7 +114,8 @@ class BlockAutoencoder(L.LightningModule):
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         z = self.embed(batch["wave"], batch.get("length"))
-        out = {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
+        out = {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu(),
+               "voice": long_term_spectrum(batch["wave"], batch.get("length"), self.frontend.sr).cpu()}
         if self.dec is not None and bool(self.dec.initialised):
             out["dec_cluster"] = self.dec.soft_assign(z).argmax(1).cpu()
         return out

@@ -16,6 +16,7 @@ from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
 from audioclust.utils import setup_run, show_progress
 from audioclust.validate import validate_cluster
+from audioclust.voice import VoiceGroups
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,14 @@ def cluster(cfg: DictConfig) -> float | None:
         return None
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
+    ltas = np.asarray(emb["voice"])[ok] if "voice" in emb else None
     if cfg.mode == "fit":
-        pre, red, z, centroids = _fit(cfg, dm, x, out)
-        io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state()}))
+        voice, pre, red, z, centroids = _fit(cfg, dm, x, ltas, out)
+        io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state(), **voice.state()}))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
-        pre, red, centroids = _load_clusters(cfg)
-        z = red.transform(pre(x))
+        voice, pre, red, centroids = _load_clusters(cfg)
+        z = red.transform(pre(voice(x, ltas, cfg.kmeans.gpu)))
     clusters, dists = kmeans.assign(z, centroids, cfg.kmeans.gpu)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels = [r["label"] if r["label"] != "" else None for r in rows]
@@ -69,7 +71,10 @@ def cluster(cfg: DictConfig) -> float | None:
     return scores.get("acc", scores.get("silhouette"))
 
 
-def _fit(cfg, dm, x, out: Path):
+def _fit(cfg, dm, x, ltas, out: Path):
+    voice = VoiceGroups(int((cfg.get("voice") or {}).get("groups", 0)), seed=int(cfg.seed))
+    if voice.groups:
+        x = voice.fit(ltas, x, cfg.kmeans.gpu)(x, ltas, cfg.kmeans.gpu)
     pre = kmeans.Preprocess(cfg.preprocess).fit(x)
     red = Reducer(**cfg.reduce, seed=int(cfg.seed))
     z = red.fit_transform(pre(x))
@@ -80,7 +85,7 @@ def _fit(cfg, dm, x, out: Path):
     centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
                                   verbose=show_progress(cfg.get("progress")), init=km.get("init", "random"),
                                   refine=int(km.get("refine", 0)))
-    return pre, red, z, centroids
+    return voice, pre, red, z, centroids
 
 
 def _search(cfg, z, out: Path) -> int:
@@ -101,7 +106,7 @@ def _load_clusters(cfg):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
     state = np.load(cdir / "preprocess.npz", allow_pickle=False)
-    return (kmeans.Preprocess.from_state(state), Reducer.from_state(state),
+    return (VoiceGroups.from_state(state), kmeans.Preprocess.from_state(state), Reducer.from_state(state),
             np.load(cdir / "centroids.npy", allow_pickle=False))
 
 
