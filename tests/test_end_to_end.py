@@ -228,7 +228,7 @@ def test_rerun_resumes_from_last_checkpoint(trained, tmp_path):
     assert epochs == {"3"}  # only the one missing epoch was trained
 
 
-def test_voice_groups_fit_then_assign_the_same_clips(trained, tmp_path):
+def test_voice_groups_fit_then_assign_the_same_clips(trained, fitted, tmp_path):
     """voice.groups: the groups and their statistics are stored with the clusters, so assigning the fitted clips
     again puts each in the same cluster at the same distance."""
     tmp, run = trained
@@ -238,6 +238,9 @@ def test_voice_groups_fit_then_assign_the_same_clips(trained, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     state = np.load(fit / "preprocess.npz")
     assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3
+    keys = json.loads((fit / "embed" / "shards.json").read_text())["keys"]
+    assert "voice" in keys                                       # the long-term spectra were computed ...
+    assert "voice" not in json.loads((fitted[0] / "embed" / "shards.json").read_text())["keys"]  # ... only then
     picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_00[12].wav"))[:10]
     src = tmp_path / "again"
     src.mkdir()

@@ -25,6 +25,7 @@ class BlockAutoencoder(L.LightningModule):
         if pooling not in POOLINGS:
             raise ConfigError(f"unknown model.pooling {pooling!r}: use one of {POOLINGS}")
         self.frontend = frontend
+        self.predict_voice = False  # cluster.py sets it when voice groups need each clip's long-term spectrum
         self.net = ConvAutoencoder(frontend.channels, frontend.block_size, **net)
         self.optimizer_factory, self.scheduler_factory, self.pooling = optimizer, scheduler, pooling
         self.augment = SpecAugment(**augment) if augment else None
@@ -114,8 +115,9 @@ class BlockAutoencoder(L.LightningModule):
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         z = self.embed(batch["wave"], batch.get("length"))
-        out = {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu(),
-               "voice": long_term_spectrum(batch["wave"], batch.get("length"), self.frontend.sr).cpu()}
+        out = {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
+        if self.predict_voice:
+            out["voice"] = long_term_spectrum(batch["wave"], batch.get("length"), self.frontend.sr).cpu()
         if self.dec is not None and bool(self.dec.initialised):
             out["dec_cluster"] = self.dec.soft_assign(z).argmax(1).cpu()
         return out

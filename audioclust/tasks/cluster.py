@@ -30,6 +30,8 @@ def cluster(cfg: DictConfig) -> float | None:
         faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
+    fitted = _load_clusters(cfg) if cfg.mode == "assign" else None
+    model.predict_voice = (fitted[0] if fitted else VoiceGroups(int(cfg.voice.groups))).groups > 0
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     ecfg = cfg.get("embed") or {}
@@ -39,13 +41,13 @@ def cluster(cfg: DictConfig) -> float | None:
         return None
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
-    ltas = np.asarray(emb["voice"])[ok] if "voice" in emb else None
+    ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if cfg.mode == "fit":
         voice, pre, red, z, centroids = _fit(cfg, dm, x, ltas, out)
         io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state(), **voice.state()}))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
-        voice, pre, red, centroids = _load_clusters(cfg)
+        voice, pre, red, centroids = fitted
         z = red.transform(pre(voice(x, ltas, cfg.kmeans.gpu)))
     clusters, dists = kmeans.assign(z, centroids, cfg.kmeans.gpu)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
@@ -72,7 +74,7 @@ def cluster(cfg: DictConfig) -> float | None:
 
 
 def _fit(cfg, dm, x, ltas, out: Path):
-    voice = VoiceGroups(int((cfg.get("voice") or {}).get("groups", 0)), seed=int(cfg.seed))
+    voice = VoiceGroups(int(cfg.voice.groups), seed=int(cfg.seed))
     if voice.groups:
         x = voice.fit(ltas, x, cfg.kmeans.gpu)(x, ltas, cfg.kmeans.gpu)
     pre = kmeans.Preprocess(cfg.preprocess).fit(x)
