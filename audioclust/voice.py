@@ -52,16 +52,26 @@ class VoiceGroups:
         self.groups, self.seed, self.s = int(groups), int(seed), dict(state or {})
 
     def fit(self, ltas: np.ndarray, x: np.ndarray, gpu="auto") -> "VoiceGroups":
+        self._fit(ltas, x, gpu)
+        return self
+
+    def fit_transform(self, ltas: np.ndarray, x: np.ndarray, gpu="auto") -> np.ndarray:
+        """fit() then __call__ on the same clips, finding each clip's group once."""
         if not self.groups:
-            return self
-        from audioclust.cluster.kmeans import fit_kmeans
+            return x
+        return self._standardise(x, self._fit(ltas, x, gpu))
+
+    def _fit(self, ltas, x, gpu) -> np.ndarray | None:
+        """Fits the groups and their statistics; returns each clip's group (None when off)."""
+        if not self.groups:
+            return None
+        from audioclust.cluster.kmeans import Preprocess, fit_kmeans
 
         if self.groups > len(x):
             raise ConfigError(f"voice.groups={self.groups} is larger than the number of clips ({len(x)})")
-        mu, sd = ltas.mean(0), ltas.std(0) + 1e-6
-        z = self._unit((ltas - mu) / sd)
-        cents = fit_kmeans(z, self.groups, niter=20, nredo=10, seed=self.seed, gpu=gpu, init="kmeans++")
-        self.s = {"voice_ltas_mean": mu.astype(np.float32), "voice_ltas_scale": sd.astype(np.float32),
+        pre = Preprocess("l2").fit(ltas)   # z-scored LTAS at unit length, as the embeddings are clustered
+        cents = fit_kmeans(pre(ltas), self.groups, niter=20, nredo=10, seed=self.seed, gpu=gpu, init="kmeans++")
+        self.s = {"voice_ltas_mean": pre.mean.astype(np.float32), "voice_ltas_scale": pre.scale.astype(np.float32),
                   "voice_centroids": cents}
         g = self.group_of(ltas, gpu)
         means = np.zeros((self.groups, x.shape[1]), np.float32)
@@ -73,17 +83,13 @@ class VoiceGroups:
             if len(rows) > 1:
                 scales[k] = rows.std(0) + 1e-6
         self.s.update(voice_means=means, voice_scales=scales)
-        return self
-
-    @staticmethod
-    def _unit(z: np.ndarray) -> np.ndarray:
-        return (z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return g
 
     def group_of(self, ltas: np.ndarray, gpu="auto") -> np.ndarray:
-        from audioclust.cluster.kmeans import assign
+        from audioclust.cluster.kmeans import Preprocess, assign
 
-        z = self._unit((ltas - self.s["voice_ltas_mean"]) / self.s["voice_ltas_scale"])
-        return assign(z, self.s["voice_centroids"], gpu)[0]
+        pre = Preprocess("l2", self.s["voice_ltas_mean"], self.s["voice_ltas_scale"])
+        return assign(ltas, self.s["voice_centroids"], gpu, transform=pre)[0]
 
     def __call__(self, x: np.ndarray, ltas: np.ndarray | None, gpu="auto") -> np.ndarray:
         if not self.groups:
@@ -91,7 +97,9 @@ class VoiceGroups:
         if ltas is None:
             raise ConfigError("these clusters were fitted with voice.groups > 0 but the embeddings carry no "
                               "long-term spectrum (re-embed with this version of audioclust)")
-        g = self.group_of(ltas, gpu)
+        return self._standardise(x, self.group_of(ltas, gpu))
+
+    def _standardise(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         return ((x - self.s["voice_means"][g]) / self.s["voice_scales"][g]).astype(np.float32)
 
     def state(self) -> dict:

@@ -31,7 +31,7 @@ def cluster(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
     fitted = _load_clusters(cfg) if cfg.mode == "assign" else None
-    model.predict_voice = (fitted[0] if fitted else VoiceGroups(int(cfg.voice.groups))).groups > 0
+    model.predict_voice = (fitted[0].groups if fitted else int(cfg.voice.groups)) > 0
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     ecfg = cfg.get("embed") or {}
@@ -75,8 +75,7 @@ def cluster(cfg: DictConfig) -> float | None:
 
 def _fit(cfg, dm, x, ltas, out: Path):
     voice = VoiceGroups(int(cfg.voice.groups), seed=int(cfg.seed))
-    if voice.groups:
-        x = voice.fit(ltas, x, cfg.kmeans.gpu)(x, ltas, cfg.kmeans.gpu)
+    x = voice.fit_transform(ltas, x, cfg.kmeans.gpu)
     pre = kmeans.Preprocess(cfg.preprocess).fit(x)
     red = Reducer(**cfg.reduce, seed=int(cfg.seed))
     z = red.fit_transform(pre(x))
