@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from audioclust.cluster.kmeans import Preprocess
+from audioclust.cluster.pipeline import TARGETS
 from audioclust.cluster.reduce import METHODS as REDUCE
 from audioclust.errors import ConfigError
 from audioclust.frontend import ALIGNS, KINDS as FRONTEND_KINDS, NORMS
@@ -126,7 +127,10 @@ def validate_cluster(cfg: DictConfig) -> None:
     for key in ("niter", "nredo", "max_points_per_centroid"):
         _number(cfg, f"kmeans.{key}", integer=True)
     _number(cfg, "kmeans.refine", strict=False, integer=True)
-    _number(cfg, "voice.groups", strict=False, integer=True)
+    groups = _number(cfg, "voice.groups", strict=False, integer=True)
+    _number(cfg, "voice.rounds", strict=False, integer=True)
+    if _choice(cfg, "voice.target", TARGETS) == "voice" and not groups:
+        raise ConfigError("voice.target=voice clusters the voice groups: set voice.groups > 0 (their number)")
     _choice(cfg, "preprocess", Preprocess.KINDS)
     _choice(cfg, "reduce.method", REDUCE)
     _number(cfg, "reduce.dim", integer=True)

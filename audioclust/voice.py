@@ -1,11 +1,11 @@
-"""Voice groups: standardise embeddings within groups of clips that share a voice or a recording channel.
+"""Voice groups: each clip's long-term spectrum, and embeddings standardised within groups of clips.
 
 Whoever speaks (or whichever microphone, room, recorder) colours every clip of theirs the same way, and that
 colour can dominate an embedding: clips of one speaker end up closer to each other than clips of one word.
 Speech recognisers remove it with per-speaker mean and variance normalisation; here the speakers are not
 known, so they are estimated: each clip's long-term average spectrum (LTAS: the mean log power spectrum of its
 loud frames, a classic speaker/channel feature) is clustered into `groups` groups with FAISS k-means, and the
-embeddings are standardised per group before the usual preprocessing. New audio joins its nearest group.
+embeddings are standardised per group before the usual preprocessing (audioclust/cluster/pipeline.py).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audioclust.errors import ConfigError
 
 LTAS_BINS = 128     # the spectrum is pooled to this many linear-frequency bins, whatever the sample rate
 LOUD_DB = 30.0      # frames within this many dB of the clip's loudest frame count (pauses carry no voice)
@@ -42,72 +41,24 @@ def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int
     return F.adaptive_avg_pool1d(ltas[:, None], min(LTAS_BINS, ltas.shape[-1]))[:, 0]
 
 
-class VoiceGroups:
-    """groups=0: off. Otherwise fit() clusters the clips' LTAS into `groups` groups and learns each group's
-    embedding mean and spread; __call__ standardises embeddings by their group (nearest LTAS centroid)."""
+def group_means(x, g: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, d): the mean row of x in each group (zeros for an empty group)."""
+    sums = np.zeros((groups, x.shape[1]), np.float64)
+    np.add.at(sums, g, np.asarray(x, np.float64))
+    return (sums / np.maximum(np.bincount(g, minlength=groups), 1)[:, None]).astype(np.float32)
 
-    def __init__(self, groups: int = 0, seed: int = 0, state: dict | None = None):
-        if groups < 0:
-            raise ConfigError(f"voice.groups must be >= 0 (0: off), got {groups}")
-        self.groups, self.seed, self.s = int(groups), int(seed), dict(state or {})
 
-    def fit(self, ltas: np.ndarray, x: np.ndarray, gpu="auto") -> "VoiceGroups":
-        self._fit(ltas, x, gpu)
-        return self
+def group_stats(x, g: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's mean and spread of x (spread 1 where a group has fewer than two rows)."""
+    means = group_means(x, g, groups)
+    scales = np.ones_like(means)
+    for k in range(groups):
+        rows = np.asarray(x[g == k], dtype=np.float32)
+        if len(rows) > 1:
+            scales[k] = rows.std(0) + 1e-6
+    return means, scales
 
-    def fit_transform(self, ltas: np.ndarray, x: np.ndarray, gpu="auto") -> np.ndarray:
-        """fit() then __call__ on the same clips, finding each clip's group once."""
-        if not self.groups:
-            return x
-        return self._standardise(x, self._fit(ltas, x, gpu))
 
-    def _fit(self, ltas, x, gpu) -> np.ndarray | None:
-        """Fits the groups and their statistics; returns each clip's group (None when off)."""
-        if not self.groups:
-            return None
-        from audioclust.cluster.kmeans import Preprocess, fit_kmeans
-
-        if self.groups > len(x):
-            raise ConfigError(f"voice.groups={self.groups} is larger than the number of clips ({len(x)})")
-        pre = Preprocess("l2").fit(ltas)   # z-scored LTAS at unit length, as the embeddings are clustered
-        cents = fit_kmeans(pre(ltas), self.groups, niter=20, nredo=10, seed=self.seed, gpu=gpu, init="kmeans++")
-        self.s = {"voice_ltas_mean": pre.mean.astype(np.float32), "voice_ltas_scale": pre.scale.astype(np.float32),
-                  "voice_centroids": cents}
-        g = self.group_of(ltas, gpu)
-        means = np.zeros((self.groups, x.shape[1]), np.float32)
-        scales = np.ones((self.groups, x.shape[1]), np.float32)
-        for k in range(self.groups):
-            rows = np.asarray(x[g == k], dtype=np.float32)
-            if len(rows):
-                means[k] = rows.mean(0)
-            if len(rows) > 1:
-                scales[k] = rows.std(0) + 1e-6
-        self.s.update(voice_means=means, voice_scales=scales)
-        return g
-
-    def group_of(self, ltas: np.ndarray, gpu="auto") -> np.ndarray:
-        from audioclust.cluster.kmeans import Preprocess, assign
-
-        pre = Preprocess("l2", self.s["voice_ltas_mean"], self.s["voice_ltas_scale"])
-        return assign(ltas, self.s["voice_centroids"], gpu, transform=pre)[0]
-
-    def __call__(self, x: np.ndarray, ltas: np.ndarray | None, gpu="auto") -> np.ndarray:
-        if not self.groups:
-            return x
-        if ltas is None:
-            raise ConfigError("these clusters were fitted with voice.groups > 0 but the embeddings carry no "
-                              "long-term spectrum (re-embed with this version of audioclust)")
-        return self._standardise(x, self.group_of(ltas, gpu))
-
-    def _standardise(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return ((x - self.s["voice_means"][g]) / self.s["voice_scales"][g]).astype(np.float32)
-
-    def state(self) -> dict:
-        return {"voice_groups": np.array(self.groups), **self.s}
-
-    @classmethod
-    def from_state(cls, state) -> "VoiceGroups":
-        if "voice_groups" not in state or int(state["voice_groups"]) == 0:
-            return cls(0)
-        keys = ("voice_ltas_mean", "voice_ltas_scale", "voice_centroids", "voice_means", "voice_scales")
-        return cls(int(state["voice_groups"]), state={k: np.asarray(state[k]) for k in keys})
+def standardise(x, g: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """x standardised by the statistics of each row's group."""
+    return ((np.asarray(x, np.float32) - means[g]) / scales[g]).astype(np.float32)

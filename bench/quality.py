@@ -40,7 +40,9 @@ DATASETS = {
                          "speaker": (r"^\d_([a-z]+)_", 6, [f"data.labels.pattern={SPEAKER}", "kmeans.k=6"])}},
     "synthetic": {"sr": 16000, "train": ["experiment=demo"], "targets": {"class": (None, 20, [])}},
 }
-# name -> (train.py overrides, cluster.py overrides); runs sharing train overrides share one training
+COCLUSTER = ["reduce.method=umap", "voice=speech"]
+# name -> (train.py overrides, cluster.py overrides [or {target: overrides}, which win over the target's own]);
+# runs sharing train overrides share one training
 CONFIGS = {
     # the origin's shapes (288-band spectrogram, 6 blocks of 144x144x3 per clip): over 7 min per epoch on the
     # whole FSDD with 2 CPU cores, so not in the default list (BASELINES.md has its scores)
@@ -55,11 +57,16 @@ CONFIGS = {
     # voice groups (audioclust/voice.py): embeddings standardised within 8 groups of clips with a similar
     # long-term spectrum (estimated speakers / channels) before UMAP
     "fsdd_umap_voice": (["experiment=fsdd"], ["reduce.method=umap", "voice.groups=8"]),
+    # co-clustering (audioclust/cluster/pipeline.py): 2 rounds of digit clusters -> long-term spectra centred
+    # within them -> 6 voice groups -> embeddings standardised per group; speakers are the voice groups
+    "fsdd_cocluster": (["experiment=fsdd"], {"digit": COCLUSTER,
+                                             "speaker": ["reduce.method=umap", "voice=speakers", "kmeans.k=10"]}),
     "speaker": (["experiment=fsdd_speaker"], []),
     "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
     "demo": ([], []),
     "demo_umap": ([], ["reduce.method=umap"]),
     "demo_umap_voice": ([], ["reduce.method=umap", "voice.groups=8"]),
+    "demo_cocluster": ([], COCLUSTER),
     "demo_lifter": (["frontend.lifter=12"], []),
     "demo_lifter_umap": (["frontend.lifter=12"], ["reduce.method=umap"]),
 }
@@ -129,15 +136,18 @@ def run_audioclust(data: str, name: str, seeds, out: Path, extra: list[str], ret
     per_target = {}
     for target, (_, _, target_ov) in spec["targets"].items():
         sweep = out / data / f"{name}-{target}"
+        own = cluster_ov.get(target, []) if isinstance(cluster_ov, dict) else cluster_ov
         seconds += script("cluster.py", "-m", f"run_dir={run}", "seed=" + ",".join(map(str, seeds)),
-                          "wandb.enabled=false", "report.plots=false", *cluster_ov, *target_ov,
+                          "wandb.enabled=false", "report.plots=false", *target_ov, *own,
                           *[e for e in extra if e.startswith("data.max_files")], f"hydra.sweep.dir={sweep}")
         metrics = [json.loads((sweep / str(i) / "metrics.json").read_text()) for i in range(len(seeds))]
         per_target[target] = metrics
         if "dec" in metrics[0]:
             per_target[f"{target} (network's own clusters)"] = [m["dec"] for m in metrics]
     note = " (model reused: wall s excludes training)" if reused else ""
-    return summarise(f"audioclust `{name}`: {' '.join(train_ov + cluster_ov) or 'defaults'}{note}", per_target, seconds)
+    per = cluster_ov.items() if isinstance(cluster_ov, dict) else []
+    shown = train_ov + ([f"{t}: {' '.join(o)};" for t, o in per] if per else cluster_ov)
+    return summarise(f"audioclust `{name}`: {' '.join(shown) or 'defaults'}{note}", per_target, seconds)
 
 
 def _cell(row: dict, key: str) -> str:
@@ -193,8 +203,9 @@ def run_one(data: str, args) -> None:
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
-    default = (["fsdd", "fsdd_umap", "fsdd_nolifter_umap", "idec", "contrastive", "contrastive_umap", "speaker",
-                "speaker_umap"] if data == "fsdd" else ["demo", "demo_umap", "demo_lifter", "demo_lifter_umap"])
+    default = (["fsdd", "fsdd_umap", "fsdd_cocluster", "fsdd_nolifter_umap", "idec", "contrastive",
+                "contrastive_umap", "speaker", "speaker_umap"] if data == "fsdd" else
+               ["demo", "demo_umap", "demo_cocluster", "demo_lifter", "demo_lifter_umap"])
     for name in args.configs or default:
         rows.append(run_audioclust(data, name, args.seeds, Path(args.runs), extra, args.retrain))
         print(_line(rows[-1]), flush=True)

@@ -229,15 +229,17 @@ def test_rerun_resumes_from_last_checkpoint(trained, tmp_path):
 
 
 def test_voice_groups_fit_then_assign_the_same_clips(trained, fitted, tmp_path):
-    """voice.groups: the groups and their statistics are stored with the clusters, so assigning the fitted clips
-    again puts each in the same cluster at the same distance."""
+    """voice.groups with a round of co-clustering: the groups, their statistics and the spectra's cluster means are
+    stored with the clusters, so assigning the fitted clips again puts each in the same cluster at the same
+    distance."""
     tmp, run = trained
     fit = tmp_path / "fit"
     p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={fit}", "kmeans.k=20", "voice.groups=3",
-                   "report.plots=false", "wandb.enabled=false", "report.explorer=false")
+                   "voice.rounds=1", "report.plots=false", "wandb.enabled=false", "report.explorer=false")
     assert p.returncode == 0, p.stderr[-3000:]
     state = np.load(fit / "preprocess.npz")
-    assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3
+    assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3 and int(state["voice_rounds"]) == 1
+    assert state["voice_ltas_means"].shape[0] == 20 and state["voice_centroids"].shape[0] == 3
     keys = json.loads((fit / "embed" / "shards.json").read_text())["keys"]
     assert "voice" in keys                                       # the long-term spectra were computed ...
     assert "voice" not in json.loads((fitted[0] / "embed" / "shards.json").read_text())["keys"]  # ... only then

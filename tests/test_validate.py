@@ -82,6 +82,10 @@ BAD_CLUSTER = [
     ("reduce.dim=0", "reduce.dim must be an integer > 0"),
     ("device=tpu", "unknown device='tpu'"),
     ("data.batch_size=0", "data.batch_size must be an integer > 0 or null, got 0"),
+    ("voice.groups=-1", "voice.groups must be an integer >= 0, got -1"),
+    ("voice.rounds=-1", "voice.rounds must be an integer >= 0, got -1"),
+    ("voice.target=speaker", "unknown voice.target='speaker': use one of content, voice"),
+    ("voice.target=voice", "voice.target=voice clusters the voice groups: set voice.groups > 0"),
 ]
 
 

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import normalized_mutual_info_score as nmi
 
+from audioclust.cluster.pipeline import Clusterer, Stage
 from audioclust.errors import ConfigError
-from audioclust.voice import LTAS_BINS, VoiceGroups, long_term_spectrum
+from audioclust.voice import LTAS_BINS, group_stats, long_term_spectrum, standardise
 from conftest import noise, tone
 
 SR = 8000
@@ -36,50 +38,68 @@ def test_long_term_spectrum_of_a_clip_shorter_than_the_window():
     assert out.shape == (1, LTAS_BINS) and torch.isfinite(out).all()
 
 
-def _two_voices(seed=0, n=60):
-    """Two 'voices' (distinct LTAS) that shift every embedding by their own offset; two 'words' across them."""
+def _voices_and_words(seed=0, voices=3, words=4, n=20):
+    """Clips of `words` words said by `voices` voices. A clip's long-term spectrum depends on its word more than
+    on its voice (as a vowel colours a digit's spectrum); its embedding follows the word but the voice shifts it."""
     rng = np.random.default_rng(seed)
-    voice = np.repeat([0, 1], n)
-    word = np.tile([0, 1], n)
-    ltas = np.where(voice[:, None] == 0, np.linspace(0, -5, 16), np.linspace(-5, 0, 16)) + 0.1 * rng.standard_normal((2 * n, 16))
-    words = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])[word]
-    offsets = np.array([[0, 0, 6.0, -6.0], [0, 0, -6.0, 6.0]])[voice]
-    x = (words + offsets + 0.1 * rng.standard_normal((2 * n, 4))).astype(np.float32)
-    return ltas.astype(np.float32), x, voice, word
+    voice, word = np.repeat(np.arange(voices), words * n), np.tile(np.repeat(np.arange(words), n), voices)
+    ltas = 3 * rng.standard_normal((words, 16))[word] + rng.standard_normal((voices, 16))[voice]
+    x = 3 * np.eye(words)[word] + 1.5 * rng.standard_normal((voices, words))[voice]
+    ltas, x = (a + 0.3 * rng.standard_normal(a.shape) for a in (ltas, x))
+    return ltas.astype(np.float32), x.astype(np.float32), voice, word
 
 
-def test_voice_groups_remove_each_voice_offset_and_keep_the_words():
-    ltas, x, voice, word = _two_voices()
-    vg = VoiceGroups(2, seed=0).fit(ltas, x, gpu=False)
-    groups = vg.group_of(ltas, gpu=False)
-    assert len(set(zip(groups, voice))) == 2                    # the groups are the voices
-    y = vg(x, ltas, gpu=False)
-    for g in (0, 1):
-        np.testing.assert_allclose(y[groups == g].mean(0), 0, atol=1e-4)
-        np.testing.assert_allclose(y[groups == g].std(0), 1, atol=1e-3)
-    # before: the voice decides the nearest neighbour; after: the word does
-    def nn_word_agreement(z):
-        d = ((z[:, None] - z[None]) ** 2).sum(-1) + np.eye(len(z)) * 1e9
-        return (word[d.argmin(1)] == word).mean()
-    assert nn_word_agreement(x[:, 2:]) < 0.7 and nn_word_agreement(y) > 0.95
+def _clusterer(groups=3, rounds=2, target="content", reduce="none", k=4):
+    km = dict(niter=20, nredo=5, init="kmeans++")
+    return Clusterer(Stage("l2", {"method": reduce, "dim": 4}, km, gpu=False), groups, rounds, target,
+                     Stage("l2", {"method": reduce, "dim": 4} if rounds else None, km, gpu=False)), k
 
 
-def test_voice_groups_state_round_trip_and_off():
-    ltas, x, _, _ = _two_voices(1)
-    vg = VoiceGroups(2, seed=0).fit(ltas, x, gpu=False)
-    again = VoiceGroups.from_state({k: np.asarray(v) for k, v in vg.state().items()})
-    np.testing.assert_array_equal(again(x, ltas, gpu=False), vg(x, ltas, gpu=False))
-    off = VoiceGroups(0)
-    assert off(x, None) is x and VoiceGroups.from_state(off.state()).groups == 0
-    assert VoiceGroups.from_state({}).groups == 0               # clusters fitted before voice groups existed
+def test_group_statistics_standardise_each_group():
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((90, 5)) * [1, 2, 3, 4, 5] + 7, np.repeat([0, 1, 2], 30)
+    means, scales = group_stats(x, g, 4)                        # group 3 is empty: mean 0, spread 1
+    y = standardise(x, g, means, scales)
+    for k in range(3):
+        np.testing.assert_allclose(y[g == k].mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(y[g == k].std(0), 1, atol=1e-3)
+    np.testing.assert_array_equal(means[3], 0) and np.testing.assert_array_equal(scales[3], 1)
 
 
-def test_voice_groups_bad_values_fail_clearly():
-    ltas, x, _, _ = _two_voices()
-    with pytest.raises(ConfigError, match="voice.groups must be >= 0"):
-        VoiceGroups(-1)
-    with pytest.raises(ConfigError, match="larger than the number of clips"):
-        VoiceGroups(len(x) + 1).fit(ltas, x, gpu=False)
-    vg = VoiceGroups(2).fit(ltas, x, gpu=False)
+def test_rounds_find_the_voices_that_the_raw_spectra_hide():
+    ltas, x, voice, word = _voices_and_words(2)
+    raw, k = _clusterer(rounds=0, target="voice")
+    assert nmi(voice, raw.fit(x, ltas, k)[0]) < 0.5               # raw spectra group by word, not by voice
+    cc, k = _clusterer(rounds=2, target="voice")
+    assert nmi(voice, cc.fit(x, ltas, k)[0]) > 0.9                 # centred within the clusters: the voices
+    words, k = _clusterer(rounds=2, target="content")
+    assert nmi(word, words.fit(x, ltas, k)[0]) > 0.9
+    plain, k = _clusterer(groups=0)
+    assert nmi(word, plain.fit(x, ltas, k)[0]) < nmi(word, words.fit(x, ltas, k)[0])
+
+
+@pytest.mark.parametrize("rounds,target,reduce", [(0, "content", "none"), (2, "content", "pca"), (2, "voice", "none")])
+def test_fit_then_assign_from_the_stored_state_agree(rounds, target, reduce):
+    ltas, x, _, _ = _voices_and_words(1)
+    cc, k = _clusterer(rounds=rounds, target=target, reduce=reduce)
+    labels, dists, z, centroids = cc.fit(x, ltas, k)
+    again = Clusterer.from_state({key: np.asarray(v) for key, v in cc.state().items()}, gpu=False)
+    labels2, dists2, z2 = again.assign(x, ltas)
+    np.testing.assert_array_equal(labels, labels2)
+    np.testing.assert_allclose(dists, dists2, atol=1e-5)
+    np.testing.assert_array_equal(again.centroids, centroids)
+    assert len(centroids) == (3 if target == "voice" else k) and z.shape == z2.shape
     with pytest.raises(ConfigError, match="carry no long-term spectrum"):
-        vg(x, None)
+        again.assign(x, None)
+
+
+def test_clusters_fitted_before_voice_groups_load_as_off():
+    _, x, _, _ = _voices_and_words()
+    plain, k = _clusterer(groups=0)
+    labels = plain.fit(x, None, k)[0]
+    state = {key: v for key, v in plain.state().items() if key != "voice_groups"}
+    again = Clusterer.from_state(state, gpu=False)
+    assert again.groups == 0 and not again.needs_ltas
+    np.testing.assert_array_equal(again.assign(x, None)[0], labels)
+    with pytest.raises(ConfigError, match="by an older audioclust: fit them again"):   # groups, no stored stage
+        Clusterer.from_state({**state, "voice_groups": np.array(2)}, gpu=False)

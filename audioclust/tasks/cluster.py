@@ -5,18 +5,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from audioclust import io
-from audioclust.cluster import kmeans
 from audioclust.cluster.embed import embed, load_run, make_datamodule
 from audioclust.cluster.metrics import clustering_scores
-from audioclust.cluster.reduce import Reducer
+from audioclust.cluster.pipeline import Clusterer
 from audioclust.errors import ConfigError
 from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
 from audioclust.utils import setup_run, show_progress
 from audioclust.validate import validate_cluster
-from audioclust.voice import VoiceGroups
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,8 @@ def cluster(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
     fitted = _load_clusters(cfg) if cfg.mode == "assign" else None
-    model.predict_voice = (fitted[0].groups if fitted else int(cfg.voice.groups)) > 0
+    clusterer = fitted or Clusterer.from_config(cfg)
+    model.predict_voice = clusterer.needs_ltas
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     ecfg = cfg.get("embed") or {}
@@ -43,13 +42,12 @@ def cluster(cfg: DictConfig) -> float | None:
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if cfg.mode == "fit":
-        voice, pre, red, z, centroids = _fit(cfg, dm, x, ltas, out)
-        io.write_bytes(out / "preprocess.npz", _npz({**pre.state(), **red.state(), **voice.state()}))
+        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm, out))
+        io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
-        voice, pre, red, centroids = fitted
-        z = red.transform(pre(voice(x, ltas, cfg.kmeans.gpu)))
-    clusters, dists = kmeans.assign(z, centroids, cfg.kmeans.gpu)
+        clusters, dists, z = clusterer.assign(x, ltas)
+        centroids = clusterer.centroids
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels = [r["label"] if r["label"] != "" else None for r in rows]
     scores = clustering_scores(z, clusters, labels if any(v is not None for v in labels) else None,
@@ -73,20 +71,14 @@ def cluster(cfg: DictConfig) -> float | None:
     return scores.get("acc", scores.get("silhouette"))
 
 
-def _fit(cfg, dm, x, ltas, out: Path):
-    voice = VoiceGroups(int(cfg.voice.groups), seed=int(cfg.seed))
-    x = voice.fit_transform(ltas, x, cfg.kmeans.gpu)
-    pre = kmeans.Preprocess(cfg.preprocess).fit(x)
-    red = Reducer(**cfg.reduce, seed=int(cfg.seed))
-    z = red.fit_transform(pre(x))
-    km = cfg.kmeans
-    k = _search(cfg, z, out) if km.get("search") else (km.k or dm.n_clusters)
+def _k(cfg, dm, out: Path):
+    """kmeans.k, the data config's n_clusters, or (kmeans.search) a function that picks k from the embeddings."""
+    if cfg.kmeans.get("search"):
+        return lambda z: _search(cfg, z, out)
+    k = cfg.kmeans.k or dm.n_clusters
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
-    centroids = kmeans.fit_kmeans(z, int(k), km.niter, km.nredo, int(cfg.seed), km.max_points_per_centroid, km.gpu,
-                                  verbose=show_progress(cfg.get("progress")), init=km.get("init", "random"),
-                                  refine=int(km.get("refine", 0)))
-    return voice, pre, red, z, centroids
+    return int(k)
 
 
 def _search(cfg, z, out: Path) -> int:
@@ -106,9 +98,11 @@ def _load_clusters(cfg):
     for name in ("centroids.npy", "preprocess.npz"):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
-    state = np.load(cdir / "preprocess.npz", allow_pickle=False)
-    return (VoiceGroups.from_state(state), kmeans.Preprocess.from_state(state), Reducer.from_state(state),
-            np.load(cdir / "centroids.npy", allow_pickle=False))
+    state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
+    clusterer = Clusterer.from_state(state, cfg.kmeans.gpu)
+    if clusterer.content.centroids is None:   # fitted before the centroids went into preprocess.npz too
+        clusterer.content.centroids = np.load(cdir / "centroids.npy", allow_pickle=False)
+    return clusterer
 
 
 def _newest_fit(run_dir: Path) -> Path:

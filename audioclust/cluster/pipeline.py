@@ -1,0 +1,172 @@
+"""cluster.py's clustering: preprocess -> reduce -> FAISS k-means, optionally co-clustered with voice groups.
+
+Voice groups (audioclust/voice.py) standardise the embeddings within groups of clips that share a voice or a
+channel. With `rounds` > 0 the groups and the clusters are estimated in turn: the clusters (what is said)
+are found, each clip's long-term spectrum is centred within its cluster (what is left is who says it and
+through what), the spectra are grouped, the embeddings are standardised per group and clustered again.
+`target=voice` returns the voice groups themselves (e.g. speakers) instead of the clusters.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from audioclust.cluster.kmeans import Preprocess, assign, fit_kmeans
+from audioclust.cluster.reduce import Reducer
+from audioclust.errors import ConfigError
+from audioclust.utils import show_progress
+from audioclust.voice import group_means, group_stats, standardise
+
+TARGETS = ("content", "voice")
+VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
+
+
+class Stage:
+    """One preprocess -> reduce -> k-means, fitted on some features and re-applied to new ones."""
+
+    def __init__(self, preprocess: str = "l2", reduce: dict | None = None, kmeans: dict | None = None,
+                 seed: int = 0, gpu="auto"):
+        self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
+        self.km, self.seed, self.gpu, self.centroids = dict(kmeans or {}), int(seed), gpu, None
+
+    def fit(self, x, k: int | Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, distances and reduced features of x; k may be a function of the reduced features (k search)."""
+        z = self.red.fit_transform(self.pre.fit(x)(x))
+        k = k(z) if callable(k) else k
+        self.centroids = fit_kmeans(z, int(k), seed=self.seed, gpu=self.gpu, **self.km)
+        return (*assign(z, self.centroids, self.gpu), z)
+
+    def assign(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = self.red.transform(self.pre(x))
+        return (*assign(z, self.centroids, self.gpu), z)
+
+    def state(self, prefix: str = "") -> dict:
+        state = {**self.pre.state(), **self.red.state(), "centroids": self.centroids}
+        return {prefix + k: v for k, v in state.items()}
+
+    @classmethod
+    def from_state(cls, state, prefix: str = "", gpu="auto") -> "Stage":
+        s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
+        stage = cls(gpu=gpu)
+        stage.pre, stage.red, stage.centroids = Preprocess.from_state(s), Reducer.from_state(s), s.get("centroids")
+        return stage
+
+
+class Clusterer:
+    """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds.
+    (Values are checked by audioclust/validate.py before any work.)"""
+
+    def __init__(self, content: Stage, groups: int = 0, rounds: int = 0, target: str = "content",
+                 voice: Stage | None = None):
+        self.content, self.voice, self.groups, self.rounds, self.target = content, voice, groups, rounds, target
+        self.s: dict = {}
+
+    @classmethod
+    def from_config(cls, cfg) -> "Clusterer":
+        seed, gpu, v = int(cfg.seed), cfg.kmeans.gpu, cfg.voice
+        km = {k: cfg.kmeans[k] for k in ("niter", "nredo", "max_points_per_centroid", "init", "refine")}
+        km["verbose"] = show_progress(cfg.get("progress"))   # FAISS prints each iteration
+        content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu)
+        reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
+        voice = Stage("l2", reduce, VOICE_KMEANS, seed, gpu)
+        return cls(content, int(v.groups), int(v.get("rounds", 0)), v.get("target", "content"), voice)
+
+    @property
+    def needs_ltas(self) -> bool:
+        return self.groups > 0
+
+    def fit(self, x, ltas, k: int | Callable):
+        """Labels, distances, reduced features and centroids of the target clustering of the fitted clips.
+        k: the content clusters (a function of the reduced embeddings for a k search, called once)."""
+        if not self.groups:
+            return (*self.content.fit(x, k), self.content.centroids)
+        if ltas is None or len(x) < self.groups:
+            raise ConfigError(f"voice.groups={self.groups} needs at least as many clips with a long-term spectrum")
+        voice_fit, k = self._fit_groups(x, ltas, k)
+        content_fit = self.content.fit(self._standardise(x, voice_fit[0]), k)
+        if self.rounds:
+            self.s["voice_ltas_means"] = group_means(ltas, content_fit[0], k)
+            if self.content.red.method != "umap":   # each clip's consistent (group, cluster): as assign finds it
+                return (*self.assign(x, ltas), self.centroids)
+        return (*(content_fit if self.target == "content" else voice_fit), self.centroids)
+
+    def _fit_groups(self, x, ltas, k):
+        """Fits the voice stage (and, with rounds, the content stage in turn); the last voice fit and k."""
+        if not self.rounds:
+            voice_fit = self.voice.fit(ltas, self.groups)
+            self._group_stats(x, voice_fit[0])
+            return voice_fit, k
+        c = self.content.fit(x, k)[0]
+        k = len(self.content.centroids)
+        for r in range(self.rounds):
+            if r:
+                c = self.content.fit(self._standardise(x, voice_fit[0]), k)[0]
+            self.s["voice_ltas_means"] = group_means(ltas, c, k)
+            voice_fit = self.voice.fit(self._centred(ltas, c), self.groups)
+            self._group_stats(x, voice_fit[0])
+        return voice_fit, k
+
+    def assign(self, x, ltas):
+        """Labels, distances and reduced features of the target clustering (fitted state, new clips)."""
+        if not self.groups:
+            return self.content.assign(x)
+        if ltas is None:
+            raise ConfigError("these clusters were fitted with voice.groups > 0 but the embeddings carry no "
+                              "long-term spectrum (re-embed with this version of audioclust)")
+        if not self.rounds:
+            voice_fit = self.voice.assign(ltas)
+            return voice_fit if self.target == "voice" else self.content.assign(self._standardise(x, voice_fit[0]))
+        batch = 16384   # each try holds its reduced features: groups x batch rows at once
+        parts = [self._joint(np.asarray(x[s:s + batch], np.float32), np.asarray(ltas[s:s + batch], np.float32))
+                 for s in range(0, len(x), batch)]
+        return tuple(np.concatenate(p) for p in zip(*parts))
+
+    def _joint(self, x, ltas):
+        """Tries every voice group g: the clip's cluster c under g, then the group of its spectrum centred in c.
+        Keeps the g that comes back to itself with the nearest cluster (the nearest cluster when none does)."""
+        n, tries = len(x), []
+        for g in range(self.groups):
+            content_fit = self.content.assign(self._standardise(x, np.full(n, g)))
+            tries.append((content_fit, self.voice.assign(self._centred(ltas, content_fit[0]))))
+        dist = np.stack([t[0][1] for t in tries]).astype(np.float64)
+        back = np.stack([t[1][0] == g for g, t in enumerate(tries)])
+        best = np.argmin(np.where(back, dist, dist + 1e6), 0)
+        pick = [t[1] if self.target == "voice" else t[0] for t in tries]
+        rows = np.arange(n)
+        return tuple(np.stack([p[i] for p in pick])[best, rows] for i in range(3))
+
+    @property
+    def centroids(self) -> np.ndarray:
+        return (self.voice if self.target == "voice" else self.content).centroids
+
+    def _standardise(self, x, g):
+        return standardise(x, g, self.s["voice_means"], self.s["voice_scales"])
+
+    def _centred(self, ltas, c):
+        return np.asarray(ltas, np.float32) - self.s["voice_ltas_means"][c]
+
+    def _group_stats(self, x, g) -> None:
+        self.s["voice_means"], self.s["voice_scales"] = group_stats(x, g, self.groups)
+
+    def state(self) -> dict:
+        out = {**self.content.state(), "voice_groups": np.array(self.groups)}
+        if self.groups:
+            out.update(self.voice.state("voice_"), voice_rounds=np.array(self.rounds),
+                       voice_target=np.array(self.target), **self.s)
+        return out
+
+    @classmethod
+    def from_state(cls, state, gpu="auto") -> "Clusterer":
+        """From preprocess.npz (clusters fitted before voice groups existed have no voice_groups: off)."""
+        content = Stage.from_state(state, "", gpu)
+        groups = int(state["voice_groups"]) if "voice_groups" in state else 0
+        if not groups:
+            return cls(content)
+        if "voice_kind" not in state:
+            raise ConfigError("these clusters were fitted with voice groups by an older audioclust: fit them again")
+        voice = Stage.from_state(state, "voice_", gpu)
+        clusterer = cls(content, groups, int(state["voice_rounds"]), str(state["voice_target"]), voice)
+        clusterer.s = {k: np.asarray(state[k]) for k in ("voice_means", "voice_scales", "voice_ltas_means")
+                       if k in state}
+        return clusterer
