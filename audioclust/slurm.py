@@ -49,6 +49,13 @@ class SlurmRequeue(Callback):
         if self.active:
             signal.signal(self.signum, self._on_signal)
 
+    def on_fit_end(self, trainer, pl_module) -> None:
+        """Lightning has just put back the handler from before fit: SIG_DFL, with which a USR1 ends the process.
+        Training is over and nothing is left to save, so a warning that comes now (the last attempt ended close
+        to the limit) is ignored: the job ends COMPLETED with its model.pt, not FAILED by the signal."""
+        if self.active:
+            signal.signal(self.signum, signal.SIG_IGN)
+
     def teardown(self, trainer, pl_module, stage: str) -> None:
         self.active = False
 

@@ -50,6 +50,22 @@ def test_usr1_saves_requeues_and_stops(tmp_path, fake_slurm):
     assert signal.getsignal(signal.SIGUSR1) == before  # handler restored
 
 
+def test_a_signal_after_training_is_ignored(tmp_path, fake_slurm):
+    """The warning can come after the last step (the last attempt ended near the limit): by then USR1's
+    default action would kill the process that has just finished, and SLURM would call the job FAILED."""
+    before = signal.getsignal(signal.SIGUSR1)
+    try:
+        trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=1,
+                            callbacks=[SlurmRequeue()], logger=False, enable_progress_bar=False,
+                            enable_checkpointing=False, accelerator="cpu", devices=1)
+        trainer.fit(BoringModel())
+        assert trainer.global_step == 3 and signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGUSR1)              # ignored: this test process goes on
+        assert not fake_slurm.exists() and not list(tmp_path.glob("hpc_ckpt_*"))
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+
+
 def test_inactive_outside_slurm(tmp_path, monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)

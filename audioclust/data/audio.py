@@ -73,6 +73,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Decode `path` (a window of it when start/duration are given) to mono float32 at `sr` Hz."""
     try:
+        if not str(path).lower().endswith((".wav", ".wave")):   # other formats: straight to libsndfile
+            raise wave.Error("not a WAV file")
         x, native = _read_pcm16_wav(path, start, duration)
     except (wave.Error, EOFError, OSError, ValueError):  # not plain 16-bit PCM WAV: libsndfile reads it
         x, native = _read_soundfile(path, start, duration)
