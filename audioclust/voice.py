@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 LTAS_BINS = 128     # the spectrum is pooled to this many linear-frequency bins, whatever the sample rate
 LOUD_DB = 30.0      # frames within this many dB of the clip's loudest frame count (pauses carry no voice)
 
@@ -43,8 +42,10 @@ def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int
 
 def group_means(x, g: np.ndarray, groups: int) -> np.ndarray:
     """(groups, d): the mean row of x in each group (zeros for an empty group)."""
-    sums = np.zeros((groups, x.shape[1]), np.float64)
-    np.add.at(sums, g, np.asarray(x, np.float64))
+    import scipy.sparse as sp
+
+    onehot = sp.csr_matrix((np.ones(len(g)), (g, np.arange(len(g)))), shape=(groups, len(g)))
+    sums = onehot @ np.asarray(x)   # float64 sums; x (maybe memory-mapped) is not copied
     return (sums / np.maximum(np.bincount(g, minlength=groups), 1)[:, None]).astype(np.float32)
 
 
