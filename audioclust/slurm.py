@@ -53,8 +53,9 @@ class SlurmRequeue(Callback):
         """Lightning has just put back the handler from before fit: SIG_DFL, with which a USR1 ends the process.
         Training is over and nothing is left to save, so a warning that comes now (the last attempt ended close
         to the limit) is ignored: the job ends COMPLETED with its model.pt, not FAILED by the signal."""
-        if self.active:
+        if self.active and signal.getsignal(self.signum) in (signal.SIG_DFL, None):
             signal.signal(self.signum, signal.SIG_IGN)
+            log.info("training done: a late %s from SLURM will be ignored", self.signum.name)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         self.active = False

@@ -40,12 +40,15 @@ def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int
     return F.adaptive_avg_pool1d(ltas[:, None], min(LTAS_BINS, ltas.shape[-1]))[:, 0]
 
 
-def group_means(x, g: np.ndarray, groups: int) -> np.ndarray:
-    """(groups, d): the mean row of x in each group (zeros for an empty group)."""
+def group_means(x, g: np.ndarray, groups: int, batch: int = 65536) -> np.ndarray:
+    """(groups, d): the mean row of x in each group (zeros for an empty group). x may be memory-mapped: it is
+    read in batches, summed in float64 through a float32 one-hot (no full copy)."""
     import scipy.sparse as sp
 
-    onehot = sp.csr_matrix((np.ones(len(g)), (g, np.arange(len(g)))), shape=(groups, len(g)))
-    sums = onehot @ np.asarray(x)   # float64 sums; x (maybe memory-mapped) is not copied
+    sums = np.zeros((groups, x.shape[1]), np.float64)
+    for s in range(0, len(x), batch):
+        rows, gs = np.asarray(x[s:s + batch], np.float32), g[s:s + batch]
+        sums += sp.csr_matrix((np.ones(len(gs), np.float32), (gs, np.arange(len(gs)))), shape=(groups, len(gs))) @ rows
     return (sums / np.maximum(np.bincount(g, minlength=groups), 1)[:, None]).astype(np.float32)
 
 

@@ -44,7 +44,8 @@ def _voices_and_words(seed=0, voices=3, words=4, n=20):
     rng = np.random.default_rng(seed)
     voice, word = np.repeat(np.arange(voices), words * n), np.tile(np.repeat(np.arange(words), n), voices)
     ltas = 3 * rng.standard_normal((words, 16))[word] + rng.standard_normal((voices, 16))[voice]
-    x = 3 * np.eye(words)[word] + 1.5 * rng.standard_normal((voices, words))[voice]
+    shift = np.linalg.qr(rng.standard_normal((words, words)))[0][:voices]      # one direction per voice
+    x = 3 * np.eye(words)[word] + 2 * shift[voice]
     ltas, x = (a + 0.3 * rng.standard_normal(a.shape) for a in (ltas, x))
     return ltas.astype(np.float32), x.astype(np.float32), voice, word
 
@@ -63,11 +64,13 @@ def test_group_statistics_standardise_each_group():
     for k in range(3):
         np.testing.assert_allclose(y[g == k].mean(0), 0, atol=1e-4)
         np.testing.assert_allclose(y[g == k].std(0), 1, atol=1e-3)
-    np.testing.assert_array_equal(means[3], 0) and np.testing.assert_array_equal(scales[3], 1)
+    np.testing.assert_array_equal(means[3], 0)
+    np.testing.assert_array_equal(scales[3], 1)
 
 
-def test_rounds_find_the_voices_that_the_raw_spectra_hide():
-    ltas, x, voice, word = _voices_and_words(2)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rounds_find_the_voices_that_the_raw_spectra_hide(seed):
+    ltas, x, voice, word = _voices_and_words(seed)
     raw, k = _clusterer(rounds=0, target="voice")
     assert nmi(voice, raw.fit(x, ltas, k)[0]) < 0.5               # raw spectra group by word, not by voice
     cc, k = _clusterer(rounds=2, target="voice")
@@ -75,7 +78,7 @@ def test_rounds_find_the_voices_that_the_raw_spectra_hide():
     words, k = _clusterer(rounds=2, target="content")
     assert nmi(word, words.fit(x, ltas, k)[0]) > 0.9
     plain, k = _clusterer(groups=0)
-    assert nmi(word, plain.fit(x, ltas, k)[0]) < nmi(word, words.fit(x, ltas, k)[0])
+    assert nmi(word, plain.fit(x, ltas, k)[0]) <= nmi(word, words.fit(x, ltas, k)[0])
 
 
 @pytest.mark.parametrize("rounds,target,reduce", [(0, "content", "none"), (2, "content", "pca"), (2, "voice", "none")])

@@ -87,7 +87,7 @@ class Clusterer:
         content_fit = self.content.fit(self._standardise(x, voice_fit[0]), k)
         if self.rounds:
             self.s["voice_ltas_means"] = group_means(ltas, content_fit[0], k)
-            if self.content.red.method != "umap":   # each clip's consistent (group, cluster): as assign finds it
+            if "umap" not in (self.content.red.method, self.voice.red.method):   # consistent pairs, as assign
                 return (*self.assign(x, ltas), self.centroids)
         return (*(content_fit if self.target == "content" else voice_fit), self.centroids)
 
@@ -119,7 +119,7 @@ class Clusterer:
             return voice_fit if self.target == "voice" else self.content.assign(self._standardise(x, voice_fit[0]))
         batch = 16384   # each try holds its reduced features: groups x batch rows at once
         parts = [self._joint(np.asarray(x[s:s + batch], np.float32), np.asarray(ltas[s:s + batch], np.float32))
-                 for s in range(0, len(x), batch)]
+                 for s in range(0, max(len(x), 1), batch)]   # no clips: one empty batch, empty arrays
         return tuple(np.concatenate(p) for p in zip(*parts))
 
     def _joint(self, x, ltas):
