@@ -40,27 +40,25 @@ def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int
     return F.adaptive_avg_pool1d(ltas[:, None], min(LTAS_BINS, ltas.shape[-1]))[:, 0]
 
 
-def group_means(x, g: np.ndarray, groups: int, batch: int = 65536) -> np.ndarray:
-    """(groups, d): the mean row of x in each group (zeros for an empty group). x may be memory-mapped: it is
-    read in batches, summed in float64 through a float32 one-hot (no full copy)."""
-    import scipy.sparse as sp
+def group_stats(x, g: np.ndarray, groups: int, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's mean and spread of x (mean 0 for an empty group, spread 1 where it has fewer than two rows),
+    from float64 sums of the rows and their squares in one pass over x (which may be memory-mapped)."""
+    from audioclust.cluster.kmeans import label_sums
 
-    sums = np.zeros((groups, x.shape[1]), np.float64)
+    sums, squares = (np.zeros((groups, x.shape[1]), np.float64) for _ in range(2))
     for s in range(0, len(x), batch):
-        rows, gs = np.asarray(x[s:s + batch], np.float32), g[s:s + batch]
-        sums += sp.csr_matrix((np.ones(len(gs), np.float32), (gs, np.arange(len(gs)))), shape=(groups, len(gs))) @ rows
-    return (sums / np.maximum(np.bincount(g, minlength=groups), 1)[:, None]).astype(np.float32)
+        rows, labels = np.asarray(x[s:s + batch], np.float64), g[s:s + batch]   # one batch in float64
+        sums += label_sums(rows, labels, groups)
+        squares += label_sums(rows * rows, labels, groups)
+    n = np.bincount(g, minlength=groups)[:, None]
+    means = sums / np.maximum(n, 1)
+    spread = np.sqrt(np.maximum(squares / np.maximum(n, 1) - means ** 2, 0)) + 1e-6
+    return means.astype(np.float32), np.where(n > 1, spread, 1.0).astype(np.float32)
 
 
-def group_stats(x, g: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's mean and spread of x (spread 1 where a group has fewer than two rows)."""
-    means = group_means(x, g, groups)
-    scales = np.ones_like(means)
-    for k in range(groups):
-        rows = np.asarray(x[g == k], dtype=np.float32)
-        if len(rows) > 1:
-            scales[k] = rows.std(0) + 1e-6
-    return means, scales
+def group_means(x, g: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, d): the mean row of x in each group (zeros for an empty group)."""
+    return group_stats(x, g, groups)[0]
 
 
 def standardise(x, g: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:

@@ -63,20 +63,25 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
 def lloyd_step(x, centroids: np.ndarray, gpu="auto", batch: int = 65536) -> np.ndarray:
     """One Lloyd iteration over every row of x, streamed in batches: assign, then move each centroid to the mean
     of its rows (a centroid with no rows stays where it is)."""
-    import scipy.sparse as sp
-
     k = len(centroids)
     sums, counts = np.zeros(centroids.shape, np.float64), np.zeros(k, np.int64)
     index = _index(centroids, gpu)
     for s in range(0, len(x), batch):
         rows = np.ascontiguousarray(x[s:s + batch], dtype=np.float32)
         labels = index.search(rows, 1)[1][:, 0]
-        onehot = sp.csr_matrix((np.ones(len(rows), np.float32), (labels, np.arange(len(rows)))), shape=(k, len(rows)))
-        sums += onehot @ rows
+        sums += label_sums(rows, labels, k)
         counts += np.bincount(labels, minlength=k)
     out, used = centroids.copy(), counts > 0
     out[used] = (sums[used] / counts[used, None]).astype(np.float32)
     return out
+
+
+def label_sums(rows: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(k, d): the sum of the rows with each label, as one sparse one-hot product (in the rows' dtype, no copy)."""
+    import scipy.sparse as sp
+
+    onehot = sp.csr_matrix((np.ones(len(rows), np.float32), (labels, np.arange(len(rows)))), shape=(k, len(rows)))
+    return onehot @ rows
 
 
 def _index(centroids: np.ndarray, gpu="auto"):
