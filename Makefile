@@ -1,31 +1,52 @@
-# make demo: install, train on the embedded synthetic set, cluster it, print scores and output paths.
-# make test: install, run every test that can run on this machine.
+# make demo: install what the demo needs, train on the generated synthetic set, cluster it, print scores and paths.
+# make test: install the test extras and the system services (SLURM, Chromium), run every test that can run here.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+# CPU wheel of torch first (local on the project's machines), so nothing pulls a CUDA build
+TORCH := torch==2.13.0
 
-.PHONY: install demo test bench clean sysdeps-browser slurm slurm-stop
+.PHONY: install install-dev demo test lint bench sysdeps sysdeps-browser slurm slurm-stop clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PY) -m venv $(VENV)
-	# CPU wheel of torch first (local on the project's machines), so nothing pulls a CUDA build
-	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH) || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+
+$(VENV)/.installed: pyproject.toml $(BIN)/python
+	$(BIN)/pip install -q -e ".[cpu]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
-demo: $(STAMP)
-	$(BIN)/python train.py experiment=demo hydra.run.dir=$(DEMO_DIR)
-	$(BIN)/python cluster.py run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
+demo: $(VENV)/.installed
+	$(BIN)/audioclust-train experiment=demo hydra.run.dir=$(DEMO_DIR)
+	$(BIN)/audioclust-cluster run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
-test: $(STAMP) sysdeps-browser slurm
+test: $(VENV)/.installed-dev sysdeps lint
 	$(BIN)/python -m pytest -q
 
-# Headless chromium + chromedriver for tests/test_explorer_browser.py (Debian packages; root with apt-get only).
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+# One at a time (each times the whole machine); each writes its section of BENCHMARKS.md.
+bench: $(VENV)/.installed-dev
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python bench/frontend.py
+	$(BIN)/python bench/kmeans.py
+	$(BIN)/python bench/scaling.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/end_to_end.py
+
+# System services the tests use, set up for CI (root + apt-get; elsewhere their tests skip): Chromium, SLURM.
+sysdeps: sysdeps-browser slurm
+
 sysdeps-browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "sysdeps-browser: chromium and chromedriver present"; \
 	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
@@ -34,19 +55,10 @@ sysdeps-browser:
 	  (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium chromium-driver || (apt-get update -q && apt-get install -y -q chromium chromium-driver)) >/dev/null \
 	  || echo "sysdeps-browser: install failed (browser tests will skip)"; fi
 
-# One at a time (each times the whole machine); each writes its section of BENCHMARKS.md.
-bench: $(STAMP)
-	$(BIN)/pip install -q -e ".[bench]"
-	$(BIN)/python bench/frontend.py
-	$(BIN)/python bench/kmeans.py
-	$(BIN)/python bench/scaling.py
-	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/end_to_end.py
-
-# slurm: a real single-node SLURM cluster on localhost for tests/test_slurm.py (root + apt-get only)
+# slurm: a real single-node SLURM cluster on localhost for tests/launch/test_slurm.py (root + apt-get only)
 slurm:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash tests/slurm/start_cluster.sh; \
-	else echo "slurm: skipped (needs root and apt-get); tests/test_slurm.py will skip"; fi
+	else echo "slurm: skipped (needs root and apt-get); the SLURM tests will skip"; fi
 
 slurm-stop:
 	bash tests/slurm/start_cluster.sh stop

@@ -4,16 +4,22 @@ Runs inside the LightningModule, so it is computed on the batch's device (GPU wh
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from nnAudio import features
 from torch import nn
 
+from audioclust import checks
 from audioclust.errors import ConfigError
 
 NORMS = ("freq", "clip", "none")
 ALIGNS = ("pad", "stretch")
 KINDS = ("mel", "stft", "cqt")
+LTAS_BINS = 128     # the spectrum is pooled to this many linear-frequency bins, whatever the sample rate
+LOUD_DB = 30.0      # frames within this many dB of the clip's loudest frame count (pauses carry no voice)
 
 
 def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, fmin: float,
@@ -31,14 +37,23 @@ def _spectrogram(kind: str, sr: int, n_fft: int, hop_length: int, n_mels: int, f
     raise ConfigError(f"unknown frontend kind {kind!r}: use mel, stft or cqt")
 
 
-def _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave) -> None:
+def _check_values(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave,
+                  norm, align, channels, lifter) -> None:
     """Values that nnAudio would fail on (or silently misuse), as one clear config error each."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown frontend kind {kind!r}: use mel, stft or cqt")
-    for name, v in (("sr", sr), ("clip_seconds", clip_seconds), ("frames_per_second", frames_per_second),
-                    ("n_fft", n_fft), ("n_mels", n_mels), ("n_bins", n_bins), ("bins_per_octave", bins_per_octave)):
-        if v is None or v <= 0:
-            raise ConfigError(f"frontend.{name} must be > 0, got {v}")
+    checks.choice("frontend.kind", kind, KINDS)
+    checks.choice("frontend.norm", norm, NORMS)
+    checks.choice("frontend.align", align, ALIGNS)
+    checks.choice("frontend.channels", channels, (1, 3))
+    checks.number("frontend.sr", sr, integer=True)
+    checks.number("frontend.clip_seconds", clip_seconds)
+    checks.number("frontend.n_fft", n_fft, integer=True)
+    checks.number("frontend.frames_per_second", frames_per_second)
+    if kind == "mel":
+        checks.number("frontend.n_mels", n_mels, integer=True)
+    if kind == "cqt":
+        checks.number("frontend.n_bins", n_bins, integer=True)
+        checks.number("frontend.bins_per_octave", bins_per_octave, integer=True)
+    checks.number("frontend.lifter", lifter, strict=False, integer=True)
     if kind == "mel" and fmin >= (fmax or sr / 2):
         raise ConfigError(f"frontend.fmin={fmin} Hz must be below fmax ({fmax or sr / 2} Hz)")
     n_samples = int(round(sr * clip_seconds))
@@ -71,23 +86,14 @@ class Frontend(nn.Module):
                  n_bins: int = 84, bins_per_octave: int = 12, norm: str = "clip", channels: int = 1,
                  block_size=(64, 32), block_hop=None, align: str = "pad", eps: float = 1e-6, lifter: int = 0):
         super().__init__()
-        if norm not in NORMS:
-            raise ConfigError(f"unknown frontend.norm {norm!r}: use one of {NORMS}")
-        if align not in ALIGNS:
-            raise ConfigError(f"unknown frontend.align {align!r}: use one of {ALIGNS}")
-        if channels not in (1, 3):
-            raise ConfigError(f"frontend.channels must be 1 (log spectrogram) or 3 (+ deltas), got {channels}")
-        self.block_size = tuple(int(v) for v in block_size)
-        self.block_hop = tuple(int(v) for v in (block_hop or block_size))
-        if min(self.block_size + self.block_hop) < 1:
-            raise ConfigError(f"frontend block_size {self.block_size} and block_hop {self.block_hop} must be >= 1")
+        _check_values(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave,
+                      norm, align, channels, lifter)
+        self.block_size = checks.pair("frontend.block_size", block_size)
+        self.block_hop = checks.pair("frontend.block_hop", block_hop, optional=True) or self.block_size
         self.kind, self.norm, self.channels, self.eps, self.align = kind, norm, channels, eps, align
-        if lifter < 0:
-            raise ConfigError(f"frontend.lifter must be >= 0 (0: off), got {lifter}")
         self.lifter, self.sr = int(lifter), int(sr)
         # the (F, F) smoothing matrix, set once F is known below; moved with the module, not saved in checkpoints
         self.register_buffer("_lifter", None, persistent=False)
-        _check_sizes(kind, sr, clip_seconds, n_fft, frames_per_second, n_mels, fmin, fmax, n_bins, bins_per_octave)
         hop_length = self.hop_length = int(hop_length or max(1, round(sr / frames_per_second)))
         self.n_samples = int(round(sr * clip_seconds))
         if kind == "mel":  # the window of the torch.stft route (_mel_power), made once, not per batch
@@ -108,8 +114,8 @@ class Frontend(nn.Module):
             raise ConfigError(f"frontend: the spectrogram of a {clip_seconds} s clip is only {self.spec_shape} "
                               "(freq, time): raise clip_seconds, frames_per_second or the number of bins")
         if any(b > s for b, s in zip(self.block_size, self.spec_shape)):
-            raise ConfigError(f"frontend block_size {self.block_size} (freq, time) is larger than the "
-                              f"spectrogram {self.spec_shape} of a {clip_seconds} s clip")
+            raise ConfigError(f"frontend.block_size {list(self.block_size)} (freq, time) is larger than the spectrogram "
+                              f"{list(self.spec_shape)} of a {clip_seconds} s clip: use a smaller block or a longer clip")
         self.n_blocks = self.grid[0] * self.grid[1]
 
     @property
@@ -179,3 +185,24 @@ class Frontend(nn.Module):
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.blocks(self.spectrogram(wave, lengths))
+
+
+def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int) -> torch.Tensor:
+    """(B, samples) -> (B, LTAS_BINS): mean log power spectrum over each clip's loud frames, 64 ms windows."""
+    n_fft = 2 ** max(5, round(math.log2(0.064 * sr)))
+    hop = n_fft // 4
+    x = wave.float()
+    if x.shape[-1] < n_fft:
+        x = F.pad(x, (0, n_fft - x.shape[-1]))
+    window = torch.hann_window(n_fft, device=x.device)
+    spec = torch.stft(x, n_fft, hop, window=window, center=False, return_complex=True)
+    logp = torch.log(spec.real ** 2 + spec.imag ** 2 + 1e-10)                       # B, F, T
+    t = logp.shape[-1]
+    n = torch.full((x.shape[0],), x.shape[-1], device=x.device) if lengths is None else lengths.to(x.device)
+    frames = ((n - n_fft) // hop + 1).clamp(1, t)
+    valid = torch.arange(t, device=x.device)[None] < frames[:, None]                # B, T
+    energy = logp.mean(1).masked_fill(~valid, -torch.inf)   # mean log power: broadband level, not one loud hum
+    loud = valid & (energy >= energy.max(1, keepdim=True).values - LOUD_DB * math.log(10) / 10)
+    w = loud.to(logp.dtype)[:, None]                                                 # B, 1, T
+    ltas = (logp * w).sum(-1) / w.sum(-1)                                            # B, F
+    return F.adaptive_avg_pool1d(ltas[:, None], min(LTAS_BINS, ltas.shape[-1]))[:, 0]

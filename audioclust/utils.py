@@ -56,16 +56,18 @@ def sweep_group() -> tuple[str, int] | None:
     return f"{hc.job.name}-{os.path.basename(os.path.normpath(hc.sweep.dir))}", int(hc.job.num)
 
 
-def group_wandb(logger_cfg: DictConfig | None) -> None:
-    """In a multirun, put every run of the sweep into one W&B group (unless a group was set)."""
+def group_wandb(cfg: DictConfig) -> None:
+    """The W&B group of a training run: the configured one, else the sweep's name in a multirun (each job named
+    after its number), else the run dir's name. It is saved in run_config.yaml, so cluster runs join it."""
     from omegaconf import open_dict
 
     sweep = sweep_group()
-    if not sweep or not logger_cfg or "wandb" not in logger_cfg:
-        return
-    with open_dict(logger_cfg):
-        logger_cfg.wandb.group = logger_cfg.wandb.get("group") or sweep[0]
-        logger_cfg.wandb.name = logger_cfg.wandb.get("name") or f"{sweep[0]}-{sweep[1]}"
+    with open_dict(cfg):
+        if cfg.get("wandb") is not None and not cfg.wandb.get("group"):
+            cfg.wandb.group = sweep[0] if sweep else os.path.basename(os.path.normpath(cfg.paths.output_dir))
+        lg = (cfg.get("logger") or {}).get("wandb")
+        if sweep and lg is not None:
+            lg.name = lg.get("name") or f"{sweep[0]}-{sweep[1]}"
 
 
 def instantiate_list(cfg: DictConfig | None, **kwargs) -> list:

@@ -8,7 +8,6 @@ else the synthetic set. Each route runs --repeats times; the table gives the med
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -97,7 +96,7 @@ def training_path(n: int, batch: int, workers: int, cached: bool = False) -> flo
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from audioclust.tasks.train import build_model
+    from audioclust.tasks.builders import build_model
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=fsdd", f"data.batch_size={batch}", f"data.num_workers={workers}",

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import machine, write_section
 
-from common import ROOT, machine, write_section
 from audioclust.cluster.kmeans import assign, fit_kmeans
 
 # (label, max_points_per_centroid, init, nredo, niter, refine); max_points_per_centroid=None: every point

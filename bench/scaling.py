@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from common import ROOT, machine, peak_rss_mb, write_section
 
 SR, FILE_SECONDS, HOP = 8000, 100.9, 0.1  # one file gives 1000 windows of 1 s
@@ -35,17 +34,15 @@ def make_files(folder: Path, n_files: int) -> None:
 
 
 def child(folder: str, k: int) -> dict:
+    import faiss
     import torch
+    from common import PeakAnon
     from hydra import compose, initialize_config_dir
 
-    import faiss
     from audioclust.cluster import kmeans
-    from audioclust.cluster.embed import embed
-    from audioclust.cluster.shards import load_merged
     from audioclust.data.datamodule import AudioDataModule
-    from audioclust.tasks.train import build_model
-
-    from common import PeakAnon
+    from audioclust.embed.inference import embed
+    from audioclust.tasks.builders import build_model
 
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)  # faster than 2 on this shared CPU (see the front end and throughput sections)

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import lightning as L
-
 from common import ROOT, machine, write_section
 
 SKIP = 3
@@ -45,7 +44,7 @@ def measure(batch: int, devices: int, clips: int, out: str, threads: int = 1) ->
     import torch
     from hydra import compose, initialize_config_dir
 
-    from audioclust.tasks.train import build_model
+    from audioclust.tasks.builders import build_model
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=fsdd", f"data.batch_size={batch}", f"data.max_files={clips}",

@@ -116,10 +116,10 @@ class Preprocess:
 
     def __init__(self, kind: str = "standard", mean=None, scale=None):
         if kind not in self.KINDS:
-            raise ConfigError(f"unknown preprocess {kind!r}: use one of {self.KINDS}")
+            raise ConfigError(f"unknown preprocess={kind!r}: use one of {', '.join(self.KINDS)}")
         self.kind, self.mean, self.scale = kind, mean, scale
 
-    def fit(self, x: np.ndarray) -> "Preprocess":
+    def fit(self, x: np.ndarray) -> Preprocess:
         scaled = self.kind in ("standard", "l2")
         self.mean = x.mean(0) if scaled else np.zeros(x.shape[1], np.float32)
         self.scale = x.std(0) + 1e-6 if scaled else np.ones(x.shape[1], np.float32)
@@ -135,5 +135,5 @@ class Preprocess:
         return {"kind": np.array(self.kind), "mean": self.mean, "scale": self.scale}
 
     @classmethod
-    def from_state(cls, state) -> "Preprocess":
+    def from_state(cls, state) -> Preprocess:
         return cls(str(state["kind"]), state["mean"], state["scale"])

@@ -26,19 +26,3 @@ def search_k(z: np.ndarray, k_min: int, k_max: int, seed: int = 0, niter: int = 
     scored = [r for r in rows if r["silhouette"] is not None]
     best = max(scored, key=lambda r: r["silhouette"])["k"] if scored else int(k_min)
     return {"scores": rows, "best_k": best, "criterion": "silhouette"}
-
-
-def plot_search(result: dict, path) -> None:
-    from audioclust.cluster.report import _save, plt
-
-    rows = result["scores"]
-    ks = [r["k"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, key, better in zip(axes, ("silhouette", "calinski_harabasz", "davies_bouldin"),
-                               ("higher", "higher", "lower")):
-        ax.plot(ks, [np.nan if r[key] is None else r[key] for r in rows], marker="o")
-        ax.axvline(result["best_k"], color="tab:red", ls="--", lw=1)
-        ax.set(xlabel="k", title=f"{key.replace('_', '-')} ({better} is better)")
-    fig.suptitle(f"choosing k: picked k={result['best_k']} by {result['criterion']}")
-    fig.tight_layout()
-    _save(fig, path)

@@ -8,15 +8,16 @@ through what), the spectra are grouped, the embeddings are standardised per grou
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from audioclust import checks
 from audioclust.cluster.kmeans import Preprocess, assign, fit_kmeans
 from audioclust.cluster.reduce import Reducer
+from audioclust.cluster.voice import group_means, group_stats, standardise
 from audioclust.errors import ConfigError
 from audioclust.utils import show_progress
-from audioclust.voice import group_means, group_stats, standardise
 
 TARGETS = ("content", "voice")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
@@ -29,6 +30,11 @@ class Stage:
                  seed: int = 0, gpu="auto"):
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.km, self.seed, self.gpu, self.centroids = dict(kmeans or {}), int(seed), gpu, None
+        for key in ("niter", "nredo", "max_points_per_centroid"):
+            if key in self.km:
+                checks.number(f"kmeans.{key}", self.km[key], integer=True)
+        if "refine" in self.km:
+            checks.number("kmeans.refine", self.km["refine"], strict=False, integer=True)
 
     def fit(self, x, k: int | Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search)."""
@@ -46,7 +52,7 @@ class Stage:
         return {prefix + k: v for k, v in state.items()}
 
     @classmethod
-    def from_state(cls, state, prefix: str = "", gpu="auto") -> "Stage":
+    def from_state(cls, state, prefix: str = "", gpu="auto") -> Stage:
         s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
         stage = cls(gpu=gpu)
         stage.pre, stage.red, stage.centroids = Preprocess.from_state(s), Reducer.from_state(s), s.get("centroids")
@@ -54,23 +60,30 @@ class Stage:
 
 
 class Clusterer:
-    """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds.
-    (Values are checked by audioclust/validate.py before any work.)"""
+    """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds."""
 
     def __init__(self, content: Stage, groups: int = 0, rounds: int = 0, target: str = "content",
                  voice: Stage | None = None):
+        checks.number("voice.groups", groups, strict=False, integer=True)
+        checks.number("voice.rounds", rounds, strict=False, integer=True)
+        if checks.choice("voice.target", target, TARGETS) == "voice" and not groups:
+            raise ConfigError("voice.target=voice clusters the voice groups: set voice.groups > 0 (their number)")
         self.content, self.voice, self.groups, self.rounds, self.target = content, voice, groups, rounds, target
         self.s: dict = {}
 
     @classmethod
-    def from_config(cls, cfg) -> "Clusterer":
-        seed, gpu, v = int(cfg.seed), cfg.kmeans.gpu, cfg.voice
+    def from_config(cls, cfg) -> Clusterer:
+        seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice
+        checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
+        search = cfg.kmeans.get("search")
+        if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
+            raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
         km = {k: cfg.kmeans[k] for k in ("niter", "nredo", "max_points_per_centroid", "init", "refine")}
         km["verbose"] = show_progress(cfg.get("progress"))   # FAISS prints each iteration
         content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu)
         reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
         voice = Stage("l2", reduce, VOICE_KMEANS, seed, gpu)
-        return cls(content, int(v.groups), int(v.get("rounds", 0)), v.get("target", "content"), voice)
+        return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice)
 
     @property
     def needs_ltas(self) -> bool:
@@ -157,7 +170,7 @@ class Clusterer:
         return out
 
     @classmethod
-    def from_state(cls, state, gpu="auto") -> "Clusterer":
+    def from_state(cls, state, gpu="auto") -> Clusterer:
         """From preprocess.npz (clusters fitted before voice groups existed have no voice_groups: off)."""
         content = Stage.from_state(state, "", gpu)
         groups = int(state["voice_groups"]) if "voice_groups" in state else 0

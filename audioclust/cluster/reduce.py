@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audioclust import checks
 from audioclust.errors import ConfigError
 
 METHODS = ("none", "pca", "umap")
@@ -11,10 +12,9 @@ METHODS = ("none", "pca", "umap")
 class Reducer:
     def __init__(self, method: str = "none", dim: int = 10, n_neighbors: int = 30, seed: int = 0,
                  mean=None, components=None):
-        if method not in METHODS:
-            raise ConfigError(f"unknown reduce.method {method!r}: use one of {METHODS}")
-        if dim < 1 or n_neighbors < 2:
-            raise ConfigError(f"reduce.dim ({dim}) must be >= 1 and reduce.n_neighbors ({n_neighbors}) >= 2")
+        checks.choice("reduce.method", method, METHODS)
+        checks.number("reduce.dim", dim, integer=True)
+        checks.number("reduce.n_neighbors", n_neighbors, low=2, strict=False, integer=True)
         self.method, self.dim, self.n_neighbors, self.seed = method, int(dim), int(n_neighbors), int(seed)
         self.mean, self.components = mean, components
 
@@ -51,7 +51,7 @@ class Reducer:
         return default if value is None else value
 
     @classmethod
-    def from_state(cls, state) -> "Reducer":
+    def from_state(cls, state) -> Reducer:
         if "reduce_method" not in state:
             return cls("none")
         return cls(str(state["reduce_method"]), mean=state["reduce_mean"], components=state["reduce_components"])

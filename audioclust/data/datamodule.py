@@ -4,6 +4,7 @@ from __future__ import annotations
 import lightning as L
 from torch.utils.data import DataLoader
 
+from audioclust import checks
 from audioclust.data.dataset import ClipDataset
 from audioclust.data.index import build_index, split_files
 from audioclust.data.labels import make_labeller
@@ -17,12 +18,18 @@ class AudioDataModule(L.LightningDataModule):
                  synthetic: dict | None = None, n_clusters: int | None = None,
                  trim_db: float | None = None, cache_mb: float = 0):
         super().__init__()
-        if sr <= 0 or clip_seconds <= 0 or batch_size < 1:
-            raise ConfigError(f"data: sr ({sr}), clip_seconds ({clip_seconds}) and batch_size ({batch_size}) must be > 0")
-        if not 0 <= val_fraction < 1:
+        if not synthetic and root in (None, ""):
+            raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
+        checks.number("data.sr", sr, integer=True)
+        checks.number("data.clip_seconds", clip_seconds)
+        checks.number("data.hop_seconds", hop_seconds, optional=True)
+        checks.number("data.batch_size", batch_size, integer=True)
+        checks.number("data.num_workers", num_workers, strict=False, integer=True)
+        checks.number("data.max_files", max_files, integer=True, optional=True)
+        checks.number("data.trim_db", trim_db, optional=True)
+        checks.number("data.n_clusters", n_clusters, integer=True, optional=True)
+        if not 0 <= checks.number("data.val_fraction", val_fraction, strict=False) < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
-        if hop_seconds is not None and hop_seconds <= 0:
-            raise ConfigError(f"data.hop_seconds must be > 0 or null, got {hop_seconds}")
         self.root, self.sr, self.clip_seconds, self.hop_seconds = root, sr, clip_seconds, hop_seconds
         self.labels = dict(labels or {})
         self.val_fraction, self.batch_size, self.num_workers = val_fraction, batch_size, num_workers

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from audioclust import checks
 from audioclust.errors import ConfigError
 
 
@@ -19,13 +20,13 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, in_channels: int, block_size, widths=(32, 64, 128), code_channels: int = 8):
         super().__init__()
-        widths = [int(w) for w in widths]
-        if not widths or min(widths) < 1 or code_channels < 1:
-            raise ConfigError(f"model: widths {widths} and code_channels {code_channels} must be >= 1")
+        widths = checks.int_list("model.net.widths", widths)
+        checks.number("model.net.code_channels", code_channels, integer=True)
         scale = 2 ** len(widths)
-        if any(s % scale for s in block_size):
-            raise ConfigError(f"block size {tuple(block_size)} must be divisible by 2^depth = {scale} "
-                              f"(depth = len(model.net.widths) = {len(widths)})")
+        if any(int(s) % scale for s in block_size):
+            raise ConfigError(f"frontend.block_size {[int(s) for s in block_size]} must be divisible by "
+                              f"2^len(model.net.widths) = {scale}")
+        self.in_channels, self.block_size = int(in_channels), tuple(int(s) for s in block_size)
         self.code_shape = (code_channels, block_size[0] // scale, block_size[1] // scale)
         chans = [in_channels] + widths
         self.encoder = nn.Sequential(*[_down(a, b) for a, b in zip(chans[:-1], chans[1:])],

@@ -48,10 +48,10 @@ class DECHead(nn.Module):
     def refresh(self, z: torch.Tensor, sample_ids: torch.Tensor, n_samples: int) -> None:
         """Initialise centroids with k-means (first call), then rebuild the target distribution."""
         if not bool(self.initialised):
-            from audioclust.cluster.kmeans import fit_kmeans
+            from sklearn.cluster import KMeans  # (the model stage sits below FAISS's cluster stage)
 
-            cen = fit_kmeans(z.cpu().numpy().astype(np.float32), self.centroids.shape[0], niter=50, nredo=3,
-                             seed=self.seed, gpu=False)
+            km = KMeans(self.centroids.shape[0], n_init=3, max_iter=50, random_state=self.seed)
+            cen = km.fit(z.cpu().numpy().astype(np.float32)).cluster_centers_.astype(np.float32)
             self.centroids.data.copy_(torch.from_numpy(cen))
             self.initialised.fill_(True)
         targets = torch.zeros(n_samples, self.centroids.shape[0])

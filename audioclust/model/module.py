@@ -5,12 +5,12 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from audioclust import checks
 from audioclust.errors import ConfigError
-from audioclust.frontend import Frontend
+from audioclust.frontend import Frontend, long_term_spectrum
 from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
 from audioclust.model.dec import DECHead
-from audioclust.voice import long_term_spectrum
 
 POOLINGS = ("concat", "mean", "max")
 
@@ -19,14 +19,17 @@ class BlockAutoencoder(L.LightningModule):
     """Reconstruction of clean blocks from (optionally augmented) input blocks; with `contrastive.weight` > 0
     also SimCLR's loss between two augmented views of each clip, on a projection of the clip embedding."""
 
-    def __init__(self, frontend: Frontend, net: dict, optimizer, scheduler=None, pooling: str = "concat",
+    def __init__(self, frontend: Frontend, net: ConvAutoencoder, optimizer, scheduler=None, pooling: str = "concat",
                  augment: dict | None = None, contrastive: dict | None = None, dec: dict | None = None):
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ConfigError(f"unknown model.pooling {pooling!r}: use one of {POOLINGS}")
+        checks.choice("model.pooling", pooling, POOLINGS)
+        checks.number("model.optimizer.lr", getattr(optimizer, "keywords", {}).get("lr", 1.0))
         self.frontend = frontend
         self.predict_voice = False  # cluster.py sets it when voice groups need each clip's long-term spectrum
-        self.net = ConvAutoencoder(frontend.channels, frontend.block_size, **net)
+        if (net.in_channels, net.block_size) != (frontend.channels, tuple(frontend.block_size)):
+            raise ConfigError(f"model.net takes {net.in_channels}-channel {net.block_size} blocks but the front end "
+                              f"makes {frontend.channels}-channel {tuple(frontend.block_size)} blocks")
+        self.net = net
         self.optimizer_factory, self.scheduler_factory, self.pooling = optimizer, scheduler, pooling
         self.augment = SpecAugment(**augment) if augment else None
         contrastive = dict(contrastive or {})

@@ -2,46 +2,78 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from audioclust import io
-from audioclust.cluster.embed import embed, load_run, make_datamodule
+from audioclust import checks, io
+from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.pipeline import Clusterer
+from audioclust.embed.inference import embed
 from audioclust.errors import ConfigError
-from audioclust.tasks.outputs import assignment_rows, log_wandb, map_coords, write_explorer, write_plots
+from audioclust.report.outputs import (
+    ClusterResult,
+    ReportSettings,
+    WandbSettings,
+    assignment_rows,
+    log_wandb,
+    map_coords,
+    write_explorer,
+    write_plots,
+)
+from audioclust.tasks.builders import load_run, make_datamodule
 from audioclust.utils import setup_run, show_progress
-from audioclust.validate import validate_cluster
 
 log = logging.getLogger(__name__)
 
 
+MODES, DEVICES = ("fit", "assign"), ("auto", "cpu", "cuda")
+
+
+class Plan(NamedTuple):
+    mode: str
+    device: str
+    report: ReportSettings
+    clusterer: Clusterer
+
+
+def plan(cfg: DictConfig) -> Plan:
+    """The run's typed settings: each is checked as its object is built, before the run, its data or any output
+    is touched."""
+    checks.required(cfg, "run_dir")
+    return Plan(checks.choice("mode", cfg.mode, MODES), checks.choice("device", cfg.device, DEVICES),
+                ReportSettings(**cfg.report), Clusterer.from_config(cfg))
+
+
 def cluster(cfg: DictConfig) -> float | None:
-    validate_cluster(cfg)
+    mode, device, report, clusterer = plan(cfg)
+    faiss = load_faiss()   # one clear line when no (or two) FAISS wheels are installed
     setup_run(cfg)
     if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
-        import faiss
-
         faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
     run_cfg, model = load_run(cfg.run_dir)
-    fitted = _load_clusters(cfg) if cfg.mode == "assign" else None
-    clusterer = fitted or Clusterer.from_config(cfg)
+    wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
+    if wandb.group is None:   # join the training run's group (train sets it to its run dir's name)
+        wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
+    if mode == "assign":
+        clusterer = _load_clusters(cfg)
     model.predict_voice = clusterer.needs_ltas
     dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     ecfg = cfg.get("embed") or {}
-    emb = embed(model, dm, cfg.device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
+    emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
                 strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
-    if cfg.mode == "fit":
+    if mode == "fit":
         clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm, out))
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
@@ -50,23 +82,23 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids = clusterer.centroids
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels = [r["label"] if r["label"] != "" else None for r in rows]
-    scores = clustering_scores(z, clusters, labels if any(v is not None for v in labels) else None,
-                               seed=int(cfg.seed))
+    labels = labels if any(v is not None for v in labels) else None
+    seed = int(cfg.seed)
+    scores = clustering_scores(z, clusters, labels, seed=seed)
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
-        scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels if any(v is not None for v in labels)
-                                          else None, seed=int(cfg.seed))
-    scores.update(mode=cfg.mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
+        scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
+    scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
                   n_skipped=len(skipped), run_dir=str(cfg.run_dir))
     io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
     io.write_npy(out / "embeddings.npy", x)
     io.write_json(out / "metrics.json", scores)
-    plots = write_plots(cfg, out, model, dm, z, clusters, dists, emb["sample_id"][ok])
-    xy, method = map_coords(cfg, z)
-    view = dict(rows=rows, clusters=clusters, dists=dists, sample_ids=emb["sample_id"][ok], scores=scores,
-                xy=xy, method=method)
-    write_explorer(cfg, out, model, dm, view)
-    log_wandb(cfg, out, plots, model, dm, view)
+    result = ClusterResult(rows, clusters, dists, emb["sample_id"][ok], scores, skipped=skipped)
+    plots = write_plots(report, out, model, dm, z, result)
+    result.xy, result.method = map_coords(report, wandb, z, seed)
+    write_explorer(report, out, model, dm, result, title=f"{Path(str(cfg.run_dir)).name} / {mode}")
+    log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=Path(cfg.run_dir), seed=seed,
+              config=OmegaConf.to_container(cfg, resolve=True))
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 
@@ -82,7 +114,8 @@ def _k(cfg, dm, out: Path):
 
 
 def _search(cfg, z, out: Path) -> int:
-    from audioclust.cluster.ksearch import plot_search, search_k
+    from audioclust.cluster.ksearch import search_k
+    from audioclust.report.plots import plot_search
 
     k_min, k_max = cfg.kmeans.search
     result = search_k(z, int(k_min), int(k_max), int(cfg.seed), gpu=cfg.kmeans.gpu)
@@ -99,10 +132,7 @@ def _load_clusters(cfg):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
-    clusterer = Clusterer.from_state(state, cfg.kmeans.gpu)
-    if clusterer.content.centroids is None:   # fitted before the centroids went into preprocess.npz too
-        clusterer.content.centroids = np.load(cdir / "centroids.npy", allow_pickle=False)
-    return clusterer
+    return Clusterer.from_state(state, cfg.kmeans.gpu)
 
 
 def _newest_fit(run_dir: Path) -> Path:

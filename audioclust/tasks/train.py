@@ -10,17 +10,11 @@ import hydra
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from audioclust import io
+from audioclust import checks, io
+from audioclust.tasks.builders import build_data, build_model
 from audioclust.utils import group_wandb, instantiate_list, setup_run, show_progress
-from audioclust.validate import validate_train
 
 log = logging.getLogger(__name__)
-
-
-def build_model(cfg: DictConfig):
-    """The LightningModule of a (resolved) run config: front end first, the model around it."""
-    frontend = hydra.utils.instantiate(cfg.frontend)
-    return hydra.utils.instantiate(cfg.model, frontend=frontend)
 
 
 def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
@@ -32,13 +26,20 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
     return str(max(found, key=lambda p: p.stat().st_mtime_ns)) if found else None
 
 
+def build(cfg: DictConfig):
+    """(data module, model) of a train config: every value is checked as its object is built, before any data is
+    read or output written."""
+    datamodule, model = build_data(cfg.data), build_model(cfg)
+    if cfg.trainer.max_epochs != -1:   # -1: no limit (Lightning)
+        checks.number("trainer.max_epochs", cfg.trainer.max_epochs, integer=True)
+    return datamodule, model
+
+
 def train(cfg: DictConfig) -> float | None:
-    validate_train(cfg)
     setup_run(cfg)
     output_dir = Path(cfg.paths.output_dir)
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = build_model(cfg)
-    group_wandb(cfg.get("logger"))
+    datamodule, model = build(cfg)
+    group_wandb(cfg)
     loggers = instantiate_list(cfg.get("logger"))
     callbacks = [c for c in instantiate_list(cfg.get("callbacks"))
                  if loggers or type(c).__name__ != "LearningRateMonitor"]

@@ -1,0 +1,29 @@
+"""Console entry points: `audioclust-train` and `audioclust-cluster` (train.py / cluster.py in a checkout).
+
+    audioclust-train                                    # the generated synthetic set (20 classes)
+    audioclust-train data=folder data.root=/my/clips    # your own audio
+    audioclust-cluster run_dir=logs/train/runs/<time>   # cluster the run's clips
+    audioclust-train --config-dir ./my_conf experiment=mine   # your own configs beside the packaged ones
+
+The configs ship inside the package (audioclust/conf, from the repository's conf/); outputs go under the
+current directory (logs/) or $AUDIOCLUST_HOME.
+"""
+import hydra
+
+from audioclust.utils import run_task
+
+CONF = "pkg://audioclust.conf"
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="train")
+def train(cfg):
+    from audioclust.tasks.train import train as task
+
+    return run_task(task, cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="cluster")
+def cluster(cfg):
+    from audioclust.tasks.cluster import cluster as task
+
+    return run_task(task, cfg)

@@ -1,0 +1,1 @@
+"""Pretrained encoders (optional extras) beside the block autoencoder."""

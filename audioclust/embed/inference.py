@@ -1,0 +1,53 @@
+"""Embed every clip of a data module with Lightning's predict loop (sharded, exactly once on 1..N ranks)."""
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+
+from audioclust.embed.shards import KEYS, ShardWriter, load_merged, merge_shards
+from audioclust.errors import ConfigError
+
+
+def embed(model, datamodule, device: str = "auto", progress: bool = True, devices=1, strategy: str = "auto",
+          shard_dir=None) -> dict | None:
+    """Embeddings of every sample, in sample-id order: {embedding (n, d), sample_id (n,), ok (n,)}.
+
+    With shard_dir, each predict rank writes its own shard there and rank 0 merges them (every sample exactly
+    once) and returns the merged arrays memory-mapped; other ranks return None. devices/strategy are
+    Lightning's (e.g. devices=2 strategy=ddp: gloo on CPU, NCCL on GPUs)."""
+    accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
+    if shard_dir is None and (devices != 1 or strategy not in ("auto", None)):
+        raise ConfigError("distributed embedding needs a shard_dir (cluster.py sets one)")
+    writer = [ShardWriter(shard_dir)] if shard_dir is not None else []
+    trainer = L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy or "auto", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                        callbacks=writer)
+    parts = trainer.predict(model, datamodule=datamodule, return_predictions=shard_dir is None)
+    if shard_dir is not None:
+        if trainer.global_rank != 0:
+            return None
+        merge_shards(shard_dir)
+        return load_merged(shard_dir)
+    keys = [k for k in KEYS if k in parts[0]]
+    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
+    order = np.argsort(out["sample_id"], kind="stable")
+    return {k: v[order] for k, v in out.items()}
+
+
+def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:
+    """First-channel log spectrograms (F, T) of some samples, for the montage."""
+    return clips(model, datamodule, sample_ids)[1]
+
+
+def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(decoded waves, first-channel log spectrograms (F, T)) of some samples, as the model sees them."""
+    ds = datamodule.predict_dataloader().dataset
+    items = [ds[int(i)] for i in sample_ids]
+    if not items:
+        return [], []
+    waves = torch.stack([it["wave"] for it in items]).to(model.device)
+    lengths = torch.tensor([it["length"] for it in items])
+    with torch.no_grad():
+        spec = model.frontend.spectrogram(waves, lengths)
+    return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])

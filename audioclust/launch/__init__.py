@@ -1,0 +1,1 @@
+"""Launch plumbing: SLURM requeue, atomic checkpoint IO, signal and Hydra callbacks."""

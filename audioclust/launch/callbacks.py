@@ -1,0 +1,30 @@
+"""Lightning callbacks for jobs that get killed: save `last.ckpt` when SIGTERM arrives.
+
+SLURM (and most schedulers) send SIGTERM before SIGKILL. Lightning's signal connector turns SIGTERM into
+`received_sigterm` and raises SIGTERMException at the next batch boundary; this callback writes the
+checkpoint from `on_exception`, so the same command resumes from there. On SLURM the USR1 warning before a
+time limit is handled by audioclust.launch.slurm.SlurmRequeue (hpc_ckpt_*.ckpt, which the train task also resumes
+from when it is newer than `last.ckpt`); the SIGTERM of a requeue then lands here too, at the same step.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+class SigtermCheckpoint(L.Callback):
+    def __init__(self, dirpath: str, filename: str = "last.ckpt"):
+        self.path = Path(dirpath) / filename
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        trainer.save_checkpoint(self.path)  # every rank calls it; the strategy writes from rank 0
+        if trainer.is_global_zero:
+            log.warning("SIGTERM: saved %s at epoch %d, step %d; run the same command again to resume",
+                        self.path, trainer.current_epoch, trainer.global_step)

@@ -1,0 +1,1 @@
+"""Reporting: plots, the explorer page, W&B, exports for annotation tools."""

@@ -1,0 +1,178 @@
+"""explorer.html: a self-contained page to see and hear the clusters (opens from disk, no server, no internet).
+
+The page (template: explorer.html next to this module, plain JS + canvas) shows a 2-D map of every clip
+coloured by cluster (hover: file, cluster, distance; click: play), per cluster its size and most / least
+typical clips with spectrogram thumbnails and play buttons, and, when labels exist, the clusters x labels
+table and the scores. Audio is referenced by its path relative to the page; thumbnails are PNGs in
+`explorer_files/` beside it. Everything here is plain data in, files out: no model, no config.
+"""
+from __future__ import annotations
+
+import io as _io
+import json
+import logging
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from audioclust import io
+
+log = logging.getLogger(__name__)
+TEMPLATE = Path(__file__).with_name("explorer.html")
+FILES_DIR = "explorer_files"
+MAP_METHODS = ("auto", "umap", "pca")
+
+
+def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int = 0) -> tuple[np.ndarray, str]:
+    """2-D coordinates of every row of z and the method used: UMAP (auto: from umap_min rows, when
+    umap-learn imports), else PCA (report.project_2d); fewer than 3 rows are laid out on a line."""
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown explorer map method {method!r}: use one of {MAP_METHODS}")
+    z = np.asarray(z, dtype=np.float32)
+    if len(z) < 3 or z.ndim != 2 or z.shape[1] < 2:
+        return np.c_[np.arange(len(z), dtype=np.float64), np.zeros(len(z))], "index"
+    if method == "umap" or (method == "auto" and len(z) >= umap_min):
+        try:
+            import umap
+
+            xy = umap.UMAP(n_components=2, n_neighbors=min(15, len(z) - 1), random_state=seed).fit_transform(z)
+            return np.asarray(xy, dtype=np.float64), "umap"
+        except ImportError:
+            log.warning("umap-learn is not installed: the explorer map uses PCA")
+    from audioclust.report.plots import project_2d
+
+    _, xy = project_2d(z, max_points=len(z), seed=seed)
+    return xy, "pca"
+
+
+def pick_extremes(dists, clusters, n_typical: int, n_atypical: int) -> dict[int, tuple[list[int], list[int]]]:
+    """Per non-empty cluster: (indices of the n_typical clips closest to its centroid, closest first;
+    indices of the n_atypical farthest ones, farthest first). The two never overlap: a small cluster gives
+    at most half its clips to the atypical row and the rest (up to n_typical) to the typical one."""
+    from audioclust.report.plots import pick_examples
+
+    out = {}
+    for k, order in pick_examples(dists, clusters, n=len(dists)).items():  # each cluster, closest first
+        n_a = min(max(n_atypical, 0), len(order) // 2)  # small clusters: split, so both rows show something
+        out[k] = (order[:min(max(n_typical, 0), len(order) - n_a)], order[::-1][:n_a])
+    return out
+
+
+def confusion(clusters, labels) -> dict | None:
+    """Counts of clips per (cluster, label) over labelled clips; None when no clip has a label."""
+    pairs = [(int(c), str(lab)) for c, lab in zip(clusters, labels) if lab is not None and lab != ""]
+    if not pairs:
+        return None
+    names = sorted({lab for _, lab in pairs})
+    ids = sorted({c for c, _ in pairs})
+    col, row = {n: j for j, n in enumerate(names)}, {c: i for i, c in enumerate(ids)}
+    table = np.zeros((len(ids), len(names)), dtype=np.int64)
+    for c, lab in pairs:
+        table[row[c], col[lab]] += 1
+    return {"labels": names, "clusters": ids, "counts": table.tolist()}
+
+
+def audio_url(path: str, page_dir: Path) -> str:
+    """The clip's URL relative to the page (percent-encoded), or an absolute file: URI where no relative
+    path exists (another drive)."""
+    try:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(page_dir))
+    except ValueError:
+        return Path(path).resolve().as_uri()
+    return quote(rel.replace(os.sep, "/"))
+
+
+MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+        ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".webm": "audio/webm"}
+
+
+def audio_sources(files: list[str], page_dir: Path, embed_mb: float = 0.0) -> list[str]:
+    """One playable source per file: relative URLs, or, when all files together take at most embed_mb MB,
+    data: URIs so that the page plays its clips wherever it is copied."""
+    if embed_mb > 0 and all(Path(f).suffix.lower() in MIME and os.path.isfile(f) for f in files) \
+            and sum(os.path.getsize(f) for f in files) <= embed_mb * 1e6:
+        import base64
+
+        return [f"data:{MIME[Path(f).suffix.lower()]};base64,{base64.b64encode(Path(f).read_bytes()).decode()}"
+                for f in files]
+    return [audio_url(f, page_dir) for f in files]
+
+
+def spectrogram_png(spec: np.ndarray) -> bytes:
+    """A small PNG of a (freq x time) log spectrogram, low frequencies at the bottom."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import image
+
+    a = np.asarray(spec, dtype=np.float64).squeeze()
+    if a.ndim != 2:
+        raise ValueError(f"spectrogram must be 2-D (freq x time), got shape {np.shape(spec)}")
+    lo, hi = np.nanpercentile(a, [2, 99.5]) if a.size else (0.0, 1.0)
+    buf = _io.BytesIO()
+    image.imsave(buf, np.nan_to_num(a), cmap="magma", origin="lower", vmin=lo, vmax=max(hi, lo + 1e-9),
+                 format="png")
+    return buf.getvalue()
+
+
+def write_thumbnails(out: Path, specs: dict[int, np.ndarray]) -> dict[int, str]:
+    """Write one PNG per clip index into out/explorer_files/; returns {clip index: page-relative URL}."""
+    urls = {}
+    for i, spec in specs.items():
+        name = f"clip_{int(i)}.png"
+        io.write_bytes(out / FILES_DIR / name, spectrogram_png(spec))
+        urls[int(i)] = f"{FILES_DIR}/{name}"
+    return urls
+
+
+def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=None, thumbs=None,
+              scores=None, clip_seconds=None, windows=False, method="pca", title="clusters",
+              embed_audio_mb: float = 0.0) -> dict:
+    """Everything the page shows, as one JSON-able dict (per-clip values in columns to keep it small)."""
+    xy, clusters = np.asarray(xy, dtype=np.float64), np.asarray(clusters, dtype=np.int64)
+    n = len(clusters)
+    if not (len(xy) == len(dists) == len(paths) == len(offsets) == len(labels) == n):
+        raise ValueError("xy, clusters, dists, paths, offsets and labels must have one entry per clip")
+    files = sorted(set(paths))
+    fid = {p: i for i, p in enumerate(files)}
+    names = sorted({str(v) for v in labels if v is not None and v != ""})
+    lid = {v: i for i, v in enumerate(names)}
+    thumbs = thumbs or {}
+    sizes = np.bincount(clusters) if n else np.zeros(0, np.int64)
+    cards = []
+    for k, (typ, atyp) in sorted((picks or pick_extremes(dists, clusters, 0, 0)).items()):
+        cards.append({"id": k, "size": int(sizes[k]),
+                      "typical": [{"i": i, "thumb": thumbs.get(i)} for i in typ],
+                      "atypical": [{"i": i, "thumb": thumbs.get(i)} for i in atyp]})
+    return {
+        "title": title, "n": n, "k": int((sizes > 0).sum()), "method": method,
+        "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "c": clusters.tolist(),
+        "d": np.round(np.asarray(dists, dtype=np.float64), 4).tolist(),
+        "f": [fid[p] for p in paths], "o": np.round(np.asarray(offsets, dtype=np.float64), 3).tolist(),
+        "l": [lid.get(str(v), -1) if v is not None and v != "" else -1 for v in labels],
+        "files": audio_sources(files, out, embed_audio_mb), "names": [os.path.basename(p) for p in files],
+        "labels": names, "clipSeconds": clip_seconds, "windows": bool(windows),
+        "clusters": cards, "scores": _scores(scores), "confusion": confusion(clusters, labels),
+    }
+
+
+def _scores(scores: dict | None) -> dict:
+    keys = ("acc", "nmi", "ari", "silhouette")
+    return {k: float(scores[k]) for k in keys if scores and isinstance(scores.get(k), (int, float))}
+
+
+def render(data: dict) -> str:
+    """The page: the template with the data as inline JSON, every '<' escaped (only strings hold one), so no
+    file name or label can end the script or open a comment."""
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    page = TEMPLATE.read_text(encoding="utf-8")
+    title = (str(data.get("title", "clusters")).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return page.replace("__TITLE__", title).replace("__DATA__", payload)
+
+
+def write_page(out: Path, data: dict) -> Path:
+    path = Path(out) / "explorer.html"
+    io.write_text(path, render(data))
+    return path

@@ -1,0 +1,181 @@
+"""What a cluster run writes besides arrays: assignment rows, the skipped list, plots, the explorer, W&B.
+
+Typed in, typed out: `ReportSettings` and `WandbSettings` (checked when built, from the `report` and `wandb`
+config blocks) and a `ClusterResult`, never the raw config.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from audioclust import checks
+from audioclust.utils import is_rank_zero, sweep_group
+
+log = logging.getLogger(__name__)
+
+MAPS = ("auto", "umap", "pca")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    plots: bool = True
+    examples_per_cluster: int = 6
+    explorer: bool = True
+    explorer_map: str = "auto"
+    explorer_umap_min: int = 200
+    explorer_atypical: int = 3
+    explorer_embed_audio_mb: float = 0
+
+    def __post_init__(self):
+        checks.number("report.examples_per_cluster", self.examples_per_cluster, integer=True)
+        checks.choice("report.explorer_map", self.explorer_map, MAPS)
+        checks.number("report.explorer_umap_min", self.explorer_umap_min, strict=False, integer=True)
+        checks.number("report.explorer_atypical", self.explorer_atypical, strict=False, integer=True)
+        checks.number("report.explorer_embed_audio_mb", self.explorer_embed_audio_mb, strict=False)
+
+
+@dataclass(frozen=True)
+class WandbSettings:
+    enabled: bool = True
+    mode: str = "offline"
+    project: str = "audioclust"
+    entity: str | None = None
+    group: str | None = None
+    tags: tuple[str, ...] = ()
+    max_table_rows: int = 200
+    artifact: bool = True
+
+    def __post_init__(self):
+        checks.choice("wandb.mode", self.mode, ("offline", "online", "disabled"))
+        checks.number("wandb.max_table_rows", self.max_table_rows, strict=False, integer=True)
+
+    @classmethod
+    def from_config(cls, w, tags=()) -> WandbSettings:
+        extra = [t for t in str(w.get("tags") or "").split(",") if t] if isinstance(w.get("tags"), str) \
+            else list(w.get("tags") or [])
+        return cls(bool(w.enabled), str(w.mode), str(w.project), w.get("entity"), w.get("group"),
+                   tuple(dict.fromkeys([*tags, *extra])), int(w.max_table_rows), bool(w.artifact))
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.mode != "disabled" and is_rank_zero()
+
+
+@dataclass
+class ClusterResult:
+    """One cluster run's outcome, row-aligned: every embedded sample with its cluster, distance and map point."""
+    rows: list[dict]
+    clusters: np.ndarray
+    dists: np.ndarray
+    sample_ids: np.ndarray
+    scores: dict
+    xy: np.ndarray | None = None
+    method: str = ""
+    skipped: list[dict] = field(default_factory=list)
+
+
+def assignment_rows(index, sample_ids, ok, clusters, dists):
+    """One row per embedded sample; every file that produced none is listed in `skipped` with a reason."""
+    rows = []
+    for sid, c, d in zip(sample_ids[ok], clusters, dists):
+        fid = int(index.file_ids[sid])
+        label = index.labels[fid]
+        rows.append({"path": index.files[fid], "offset": round(float(index.offsets[sid]), 3),
+                     "cluster": int(c), "distance": round(float(d), 5), "label": "" if label is None else label})
+    skipped = [{"path": p, "reason": r} for p, r in index.skipped]
+    placed = {int(index.file_ids[s]) for s in sample_ids[ok]}
+    skipped += [{"path": f, "reason": "could not be decoded"} for i, f in enumerate(index.files) if i not in placed]
+    return rows, skipped
+
+
+def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: ClusterResult) -> dict:
+    if not settings.plots:
+        return {}
+    from audioclust.embed.inference import spectrograms
+    from audioclust.report import plots as report
+
+    clusters = result.clusters
+    paths = {"map": out / "map.png", "sizes": out / "sizes.png", "montage": out / "montage.png"}
+    report.plot_map(z, clusters, paths["map"], title=f"{len(z)} clips, k={int(clusters.max()) + 1}")
+    report.plot_sizes(clusters, paths["sizes"])
+    picks = report.pick_examples(result.dists, clusters, settings.examples_per_cluster)
+    specs = {c: spectrograms(model, dm, result.sample_ids[idx]) for c, idx in picks.items() if len(idx)}
+    sizes = {int(c): int((clusters == c).sum()) for c in specs}
+    report.plot_montage(specs, paths["montage"], settings.examples_per_cluster, sizes=sizes)
+    return paths
+
+
+def map_coords(settings: ReportSettings, wandb: WandbSettings, z, seed: int) -> tuple[np.ndarray | None, str]:
+    """The 2-D map of every clip (explorer and W&B share it); None when neither wants it."""
+    if not settings.explorer and not wandb.active:
+        return None, ""
+    from audioclust.report.explorer import map_2d
+
+    return map_2d(z, settings.explorer_map, settings.explorer_umap_min, seed=seed)
+
+
+def _clips(model, dm, sample_ids, idx: list[int]):
+    """(waves, spectrograms) of the samples at positions idx, in bounded batches."""
+    from audioclust.embed.inference import clips
+
+    waves, specs = [], []
+    for start in range(0, len(idx), 64):
+        w, s = clips(model, dm, sample_ids[idx[start:start + 64]])
+        waves += w
+        specs += s
+    return waves, specs
+
+
+def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str) -> Path | None:
+    """explorer.html: map, per-cluster typical/atypical clips with thumbnails, confusion."""
+    rows = result.rows
+    if not settings.explorer or not len(rows):
+        return None
+    from audioclust.report import explorer
+
+    picks = explorer.pick_extremes(result.dists, result.clusters, settings.examples_per_cluster,
+                                   settings.explorer_atypical)
+    idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
+    specs = dict(zip(idx, _clips(model, dm, result.sample_ids, idx)[1]))
+    data = explorer.page_data(
+        result.xy, result.clusters, result.dists, [r["path"] for r in rows], [r["offset"] for r in rows],
+        [r["label"] for r in rows], out, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
+        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None,
+        method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
+    path = explorer.write_page(out, data)
+    print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")
+    return path
+
+
+def log_wandb(w: WandbSettings, out: Path, plots: dict, model, dm, result: ClusterResult, *, job_type: str,
+              config: dict, run_dir: Path, seed: int) -> None:
+    """Scores, plots, the map as a scatter chart, a table of clips (audio, spectrogram, cluster, distance)
+    and the clusters as an artifact. Rank 0 only; grouped with the training run (or the sweep) it came from."""
+    if not w.active:
+        return
+    import wandb
+
+    from audioclust.report import wandb_report as wr
+
+    scores, sweep = result.scores, sweep_group()
+    run = wandb.init(project=w.project, entity=w.entity, group=w.group or (sweep[0] if sweep else None),
+                     job_type=job_type, dir=str(out), mode=w.mode, tags=list(w.tags) or None, config=config,
+                     reinit="finish_previous")
+    run.log({f"cluster/{k}": v for k, v in scores.items() if isinstance(v, (int, float)) and v is not None})
+    run.log({f"cluster/{name}": wandb.Image(str(p)) for name, p in plots.items()})
+    if result.xy is not None and len(result.rows):
+        run.log({"cluster/map_scatter": wr.map_plot(wandb, result.xy, result.clusters, result.method)})
+        pick = wr.table_rows(result.clusters, result.dists, w.max_table_rows, seed)
+        waves, specs = _clips(model, dm, result.sample_ids, [int(i) for i in pick])
+        run.log({"cluster/clips": wr.clips_table(wandb, result.rows, result.xy, pick, waves, specs, int(dm.sr))})
+    if w.artifact:
+        model_art = wr.model_artifact_of(run_dir)
+        if model_art and w.mode == "online":  # lineage: the training run's model -> these clusters
+            run.use_artifact(f"{model_art['name']}:latest")   # (W&B refuses use_artifact offline)
+        run.log_artifact(wr.clusters_artifact(wandb, out, f"clusters-{job_type}-{run.id}",
+                                              {"k": scores.get("k"), "run_dir": str(run_dir),
+                                               "model_artifact": model_art}))
+    run.finish()

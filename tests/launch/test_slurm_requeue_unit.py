@@ -1,0 +1,83 @@
+"""SlurmRequeue without a cluster: a USR1 mid-epoch saves hpc_ckpt_1.ckpt at that step, asks `scontrol`
+(a recording stand-in on PATH) to requeue this job, and stops the run without finishing it."""
+import os
+import signal
+import stat
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.demos.boring_classes import BoringModel
+
+from audioclust.launch.slurm import SlurmRequeue, next_hpc_path
+
+
+class SignalAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, *args):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+@pytest.fixture
+def fake_slurm(tmp_path, monkeypatch):
+    calls = tmp_path / "scontrol.calls"
+    script = tmp_path / "bin" / "scontrol"
+    script.parent.mkdir()
+    script.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{script.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    for var in ("SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_NTASKS"):
+        monkeypatch.delenv(var, raising=False)
+    return calls
+
+
+def test_usr1_saves_requeues_and_stops(tmp_path, fake_slurm):
+    before = signal.getsignal(signal.SIGUSR1)
+    trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=3, limit_train_batches=10, limit_val_batches=2,
+                        callbacks=[SlurmRequeue(), SignalAt(step=13)], logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, accelerator="cpu", devices=1)
+    with pytest.raises(SystemExit):
+        trainer.fit(BoringModel())
+    ckpt = torch.load(tmp_path / "hpc_ckpt_1.ckpt", weights_only=True)
+    assert (ckpt["epoch"], ckpt["global_step"]) == (1, 14)  # saved at the end of the signalled batch
+    assert fake_slurm.read_text().split() == ["requeue", "4242"]
+    assert trainer.global_step == 14  # stopped there, did not run to 30 steps
+    assert signal.getsignal(signal.SIGUSR1) == before  # handler restored
+
+
+def test_a_signal_after_training_is_ignored(tmp_path, fake_slurm):
+    """The warning can come after the last step (the last attempt ended near the limit): by then USR1's
+    default action would kill the process that has just finished, and SLURM would call the job FAILED."""
+    before = signal.getsignal(signal.SIGUSR1)
+    try:
+        trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=1,
+                            callbacks=[SlurmRequeue()], logger=False, enable_progress_bar=False,
+                            enable_checkpointing=False, accelerator="cpu", devices=1)
+        trainer.fit(BoringModel())
+        assert trainer.global_step == 3 and signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGUSR1)              # ignored: this test process goes on
+        assert not fake_slurm.exists() and not list(tmp_path.glob("hpc_ckpt_*"))
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+
+
+def test_inactive_outside_slurm(tmp_path, monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    cb = SlurmRequeue()
+    trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=1,
+                        callbacks=[cb], logger=False, enable_progress_bar=False, enable_checkpointing=False)
+    trainer.fit(BoringModel())
+    assert not cb.active and trainer.global_step == 3 and not list(tmp_path.glob("hpc_ckpt_*"))
+
+
+def test_next_hpc_path_counts_up(tmp_path):
+    assert next_hpc_path(tmp_path).name == "hpc_ckpt_1.ckpt"
+    (tmp_path / "hpc_ckpt_1.ckpt").touch()
+    (tmp_path / "hpc_ckpt_3.ckpt").touch()
+    assert next_hpc_path(tmp_path).name == "hpc_ckpt_4.ckpt"

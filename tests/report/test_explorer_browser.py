@@ -1,0 +1,193 @@
+"""explorer.html in a real browser: Debian's headless chromium driven by Selenium, the page opened from disk.
+
+Needs /usr/bin/chromium and /usr/bin/chromedriver (`make sysdeps-browser` installs them as root) and the
+`selenium` package (dev extra); skips with the reason otherwise.
+"""
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from common_utils import ROOT, run_script
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+         "--autoplay-policy=no-user-gesture-required", "--mute-audio", "--window-size=1300,1000")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[dev]')")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not (os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK)),
+    reason=f"no chromium/chromedriver at {CHROMIUM} / {DRIVER}: run `make sysdeps-browser` as root "
+           "(apt-get install chromium chromium-driver)")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in FLAGS:
+        opts.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    opts.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(driver, page: Path) -> dict:
+    t0 = time.perf_counter()
+    driver.get(page.resolve().as_uri())
+    _wait(driver, "return document.body && document.body.dataset.ready === 'true'")
+    wall = time.perf_counter() - t0
+    info = driver.execute_script("return {n: explorer.data.n, drawn: explorer.pointsDrawn, ready: explorer.readyMs,"
+                                 " attr: document.getElementById('map').dataset.pointsDrawn,"
+                                 " load: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd}")
+    return {**info, "wall_s": wall}
+
+
+def _wait(driver, script: str, timeout: float = 10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for: {script}")
+
+
+def _isolated_point(driver) -> int:
+    """The clip whose nearest neighbour on screen is farthest away, so a click hits it and only it."""
+    xy = np.array(driver.execute_script("return Array.from({length: explorer.data.n}, (_, i) => explorer.screenXY(i))"))
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 1e9
+    return int(d.min(axis=1).argmax())
+
+
+def _pointer(driver, i: int, click: bool = False) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas = driver.find_element("id", "map")
+    x, y = driver.execute_script("return explorer.screenXY(arguments[0])", i)
+    rect = driver.execute_script("return arguments[0].getBoundingClientRect().toJSON()", canvas)
+    dx, dy = round(x - rect["left"] - rect["width"] / 2), round(y - rect["top"] - rect["height"] / 2)
+    chain = ActionChains(driver).move_to_element_with_offset(canvas, dx, dy)
+    (chain.click() if click else chain).perform()
+
+
+@pytest.fixture(scope="module")
+def clustered(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explorer")
+    run = tmp / "run"
+    p = run_script("train.py", "debug=default", f"paths.cache_dir={tmp}/cache", "data.synthetic.n_per_class=3",
+                   "data.max_files=null", "trainer.max_epochs=1", "threads=1", f"hydra.run.dir={run}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20", "threads=1",
+                   "wandb.enabled=false", "report.plots=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return run / "fit" / "a"
+
+
+def test_explorer_shows_every_clip_and_plays_a_clicked_one(browser, clustered, tmp_path):
+    out = clustered
+    with open(out / "assignments.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    info = _open(browser, out / "explorer.html")
+    assert info["n"] == info["drawn"] == int(info["attr"]) == len(rows) == 60
+    names = browser.execute_script("return explorer.data.f.map(f => explorer.data.names[f])")
+    assert sorted(names) == sorted(Path(r["path"]).name for r in rows)
+
+    i = _isolated_point(browser)
+    _pointer(browser, i)
+    tip = _wait(browser, "const t = document.getElementById('tip'); return t.style.display === 'block' && t.textContent")
+    assert names[i] in tip and "cluster" in tip and "distance" in tip
+
+    _pointer(browser, i, click=True)
+    state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && "
+                           "{src: a.src, error: a.error, t: a.currentTime}")
+    assert state["error"] is None and state["src"].endswith(names[i]) and state["t"] > 0
+    assert Path(out, browser.execute_script("return explorer.data.files[explorer.data.f[arguments[0]]]", i)).resolve() \
+        == Path(next(r["path"] for r in rows if Path(r["path"]).name == names[i])).resolve()
+
+    shot = tmp_path / "explorer.png"
+    assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logs = ROOT / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, logs / "explorer_browser.png")
+
+
+def test_cluster_cards_thumbnails_play_buttons_and_confusion(browser, clustered):
+    out = clustered
+    metrics = json.loads((out / "metrics.json").read_text())
+    _open(browser, out / "explorer.html")
+    cards = browser.find_elements("css selector", "#cards .card")
+    assert len(cards) == metrics["n_clusters"]
+    first = cards[0]
+    browser.execute_script("arguments[0].scrollIntoView()", first)
+    _wait(browser, "return Array.from(document.querySelectorAll('#cards .card')[0].querySelectorAll('img'))"
+                   ".every(i => i.complete && i.naturalWidth > 0)")
+    thumbs = list((out / "explorer_files").glob("*.png"))
+    shown = browser.execute_script("return document.querySelectorAll('#cards img').length")
+    assert shown == len(thumbs) > 0
+    button = first.find_element("css selector", "button.play")
+    button.click()
+    _wait(browser, "return !explorer.audio.paused && explorer.audio.currentTime > 0")
+    table = browser.execute_script("return Array.from(document.querySelectorAll('#confusion tr')).slice(1).map("
+                                   "r => Array.from(r.querySelectorAll('td')).map(td => Number(td.textContent || 0)))")
+    assert len(table) == metrics["n_clusters"] and sum(map(sum, table)) == metrics["n_clips"]
+    assert [sum(r) for r in table] == [s for s in metrics["cluster_sizes"] if s]
+    linked = browser.execute_script("return Array.from(document.querySelectorAll('[src],[href]'), e => e.src || e.href)")
+    assert len(linked) > len(thumbs) and all(u.startswith("file:") for u in linked), linked  # all from disk
+    header = browser.find_element("id", "scores").text
+    assert f"ACC {metrics['acc']:.3f}" in header and f"NMI {metrics['nmi']:.3f}" in header
+
+
+def test_3000_clips_load_fast(browser, tmp_path):
+    from audioclust.report import explorer
+
+    n, k = 3000, 12
+    rng = np.random.default_rng(0)
+    clusters = rng.integers(0, k, n)
+    z = rng.normal(size=(k, 16))[clusters] + 0.3 * rng.normal(size=(n, 16))
+    dists = rng.random(n)
+    paths = [str(tmp_path / "clips" / f"c{c}" / f"clip_{i:04d}.wav") for i, c in enumerate(clusters)]
+    xy, method = explorer.map_2d(z, "pca")
+    data = explorer.page_data(xy, clusters, dists, paths, np.zeros(n), [f"c{c}" for c in clusters], tmp_path,
+                              picks=explorer.pick_extremes(dists, clusters, 6, 3), scores={"acc": 1.0}, method=method)
+    page = explorer.write_page(tmp_path, data)
+    info = _open(browser, page)
+    assert info["drawn"] == int(info["attr"]) == n
+    print(f"\n3000 clips: page ready {info['ready']:.0f} ms after navigation start, "
+          f"DOMContentLoaded {info['load']:.0f} ms, wall {info['wall_s']:.2f} s, page {page.stat().st_size // 1024} KiB")
+    assert info["ready"] < 3000 and info["wall_s"] < 5
+    hover_ms = browser.execute_script(  # a full redraw, as each hover does
+        "const t = performance.now(); for (let j = 0; j < 10; j++) window.dispatchEvent(new Event('resize'));"
+        "return (performance.now() - t) / 10")
+    assert hover_ms < 100, f"a redraw of 3000 points took {hover_ms:.1f} ms"
+
+
+def test_embedded_audio_plays_after_the_clips_are_gone(browser, tmp_path):
+    import soundfile as sf
+    from common_utils import tone
+
+    from audioclust.report import explorer
+
+    paths = [str(tmp_path / f"t{i}.wav") for i in range(2)]
+    for i, p in enumerate(paths):
+        sf.write(p, tone(300 + 200 * i), 16000)
+    data = explorer.page_data(np.eye(2), [0, 1], [0.1, 0.2], paths, [0.0, 0.0], [None, None], tmp_path / "page",
+                              embed_audio_mb=1)
+    page = explorer.write_page(tmp_path / "page", data)
+    for p in paths:
+        os.unlink(p)
+    _open(browser, page)
+    browser.execute_script("explorer.play(1)")
+    state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && {src: a.src.slice(0, 30)}")
+    assert state["src"].startswith("data:audio/wav;base64,")

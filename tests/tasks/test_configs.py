@@ -1,0 +1,65 @@
+"""Every config group option composes and instantiates (the Hydra compose API, as the scripts see it)."""
+import pytest
+from common_utils import ROOT
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import open_dict
+
+CONF = str(ROOT / "conf")
+
+
+def _compose(name: str, overrides: list[str], tmp_path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(CONF, version_base="1.3"):
+        cfg = compose(name, overrides=overrides, return_hydra_config=True)
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path)
+            cfg.paths.cache_dir = str(tmp_path / "cache")
+        return cfg
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["frontend=stft"], ["frontend=cqt"], ["model=seed"], ["experiment=seed"], ["experiment=demo"],
+    ["debug=default"], ["debug=fdr"], ["logger=csv"], ["logger=none"], ["trainer=cpu"],
+    ["data=fsdd"], ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp"], ["frontend.channels=3"],
+])
+def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
+    monkeypatch.setenv("FSDD_DIR", str(tmp_path))
+    cfg = _compose("train", overrides, tmp_path)
+    assert cfg.model._target_.endswith("BlockAutoencoder") and cfg.trainer._target_.endswith("Trainer")
+    model = instantiate(cfg.model)
+    dm = instantiate(cfg.data)
+    assert model.embedding_dim > 0 and dm.batch_size == cfg.data.batch_size
+    assert (cfg.logger or {}).keys() <= {"wandb", "csv"}
+
+
+@pytest.mark.parametrize("trainer", ["gpu", "ddp", "ddp_cpu"])
+def test_trainer_presets_compose(trainer, tmp_path):
+    cfg = _compose("train", [f"trainer={trainer}"], tmp_path)
+    assert cfg.trainer.accelerator == ("cpu" if trainer == "ddp_cpu" else "gpu")
+    if trainer.startswith("ddp"):
+        assert cfg.trainer.strategy == "ddp"
+
+
+def test_experiment_fsdd_takes_its_folder_from_fsdd_dir_or_data_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("FSDD_DIR", raising=False)
+    cfg = _compose("train", ["experiment=fsdd"], tmp_path)
+    assert cfg.data.root is None and cfg.data.sr == 8000   # no path of this checkout is a package default
+    assert cfg.data.n_clusters == 10 and cfg.data.labels.pattern == r"^(\d)_"
+    monkeypatch.setenv("FSDD_DIR", "/data/fsdd/recordings")
+    assert _compose("train", ["experiment=fsdd"], tmp_path).data.root == "/data/fsdd/recordings"
+
+
+def test_seed_model_has_origin_shapes(tmp_path):
+    cfg = _compose("train", ["model=seed"], tmp_path)
+    model = instantiate(cfg.model)
+    assert model.frontend.n_blocks == 6 and model.net.code_shape == (1, 9, 9)
+    assert tuple(model.frontend.block_size) == (144, 144) and model.frontend.channels == 3
+
+
+def test_cluster_config_composes(tmp_path):
+    cfg = _compose("cluster", ["run_dir=/x", "kmeans.k=5"], tmp_path)
+    assert cfg.mode == "fit" and cfg.kmeans.k == 5 and cfg.hydra.run.dir.startswith("/x/fit/")

@@ -1,0 +1,258 @@
+"""train.py then cluster.py (fit and assign) as a user runs them, on a small synthetic set."""
+import csv
+import glob
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from common_utils import run_script, tone
+from common_utils.wandb_records import read_run
+
+pytestmark = pytest.mark.slow
+N_PER_CLASS = 5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    run = tmp / "run"
+    p = run_script("train.py", "debug=default", "logger=wandb", f"paths.cache_dir={tmp}/cache",
+                   f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=3",
+                   f"hydra.run.dir={run}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "it/s]" not in p.stdout + p.stderr  # progress=auto: no bars when output is not a terminal
+    return tmp, run
+
+
+@pytest.fixture(scope="module")
+def fitted(trained):
+    tmp, run = trained
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return run / "fit" / "a", p.stdout
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_model_checkpoints_and_wandb_run(trained):
+    _, run = trained
+    assert (run / "model.pt").is_file() and (run / "run_config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    state = torch.load(run / "model.pt", weights_only=True)
+    assert state["embedding_dim"] > 0 and any(k.startswith("net.encoder") for k in state["state_dict"])
+    (wrun,) = glob.glob(f"{run}/wandb/offline-run-*")
+    rec = read_run(wrun)
+    assert len(rec["history"]["val/loss"]) == 3 and all(np.isfinite(rec["history"]["val/loss"]))
+    assert "train/loss_epoch" in rec["history"] and rec["config"]["seed"] == 0
+    assert rec["kinds"].get("exit") == 1  # the run was finished
+
+
+def test_model_artifact_logged_and_named_by_the_clusters_artifact(trained, fitted):
+    _, run = trained
+    (wrun,) = glob.glob(f"{run}/wandb/offline-run-*")
+    run_id = wrun.rsplit("-", 1)[1]
+    (model,) = [a for a in read_run(wrun)["artifacts"] if a["type"] == "model"]
+    info = json.loads((run / "model_artifact.json").read_text())
+    assert model["name"] == info["name"] == f"model-{run_id}"
+    assert Path(model["files"]["model.pt"]).read_bytes() == (run / "model.pt").read_bytes()
+    assert info["sha256"] == hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()
+    out, _ = fitted
+    (clusters,) = [a for a in read_run(glob.glob(f"{out}/wandb/offline-run-*")[0])["artifacts"]
+                   if a["type"] == "clusters"]
+    assert clusters["metadata"]["model_artifact"] == info  # offline: lineage by name + hash (use_artifact online)
+
+
+def test_train_draws_and_logs_reconstructions(trained):
+    _, run = trained
+    pngs = sorted(p.name for p in (run / "reconstructions").glob("*.png"))
+    assert pngs == ["epoch_002.png"]  # every 5 epochs and after the last one (3 epochs)
+    assert (run / "reconstructions" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rec = read_run(glob.glob(f"{run}/wandb/offline-run-*")[0])
+    hist = rec["history"]
+    assert hist["val/reconstructions/_type"] == ["images/separated"] and hist["val/reconstructions/count"] == [1]
+    (logged,) = glob.glob(f"{run}/wandb/offline-run-*/files/{hist['val/reconstructions/filenames'][0][0]}")
+    assert Path(logged).read_bytes() == (run / "reconstructions" / pngs[0]).read_bytes()
+
+
+def test_fit_accounts_for_every_clip(trained, fitted):
+    tmp, _ = trained
+    out, stdout = fitted
+    wavs = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*.wav"))
+    rows = _rows(out / "assignments.csv")
+    assert len(wavs) == 20 * N_PER_CLASS and sorted(r["path"] for r in rows) == wavs
+    assert _rows(out / "skipped.csv") == []
+    assert {int(r["cluster"]) for r in rows} <= set(range(20)) and all(float(r["distance"]) >= 0 for r in rows)
+    assert rows[0]["label"] == Path(rows[0]["path"]).parent.name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_clips"] == len(wavs) and m["k"] == 20 and sum(m["cluster_sizes"]) == len(wavs)
+    assert 0 <= m["acc"] <= 1 and 0 <= m["nmi"] <= 1 and -1 <= m["silhouette"] <= 1
+    assert m["acc"] > 0.2 and m["nmi"] > 0.4  # chance on 20 balanced classes: ACC ~0.1, NMI ~0.2
+    emb, cen = np.load(out / "embeddings.npy"), np.load(out / "centroids.npy")
+    assert emb.shape[0] == len(wavs) and cen.shape == (20, emb.shape[1])
+    for png in ("map.png", "sizes.png", "montage.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ACC" in stdout and str(out) in stdout
+
+
+def test_fit_logs_to_wandb_offline(fitted):
+    out, _ = fitted
+    (wrun,) = glob.glob(f"{out}/wandb/offline-run-*")
+    rec = read_run(wrun)
+    m = json.loads((out / "metrics.json").read_text())
+    assert rec["history"]["cluster/nmi"][-1] == pytest.approx(m["nmi"])
+    assert rec["history"]["cluster/acc"][-1] == pytest.approx(m["acc"]) and rec["kinds"].get("exit") == 1
+
+
+def test_fit_logs_map_clip_table_and_clusters_artifact(fitted):
+    out, _ = fitted
+    rec = read_run(glob.glob(f"{out}/wandb/offline-run-*")[0])
+    rows = {r["path"]: r for r in _rows(out / "assignments.csv")}
+    assert rec["history"]["cluster/map_scatter_table/nrows"] == [len(rows)]
+    arts = {a["type"]: a for a in rec["artifacts"] if a["type"] == "clusters"}
+    assert {"assignments.csv", "centroids.npy", "metrics.json"} <= set(arts["clusters"]["files"])
+    staged = arts["clusters"]["files"]["centroids.npy"]
+    assert np.array_equal(np.load(staged), np.load(out / "centroids.npy"))
+    (clips,) = [a for a in rec["artifacts"] if "cluster/clips.table.json" in a["files"]]
+    table = json.loads(Path(clips["files"]["cluster/clips.table.json"]).read_text())
+    col = {c: i for i, c in enumerate(table["columns"])}
+    assert len(table["data"]) == min(len(rows), 200) == rec["history"]["cluster/clips/nrows"][0]
+    for row in table["data"]:  # every row: the clip's cluster and distance, its audio and spectrogram files
+        ref = rows[row[col["path"]]]
+        assert row[col["cluster"]] == int(ref["cluster"]) and row[col["distance"]] == pytest.approx(float(ref["distance"]))
+        audio, image = row[col["audio"]], row[col["spectrogram"]]
+        assert audio["_type"] == "audio-file" and image["_type"] == "image-file"
+        x, sr = sf.read(clips["files"][audio["path"]])
+        assert sr == 16000 and len(x) == 16000 and np.abs(x).max() > 0.01  # the decoded clip, not silence
+        assert Path(clips["files"][image["path"]]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cluster_multirun_one_wandb_group_every_run_finished(trained, tmp_path):
+    _, run = trained
+    p = run_script("cluster.py", "-m", f"run_dir={run}", "kmeans.k=4,8", "report.plots=false", "report.explorer=false",
+                   "wandb.max_table_rows=5", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert p.returncode == 0, p.stderr[-3000:]
+    records = [read_run(r) for r in sorted(glob.glob(f"{tmp_path}/sweep/*/wandb/offline-run-*"))]
+    assert [r["history"]["cluster/k"] for r in records] == [[4], [8]]
+    assert {(r["run"]["group"], r["run"]["job_type"]) for r in records} == {("cluster-sweep", "fit")}
+    assert all(r["kinds"].get("exit") == 1 and r["history"]["cluster/clips/nrows"] == [5] for r in records)
+
+
+def test_assign_new_audio_to_fitted_clusters(trained, fitted, tmp_path):
+    tmp, run = trained
+    out, _ = fitted
+    fit_rows = {Path(r["path"]).name: r for r in _rows(out / "assignments.csv")}
+    picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_001.wav"))[:8]
+    for src in picked:  # known clips, re-encoded as FLAC at another rate: the same sound
+        x, sr = sf.read(src)
+        sf.write(tmp_path / Path(src).name.replace(".wav", ".flac"), x, sr)
+    sf.write(tmp_path / "tone.wav", tone(220, sr=22050), 22050)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt junk")
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={tmp_path}", f"clusters_dir={out}",
+                   f"hydra.run.dir={tmp_path}/assign_out", "report.plots=false", "wandb.enabled=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(tmp_path / "assign_out" / "assignments.csv")
+    assert list(rows[0]) == list(_rows(out / "assignments.csv")[0])  # same CSV format
+    assert len(rows) == len(picked) + 1 and all(0 <= int(r["cluster"]) < 20 for r in rows)
+    skipped = _rows(tmp_path / "assign_out" / "skipped.csv")
+    assert [Path(s["path"]).name for s in skipped] == ["broken.wav"] and skipped[0]["reason"]
+    for r in rows:  # a clip seen at fit time lands in the same cluster at the same distance
+        name = Path(r["path"]).name.replace(".flac", ".wav")
+        if name in fit_rows:
+            assert r["cluster"] == fit_rows[name]["cluster"]
+            assert float(r["distance"]) == pytest.approx(float(fit_rows[name]["distance"]), abs=1e-3)
+
+
+def _fails_clearly(p, *needles):
+    assert p.returncode != 0
+    text = p.stdout + p.stderr
+    assert "Traceback" not in text, text[-2000:]
+    for n in needles:
+        assert n in text, text[-2000:]
+
+
+def test_clear_errors(trained, tmp_path):
+    tmp, run = trained
+    _fails_clearly(run_script("cluster.py", f"run_dir={run}", "kmeans.k=1000", f"hydra.run.dir={tmp_path}/a"),
+                   "kmeans.k=1000 is larger than the number of clips")
+    _fails_clearly(run_script("train.py", "data=folder", f"data.root={tmp_path}/missing", f"hydra.run.dir={tmp_path}/b"),
+                   "data root does not exist")
+    (tmp_path / "empty").mkdir()
+    _fails_clearly(run_script("train.py", "data=folder", f"data.root={tmp_path}/empty", f"hydra.run.dir={tmp_path}/c"),
+                   "no audio files found")
+    _fails_clearly(run_script("train.py", "model.no_such_option=3", f"hydra.run.dir={tmp_path}/d"),
+                   "no_such_option")
+    _fails_clearly(run_script("cluster.py", f"run_dir={tmp_path}", f"hydra.run.dir={tmp_path}/e"),
+                   "not a finished train run")
+
+
+def test_mismatched_and_unsafe_checkpoints_are_refused(trained, tmp_path):
+    _, run = trained
+    bad = tmp_path / "run"
+    bad.mkdir()
+    cfg = (run / "run_config.yaml").read_text().replace("code_channels: 4", "code_channels: 5")
+    (bad / "run_config.yaml").write_text(cfg)
+    (bad / "model.pt").write_bytes((run / "model.pt").read_bytes())
+    _fails_clearly(run_script("cluster.py", f"run_dir={bad}", f"hydra.run.dir={tmp_path}/a"), "does not match")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"state_dict": Evil()}, bad / "model.pt")
+    p = run_script("cluster.py", f"run_dir={bad}", f"hydra.run.dir={tmp_path}/b")
+    _fails_clearly(p, "refusing to load")
+    assert "pwned" not in p.stdout
+
+
+def test_rerun_resumes_from_last_checkpoint(trained, tmp_path):
+    tmp, run = trained
+    copy = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("wandb", "fit"))
+    p = run_script("train.py", "debug=default", f"paths.cache_dir={tmp}/cache", "logger=csv",
+                   f"data.synthetic.n_per_class={N_PER_CLASS}", "data.max_files=null", "trainer.max_epochs=4",
+                   f"hydra.run.dir={copy}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "resuming from" in (copy / "debug.log").read_text()  # the log is named after task_name
+    with open(next(copy.glob("csv/*/metrics.csv")), newline="") as f:
+        epochs = {r["epoch"] for r in csv.DictReader(f) if r.get("val/loss")}
+    assert epochs == {"3"}  # only the one missing epoch was trained
+
+
+def test_voice_groups_fit_then_assign_the_same_clips(trained, fitted, tmp_path):
+    """voice.groups with a round of co-clustering: the groups, their statistics and the spectra's cluster means are
+    stored with the clusters, so assigning the fitted clips again puts each in the same cluster at the same
+    distance."""
+    tmp, run = trained
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={fit}", "kmeans.k=20", "voice.groups=3",
+                   "voice.rounds=1", "report.plots=false", "wandb.enabled=false", "report.explorer=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    state = np.load(fit / "preprocess.npz")
+    assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3 and int(state["voice_rounds"]) == 1
+    assert state["voice_ltas_means"].shape[0] == 20 and state["voice_centroids"].shape[0] == 3
+    keys = json.loads((fit / "embed" / "shards.json").read_text())["keys"]
+    assert "voice" in keys                                       # the long-term spectra were computed ...
+    assert "voice" not in json.loads((fitted[0] / "embed" / "shards.json").read_text())["keys"]  # ... only then
+    picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_00[12].wav"))[:10]
+    src = tmp_path / "again"
+    src.mkdir()
+    for f in picked:
+        (src / Path(f).name).write_bytes(Path(f).read_bytes())
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={src}", f"clusters_dir={fit}",
+                   f"hydra.run.dir={tmp_path}/assign_out", "report.plots=false", "wandb.enabled=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    fit_rows = {Path(r["path"]).name: r for r in _rows(fit / "assignments.csv")}
+    rows = _rows(tmp_path / "assign_out" / "assignments.csv")
+    assert len(rows) == len(picked)
+    for r in rows:
+        assert r["cluster"] == fit_rows[Path(r["path"]).name]["cluster"]
+        assert float(r["distance"]) == pytest.approx(float(fit_rows[Path(r["path"]).name]["distance"]), abs=1e-3)
