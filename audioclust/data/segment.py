@@ -246,8 +246,9 @@ def _db(ms: np.ndarray) -> np.ndarray:
 
 
 def noise_floor(frame_db: np.ndarray, frame_seconds: float, cfg: SegmentConfig) -> np.ndarray:
-    """Per-frame noise floor: the `floor_percentile` of the frame energies in a centred window of
-    `floor_window_seconds` (shrunk to the recording at its ends), evaluated every second and interpolated."""
+    """Per-frame noise floor: the `floor_percentile` of the frame energies in a window of `floor_window_seconds`
+    centred on the frame (cut short at the recording's ends, not shifted: a shifted window would lag a background
+    that is changing there), evaluated every second and interpolated."""
     n = len(frame_db)
     if n == 0:
         return frame_db.copy()
@@ -258,12 +259,16 @@ def noise_floor(frame_db: np.ndarray, frame_seconds: float, cfg: SegmentConfig) 
     centres = np.arange(0, n, step)
     if centres[-1] != n - 1:
         centres = np.append(centres, n - 1)
-    starts = np.clip(centres - w // 2, 0, n - w)
-    windows = np.lib.stride_tricks.sliding_window_view(frame_db, w)
     floor = np.empty(len(centres))
+    inner = (centres - w // 2 >= 0) & (centres - w // 2 + w <= n)
+    for i in np.flatnonzero(~inner):            # near the ends: the window is cut short, still centred on its frame
+        floor[i] = np.percentile(frame_db[max(0, centres[i] - w // 2): centres[i] - w // 2 + w], cfg.floor_percentile)
+    idx = np.flatnonzero(inner)
+    windows = np.lib.stride_tricks.sliding_window_view(frame_db, w)
     batch = max(1, (1 << 22) // w)              # ~32 MB of float64 per batch
-    for i in range(0, len(centres), batch):
-        floor[i: i + batch] = np.percentile(windows[starts[i: i + batch]], cfg.floor_percentile, axis=1)
+    for i in range(0, len(idx), batch):
+        j = idx[i: i + batch]
+        floor[j] = np.percentile(windows[centres[j] - w // 2], cfg.floor_percentile, axis=1)
     return np.interp(np.arange(n), centres, floor)
 
 
