@@ -11,8 +11,9 @@ An energy detector with an adaptive threshold:
    rather than against the whole spectrum;
 2. the noise floor is a low percentile (`floor_percentile`) of the frame energies in a window of
    `floor_window_seconds` centred on each frame (evaluated once per second and interpolated), so it follows a
-   background that changes slowly over the hours; `floor_window_seconds=0` takes the percentile over the whole
-   recording;
+   background that changes slowly over the hours (with the default 30 s window, up to about 0.2 dB/s: a faster
+   change, like a passing plane or rain starting, comes out as an event); `floor_window_seconds=0` takes the
+   percentile over the whole recording;
 3. a frame is active when it is `threshold_db` above the floor (in any band, with bands; and its broadband
    energy is above the absolute `min_level_db`); with
    hysteresis an event starts at that level and lasts while the energy stays above `threshold_db -
@@ -265,7 +266,7 @@ def noise_floor(frame_db: np.ndarray, frame_seconds: float, cfg: SegmentConfig) 
         floor[i] = np.percentile(frame_db[max(0, centres[i] - w // 2): centres[i] - w // 2 + w], cfg.floor_percentile)
     idx = np.flatnonzero(inner)
     windows = np.lib.stride_tricks.sliding_window_view(frame_db, w)
-    batch = max(1, (1 << 22) // w)              # ~32 MB of float64 per batch
+    batch = max(1, (1 << 20) // w)              # ~8 MB of float64 per batch
     for i in range(0, len(idx), batch):
         j = idx[i: i + batch]
         floor[j] = np.percentile(windows[centres[j] - w // 2], cfg.floor_percentile, axis=1)
@@ -280,7 +281,8 @@ def _runs(mask: np.ndarray) -> np.ndarray:
 
 def _segment(frame_db: np.ndarray, n_samples: int, sr: int, hop: int, cfg: SegmentConfig) -> Segmentation:
     if frame_db.shape[1] > 1 and len(frame_db):
-        # band energies vary much more from frame to frame than the broadband one: average BAND_SMOOTH_FRAMES frames (in power)
+        # band energies vary much more from frame to frame than the broadband one: average them (in power) over
+        # BAND_SMOOTH_FRAMES frames; this widens an event by up to a frame at each end
         from scipy.ndimage import uniform_filter1d
 
         p = uniform_filter1d(10 ** (frame_db[:, 1:] / 10), BAND_SMOOTH_FRAMES, axis=0, mode="nearest")

@@ -94,6 +94,18 @@ def test_floor_tracks_slow_background_change():
     assert glob.event_seconds > 30  # the global floor fails on this recording
 
 
+@pytest.mark.parametrize("bands", [1, 8])
+def test_background_changing_at_the_start_is_not_an_event(bands):
+    """The level falls 6 dB over the first 30 s and rises 6 dB over the last 30 s: a floor window shifted to fit
+    inside the recording lags it there (5-18 s of false event per end). (The floor follows changes up to
+    ~0.2 dB/s with the default 30 s window; faster ones, like a passing plane, come out as events.)"""
+    n = SR * 240
+    level = 0.01 * 10 ** (np.interp(np.arange(n) / SR, [0, 30, 210, 240], [6, 0, 0, 6]) / 20)
+    for seed in (11, 12):
+        x = np.random.default_rng(seed).normal(0, 1, n) * level
+        assert detect(x, SR, SegmentConfig(bands=bands)).events == []
+
+
 def _tones(spec, seconds=20.0):
     """Noise plus loud tones at (onset, duration) pairs."""
     x = _noise(seconds, 0.005, 9)
