@@ -15,6 +15,7 @@ from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.pipeline import Clusterer
 from audioclust.embed.inference import embed
 from audioclust.errors import ConfigError
+from audioclust.report.export import Assignment, export_all
 from audioclust.report.outputs import (
     ClusterResult,
     ReportSettings,
@@ -94,6 +95,10 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_npy(out / "embeddings.npy", x)
     io.write_json(out / "metrics.json", scores)
     result = ClusterResult(rows, clusters, dists, emb["sample_id"][ok], scores, skipped=skipped)
+    if any(cfg.export.values()):
+        exported = export_all([Assignment(r["path"], r["offset"], float(dm.clip_seconds), r["cluster"], r["distance"],
+                                          r["label"]) for r in rows], out / "exports", **cfg.export)
+        print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
     plots = write_plots(report, out, model, dm, z, result)
     result.xy, result.method = map_coords(report, wandb, z, seed)
     write_explorer(report, out, model, dm, result, title=f"{Path(str(cfg.run_dir)).name} / {mode}")

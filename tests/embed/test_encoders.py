@@ -135,6 +135,7 @@ def test_aisfx_matches_package(tmp_path):
     inference = importlib.import_module("aisfx.inference")
     from aisfx.preprocessing import spectrogram_normalize
     from aisfx.spectrogram import spectrogram_librosa
+
     from audioclust.embed.encoders.aisfx import load_checkpoint
 
     model = inference.load_bestModel(*load_checkpoint(inference.get_path_modelWeights()), "cpu")

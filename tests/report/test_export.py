@@ -9,8 +9,7 @@ import pytest
 import soundfile as sf
 
 from audioclust.errors import DataError
-from audioclust.report.export import (RAVEN_COLUMNS, Assignment, cluster_name, export_all, read_assignments,
-                                      write_cluster_folders, write_raven)
+from audioclust.report.export import RAVEN_COLUMNS, Assignment, cluster_name, export_all, read_assignments, write_cluster_folders, write_raven
 
 CLIP = 1.0
 

@@ -31,7 +31,8 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted(trained):
     tmp, run = trained
-    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20")
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20", "export.raven=true",
+                   "export.audacity=true", "export.folders=true")
     assert p.returncode == 0, p.stderr[-3000:]
     return run / "fit" / "a", p.stdout
 
@@ -101,10 +102,31 @@ def test_fit_accounts_for_every_clip(trained, fitted):
     assert "ACC" in stdout and str(out) in stdout
 
 
-def test_fit_logs_to_wandb_offline(fitted):
+def test_fit_exports_raven_audacity_and_cluster_folders(fitted):
+    out, stdout = fitted
+    rows = _rows(out / "assignments.csv")
+    table = (out / "exports" / "raven" / "all.Table.1.selections.txt").read_text().splitlines()
+    header = table[0].split("\t")
+    assert header[:7] == ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)", "Low Freq (Hz)",
+                          "High Freq (Hz)"] and "Cluster" in header and len(table) == 1 + len(rows)
+    by_file = {(r["path"], float(r["offset"])): int(r["cluster"]) for r in rows}
+    for line in table[1:]:
+        rec = dict(zip(header, line.split("\t")))
+        assert by_file[(rec["Begin Path"], float(rec["File Offset (s)"]))] == int(rec["Cluster"])
+    assert len(list((out / "exports" / "raven").glob("*.Table.1.selections.txt"))) == 1 + len(rows)  # 1 clip per file
+    labels = list((out / "exports" / "audacity").glob("*.labels.txt"))
+    assert len(labels) == len(rows) and labels[0].read_text().count("\t") == 2
+    linked = list((out / "exports" / "clusters").rglob("*.wav"))
+    assert len(linked) == len(rows) and all(p.is_symlink() and p.resolve().is_file() for p in linked)
+    assert "exports:" in stdout
+
+
+def test_fit_logs_to_wandb_offline(trained, fitted):
     out, _ = fitted
     (wrun,) = glob.glob(f"{out}/wandb/offline-run-*")
     rec = read_run(wrun)
+    (train_run,) = glob.glob(f"{trained[1]}/wandb/offline-run-*")
+    assert rec["run"]["group"] == read_run(train_run)["run"]["group"] == "run"   # found together in the W&B UI
     m = json.loads((out / "metrics.json").read_text())
     assert rec["history"]["cluster/nmi"][-1] == pytest.approx(m["nmi"])
     assert rec["history"]["cluster/acc"][-1] == pytest.approx(m["acc"]) and rec["kinds"].get("exit") == 1
