@@ -56,6 +56,6 @@ def test_wheel_in_a_fresh_venv_trains_and_clusters_from_any_folder(tmp_path):
     assert "clip_seconds: 2.0" in p.stdout and "- mine" in p.stdout
     # AUDIOCLUST_HOME moves every output
     home = tmp_path / "home"
-    p = _run([str(bin_ / "audioclust-train"), "debug=default", "--cfg", "hydra", "--resolve"], log, cwd=work,
-             env={**env, "AUDIOCLUST_HOME": str(home)})
-    assert f"dir: {home}/logs/debug/runs/" in p.stdout
+    p = _run([str(bin_ / "audioclust-train"), "debug=default", "--cfg", "job", "--resolve", "--package", "paths"], log,
+             cwd=work, env={**env, "AUDIOCLUST_HOME": str(home)})
+    assert f"log_dir: {home}/logs" in p.stdout and f"cache_dir: {home}/.cache" in p.stdout
