@@ -33,12 +33,16 @@ from frontend import write_section  # noqa: E402
 from audioclust.data.audio import list_audio_files  # noqa: E402
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
+DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
 SPEAKER = r"'^\d_([a-z]+)_'"
 DATASETS = {
     "fsdd": {"sr": 8000, "train": ["data=fsdd", f"data.root={FSDD}"],
              "targets": {"digit": (r"^(\d)_", 10, [r"data.labels.pattern='^(\d)_'", "kmeans.k=10"]),
                          "speaker": (r"^\d_([a-z]+)_", 6, [f"data.labels.pattern={SPEAKER}", "kmeans.k=6"])}},
     "synthetic": {"sr": 16000, "train": ["experiment=demo"], "targets": {"class": (None, 20, [])}},
+    # 583 drum one-shots in 10 classes, 14 kits (../shared/data/drums/build.sh makes it; not speech)
+    "drums": {"sr": 16000, "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent",
+                                     "data.n_clusters=10"], "targets": {"class": (None, 10, ["kmeans.k=10"])}},
 }
 COCLUSTER = ["reduce.method=umap", "voice=speech"]
 # name -> (train.py overrides, cluster.py overrides [or {target: overrides}, which win over the target's own]);
@@ -63,6 +67,15 @@ CONFIGS = {
                                              "speaker": ["reduce.method=umap", "voice=speakers", "kmeans.k=10"]}),
     "speaker": (["experiment=fsdd_speaker"], []),
     "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
+    # the block codes' pooling (model.pooling): concat (the default) ties a sound to where it sits in the clip;
+    # timestats: each frequency row's code mean and spread over time
+    "fsdd_timestats_umap": (["experiment=fsdd", "model.pooling=timestats"], ["reduce.method=umap"]),
+    "folder": ([], []),
+    "folder_umap": ([], ["reduce.method=umap"]),
+    "folder_timestats": (["model.pooling=timestats"], []),
+    "folder_timestats_umap": (["model.pooling=timestats"], ["reduce.method=umap"]),
+    "demo_timestats": (["model.pooling=timestats"], []),
+    "demo_timestats_umap": (["model.pooling=timestats"], ["reduce.method=umap"]),
     "demo": ([], []),
     "demo_umap": ([], ["reduce.method=umap"]),
     "demo_umap_voice": ([], ["reduce.method=umap", "voice.groups=8"]),
@@ -195,16 +208,20 @@ def main() -> None:
         if data == "fsdd" and not FSDD.is_dir():
             print(f"skipping fsdd: not found at {FSDD}")
             continue
+        if data == "drums" and not DRUMS.is_dir():
+            print(f"skipping drums: not found at {DRUMS} (bash ../shared/data/drums/build.sh makes it)")
+            continue
         run_one(data, args)
 
 
 def run_one(data: str, args) -> None:
-    root = FSDD if data == "fsdd" else _synthetic_root()
+    root = {"fsdd": FSDD, "drums": DRUMS}.get(data) or _synthetic_root()
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
     default = (["fsdd", "fsdd_umap", "fsdd_cocluster", "fsdd_nolifter_umap", "idec", "contrastive",
                 "contrastive_umap", "speaker", "speaker_umap"] if data == "fsdd" else
+               ["folder", "folder_umap", "folder_timestats", "folder_timestats_umap"] if data == "drums" else
                ["demo", "demo_umap", "demo_cocluster", "demo_lifter", "demo_lifter_umap"])
     for name in args.configs or default:
         rows.append(run_audioclust(data, name, args.seeds, Path(args.runs), extra, args.retrain))

@@ -171,13 +171,11 @@ class Clusterer:
 
     @classmethod
     def from_state(cls, state, gpu="auto") -> Clusterer:
-        """From preprocess.npz (clusters fitted before voice groups existed have no voice_groups: off)."""
+        """From preprocess.npz, as `state()` wrote it."""
         content = Stage.from_state(state, "", gpu)
-        groups = int(state["voice_groups"]) if "voice_groups" in state else 0
+        groups = int(state["voice_groups"])
         if not groups:
             return cls(content)
-        if "voice_kind" not in state:
-            raise ConfigError("these clusters were fitted with voice groups by an older audioclust: fit them again")
         voice = Stage.from_state(state, "voice_", gpu)
         clusterer = cls(content, groups, int(state["voice_rounds"]), str(state["voice_target"]), voice)
         clusterer.s = {k: np.asarray(state[k]) for k in ("voice_means", "voice_scales", "voice_ltas_means")

@@ -12,7 +12,7 @@ from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
 from audioclust.model.dec import DECHead
 
-POOLINGS = ("concat", "mean", "max")
+POOLINGS = ("concat", "mean", "max", "timestats")
 
 
 class BlockAutoencoder(L.LightningModule):
@@ -44,6 +44,9 @@ class BlockAutoencoder(L.LightningModule):
 
     @property
     def embedding_dim(self) -> int:
+        if self.pooling == "timestats":   # mean and spread over time of each (freq row, channel, code row)
+            c, h, _ = self.net.code_shape
+            return 2 * self.frontend.grid[0] * c * h
         return self.net.code_dim * (self.frontend.n_blocks if self.pooling == "concat" else 1)
 
     @staticmethod
@@ -75,6 +78,15 @@ class BlockAutoencoder(L.LightningModule):
         return b.reshape(-1, *b.shape[2:])
 
     def _pool(self, codes: torch.Tensor, n_clips: int) -> torch.Tensor:
+        """Block codes (n_clips * blocks, C, h, w) -> clip embeddings. concat: in (freq, time) block order (tied to
+        where a sound sits in the clip); mean / max: over blocks; timestats: each frequency row's code mean and
+        standard deviation over every time position (blocks and the code's own time axis): a texture or event
+        anywhere in the clip gives the same embedding."""
+        if self.pooling == "timestats":
+            nf, nt = self.frontend.grid
+            c, h, w = codes.shape[1:]
+            t = codes.reshape(n_clips, nf, nt, c, h, w).permute(0, 1, 3, 4, 2, 5).reshape(n_clips, nf, c, h, nt * w)
+            return torch.cat([t.mean(-1), t.std(-1, unbiased=False)], dim=-1).flatten(1)
         codes = codes.flatten(1).reshape(n_clips, self.frontend.n_blocks, -1)
         if self.pooling == "concat":
             return codes.flatten(1)

@@ -95,15 +95,3 @@ def test_fit_then_assign_from_the_stored_state_agree(rounds, target, reduce):
     assert len(centroids) == (3 if target == "voice" else k) and z.shape == z2.shape
     with pytest.raises(ConfigError, match="carry no long-term spectrum"):
         again.assign(x, None)
-
-
-def test_clusters_fitted_before_voice_groups_load_as_off():
-    _, x, _, _ = _voices_and_words()
-    plain, k = _clusterer(groups=0)
-    labels = plain.fit(x, None, k)[0]
-    state = {key: v for key, v in plain.state().items() if key != "voice_groups"}
-    again = Clusterer.from_state(state, gpu=False)
-    assert again.groups == 0 and not again.needs_ltas
-    np.testing.assert_array_equal(again.assign(x, None)[0], labels)
-    with pytest.raises(ConfigError, match="by an older audioclust: fit them again"):   # groups, no stored stage
-        Clusterer.from_state({**state, "voice_groups": np.array(2)}, gpu=False)

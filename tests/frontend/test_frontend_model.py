@@ -67,7 +67,7 @@ def test_seed_preset_reproduces_the_origin_shapes():
     assert model.embed(torch.randn(2, 8000)).shape == (2, 486)
 
 
-@pytest.mark.parametrize("pooling,dim", [("concat", 2 * 256), ("mean", 256), ("max", 256)])
+@pytest.mark.parametrize("pooling,dim", [("concat", 2 * 256), ("mean", 256), ("max", 256), ("timestats", 2 * 8 * 8)])
 def test_forward_backward_and_pooling(pooling, dim):
     model = BlockAutoencoder(fe := Frontend(), _net(fe, {"widths": [8, 16, 32], "code_channels": 8}), _optimizer, pooling=pooling)
     batch = {"wave": torch.randn(3, 16000), "ok": torch.tensor([True, True, False]), "sample_id": torch.arange(3)}
@@ -107,3 +107,19 @@ def test_stretch_aligns_clips_of_different_durations():
     assert loudest(stretched).min() > loudest(padded).max() + 5  # the tone fills the time axis
     with pytest.raises(ConfigError, match="align"):
         Frontend(align="warp")
+
+
+def test_timestats_pooling_does_not_care_where_a_sound_sits():
+    """A burst moved by whole blocks: timestats embeddings stay equal, concat ones do not."""
+    torch.manual_seed(0)
+    fe = Frontend(clip_seconds=2.0, norm="none")      # 4 time blocks of 32 frames (0.5 s at 64 frames/s)
+    net = _net(fe, {"widths": [8, 16, 32], "code_channels": 8})
+    burst = 0.5 * torch.sin(2 * torch.pi * 1000 * torch.arange(8000) / 16000)
+    early, late = torch.zeros(1, 32000), torch.zeros(1, 32000)
+    early[0, 8000:16000], late[0, 16000:24000] = burst, burst   # one block later (0.5 s)
+    out = {}
+    for pooling in ("timestats", "concat"):
+        model = BlockAutoencoder(fe, net, _optimizer, pooling=pooling).eval()
+        a, b = model.embed(early), model.embed(late)
+        out[pooling] = float((a - b).norm() / a.norm())
+    assert out["timestats"] < 0.05 < out["concat"], out
