@@ -188,9 +188,9 @@ def speed(args) -> None:
             best = max(ok) if ok else None
             t_l, i_l = med[VARIANTS[3][0]]
             meets = t_sk / t_l >= 10 and i_l <= 1.01 * in_sk
-            verdicts.append(f"- {n:,} points, {kind}: the 100k settings {t_sk / t_l:.1f}x at {rel(i_l, in_sk)} "
+            verdicts.append(f"- {n:,} points, {kind}: the 100k settings {t_sk / t_l:.2f}x at {rel(i_l, in_sk)} "
                             f"({'meet' if meets else 'miss'} >= 10x within 1%); "
-                            + (f"fastest at most 1% above sklearn's inertia: {best[1]}, {best[0]:.1f}x" if best else
+                            + (f"fastest at most 1% above sklearn's inertia: {best[1]}, {best[0]:.2f}x" if best else
                                "no FAISS variant at most 1% above sklearn's inertia"))
             del x
     lines += ["", *verdicts, "", "On separated blobs the initialisation decides: random and FAISS's k-means++ "

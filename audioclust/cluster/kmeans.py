@@ -32,14 +32,12 @@ def training_sample(x, k: int, max_points_per_centroid: int, seed: int = 0) -> n
     return np.ascontiguousarray(x[idx], dtype=np.float32)
 
 
-def greedy_kmeanspp(x: np.ndarray, k: int, seed: int = 0, n_local_trials: int | None = None,
-                    eval_points: int | None = None) -> np.ndarray:
+def greedy_kmeanspp(x: np.ndarray, k: int, seed: int = 0, n_local_trials: int | None = None) -> np.ndarray:
     """k rows of x as initial centroids (k, d) by greedy k-means++, scikit-learn's seeding: each step draws
     n_local_trials candidates (default 2 + ln k) with probability proportional to the squared distance to the
-    nearest centroid so far and keeps the one that lowers the sum of those distances most. eval_points: that sum
-    is estimated on a fixed random subset of this many rows (None: every row, as scikit-learn), which makes many
-    candidates cheap. Deterministic for a seed; numpy float32 matrix products (no per-step input checks, so
-    several times faster than sklearn.cluster.kmeans_plusplus on a few thousand rows), float64 sums."""
+    nearest centroid so far and keeps the one that lowers the sum of those distances most. Deterministic for a
+    seed; numpy float32 matrix products without per-step input checks (over 2x faster than
+    sklearn.cluster.kmeans_plusplus on 9,600 rows, k=300, 16 candidates), float64 sums."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x)
     if not 1 <= k <= n:
@@ -47,38 +45,35 @@ def greedy_kmeanspp(x: np.ndarray, k: int, seed: int = 0, n_local_trials: int | 
     trials = int(n_local_trials) if n_local_trials else 2 + int(np.log(k))
     rng = np.random.default_rng(seed)
     sq = np.einsum("ij,ij->i", x, x)
-    ev = np.sort(rng.choice(n, int(eval_points), replace=False)) if eval_points and eval_points < n else None
-    xe, sqe = (x, sq) if ev is None else (x[ev], sq[ev])
 
-    def dist2(rows: np.ndarray, cols: np.ndarray, sqc: np.ndarray, closest) -> np.ndarray:
-        """(len(rows), len(cols)) squared distances of x[rows] to cols, at most closest, in place."""
-        d = x[rows] @ cols.T
+    def dist2(rows: np.ndarray, closest=None) -> np.ndarray:
+        """(len(rows), n) squared distances of x[rows] to every row, at most closest, in place."""
+        d = x[rows] @ x.T
         d *= -2
-        d += sqc[None, :]
+        d += sq[None, :]
         d += sq[rows][:, None]
         np.maximum(d, 0, out=d)
         return d if closest is None else np.minimum(d, closest[None, :], out=d)
 
     chosen = np.empty(k, np.int64)
     chosen[0] = rng.integers(n)
-    closest = dist2(chosen[:1], x, sq, None)[0]
+    closest = dist2(chosen[:1])[0]
     for c in range(1, k):
         cum = np.cumsum(closest, dtype=np.float64)
         if cum[-1] <= 0:  # every point already sits on a centroid (duplicates): take unused rows
             chosen[c:] = rng.choice(np.setdiff1d(np.arange(n), chosen[:c]), k - c, replace=False)
             break
         cand = np.minimum(np.searchsorted(cum, rng.uniform(size=trials) * cum[-1]), n - 1)
-        d = dist2(cand, xe, sqe, closest if ev is None else closest[ev])
+        d = dist2(cand, closest)
         best = int(np.argmin(d.sum(1, dtype=np.float64)))
-        chosen[c] = cand[best]
-        closest = d[best].copy() if ev is None else dist2(chosen[c:c + 1], x, sq, closest)[0]
+        chosen[c], closest = cand[best], d[best].copy()
     return x[chosen].copy()
 
 
 def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
                max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False,
                init: str = "random", refine: int = 0, init_points_per_centroid: int = 16,
-               n_local_trials: int | None = 24, init_eval_points: int | None = None) -> np.ndarray:
+               n_local_trials: int | None = 24) -> np.ndarray:
     """Centroids (k, d), trained on at most k * max_points_per_centroid rows of x (a seeded sample; x may be
     memory-mapped). init: random | kmeans++ | afkmc2 (FAISS ClusteringInitMethod) | greedy: greedy_kmeanspp on
     max(k * init_points_per_centroid, 4096) rows of that sample (on CPU), with n_local_trials candidates per step
@@ -106,7 +101,7 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
         for r in range(max(int(nredo), 1)):
             rseed = int(seed) + 1000003 * r
             seeds = training_sample(sample, 1, max(int(k) * int(init_points_per_centroid), 4096), rseed)
-            start = greedy_kmeanspp(seeds, int(k), rseed, n_local_trials, init_eval_points)
+            start = greedy_kmeanspp(seeds, int(k), rseed, n_local_trials)
             km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=1, seed=rseed, verbose=bool(verbose),
                               max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu))
             obj = km.train(sample, init_centroids=start)
