@@ -1,6 +1,11 @@
 """Clustering scores: Hungarian-matched accuracy, NMI, ARI (when labels exist) and silhouette (always).
 
 Every value returned is a plain Python int/float/list/None, so the dict goes straight into json.dumps.
+
+Noise (cluster -1, HDBSCAN): `clustering_scores` reports n_noise and noise_fraction; acc / nmi / ari score every
+labelled clip, noise included (NMI and ARI: noise is one more label; ACC: a noise clip is never matched, so it
+counts as wrong); acc_clustered / nmi_clustered / ari_clustered score the labelled clips in a cluster only. The
+silhouette and cluster sizes are over the clustered clips.
 """
 from __future__ import annotations
 
@@ -10,31 +15,36 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from sklearn.metrics.cluster import contingency_matrix
 
 
-def _cluster_ids(clusters) -> np.ndarray:
+def _cluster_ids(clusters, noise: bool = False) -> np.ndarray:
+    """Integer cluster ids >= 0 (>= -1 with noise=True: -1 is noise)."""
     c = np.asarray(clusters).reshape(-1)
     if c.size and not np.issubdtype(c.dtype, np.integer):
         if not np.issubdtype(c.dtype, np.number) or not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
             raise ValueError("cluster ids must be integers")
         c = c.astype(np.int64)
-    if c.size and c.min() < 0:
-        raise ValueError(f"cluster ids must be >= 0, got {int(c.min())} (unassigned points?)")
+    if c.size and c.min() < (-1 if noise else 0):
+        raise ValueError(f"cluster ids must be >= {-1 if noise else 0}, got {int(c.min())} (unassigned points?)")
     return c.astype(np.int64, copy=False)
 
 
-def cluster_accuracy(labels, clusters) -> float:
+def cluster_accuracy(labels, clusters, noise=None) -> float:
     """Share of points whose cluster maps to their label under the best one-to-one matching.
 
     Clusters and classes need not be equally many: clusters left without a class (or classes without
-    a cluster) count as wrong. Labels may be any hashable values, strings included.
+    a cluster) count as wrong. Labels may be any hashable values, strings included. Points in the cluster
+    `noise` (e.g. -1) are never matched: they count as wrong.
     """
     labels, clusters = np.asarray(labels).reshape(-1), np.asarray(clusters).reshape(-1)
     if len(labels) != len(clusters):
         raise ValueError(f"{len(labels)} labels but {len(clusters)} cluster ids")
     if len(labels) == 0:
         return 0.0
-    table = contingency_matrix(labels, clusters)  # rows: classes, columns: clusters
+    keep = np.ones(len(clusters), bool) if noise is None else clusters != noise
+    if not keep.any():
+        return 0.0
+    table = contingency_matrix(labels[keep], clusters[keep])  # rows: classes, columns: clusters
     rows, cols = linear_sum_assignment(table, maximize=True)
-    return float(table[rows, cols].sum() / table.sum())
+    return float(table[rows, cols].sum() / len(labels))
 
 
 def silhouette(x, clusters, max_points: int = 5000, seed: int = 0) -> float | None:
@@ -53,21 +63,29 @@ def silhouette(x, clusters, max_points: int = 5000, seed: int = 0) -> float | No
     return value if np.isfinite(value) else None
 
 
-def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5000, seed: int = 0) -> dict:
+def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5000, seed: int = 0,
+                      noise: bool | None = None) -> dict:
     """Scores of one clustering, JSON serialisable.
 
-    Always: n_clips, n_clusters (non-empty ones), silhouette (None where undefined) and cluster_sizes
-    (clips per cluster id 0..max). With labels (a sequence, None where unknown) also n_labelled and
-    acc / nmi / ari computed on the labelled clips only (None when no clip is labelled).
+    Always: n_clips, n_clusters (non-empty ones, noise not counted), n_noise and noise_fraction (clips in
+    cluster -1), silhouette (over the clustered clips; None where undefined) and cluster_sizes (clips per cluster
+    id 0..max). With labels (a sequence, None where unknown) also n_labelled and acc / nmi / ari computed on the
+    labelled clips only (None when no clip is labelled; noise scored as the module docstring says), and, when
+    noise is True (None: when any clip is noise), acc_clustered / nmi_clustered / ari_clustered.
     """
-    clusters = _cluster_ids(clusters)
+    clusters = _cluster_ids(clusters, noise=True)
     x = np.asarray(embeddings)
     if len(x) != len(clusters):
         raise ValueError(f"{len(x)} embeddings but {len(clusters)} cluster ids")
-    sizes = np.bincount(clusters) if len(clusters) else np.zeros(0, dtype=np.int64)
+    member = clusters >= 0
+    n_noise = int((~member).sum())
+    noise = n_noise > 0 if noise is None else bool(noise)
+    sizes = np.bincount(clusters[member]) if member.any() else np.zeros(0, dtype=np.int64)
+    xm = x if member.all() else np.asarray(x)[member]
     out = {"n_clips": int(len(clusters)), "n_clusters": int((sizes > 0).sum()),
+           "n_noise": n_noise, "noise_fraction": float(n_noise / len(clusters)) if len(clusters) else 0.0,
            "cluster_sizes": [int(s) for s in sizes],
-           "silhouette": silhouette(x, clusters, max_silhouette, seed)}
+           "silhouette": silhouette(xm, clusters[member], max_silhouette, seed)}
     if labels is None:
         return out
     labels = list(labels)
@@ -78,9 +96,15 @@ def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5
     y = np.array([str(lab) for lab, k in zip(labels, known) if k], dtype=object)
     c = clusters[known]
     out["n_labelled"] = int(known.sum())
-    if len(y) == 0:
-        out.update(acc=None, nmi=None, ari=None)
-        return out
-    out.update(acc=cluster_accuracy(y, c), nmi=float(normalized_mutual_info_score(y, c)),
-               ari=float(adjusted_rand_score(y, c)))
+    out.update(_label_scores(y, c, noise=-1))
+    if noise:
+        m = c >= 0
+        out.update({f"{k}_clustered": v for k, v in _label_scores(y[m], c[m]).items()})
     return out
+
+
+def _label_scores(y, c, noise=None) -> dict:
+    if len(y) == 0:
+        return {"acc": None, "nmi": None, "ari": None}
+    return {"acc": cluster_accuracy(y, c, noise), "nmi": float(normalized_mutual_info_score(y, c)),
+            "ari": float(adjusted_rand_score(y, c))}

@@ -1,4 +1,7 @@
-"""cluster.py's clustering: preprocess -> reduce -> FAISS k-means, optionally co-clustered with voice groups.
+"""cluster.py's clustering: preprocess -> reduce -> FAISS k-means or HDBSCAN, optionally co-clustered with voice groups.
+
+`cluster.method` chooses inside the one Stage: kmeans (k given or searched) or hdbscan (audioclust/cluster/density.py:
+the number of clusters found, clips in none labelled -1 = noise; not with voice groups).
 
 Voice groups (audioclust/voice.py) standardise the embeddings within groups of clips that share a voice or a
 channel. With `rounds` > 0 the groups and the clusters are estimated in turn: the clusters (what is said)
@@ -13,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from audioclust import checks
+from audioclust.cluster import density
 from audioclust.cluster.kmeans import Preprocess, assign, fit_kmeans
 from audioclust.cluster.reduce import Reducer
 from audioclust.cluster.voice import group_means, group_stats, standardise
@@ -24,12 +28,20 @@ VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
 
 
 class Stage:
-    """One preprocess -> reduce -> k-means, fitted on some features and re-applied to new ones."""
+    """One preprocess -> reduce -> k-means or HDBSCAN, fitted on some features and re-applied to new ones.
+
+    cluster: {method: kmeans | hdbscan, min_cluster_size, min_samples, selection, radius_quantile} (the last four
+    for hdbscan only; density.py). With hdbscan, labels may be -1 (noise) and `radius` holds each cluster's radius."""
 
     def __init__(self, preprocess: str = "l2", reduce: dict | None = None, kmeans: dict | None = None,
-                 seed: int = 0, gpu="auto"):
+                 seed: int = 0, gpu="auto", cluster: dict | None = None):
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.km, self.seed, self.gpu, self.centroids = dict(kmeans or {}), int(seed), gpu, None
+        opts = dict(cluster or {})
+        self.method = checks.choice("cluster.method", opts.pop("method", "kmeans"), density.METHODS)
+        self.hdb = {"min_cluster_size": None, "min_samples": None, "selection": "eom", "radius_quantile": 1.0, **opts}
+        density.check_options(**self.hdb)
+        self.radius = None
         for key in ("niter", "nredo", "max_points_per_centroid"):
             if key in self.km:
                 checks.number(f"kmeans.{key}", self.km[key], integer=True)
@@ -39,23 +51,36 @@ class Stage:
     def fit(self, x, k: int | Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search)."""
         z = self.red.fit_transform(self.pre.fit(x)(x))
+        if self.method == "hdbscan":   # k is found, not given
+            h = self.hdb
+            labels = density.fit_hdbscan(z, h["min_cluster_size"], h["min_samples"], h["selection"])
+            self.centroids, self.radius = density.cluster_stats(z, labels, h["radius_quantile"])
+            nearest = assign(z, self.centroids, self.gpu)[1]
+            return labels, density.distances(z, labels, self.centroids, nearest), z
         k = k(z) if callable(k) else k
         self.centroids = fit_kmeans(z, int(k), seed=self.seed, gpu=self.gpu, **self.km)
         return (*assign(z, self.centroids, self.gpu), z)
 
     def assign(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         z = self.red.transform(self.pre(x))
-        return (*assign(z, self.centroids, self.gpu), z)
+        labels, dists = assign(z, self.centroids, self.gpu)
+        if self.method == "hdbscan":   # the nearest cluster if within its radius, else noise
+            labels = density.within_radius(labels, dists, self.radius)
+        return labels, dists, z
 
     def state(self, prefix: str = "") -> dict:
-        state = {**self.pre.state(), **self.red.state(), "centroids": self.centroids}
+        state = {**self.pre.state(), **self.red.state(), "centroids": self.centroids,
+                 "cluster_method": np.array(self.method)}
+        if self.method == "hdbscan":
+            state["cluster_radius"] = self.radius
         return {prefix + k: v for k, v in state.items()}
 
     @classmethod
     def from_state(cls, state, prefix: str = "", gpu="auto") -> Stage:
         s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
-        stage = cls(gpu=gpu)
+        stage = cls(gpu=gpu, cluster={"method": str(s["cluster_method"])})
         stage.pre, stage.red, stage.centroids = Preprocess.from_state(s), Reducer.from_state(s), s.get("centroids")
+        stage.radius = s.get("cluster_radius")
         return stage
 
 
@@ -68,6 +93,9 @@ class Clusterer:
         checks.number("voice.rounds", rounds, strict=False, integer=True)
         if checks.choice("voice.target", target, TARGETS) == "voice" and not groups:
             raise ConfigError("voice.target=voice clusters the voice groups: set voice.groups > 0 (their number)")
+        if groups and content.method != "kmeans":
+            raise ConfigError("voice groups co-cluster with k-means clusters only: use voice=none with "
+                              "cluster.method=hdbscan (noise clips have no cluster to centre their spectra in)")
         self.content, self.voice, self.groups, self.rounds, self.target = content, voice, groups, rounds, target
         self.s: dict = {}
 
@@ -76,11 +104,15 @@ class Clusterer:
         seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice
         checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
         search = cfg.kmeans.get("search")
+        copts = dict(cfg.get("cluster") or {})
+        if copts.get("method", "kmeans") == "hdbscan" and (cfg.kmeans.k is not None or search is not None):
+            raise ConfigError("kmeans.k and kmeans.search choose k for cluster.method=kmeans; hdbscan finds the "
+                              "number of clusters itself: drop them")
         if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
             raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
         km = {k: cfg.kmeans[k] for k in ("niter", "nredo", "max_points_per_centroid", "init", "refine")}
         km["verbose"] = show_progress(cfg.get("progress"))   # FAISS prints each iteration
-        content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu)
+        content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu, copts)
         reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
         voice = Stage("l2", reduce, VOICE_KMEANS, seed, gpu)
         return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice)

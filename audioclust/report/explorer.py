@@ -3,7 +3,9 @@
 The page (template: explorer.html next to this module, plain JS + canvas) shows a 2-D map of every clip
 coloured by cluster (hover: file, cluster, distance; click: play), per cluster its size and most / least
 typical clips with spectrogram thumbnails and play buttons, and, when labels exist, the clusters x labels
-table and the scores. Audio is referenced by its path relative to the page; thumbnails are PNGs in
+table and the scores. Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "noise": its own
+legend button, the last card (clips closest to a cluster, and farthest from every cluster) and the last row of the
+table. Audio is referenced by its path relative to the page; thumbnails are PNGs in
 `explorer_files/` beside it. Everything here is plain data in, files out: no model, no config.
 """
 from __future__ import annotations
@@ -66,7 +68,7 @@ def confusion(clusters, labels) -> dict | None:
     if not pairs:
         return None
     names = sorted({lab for _, lab in pairs})
-    ids = sorted({c for c, _ in pairs})
+    ids = sorted({c for c, _ in pairs}, key=lambda c: (c < 0, c))   # noise (-1) last
     col, row = {n: j for j, n in enumerate(names)}, {c: i for i, c in enumerate(ids)}
     table = np.zeros((len(ids), len(names)), dtype=np.int64)
     for c, lab in pairs:
@@ -140,14 +142,15 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=N
     names = sorted({str(v) for v in labels if v is not None and v != ""})
     lid = {v: i for i, v in enumerate(names)}
     thumbs = thumbs or {}
-    sizes = np.bincount(clusters) if n else np.zeros(0, np.int64)
+    ids, counts = np.unique(clusters, return_counts=True)
+    sizes = dict(zip(ids.tolist(), counts.tolist()))
     cards = []
-    for k, (typ, atyp) in sorted((picks or pick_extremes(dists, clusters, 0, 0)).items()):
+    for k, (typ, atyp) in sorted((picks or pick_extremes(dists, clusters, 0, 0)).items(), key=lambda kv: (kv[0] < 0, kv[0])):
         cards.append({"id": k, "size": int(sizes[k]),
                       "typical": [{"i": i, "thumb": thumbs.get(i)} for i in typ],
                       "atypical": [{"i": i, "thumb": thumbs.get(i)} for i in atyp]})
     return {
-        "title": title, "n": n, "k": int((sizes > 0).sum()), "method": method,
+        "title": title, "n": n, "k": int((ids >= 0).sum()), "noise": int(sizes.get(-1, 0)), "method": method,
         "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "c": clusters.tolist(),
         "d": np.round(np.asarray(dists, dtype=np.float64), 4).tolist(),
         "f": [fid[p] for p in paths], "o": np.round(np.asarray(offsets, dtype=np.float64), 3).tolist(),
@@ -159,7 +162,7 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=N
 
 
 def _scores(scores: dict | None) -> dict:
-    keys = ("acc", "nmi", "ari", "silhouette")
+    keys = ("acc", "nmi", "ari", "silhouette", "noise_fraction", "acc_clustered", "nmi_clustered", "ari_clustered")
     return {k: float(scores[k]) for k in keys if scores and isinstance(scores.get(k), (int, float))}
 
 

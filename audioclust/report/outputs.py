@@ -99,9 +99,12 @@ def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: Clust
 
     clusters = result.clusters
     paths = {"map": out / "map.png", "sizes": out / "sizes.png", "montage": out / "montage.png"}
-    report.plot_map(z, clusters, paths["map"], title=f"{len(z)} clips, k={int(clusters.max()) + 1}")
+    n_noise = int((clusters < 0).sum())
+    report.plot_map(z, clusters, paths["map"], title=f"{len(z)} clips, k={int(clusters.max()) + 1}"
+                    + (f", {n_noise} noise" if n_noise else ""))
     report.plot_sizes(clusters, paths["sizes"])
     picks = report.pick_examples(result.dists, clusters, settings.examples_per_cluster)
+    picks.pop(-1, None)   # noise has no typical clips: the montage leaves it out (the explorer lists it)
     specs = {c: spectrograms(model, dm, result.sample_ids[idx]) for c, idx in picks.items() if len(idx)}
     sizes = {int(c): int((clusters == c).sum()) for c in specs}
     report.plot_montage(specs, paths["montage"], settings.examples_per_cluster, sizes=sizes)

@@ -1,5 +1,8 @@
 """PNG report next to the results: 2-D map, cluster sizes, spectrogram montage per cluster.
 
+Noise (cluster -1, HDBSCAN): drawn grey under the clusters on the map, left out of the size bars (its count is in
+the title) and out of the montage (cluster.py leaves it out: it has no typical clip).
+
 Every figure is written atomically (temp .png in the same folder, then os.replace) and closed afterwards.
 """
 from __future__ import annotations
@@ -37,12 +40,15 @@ def _save(fig, path, dpi: float = 110) -> None:
         plt.close(fig)
 
 
+NOISE_COLOUR = "#b0b0b0"
+
+
 def _ids(clusters, n: int | None = None) -> np.ndarray:
     c = np.asarray(clusters).reshape(-1).astype(np.int64)
     if n is not None and len(c) != n:
         raise ValueError(f"{n} points but {len(c)} cluster ids")
-    if len(c) and c.min() < 0:
-        raise ValueError(f"cluster ids must be >= 0, got {int(c.min())}")
+    if len(c) and c.min() < -1:
+        raise ValueError(f"cluster ids must be >= 0 (or -1: noise), got {int(c.min())}")
     return c
 
 
@@ -68,9 +74,14 @@ def plot_map(embeddings, clusters, path, title: str = "") -> None:
     full = _ids(clusters, len(x))
     idx, xy = project_2d(x)
     c = full[idx]
-    keys = np.unique(c)
+    noise = c < 0
+    keys = np.unique(c[~noise])
     cmap = plt.get_cmap("tab20")
     fig, ax = plt.subplots(figsize=(7.5, 6))
+    if noise.any():   # underneath, grey
+        ax.scatter(xy[noise, 0], xy[noise, 1], color=NOISE_COLOUR, s=5, alpha=0.6,
+                   label=f"noise (n={int((full < 0).sum())})")
+    xy, c = xy[~noise], c[~noise]
     if len(keys) <= 20:  # one colour per cluster, named in a legend with its full size
         for i, k in enumerate(keys):
             m = c == k
@@ -80,28 +91,34 @@ def plot_map(embeddings, clusters, path, title: str = "") -> None:
     else:  # too many for a legend: colours repeat, a colourbar gives the id range
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap=cmap, s=6, alpha=0.8)
         fig.colorbar(sc, ax=ax, label="cluster")
+        if noise.any():
+            ax.legend(fontsize=7, loc="best")
     shown = "" if len(idx) == len(x) else f" ({len(idx)} of {len(x)} shown)"
     ax.set(title=(title or "clips (PCA of embeddings)") + shown, xlabel="PC 1", ylabel="PC 2")
     _save(fig, path)
 
 
 def plot_sizes(clusters, path) -> None:
-    """Bar chart of clips per cluster id 0..max (empty clusters show as gaps)."""
+    """Bar chart of clips per cluster id 0..max (empty clusters show as gaps); noise (-1) has no bar, its count
+    is in the title."""
     c = _ids(clusters)
     if len(c) == 0:
         raise ValueError("plot_sizes needs at least one cluster id")
-    sizes = np.bincount(c)
+    n_noise = int((c < 0).sum())
+    sizes = np.bincount(c[c >= 0]) if n_noise < len(c) else np.zeros(0, np.int64)
     fig, ax = plt.subplots(figsize=(min(max(4, 0.35 * len(sizes)), 40), 3))
     ax.bar(np.arange(len(sizes)), sizes, color="tab:blue")
+    extra = f"; {n_noise} noise clips ({100 * n_noise / len(c):.0f}%) not shown" if n_noise else ""
     ax.set(xlabel="cluster", ylabel="clips", title=f"cluster sizes ({len(c)} clips, {int((sizes > 0).sum())} "
-                                                   f"non-empty of {len(sizes)})")
+                                                   f"non-empty of {len(sizes)}{extra})")
     if len(sizes) <= 40:
         ax.set_xticks(np.arange(len(sizes)))
     _save(fig, path)
 
 
 def pick_examples(distances, clusters, n: int = 6) -> dict[int, list[int]]:
-    """Per non-empty cluster, the indices of the n clips closest to its centroid (the most typical)."""
+    """Per non-empty cluster (noise, -1, included when present), the indices of the n clips closest to its
+    centroid (the most typical; for noise: the clips closest to any cluster)."""
     distances = np.asarray(distances, dtype=np.float64).reshape(-1)
     clusters = _ids(clusters, len(distances))
     out = {}

@@ -85,7 +85,7 @@ def cluster(cfg: DictConfig) -> float | None:
     labels = [r["label"] if r["label"] != "" else None for r in rows]
     labels = labels if any(v is not None for v in labels) else None
     seed = int(cfg.seed)
-    scores = clustering_scores(z, clusters, labels, seed=seed)
+    scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method == "hdbscan" or None)
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
@@ -109,7 +109,10 @@ def cluster(cfg: DictConfig) -> float | None:
 
 
 def _k(cfg, dm, out: Path):
-    """kmeans.k, the data config's n_clusters, or (kmeans.search) a function that picks k from the embeddings."""
+    """kmeans.k, the data config's n_clusters, or (kmeans.search) a function that picks k from the embeddings;
+    None for cluster.method=hdbscan (it finds k)."""
+    if OmegaConf.select(cfg, "cluster.method", default="kmeans") == "hdbscan":
+        return None
     if cfg.kmeans.get("search"):
         return lambda z: _search(cfg, z, out)
     k = cfg.kmeans.k or dm.n_clusters
@@ -158,5 +161,9 @@ def _npz(state: dict) -> bytes:
 def _print_summary(out: Path, scores: dict) -> None:
     keys = [k for k in ("acc", "nmi", "ari", "silhouette") if scores.get(k) is not None]
     line = ", ".join(f"{k.upper()} {scores[k]:.3f}" for k in keys)
+    if scores.get("n_noise"):
+        line += f"; noise {scores['n_noise']} clips ({100 * scores['noise_fraction']:.1f}%)" + "".join(
+            f", {k.upper()} {scores[k + '_clustered']:.3f}" for k in ("acc", "nmi", "ari")
+            if scores.get(k + "_clustered") is not None) + " on the clustered clips"
     print(f"\n{scores['mode']}: {scores['n_clips']} clips in {scores['n_clusters']} clusters "
           f"({scores['n_skipped']} files skipped); {line}\noutputs: {out}")

@@ -191,3 +191,34 @@ def test_embedded_audio_plays_after_the_clips_are_gone(browser, tmp_path):
     browser.execute_script("explorer.play(1)")
     state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && {src: a.src.slice(0, 30)}")
     assert state["src"].startswith("data:audio/wav;base64,")
+
+
+def test_noise_drawn_grey_listed_as_noise_and_focusable(browser, tmp_path):
+    """HDBSCAN's cluster -1: every clip drawn, a grey 'noise' legend button that shows the noise alone, a last
+    'Noise' card and a 'noise' row in the clusters x labels table."""
+    from audioclust.report import explorer
+
+    rng = np.random.default_rng(0)
+    clusters = np.r_[np.zeros(20, int), np.ones(20, int), np.full(10, -1)]
+    xy, dists = rng.normal(size=(50, 2)) + 4 * clusters[:, None], rng.random(50)
+    labels = ["a"] * 20 + ["b"] * 20 + ["a", "b"] * 5
+    data = explorer.page_data(xy, clusters, dists, [str(tmp_path / f"c{i}.wav") for i in range(50)], np.zeros(50),
+                              labels, tmp_path, picks=explorer.pick_extremes(dists, clusters, 3, 2),
+                              scores={"nmi": 0.5, "noise_fraction": 0.2, "nmi_clustered": 0.9})
+    info = _open(browser, explorer.write_page(tmp_path, data))
+    assert info["drawn"] == 50
+    summary = browser.find_element("id", "summary").text
+    assert "2 clusters, 10 noise" in summary
+    legend = browser.find_elements("css selector", "#legend button")
+    assert [b.text for b in legend] == ["0 (20)", "1 (20)", "noise (10)"]
+    assert browser.execute_script("return getComputedStyle(arguments[0].querySelector('.sw')).backgroundColor",
+                                  legend[2]) == "rgb(176, 176, 176)"
+    legend[2].click()
+    assert "on" in legend[2].get_attribute("class")
+    header = browser.find_element("id", "scores").text
+    assert "NOISE FRACTION 0.200" in header and "NMI (CLUSTERED CLIPS) 0.900" in header
+    cards = browser.find_elements("css selector", "#cards .card h3")
+    assert cards[-1].text.startswith("Noise: 10 clips in no cluster")
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('#confusion tr th:first-child'))"
+                                  ".map(t => t.textContent)")
+    assert rows[-1] == "noise"

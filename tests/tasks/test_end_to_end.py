@@ -278,3 +278,45 @@ def test_voice_groups_fit_then_assign_the_same_clips(trained, fitted, tmp_path):
     for r in rows:
         assert r["cluster"] == fit_rows[Path(r["path"]).name]["cluster"]
         assert float(r["distance"]) == pytest.approx(float(fit_rows[Path(r["path"]).name]["distance"]), abs=1e-3)
+
+
+def test_hdbscan_fit_writes_noise_everywhere_then_assigns(trained, tmp_path):
+    """cluster.method=hdbscan: k found, clips in no cluster are -1 in assignments.csv, metrics with and without
+    noise, the explorer and the exports; mode=assign puts the fitted members back (nearest centroid in radius)."""
+    tmp, run = trained
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={fit}", "cluster.method=hdbscan",
+                   "cluster.min_cluster_size=3", "reduce.method=pca", "export.raven=true", "wandb.max_table_rows=20")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(fit / "assignments.csv")
+    m = json.loads((fit / "metrics.json").read_text())
+    clusters = [int(r["cluster"]) for r in rows]
+    assert len(rows) == 20 * N_PER_CLASS and set(clusters) <= set(range(-1, m["k"]))
+    assert m["n_clusters"] == m["k"] == len(np.load(fit / "centroids.npy")) >= 2
+    assert m["n_noise"] == clusters.count(-1) and m["noise_fraction"] == pytest.approx(m["n_noise"] / len(rows))
+    assert sum(m["cluster_sizes"]) + m["n_noise"] == len(rows)
+    for key in ("acc", "nmi", "ari", "acc_clustered", "nmi_clustered", "ari_clustered"):
+        assert 0 <= m[key] <= 1 or key.startswith("ari"), key
+    assert all(float(r["distance"]) >= 0 for r in rows)   # noise: the distance to the nearest centroid
+    state = np.load(fit / "preprocess.npz", allow_pickle=False)
+    assert str(state["cluster_method"]) == "hdbscan" and state["cluster_radius"].shape == (m["k"],)
+    page = (fit / "explorer.html").read_text()
+    assert f'"k":{m["k"]},"noise":{m["n_noise"]}' in page
+    table = (fit / "exports" / "raven" / "all.Table.1.selections.txt").read_text().splitlines()
+    col = table[0].split("\t").index("Annotation")
+    assert len(table) == 1 + len(rows) and sum(line.split("\t")[col] == "noise" for line in table) == m["n_noise"]
+    rec = read_run(glob.glob(f"{fit}/wandb/offline-run-*")[0])
+    assert rec["history"]["cluster/noise_fraction"][-1] == pytest.approx(m["noise_fraction"])
+    assert "noise" in p.stdout or m["n_noise"] == 0
+
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"clusters_dir={fit}",
+                   f"hydra.run.dir={tmp_path}/assign", "report.plots=false", "wandb.enabled=false")
+    assert p.returncode == 0, p.stderr[-3000:]
+    again = {(r["path"], r["offset"]): int(r["cluster"]) for r in _rows(tmp_path / "assign" / "assignments.csv")}
+    members = [(r["path"], r["offset"]) for r in rows if int(r["cluster"]) >= 0]
+    back = sum(again[key] == int(r["cluster"]) for key, r in zip(members, [r for r in rows if int(r["cluster"]) >= 0]))
+    assert back >= 0.8 * len(members)   # the rest: nearer another cluster's centroid (HDBSCAN clusters need not be round)
+    assert "noise_fraction" in json.loads((tmp_path / "assign" / "metrics.json").read_text())
+
+    _fails_clearly(run_script("cluster.py", f"run_dir={run}", "cluster.method=hdbscan", "kmeans.k=5",
+                              f"hydra.run.dir={tmp_path}/bad"), "hdbscan finds the number of clusters itself")
