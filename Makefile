@@ -1,5 +1,5 @@
 # make demo: install what the demo needs, train on the generated synthetic set, cluster it, print scores and paths.
-# make test: install the test extras and the system services (SLURM, Chromium), run every test that can run here.
+# make test: install the test extras, the pretrained encoders' extras and the system services (SLURM, Chromium), run every test that can run here.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
 # CPU wheel of torch first (local on the project's machines), so nothing pulls a CUDA build
 TORCH := torch==2.13.0
 
-.PHONY: install install-dev demo test lint bench sysdeps sysdeps-browser slurm slurm-stop clean
+.PHONY: install install-dev install-encoders demo test lint bench sysdeps sysdeps-browser slurm slurm-stop clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,15 +21,23 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+# The pretrained encoders' extras (docs/encoders.md): aisfx and resemblyzer pin old or broken dependencies, so
+# the extras bring their real ones and the two packages themselves go in with --no-deps.
+$(VENV)/.installed-encoders: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[aisfx,birdnet,speech,speaker]"
+	$(BIN)/pip install -q --no-deps aisfx==0.1.2 resemblyzer==0.1.4
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-encoders: $(VENV)/.installed-encoders
 
 demo: $(VENV)/.installed
 	$(BIN)/audioclust-train experiment=demo hydra.run.dir=$(DEMO_DIR)
 	$(BIN)/audioclust-cluster run_dir=$(DEMO_DIR) hydra.run.dir=$(DEMO_DIR)/fit
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
-test: $(VENV)/.installed-dev sysdeps lint
+test: $(VENV)/.installed-dev $(VENV)/.installed-encoders sysdeps lint
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev

@@ -154,7 +154,7 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
 
 
 def log_wandb(w: WandbSettings, out: Path, plots: dict, model, dm, result: ClusterResult, *, job_type: str,
-              config: dict, run_dir: Path, seed: int) -> None:
+              config: dict, run_dir: Path | None, seed: int) -> None:
     """Scores, plots, the map as a scatter chart, a table of clips (audio, spectrogram, cluster, distance)
     and the clusters as an artifact. Rank 0 only; grouped with the training run (or the sweep) it came from."""
     if not w.active:
@@ -175,10 +175,10 @@ def log_wandb(w: WandbSettings, out: Path, plots: dict, model, dm, result: Clust
         waves, specs = _clips(model, dm, result.sample_ids, [int(i) for i in pick])
         run.log({"cluster/clips": wr.clips_table(wandb, result.rows, result.xy, pick, waves, specs, int(dm.sr))})
     if w.artifact:
-        model_art = wr.model_artifact_of(run_dir)
+        model_art = wr.model_artifact_of(run_dir) if run_dir is not None else None   # None: a pretrained encoder
         if model_art and w.mode == "online":  # lineage: the training run's model -> these clusters
             run.use_artifact(f"{model_art['name']}:latest")   # (W&B refuses use_artifact offline)
         run.log_artifact(wr.clusters_artifact(wandb, out, f"clusters-{job_type}-{run.id}",
-                                              {"k": scores.get("k"), "run_dir": str(run_dir),
+                                              {"k": scores.get("k"), "run_dir": run_dir and str(run_dir),
                                                "model_artifact": model_art}))
     run.finish()

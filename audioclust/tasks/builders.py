@@ -1,4 +1,5 @@
-"""The one place that turns configs into objects: data module, front end + model, a trained run's model."""
+"""The one place that turns configs into objects: data module, front end + model, a trained run's model, a
+pretrained encoder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,10 @@ import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from audioclust import io
-from audioclust.errors import AudioclustError, CheckpointError
+from audioclust import checks, io
+from audioclust.errors import AudioclustError, CheckpointError, ConfigError
+
+BLOCKAE = "blockae"   # the `encoder` choice that embeds with a train.py run (run_dir=...)
 
 
 def instantiate(node: DictConfig, **kwargs):
@@ -55,6 +58,55 @@ def load_run(run_dir) -> tuple[DictConfig, object]:
     return cfg, model.eval()
 
 
+def encoder_name(cfg: DictConfig) -> str:
+    """The cluster config's `encoder` choice: blockae (a train.py run) or a pretrained encoder (conf/encoder)."""
+    node = cfg.get("encoder") or {}
+    if node.get("name"):
+        return str(node.name)
+    return str(node["_target_"]).rsplit(".", 1)[-1] if node.get("_target_") else BLOCKAE   # a user's own yaml
+
+
+def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
+    """Before any work: encoder=blockae needs its run and keeps the run's audio settings; a pretrained encoder
+    needs no run, reads data.root, and has no long-term spectra for voice groups."""
+    name, data = encoder_name(cfg), cfg.get("data") or {}
+    if name == BLOCKAE:
+        checks.required(cfg, "run_dir")
+        for key in ("root", "clip_seconds", "hop_seconds"):
+            if data.get(key) is not None:
+                how = "pass input=/path/to/clips for other audio" if key == "root" else "train with it"
+                raise ConfigError(f"data.{key} is the train run's with encoder=blockae: {how} "
+                                  "(or use a pretrained encoder: encoder=aisfx|birdnet|speech|speaker)")
+        return
+    if OmegaConf.select(cfg, "run_dir") is not None:
+        raise ConfigError(f"run_dir is a train.py run, for encoder=blockae; encoder={name} needs none "
+                          "(outputs go under logs/cluster/runs)")
+    if voice_groups:
+        raise ConfigError(f"voice groups need the block autoencoder's long-term spectra: use voice=none with encoder={name}")
+    if cfg.get("mode") == "assign" and not cfg.get("clusters_dir"):
+        raise ConfigError(f"mode=assign with encoder={name} needs clusters_dir=<the output dir of its mode=fit run>")
+
+
+def build_encoder(node: DictConfig):
+    """The frozen pretrained encoder of an `encoder` node; its `name` is recorded, not passed to the class. A
+    missing package is one ConfigError naming its pip command."""
+    return instantiate(OmegaConf.create({k: v for k, v in node.items() if k != "name"}))
+
+
+def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | None]:
+    """What a cluster run embeds with: (the data config its data module starts from, the model, the train run's
+    config or None). encoder=blockae: the run at run_dir, its data config and trained model; a pretrained
+    encoder: the frozen model and `encoder_data` (conf/data/folder.yaml) at the encoder's sample rate (each file
+    is resampled on load)."""
+    if encoder_name(cfg) == BLOCKAE:
+        run_cfg, model = load_run(cfg.run_dir)
+        return run_cfg.data, model, run_cfg
+    model = build_encoder(cfg.encoder)
+    data = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))
+    data.sr = int(model.sr)
+    return data, model, None
+
+
 def _set_values(tree):
     """The overrides that are set: null leaves mean 'keep the run's value'."""
     if isinstance(tree, dict):
@@ -64,6 +116,8 @@ def _set_values(tree):
 
 
 def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None = None):
+    """The data module of a base data config (a train run's, or a pretrained encoder's), the cluster config's
+    `data` overrides (null: keep) and `input` (another folder of audio)."""
     plain = OmegaConf.to_container(overrides, resolve=True) if overrides is not None else {}
     cfg = OmegaConf.merge(data_cfg, _set_values(plain))
     if input_dir:

@@ -1,6 +1,8 @@
-"""The cluster task: embed a run's data, FAISS k-means (mode=fit) or assignment to fitted clusters (mode=assign)."""
+"""The cluster task: embed a run's data (or a folder, with a pretrained encoder), FAISS k-means (mode=fit) or
+assignment to fitted clusters (mode=assign)."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +28,7 @@ from audioclust.report.outputs import (
     write_explorer,
     write_plots,
 )
-from audioclust.tasks.builders import load_run, make_datamodule
+from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
 from audioclust.utils import setup_run, show_progress
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class Plan(NamedTuple):
 def plan(cfg: DictConfig) -> Plan:
     """The run's typed settings: each is checked as its object is built, before the run, its data or any output
     is touched."""
-    checks.required(cfg, "run_dir")
+    check_embedder(cfg, voice_groups=bool(OmegaConf.select(cfg, "voice.groups")))
     return Plan(checks.choice("mode", cfg.mode, MODES), checks.choice("device", cfg.device, DEVICES),
                 ReportSettings(**cfg.report), Clusterer.from_config(cfg))
 
@@ -57,14 +59,15 @@ def cluster(cfg: DictConfig) -> float | None:
     if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
         faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
-    run_cfg, model = load_run(cfg.run_dir)
+    data_cfg, model, run_cfg = load_embedder(cfg)   # a train run's (encoder=blockae) or a pretrained encoder
+    encoder, run_dir = _encoder_info(cfg, model), _run_dir(cfg)
     wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
-    if wandb.group is None:   # join the training run's group (train sets it to its run dir's name)
+    if wandb.group is None and run_cfg is not None:   # join the training run's group (train sets it to its run dir's name)
         wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
     if mode == "assign":
-        clusterer = _load_clusters(cfg)
+        clusterer = _load_clusters(cfg, encoder["name"])
     model.predict_voice = clusterer.needs_ltas
-    dm = make_datamodule(run_cfg.data, cfg.get("data"), cfg.get("input"))
+    dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     ecfg = cfg.get("embed") or {}
     emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
@@ -76,6 +79,7 @@ def cluster(cfg: DictConfig) -> float | None:
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
         clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm, out))
+        io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr)})
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
@@ -89,7 +93,7 @@ def cluster(cfg: DictConfig) -> float | None:
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
-                  n_skipped=len(skipped), run_dir=str(cfg.run_dir))
+                  n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"])
     io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
     io.write_npy(out / "embeddings.npy", x)
@@ -101,9 +105,12 @@ def cluster(cfg: DictConfig) -> float | None:
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
     plots = write_plots(report, out, model, dm, z, result)
     result.xy, result.method = map_coords(report, wandb, z, seed)
-    write_explorer(report, out, model, dm, result, title=f"{Path(str(cfg.run_dir)).name} / {mode}")
-    log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=Path(cfg.run_dir), seed=seed,
-              config=OmegaConf.to_container(cfg, resolve=True))
+    source = Path(run_dir).name if run_dir else f"encoder={encoder['name']}"
+    write_explorer(report, out, model, dm, result, title=f"{source} / {mode}")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.update(run_dir=run_dir, encoder={**(config.get("encoder") or {}), **encoder})   # its name and licence
+    log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=run_dir and Path(run_dir), seed=seed,
+              config=config)
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 
@@ -134,11 +141,28 @@ def _search(cfg, z, out: Path) -> int:
     return result["best_k"]
 
 
-def _load_clusters(cfg):
+def _run_dir(cfg) -> str | None:
+    """run_dir as given (encoder=blockae), None with a pretrained encoder."""
+    run_dir = OmegaConf.select(cfg, "run_dir")
+    return None if run_dir is None else str(run_dir)
+
+
+def _encoder_info(cfg, model) -> dict:
+    """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B."""
+    return {"name": encoder_name(cfg), "licence": getattr(model, "licence", "your own model (audioclust-train)"),
+            "embedding_dim": int(model.embedding_dim)}
+
+
+def _load_clusters(cfg, encoder: str):
     cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir))
     for name in ("centroids.npy", "preprocess.npz"):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
+    record = cdir / "encoder.json"
+    fitted = json.loads(record.read_text())["name"] if record.is_file() else "blockae"
+    if fitted != encoder:   # (fits from before encoder.json: the block autoencoder's)
+        raise ConfigError(f"the clusters in {cdir} were fitted with encoder={fitted}, this run embeds with "
+                          f"encoder={encoder}: pass encoder={fitted} (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
     return Clusterer.from_state(state, cfg.kmeans.gpu)
 

@@ -45,6 +45,7 @@ def read_run(run_dir: str) -> dict:
         out["kinds"][kind] = out["kinds"].get(kind, 0) + 1
         if kind == "run":
             out["run"] = {"group": rec.run.run_group, "job_type": rec.run.job_type, "name": rec.run.display_name}
+            out["config"].update({it.key: json.loads(it.value_json) for it in rec.run.config.update})   # init's config=
         elif kind == "history":
             for it in rec.history.item:
                 out["history"].setdefault(it.key or "/".join(it.nested_key), []).append(json.loads(it.value_json))

@@ -7,6 +7,7 @@ import lightning
 import torch
 
 from audioclust.errors import ConfigError
+from audioclust.frontend import Frontend
 
 
 def require(module: str, extra: str, install: str | None = None):
@@ -43,6 +44,19 @@ class Encoder(lightning.LightningModule):
     embedding_dim: int
     licence: str            # the weights' licence, one line
     min_seconds: float      # shortest input the model takes; shorter clips are zero-padded by the adapter
+
+    def __init__(self):
+        super().__init__()
+        self._display = None
+
+    @property
+    def frontend(self) -> Frontend:
+        """Display only: a plain log-mel front end at self.sr for the montage's, the explorer's and W&B's
+        spectrograms (embed.inference.clips), as the block autoencoder's model.frontend gives them. Built on first
+        use (some adapters learn their sr from the package); the encoder itself never reads it."""
+        if self._display is None:
+            self._display = Frontend(kind="mel", sr=int(self.sr)).to(self.device)
+        return self._display
 
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, samples) float32 at self.sr, valid lengths (B,) -> (frame features (B, T, D), frame mask (B, T) bool)."""

