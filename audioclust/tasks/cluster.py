@@ -155,12 +155,11 @@ def _encoder_info(cfg, model) -> dict:
 
 def _load_clusters(cfg, encoder: str):
     cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir))
-    for name in ("centroids.npy", "preprocess.npz"):
+    for name in ("centroids.npy", "preprocess.npz", "encoder.json"):
         if not (cdir / name).is_file():
-            raise ConfigError(f"no {name} in {cdir}: run `python cluster.py run_dir=... mode=fit` first")
-    record = cdir / "encoder.json"
-    fitted = json.loads(record.read_text())["name"] if record.is_file() else "blockae"
-    if fitted != encoder:   # (fits from before encoder.json: the block autoencoder's)
+            raise ConfigError(f"no {name} in {cdir}: run `audioclust-cluster ... mode=fit` first")
+    fitted = json.loads((cdir / "encoder.json").read_text())["name"]
+    if fitted != encoder:
         raise ConfigError(f"the clusters in {cdir} were fitted with encoder={fitted}, this run embeds with "
                           f"encoder={encoder}: pass encoder={fitted} (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))

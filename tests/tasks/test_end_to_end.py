@@ -162,7 +162,8 @@ def test_cluster_multirun_one_wandb_group_every_run_finished(trained, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     records = [read_run(r) for r in sorted(glob.glob(f"{tmp_path}/sweep/*/wandb/offline-run-*"))]
     assert [r["history"]["cluster/k"] for r in records] == [[4], [8]]
-    assert {(r["run"]["group"], r["run"]["job_type"]) for r in records} == {("cluster-sweep", "fit")}
+    # every run of the sweep in the training run's group (its run dir's name), each finished
+    assert {(r["run"]["group"], r["run"]["job_type"]) for r in records} == {("run", "fit")}
     assert all(r["kinds"].get("exit") == 1 and r["history"]["cluster/clips/nrows"] == [5] for r in records)
 
 
