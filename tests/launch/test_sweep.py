@@ -17,7 +17,7 @@ def test_multirun_sweep_one_wandb_group(tmp_path):
     assert len(runs) == 2
     records = [read_run(r) for r in runs]
     groups = {r["run"]["group"] for r in records}
-    assert groups == {"train-sweep"}
+    assert groups == {"debug-sweep"}   # <task_name>-<sweep dir name>: one group for the whole sweep
     assert [r["config"]["model"]["net"]["code_channels"] for r in records] == [2, 4]
     assert all(r["kinds"].get("exit") == 1 and r["history"]["val/loss"] for r in records)
     assert sorted(glob.glob(f"{tmp_path}/sweep/*/model.pt")) == [f"{tmp_path}/sweep/{i}/model.pt" for i in (0, 1)]
