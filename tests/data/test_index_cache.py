@@ -144,7 +144,6 @@ def test_shipped_data_configs_keep_their_clip_length():
     from omegaconf import OmegaConf
 
     conf = ROOT / "conf" / "data"
-    assert OmegaConf.load(conf / "folder.yaml").clip_seconds == "auto"
     assert OmegaConf.load(conf / "synthetic.yaml").clip_seconds == 1.0
     assert OmegaConf.load(conf / "fsdd.yaml").clip_seconds == 1.0
 
