@@ -1,27 +1,55 @@
 """LightningDataModule over a folder of audio (or the embedded synthetic set)."""
 from __future__ import annotations
 
+import logging
+import math
+
 import lightning as L
+import numpy as np
 from torch.utils.data import DataLoader
 
 from audioclust import checks
 from audioclust.data.dataset import ClipDataset
-from audioclust.data.index import build_index, split_files
+from audioclust.data.index import build_index, scan, split_files
 from audioclust.data.labels import make_labeller
 from audioclust.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
+# clip_seconds=auto: this percentile of the folder's file durations, rounded up to 0.1 s, clamped to [min, max]
+AUTO_PERCENTILE, AUTO_MIN_SECONDS, AUTO_MAX_SECONDS = 90, 0.5, 10.0
+
+
+def auto_clip_seconds(durations) -> float:
+    """The clip length for a folder whose files last `durations` seconds: the 90th percentile, rounded up to
+    0.1 s, clamped to [0.5, 10] s. Nine files in ten fit whole, the longest tenth (decays, tails, a few long
+    takes) are cut after their start, where a one-shot's character is; the maximum would let one long outlier
+    make every clip mostly padding (and each epoch that many times slower). 0.5 s: the default front end's
+    smallest spectrogram that holds a block; 10 s: beyond that, window long recordings (data.hop_seconds)."""
+    d = np.asarray(durations, dtype=float)
+    p = float(np.percentile(d, AUTO_PERCENTILE)) if d.size else AUTO_MIN_SECONDS
+    return float(min(max(math.ceil(round(p * 10, 6)) / 10, AUTO_MIN_SECONDS), AUTO_MAX_SECONDS))
+
 
 class AudioDataModule(L.LightningDataModule):
-    def __init__(self, root: str, sr: int = 16000, clip_seconds: float = 1.0, hop_seconds: float | None = None,
+    def __init__(self, root: str, sr: int = 16000, clip_seconds: float | str = 1.0, hop_seconds: float | None = None,
                  labels: dict | None = None, val_fraction: float = 0.1, batch_size: int = 64,
                  num_workers: int = 0, seed: int = 0, strict: bool = False, max_files: int | None = None,
                  synthetic: dict | None = None, n_clusters: int | None = None,
-                 trim_db: float | None = None, cache_mb: float = 0):
+                 trim_db: float | None = None, cache_mb: float = 0, index_cache: str | None = None,
+                 segment: dict | None = None):
         super().__init__()
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
         checks.number("data.sr", sr, integer=True)
-        checks.number("data.clip_seconds", clip_seconds)
+        if clip_seconds != "auto":
+            try:
+                checks.number("data.clip_seconds", clip_seconds)
+            except ConfigError:
+                raise ConfigError(f"data.clip_seconds must be a number > 0 or auto, got {checks._plain(clip_seconds)!r}") from None
+        elif synthetic:
+            raise ConfigError("data.clip_seconds=auto needs a folder (data=folder): the synthetic set is generated "
+                              "at a length you give")
         checks.number("data.hop_seconds", hop_seconds, optional=True)
         checks.number("data.batch_size", batch_size, integer=True)
         checks.number("data.num_workers", num_workers, strict=False, integer=True)
@@ -30,13 +58,19 @@ class AudioDataModule(L.LightningDataModule):
         checks.number("data.n_clusters", n_clusters, integer=True, optional=True)
         if not 0 <= checks.number("data.val_fraction", val_fraction, strict=False) < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        self.segment = _segment_config(segment)
+        if self.segment is not None and hop_seconds is not None and clip_seconds != "auto" and hop_seconds > clip_seconds:
+            raise ConfigError(f"data.hop_seconds ({hop_seconds}) must be <= data.clip_seconds ({clip_seconds}) with "
+                              "data.segment, so that the windows of an event leave no gap")
         self.root, self.sr, self.clip_seconds, self.hop_seconds = root, sr, clip_seconds, hop_seconds
         self.labels = dict(labels or {})
         self.val_fraction, self.batch_size, self.num_workers = val_fraction, batch_size, num_workers
         self.seed, self.strict, self.max_files, self.synthetic = seed, strict, max_files, synthetic
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
-        self.cache_mb = cache_mb
+        self.cache_mb, self.index_cache = cache_mb, index_cache
         self.index = None
+        self._scan = None
+        self._noted = False   # the long-files note was given (with the auto clip length)
 
     def prepare_data(self) -> None:
         if self.synthetic:
@@ -48,12 +82,59 @@ class AudioDataModule(L.LightningDataModule):
         from audioclust.data.synthetic import generate
         return str(generate(self.root, sr=self.sr, duration=self.clip_seconds, **self.synthetic))
 
+    def _scanned(self):
+        if self._scan is None:
+            self._scan = scan(self._data_root(), self.max_files, self.index_cache)
+        return self._scan
+
+    def resolve_clip_seconds(self) -> str | None:
+        """clip_seconds=auto: index the folder (headers only, cached) and set the clip length from its durations.
+        Returns the line to print (None when clip_seconds was a number)."""
+        if self.clip_seconds != "auto":
+            return None
+        d = np.asarray(self._scanned().durations())
+        if not d.size:  # nothing readable: setup() raises the usual error with the reasons
+            self.clip_seconds = AUTO_MIN_SECONDS
+            return None
+        self.clip_seconds = auto_clip_seconds(d)
+        if self.segment is not None and self.hop_seconds is not None and self.hop_seconds > self.clip_seconds:
+            raise ConfigError(f"data.hop_seconds ({self.hop_seconds}) must be <= the clip length with data.segment; "
+                              f"clip_seconds=auto chose {self.clip_seconds:g} s")
+        line = (f"clip length: {self.clip_seconds:g} s (auto: {AUTO_PERCENTILE}th percentile of {d.size} file durations "
+                f"{d.min():.2f}-{d.max():.2f} s, median {np.median(d):.2f} s, rounded up to 0.1 s, within "
+                f"[{AUTO_MIN_SECONDS:g}, {AUTO_MAX_SECONDS:g}] s; set data.clip_seconds to choose)")
+        note = self.long_files_note(d)
+        self._noted = True
+        return line + (f"\n{note}" if note else "")
+
+    def long_files_note(self, durations=None) -> str | None:
+        """How many files are longer than a clip and what becomes of them (durations: the index's by default)."""
+        if self.segment is not None or self.clip_seconds == "auto":
+            return None
+        d = np.asarray(self.index.durations if durations is None else durations)
+        n = int(np.sum(d > self.clip_seconds + 1e-3))
+        if not n:
+            return None
+        if self.hop_seconds is None:
+            return (f"{n} of {d.size} files are longer than {self.clip_seconds:g} s (up to {d.max():.2f} s): only "
+                    f"their first {self.clip_seconds:g} s are used (data.hop_seconds=... windows them)")
+        return f"{n} of {d.size} files are longer than {self.clip_seconds:g} s: cut into windows every {self.hop_seconds:g} s"
+
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return
+        if self.clip_seconds == "auto":
+            line = self.resolve_clip_seconds()
+            if line:
+                log.info("%s", line)
         labeller = make_labeller(**self.labels)
         self.index = build_index(self._data_root(), self.clip_seconds, self.hop_seconds, labeller,
-                                 self.strict, self.max_files)
+                                 self.strict, self.max_files, cache_dir=self.index_cache, segment=self.segment,
+                                 sr=self.sr, scanned=self._scan)
+        self._scan = None
+        note = None if self._noted else self.long_files_note()
+        if note and _rank_zero():
+            log.info("%s", note)
         train_files, val_files = split_files(len(self.index.files), self.val_fraction, self.seed)
         in_val = set(val_files.tolist())
         fids = self.index.file_ids
@@ -74,3 +155,25 @@ class AudioDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader(range(len(self.index)), shuffle=False)
+
+
+def _rank_zero() -> bool:
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _segment_config(segment):
+    """data.segment: null (off) or the activity detector's settings (SegmentConfig fields)."""
+    if segment is None:
+        return None
+    from audioclust.data.segment import SegmentConfig
+
+    plain = checks._plain(segment)
+    if not isinstance(plain, dict):
+        raise ConfigError(f"data.segment must be null or a mapping of detector settings (data/segment=energy), got {plain!r}")
+    unknown = sorted(set(plain) - set(SegmentConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown data.segment key(s) {', '.join(unknown)}: use "
+                          f"{', '.join(SegmentConfig.__dataclass_fields__)}")
+    return SegmentConfig(**plain)

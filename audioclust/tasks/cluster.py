@@ -96,6 +96,9 @@ def cluster(cfg: DictConfig) -> float | None:
                   n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"])
     io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
+    if dm.index.segments:  # data.segment: every second of every recording, event or quiet (with the reason)
+        io.write_csv(out / "segments.csv", [{"path": p, "start": round(a, 6), "end": round(b, 6), "kind": k, "reason": r}
+                                            for p, a, b, k, r in dm.index.segments], ["path", "start", "end", "kind", "reason"])
     io.write_npy(out / "embeddings.npy", x)
     io.write_json(out / "metrics.json", scores)
     result = ClusterResult(rows, clusters, dists, emb["sample_id"][ok], scores, skipped=skipped)

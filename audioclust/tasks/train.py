@@ -8,11 +8,12 @@ from pathlib import Path
 
 import hydra
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audioclust import checks, io
+from audioclust.data.datamodule import AUTO_MAX_SECONDS
 from audioclust.tasks.builders import build_data, build_model
-from audioclust.utils import group_wandb, instantiate_list, setup_run, show_progress
+from audioclust.utils import group_wandb, instantiate_list, is_rank_zero, setup_run, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,21 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
 
 def build(cfg: DictConfig):
     """(data module, model) of a train config: every value is checked as its object is built, before any data is
-    read or output written."""
-    datamodule, model = build_data(cfg.data), build_model(cfg)
+    read or output written (except with data.clip_seconds=auto: the folder's headers are read, once and cached,
+    to choose the length, which is written into cfg so that the front end and run_config.yaml get the number)."""
+    datamodule = build_data(cfg.data)
+    if datamodule.clip_seconds == "auto":  # what does not depend on the length is checked before the folder is read
+        provisional = cfg.copy()
+        with open_dict(provisional):
+            provisional.data.clip_seconds = AUTO_MAX_SECONDS
+        build_model(provisional)
+    line = datamodule.resolve_clip_seconds()
+    if line:
+        with open_dict(cfg):
+            cfg.data.clip_seconds = datamodule.clip_seconds
+        if is_rank_zero():
+            print(line)
+    model = build_model(cfg)
     if cfg.trainer.max_epochs != -1:   # -1: no limit (Lightning)
         checks.number("trainer.max_epochs", cfg.trainer.max_epochs, integer=True)
     return datamodule, model

@@ -24,7 +24,8 @@ def _compose(name: str, overrides: list[str], tmp_path):
 @pytest.mark.parametrize("overrides", [
     [], ["frontend=stft"], ["frontend=cqt"], ["model=seed"], ["experiment=seed"], ["experiment=demo"],
     ["debug=default"], ["debug=fdr"], ["logger=csv"], ["logger=none"], ["trainer=cpu"],
-    ["data=fsdd"], ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp"], ["frontend.channels=3"],
+    ["data=fsdd"], ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0"],
+    ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0", "data/segment=energy"], ["frontend.channels=3"],
 ])
 def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
     monkeypatch.setenv("FSDD_DIR", str(tmp_path))

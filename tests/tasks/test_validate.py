@@ -18,7 +18,8 @@ def _compose(name: str, overrides: list[str]):
 
 
 GOOD = [[], ["frontend=stft"], ["frontend=cqt"], ["model=seed"], ["experiment=seed"], ["experiment=demo"],
-        ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp"], ["debug=default"],
+        ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0"],
+        ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0", "data/segment=energy"], ["debug=default"],
         ["frontend.channels=3"], ["model=idec"], ["trainer.max_epochs=-1"], ["data.hop_seconds=0.5"]]
 
 
@@ -32,7 +33,9 @@ def test_shipped_configs_build(overrides, monkeypatch):
 BAD_TRAIN = [
     ("data.sr=-16000", "data.sr must be an integer > 0, got -16000"),
     ("data.sr=16k", "data.sr must be an integer > 0, got '16k'"),
-    ("data.clip_seconds=0", "data.clip_seconds must be a number > 0, got 0"),
+    ("data.clip_seconds=0", "data.clip_seconds must be a number > 0 or auto, got 0"),
+    ("data.clip_seconds=abc", "data.clip_seconds must be a number > 0 or auto, got 'abc'"),
+    ("data.segment={threshold_db:-1}", "segment.threshold_db must be > 0 dB"),
     ("data.hop_seconds=-1", "data.hop_seconds must be a number > 0 or null, got -1"),
     ("data.batch_size=0", "data.batch_size must be an integer > 0, got 0"),
     ("data.batch_size=2.5", "data.batch_size must be an integer > 0, got 2.5"),
