@@ -67,11 +67,13 @@ CONFIGS = {
                                              "speaker": ["reduce.method=umap", "voice=speakers", "kmeans.k=10"]}),
     "speaker": (["experiment=fsdd_speaker"], []),
     "speaker_umap": (["experiment=fsdd_speaker"], ["reduce.method=umap"]),
-    # the block codes' pooling (model.pooling): concat (the default) ties a sound to where it sits in the clip;
-    # timestats: each frequency row's code mean and spread over time
+    # the block codes' pooling (model.pooling): concat (the default before timestats) ties a sound to where it sits
+    # in the clip; timestats (the default): each frequency row's code mean and spread over the clip's own time
     "fsdd_timestats_umap": (["experiment=fsdd", "model.pooling=timestats"], ["reduce.method=umap"]),
     "folder": ([], []),
     "folder_umap": ([], ["reduce.method=umap"]),
+    "folder_concat": (["model.pooling=concat"], []),
+    "folder_concat_umap": (["model.pooling=concat"], ["reduce.method=umap"]),
     "folder_timestats": (["model.pooling=timestats"], []),
     "folder_timestats_umap": (["model.pooling=timestats"], ["reduce.method=umap"]),
     "demo_timestats": (["model.pooling=timestats"], []),
