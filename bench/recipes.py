@@ -18,7 +18,7 @@ Each (encoder, data set) is embedded ONCE, in this process, by the cluster task'
 make_datamodule -> embed.inference.embed: Lightning predict) and cached under --runs (embeddings.npy, voice.npy,
 meta.json with the clip paths and the embedding time); the k-means seeds and the UMAP variant reuse it.
 Clip length as a user would set it: 1 s everywhere (FSDD and synthetic clips are ~1 s or shorter; drums: there is
-no `data.clip_seconds=auto` in this checkout, 1 s is the folder default and covers most one-shots). BirdNET pads
+`data.clip_seconds=auto` is not a default (ee6b917 has none), 1 s is the folder default and covers most one-shots). BirdNET pads
 each clip to its 3 s chunk itself.
 
 Cells: NMI and ACC, mean ± std over the k-means seeds. Per recipe and data set: embedding seconds per clip and the
@@ -215,7 +215,8 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
             continue
         base = emb["embed_seconds"] + emb["load_seconds"] + (emb["train_seconds"] or 0.0)
         per_clip = emb["embed_seconds"] / max(len(emb["x"]), 1)
-        note = "train s from its train.log (model reused)" if emb.get("model_reused") else ""
+        note = (f"{data} blockae: a model already under --runs was reused, its training seconds "
+                f"({emb['train_seconds'] or 0:.0f}) read from its train.log" if emb.get("model_reused") else "")
         for column, (pattern, k, cocluster) in columns.items():
             labels = labels_of(emb["paths"], pattern)
             variants = [("", []), (" + umap", ["reduce.method=umap"])]
@@ -291,7 +292,7 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              f"`python bench/recipes.py`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
              f"{list(seeds)}; labels only score. Clips: " + "; ".join(f"{c}: {n}" for c, n in data_info.items())
-             + ". Clip length 1 s everywhere (no `data.clip_seconds=auto` in this checkout; BirdNET pads to its 3 s "
+             + ". Clip length 1 s everywhere, the folder default (no `data.clip_seconds=auto` default; BirdNET pads to its 3 s "
              "chunk). Pretrained encoders and blockae: the clip embedding (adapter's masked mean of frames; blockae's "
              "pooled block codes), then cluster.py's clustering (`preprocess=l2`, optional `reduce.method=umap` "
              "(10-d, 30 neighbours), FAISS k-means, conf/cluster.yaml defaults). blockae: trained per data set "
