@@ -1,0 +1,407 @@
+"""Recipes x data sets: every way audioclust can embed and cluster a folder, scored on every labelled set here.
+
+    python bench/recipes.py                                   # drums, FSDD (digits, speakers), synthetic
+    python bench/recipes.py --data drums fsdd --encoders speech speaker
+    python bench/recipes.py --data folder --folder /tmp/clips --k 3 --train-override trainer.max_epochs=1 --out x.md
+
+Rows are recipes, columns data sets (labels score only; they are never used to embed or cluster):
+- each pretrained encoder (aisfx, birdnet, speech, speaker; docs/encoders.md): the adapter's mean-pooled clip
+  embedding, then cluster.py's own clustering (Clusterer.from_config of conf/cluster.yaml: preprocess l2 -> reduce
+  -> FAISS k-means), without and with `reduce.method=umap`;
+- blockae: the block autoencoder trained by train.py on that data set (drums: `data=folder` defaults; FSDD:
+  `experiment=fsdd`; synthetic: `experiment=demo`), reused when already under --runs, clustered the same way;
+  on FSDD also the documented co-clustering recipes (`voice=speech` for digits, `voice=speakers kmeans.k=10` for
+  speakers);
+- the classic baselines of bench/baselines.py (their own z-score / PCA / UMAP path).
+
+Each (encoder, data set) is embedded ONCE, in this process, by the cluster task's route (builders.load_embedder ->
+make_datamodule -> embed.inference.embed: Lightning predict) and cached under --runs (embeddings.npy, voice.npy,
+meta.json with the clip paths and the embedding time); the k-means seeds and the UMAP variant reuse it.
+Clip length as a user would set it: 1 s everywhere (FSDD and synthetic clips are ~1 s or shorter; drums: there is
+`data.clip_seconds=auto` is not a default (ee6b917 has none), 1 s is the folder default and covers most one-shots). BirdNET pads
+each clip to its 3 s chunk itself.
+
+Cells: NMI and ACC, mean ± std over the k-means seeds. Per recipe and data set: embedding seconds per clip and the
+wall time a user would spend (training, for blockae + embedding + clustering with every seed). The table goes into
+BENCHMARKS.md, section 'Recipes x data sets'.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, machine, write_section
+
+FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
+DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
+ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
+DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
+# data set -> its folder (None: generated), the classic baselines' sample rate, train.py overrides of its blockae,
+# columns {name: (label regex of the file name or None for the parent folder, k, extra cluster overrides of the
+# co-clustering row or None where that recipe is not documented)}
+DATASETS = {
+    "drums": {"root": DRUMS, "sr": 16000,
+              "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent", "data.n_clusters=10"],
+              "columns": {"drums k=10": (None, 10, None)}},
+    "fsdd": {"root": FSDD, "sr": 8000, "train": ["experiment=fsdd", f"data.root={FSDD}"],
+             "columns": {"FSDD digits k=10": (DIGIT, 10, ["voice=speech"]),
+                         "FSDD speakers k=6": (SPEAKER, 6, ["voice=speakers", "kmeans.k=10"])}},
+    "synthetic": {"root": None, "sr": 16000, "train": ["experiment=demo"],
+                  "columns": {"synthetic k=20": (None, 20, None)}},
+    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent"],
+               "columns": {"folder": (None, None, None)}},   # --folder / --k: any folder with class subfolders
+}
+
+
+def compose(overrides: list[str]):
+    """conf/cluster.yaml with overrides, as cluster.py composes it (nothing under hydra: is resolved)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        return hydra_compose("cluster", overrides=overrides)
+
+
+def script(*args: str) -> None:
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HYDRA_FULL_ERROR="1", PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{p.stderr[-3000:]}")
+
+
+def train_seconds(run: Path) -> float | None:
+    """Seconds of the run's first training, from its train.log (first line to the first 'model saved')."""
+    stamps = []
+    log = run / "train.log"
+    if not log.is_file():
+        return None
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]", line)
+        if m:
+            stamps.append(datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"))
+            if "model saved" in line:
+                return (stamps[-1] - stamps[0]).total_seconds()
+    return None
+
+
+def train_blockae(data: str, spec: dict, root: Path, runs: Path, args) -> tuple[Path, float | None, bool]:
+    """The data set's block autoencoder: trained once under runs/<data>/blockae (reused when there)."""
+    run = runs / data / "blockae"
+    reused = (run / "model.pt").is_file()
+    if not reused:
+        t = time.perf_counter()
+        where = [f"data.root={root}"] if data == "folder" else []
+        script("train.py", *spec["train"], *where, *args.train_override, "logger=none", f"threads={args.threads}",
+               f"seed={0}", f"hydra.run.dir={run}")
+        seconds = time.perf_counter() - t
+    else:
+        seconds = train_seconds(run)
+    return run, seconds, reused
+
+
+def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> dict | None:
+    """Embeddings (and long-term spectra for blockae) of every clip, cached; None when the extra is missing."""
+    from audioclust.embed.inference import embed
+    from audioclust.errors import ConfigError
+    from audioclust.tasks.builders import load_embedder, make_datamodule
+
+    out = runs / data / encoder
+    meta_path = out / "meta.json"
+    if meta_path.is_file() and (out / "embeddings.npy").is_file():
+        meta = json.loads(meta_path.read_text())
+        meta["cached"] = True
+    else:
+        spec = DATASETS[data]
+        subset = [f"data.max_files={args.max_files}"] if args.max_files else []
+        if encoder == "blockae":   # the run's own data config (clip length, trimming) on the run's folder
+            run, tsec, reused = train_blockae(data, spec, root, runs, args)
+            cfg = compose([f"run_dir={run}", *subset])
+        else:
+            cfg = compose([f"encoder={encoder}", f"data.root={root}", "data.clip_seconds=1.0", *subset])
+            tsec, reused = None, False
+        t = time.perf_counter()
+        try:
+            data_cfg, model, _ = load_embedder(cfg)
+        except ConfigError as exc:
+            print(f"skipping encoder={encoder}: {exc}", flush=True)
+            return None
+        if encoder != "blockae":   # first calls compile / plan (numba, litert): in the load time, not per clip
+            import torch
+
+            sr = int(model.sr)
+            with torch.no_grad():
+                model.embed(torch.zeros(2, sr), torch.tensor([sr, sr // 2]))
+        load_s = time.perf_counter() - t
+        model.predict_voice = encoder == "blockae"   # the long-term spectra of voice=speech|speakers
+        dm = make_datamodule(data_cfg, cfg.get("data"))
+        dm.setup("predict")
+        t = time.perf_counter()
+        emb = embed(model, dm, "cpu", progress=False)
+        embed_s = time.perf_counter() - t
+        ok = np.asarray(emb["ok"]).astype(bool)
+        ids = emb["sample_id"][ok]
+        paths = [str(dm.index.files[int(dm.index.file_ids[i])]) for i in ids]
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "embeddings.npy", np.asarray(emb["embedding"][ok], np.float32))
+        if "voice" in emb:
+            np.save(out / "voice.npy", np.asarray(emb["voice"][ok], np.float32))
+        meta = {"paths": paths, "embed_seconds": embed_s, "load_seconds": load_s, "train_seconds": tsec,
+                "model_reused": reused, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
+                "n_skipped": int((~ok).sum()) + len(dm.index.skipped)}
+        meta_path.write_text(json.dumps(meta))
+        meta["cached"] = False
+    x = np.load(out / "embeddings.npy")
+    voice = np.load(out / "voice.npy") if (out / "voice.npy").is_file() else None
+    print(f"{data}/{encoder}: {len(x)} clips, {x.shape[1]}-d, embedding {meta['embed_seconds']:.0f} s"
+          f"{' (cached)' if meta['cached'] else ''}", flush=True)
+    return {**meta, "x": x, "voice": voice}
+
+
+def labels_of(paths, pattern: str | None) -> list[str]:
+    if pattern is None:
+        return [Path(p).parent.name for p in paths]
+    return [re.search(pattern, Path(p).name).group(1) for p in paths]
+
+
+def cluster_seeds(x, voice, labels, k: int, overrides: list[str], seeds) -> tuple[list[dict], float]:
+    """cluster.py's clustering (conf/cluster.yaml + overrides) of cached embeddings, once per seed."""
+    from audioclust.cluster.metrics import clustering_scores
+    from audioclust.cluster.pipeline import Clusterer
+
+    scores, t = [], time.perf_counter()
+    for seed in seeds:
+        cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *overrides])
+        clusterer = Clusterer.from_config(cfg)
+        clusters, _, z, _ = clusterer.fit(x, voice, int(cfg.kmeans.k))
+        scores.append(clustering_scores(z, clusters, labels, seed=seed))
+    return scores, time.perf_counter() - t
+
+
+def stats(scores: list[dict]) -> dict:
+    return {k: (float(np.mean([s[k] for s in scores])), float(np.std([s[k] for s in scores])))
+            for k in ("nmi", "acc", "ari")}
+
+
+def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
+    """Fills results[recipe][column] with {nmi, acc, ari, embed_s_per_clip, wall_s, n} for one data set."""
+    spec = DATASETS[data]
+    runs = Path(args.runs)
+    columns = spec["columns"]
+    if data == "folder":
+        columns = {f"{root.name} k={args.k}": (None, args.k, None)}
+
+    def put(recipe: str, column: str, scores: list[dict], wall: float, per_clip: float | None, n: int, note=""):
+        results.setdefault(recipe, {})[column] = {**stats(scores), "wall": wall, "per_clip": per_clip, "n": n,
+                                                  "note": note}
+        s = results[recipe][column]
+        print(f"  {recipe:40s} {column:20s} NMI {s['nmi'][0]:.3f} ± {s['nmi'][1]:.3f}  ACC {s['acc'][0]:.3f}  "
+              f"wall {wall:.0f} s", flush=True)
+
+    _warm_umap()
+    for encoder in ("blockae", *args.encoders) if args.blockae else args.encoders:
+        emb = embed_once(data, encoder, root, runs, args)
+        if emb is None:
+            continue
+        base = emb["embed_seconds"] + emb["load_seconds"] + (emb["train_seconds"] or 0.0)
+        per_clip = emb["embed_seconds"] / max(len(emb["x"]), 1)
+        note = (f"{data} blockae: a model already under --runs was reused, its training seconds "
+                f"({emb['train_seconds'] or 0:.0f}) read from its train.log" if emb.get("model_reused") else "")
+        for column, (pattern, k, cocluster) in columns.items():
+            labels = labels_of(emb["paths"], pattern)
+            variants = [("", []), (" + umap", ["reduce.method=umap"])]
+            if encoder == "blockae" and cocluster:
+                variants.append((" + umap + voice co-clustering", ["reduce.method=umap", *cocluster]))
+            for suffix, overrides in variants:
+                voice = emb["voice"] if any(o.startswith("voice=") for o in overrides) else None
+                scores, seconds = cluster_seeds(emb["x"], voice, labels, k, overrides, args.seeds)
+                put(f"{encoder}{suffix}", column, scores, base + seconds, per_clip, len(labels), note)
+    if not args.baselines:
+        return
+    import baselines  # bench/ (on sys.path via common), after the checkout is first on sys.path
+
+    from audioclust.data.audio import list_audio_files
+
+    paths = spread(list_audio_files(root), args.max_files)
+    feats: dict = {}
+    for name, method in BASELINES.items():
+        feature, trim, reduce = method
+        feature = getattr(baselines, feature)
+        if (feature, trim) not in feats:
+            t = time.perf_counter()
+            x = feature(baselines.decode(paths, spec["sr"], trim), spec["sr"])
+            feats[(feature, trim)] = (x, time.perf_counter() - t)
+        x, feat_s = feats[(feature, trim)]
+        for column, (pattern, k, _) in columns.items():
+            t = time.perf_counter()
+            scores = baselines.cluster_scores(x, labels_of(paths, pattern), k, args.seeds, reduce)
+            put(name, column, scores, feat_s + time.perf_counter() - t, feat_s / len(paths), len(paths))
+
+
+BASELINES = {   # bench/baselines.py's features (by name); the same z-score -> PCA / UMAP -> FAISS k-means
+    "classic: MFCC (20) mean+std": ("mfcc_stats", None, "none"),
+    "classic: MFCC (20) mean+std, PCA-50, UMAP-10": ("mfcc_stats", None, "umap"),
+    "classic: log-mel (64) over 1 s, PCA-50": ("logmel_fixed", None, "pca"),
+    "classic: log-mel (64) over 1 s, PCA-50, UMAP-10": ("logmel_fixed", None, "umap"),
+    "classic: trimmed, aligned MFCC, PCA-50": ("mfcc_aligned", 30, "pca"),
+    "classic: trimmed, aligned MFCC, PCA-50, UMAP-10": ("mfcc_aligned", 30, "umap"),
+}
+
+
+def _warm_umap() -> None:
+    """numba compiles UMAP on first use: not in any recipe's time."""
+    from audioclust.cluster.reduce import Reducer
+
+    Reducer("umap", dim=10, n_neighbors=10).fit_transform(np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32))
+
+
+def spread(paths, n: int | None):
+    """The evenly spread subset that data.max_files selects (same rule as audioclust.data.index)."""
+    if not n or n >= len(paths):
+        return paths
+    return [paths[i] for i in np.linspace(0, len(paths) - 1, n).round().astype(int)]
+
+
+def _synthetic_root() -> Path:
+    """The set experiment=demo trains on (paths.cache_dir = ./.cache here)."""
+    from audioclust.data.synthetic import generate
+
+    return Path(generate(ROOT / ".cache" / "synthetic", sr=16000, duration=1.0, n_per_class=30, seed=0))
+
+
+def _cell(s: dict | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s['nmi'][0]:.2f} ± {s['nmi'][1]:.2f} / {s['acc'][0]:.2f} ± {s['acc'][1]:.2f}"
+
+
+def table(results: dict, columns: list[str], seeds, start_machine: str, data_info: dict) -> str:
+    order = sorted(results, key=_row_order)
+    head = ["recipe", *columns, "embedding s/clip", "wall s"]
+    lines = ["## Recipes x data sets", "",
+             f"`python bench/recipes.py`; {start_machine}; {platform.platform()}; 1 thread per process "
+             f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
+             f"{list(seeds)}; labels only score. Clips: " + "; ".join(f"{c}: {n}" for c, n in data_info.items())
+             + ". Clip length 1 s everywhere, the folder default (no `data.clip_seconds=auto` default; BirdNET pads to its 3 s "
+             "chunk). Pretrained encoders and blockae: the clip embedding (adapter's masked mean of frames; blockae's "
+             "pooled block codes), then cluster.py's clustering (`preprocess=l2`, optional `reduce.method=umap` "
+             "(10-d, 30 neighbours), FAISS k-means, conf/cluster.yaml defaults). blockae: trained per data set "
+             "(drums `data=folder` defaults, FSDD `experiment=fsdd`, synthetic `experiment=demo`); voice "
+             "co-clustering (FSDD only, README): digits `voice=speech`, speakers `voice=speakers kmeans.k=10` (the 6 "
+             "voice groups are the clusters). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
+             "Each (encoder, data set) embedded once and cached; **embedding s/clip**: the Lightning predict "
+             "alone, per data set in column order; **wall s**: what a user spends for that recipe per data set "
+             "(blockae training + model load and one warm-up call + embedding + clustering with every seed; classic: features + "
+             "clustering).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for recipe in order:
+        cells = results[recipe]
+        per_data = []   # one number per data set (FSDD's two columns share one embedding)
+        for c in columns:
+            if c in cells and not (c.startswith("FSDD speakers") and "FSDD digits k=10" in cells):
+                per_data.append(cells[c])
+        clip = " / ".join("-" if s["per_clip"] is None else f"{s['per_clip']:.3f}" for s in per_data)
+        wall = " / ".join(f"{s['wall']:.0f}" for s in per_data)
+        lines.append("| " + " | ".join([recipe, *[_cell(cells.get(c)) for c in columns], clip or "-", wall or "-"]) + " |")
+    notes = sorted({s["note"] for r in results.values() for s in r.values() if s.get("note")})
+    if notes:
+        lines += ["", "Notes: " + "; ".join(notes) + "."]
+    lines += ["", _summary(results, columns)]
+    return "\n".join(lines) + "\n"
+
+
+def _row_order(recipe: str):
+    name = recipe.split(" ")[0]
+    group = 0 if name == "blockae" else 1 if name in ENCODERS else 2
+    return group, ENCODERS.index(name) if name in ENCODERS else 0, recipe
+
+
+def _summary(results: dict, columns: list[str]) -> str:
+    """Best recipe per column, and the best single pretrained model (either reduce) per column, by mean NMI."""
+    out = ["Best by mean NMI per column:", ""]
+    for c in columns:
+        scored = {r: v[c] for r, v in results.items() if c in v}
+        if not scored:
+            continue
+        best = max(scored, key=lambda r: scored[r]["nmi"][0])
+        enc = {r: s for r, s in scored.items() if r.split(" ")[0] in ENCODERS}
+        line = f"- {c}: **{best}** ({_cell(scored[best])})"
+        if enc:
+            be = max(enc, key=lambda r: enc[r]["nmi"][0])
+            line += f"; best pretrained model: {be} ({_cell(enc[be])})"
+        out.append(line)
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", nargs="+", default=["drums", "fsdd", "synthetic"], choices=list(DATASETS))
+    ap.add_argument("--folder", default=None, help="--data folder: a folder of clips in class subfolders")
+    ap.add_argument("--k", type=int, default=None, help="--data folder: the number of classes")
+    ap.add_argument("--encoders", nargs="*", default=list(ENCODERS), choices=list(ENCODERS))
+    ap.add_argument("--no-blockae", dest="blockae", action="store_false")
+    ap.add_argument("--no-baselines", dest="baselines", action="store_false")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--max-files", type=int, default=None, help="an evenly spread subset (quick checks)")
+    ap.add_argument("--train-override", nargs="*", default=[], help="extra train.py overrides (e.g. tests)")
+    ap.add_argument("--runs", default=str(ROOT / "logs" / "bench" / "recipes"),
+                    help="trained models and cached embeddings (reused when there)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", default=None, help="also write the raw results here (JSON)")
+    ap.add_argument("--out", default=None, help="write the table here instead of BENCHMARKS.md")
+    args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    start = machine()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from audioclust.cluster.faiss_backend import load_faiss
+
+    load_faiss().omp_set_num_threads(args.threads)
+    results: dict = {}
+    columns: list[str] = []
+    info: dict = {}
+    text = ""
+    t0 = time.perf_counter()
+    for data in args.data:
+        root = {"drums": DRUMS, "fsdd": FSDD}.get(data)
+        if data == "synthetic":
+            root = _synthetic_root()
+        if data == "folder":
+            if not args.folder or not args.k:
+                ap.error("--data folder needs --folder and --k")
+            root = Path(args.folder)
+        if not root.is_dir():
+            print(f"skipping {data}: not found at {root}" + (" (bash ../shared/data/drums/build.sh makes it)"
+                                                              if data == "drums" else ""))
+            continue
+        print(f"== {data} ({root})", flush=True)
+        before = set(c for r in results.values() for c in r)
+        run_dataset(data, root, args, results)
+        new = [c for r in results.values() for c in r if c not in before]
+        for c in dict.fromkeys(new):
+            columns.append(c)
+            info[c] = max(r[c]["n"] for r in results.values() if c in r)
+        if args.results:
+            Path(args.results).write_text(json.dumps(results, indent=1))
+        text = table(results, columns, args.seeds, start, info)   # after each data set: partial results stay
+        if args.out:
+            Path(args.out).write_text(text)
+        else:
+            write_section("Recipes x data sets", text)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
