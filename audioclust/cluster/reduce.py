@@ -9,14 +9,31 @@ from audioclust.errors import ConfigError
 METHODS = ("none", "pca", "umap")
 
 
+def umap_embed(x: np.ndarray, dim: int, n_neighbors: int, seed: int, fit_sample: int | None = None,
+               min_dist: float = 0.0, batch: int = 65536) -> np.ndarray:
+    """UMAP of every row of x. Above `fit_sample` rows, UMAP is fitted on a seeded sample of that many rows and
+    the rest are transformed in batches: time and memory grow with the sample, not with all the rows."""
+    import umap  # imported only when asked for: it compiles with numba on first use
+
+    model = umap.UMAP(n_components=dim, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist,
+                      metric="euclidean", random_state=seed)
+    if not fit_sample or len(x) <= fit_sample:
+        return model.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
+    pick = np.sort(np.random.default_rng(seed).choice(len(x), int(fit_sample), replace=False))
+    model.fit(np.asarray(x[pick], np.float32))
+    return np.concatenate([model.transform(np.asarray(x[s:s + batch], np.float32))
+                           for s in range(0, len(x), batch)]).astype(np.float32)
+
+
 class Reducer:
     def __init__(self, method: str = "none", dim: int = 10, n_neighbors: int = 30, seed: int = 0,
-                 mean=None, components=None):
+                 mean=None, components=None, fit_sample: int | None = 50000):
         checks.choice("reduce.method", method, METHODS)
         checks.number("reduce.dim", dim, integer=True)
         checks.number("reduce.n_neighbors", n_neighbors, low=2, strict=False, integer=True)
+        checks.number("reduce.fit_sample", fit_sample, low=2, integer=True, optional=True)
         self.method, self.dim, self.n_neighbors, self.seed = method, int(dim), int(n_neighbors), int(seed)
-        self.mean, self.components = mean, components
+        self.mean, self.components, self.fit_sample = mean, components, fit_sample
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
@@ -28,10 +45,7 @@ class Reducer:
             pca = PCA(dim, random_state=self.seed).fit(x)
             self.mean, self.components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
             return self.transform(x)
-        import umap  # imported only when asked for: it compiles with numba on first use
-
-        return umap.UMAP(n_components=dim, n_neighbors=min(self.n_neighbors, len(x) - 1), min_dist=0.0,
-                         metric="euclidean", random_state=self.seed).fit_transform(x).astype(np.float32)
+        return umap_embed(x, dim, self.n_neighbors, self.seed, self.fit_sample)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
@@ -52,6 +66,4 @@ class Reducer:
 
     @classmethod
     def from_state(cls, state) -> Reducer:
-        if "reduce_method" not in state:
-            return cls("none")
         return cls(str(state["reduce_method"]), mean=state["reduce_mean"], components=state["reduce_components"])

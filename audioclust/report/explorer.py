@@ -27,9 +27,11 @@ FILES_DIR = "explorer_files"
 MAP_METHODS = ("auto", "umap", "pca")
 
 
-def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int = 0) -> tuple[np.ndarray, str]:
+def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int = 0,
+           fit_sample: int | None = 20000) -> tuple[np.ndarray, str]:
     """2-D coordinates of every row of z and the method used: UMAP (auto: from umap_min rows, when
-    umap-learn imports), else PCA (report.project_2d); fewer than 3 rows are laid out on a line."""
+    umap-learn imports; fitted on at most fit_sample rows, the rest transformed), else PCA
+    (report.project_2d); fewer than 3 rows are laid out on a line."""
     if method not in MAP_METHODS:
         raise ValueError(f"unknown explorer map method {method!r}: use one of {MAP_METHODS}")
     z = np.asarray(z, dtype=np.float32)
@@ -37,9 +39,9 @@ def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int =
         return np.c_[np.arange(len(z), dtype=np.float64), np.zeros(len(z))], "index"
     if method == "umap" or (method == "auto" and len(z) >= umap_min):
         try:
-            import umap
+            from audioclust.cluster.reduce import umap_embed
 
-            xy = umap.UMAP(n_components=2, n_neighbors=min(15, len(z) - 1), random_state=seed).fit_transform(z)
+            xy = umap_embed(z, 2, 15, seed, fit_sample, min_dist=0.1)
             return np.asarray(xy, dtype=np.float64), "umap"
         except ImportError:
             log.warning("umap-learn is not installed: the explorer map uses PCA")

@@ -30,8 +30,23 @@ def test_umap_keeps_clusters_and_refuses_assign():
 
 def test_none_and_bad_values():
     x = np.random.default_rng(0).random((10, 3)).astype(np.float32)
-    assert Reducer().fit_transform(x) is x and Reducer.from_state({}).method == "none"
+    assert Reducer().fit_transform(x) is x and Reducer.from_state(Reducer().state()).method == "none"
     with pytest.raises(ConfigError, match="unknown reduce.method"):
         Reducer("tsne")
     with pytest.raises(ConfigError):
         Reducer("pca", dim=0)
+
+
+def test_umap_fitted_on_a_sample_maps_every_row_and_keeps_blobs_apart():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(3, 16))
+    labels = np.repeat(np.arange(3), 200)
+    x = (centres[labels] + rng.normal(size=(600, 16))).astype(np.float32)
+    red = Reducer("umap", dim=2, n_neighbors=15, fit_sample=150)
+    z = red.fit_transform(x)
+    assert z.shape == (600, 2) and np.isfinite(z).all()
+    means = np.stack([z[labels == c].mean(0) for c in range(3)])
+    spread = max(np.linalg.norm(z[labels == c] - means[c], axis=1).mean() for c in range(3))
+    gaps = [np.linalg.norm(means[a] - means[b]) for a in range(3) for b in range(a + 1, 3)]
+    assert min(gaps) > 3 * spread   # rows outside the fitted sample land with their own blob
+    np.testing.assert_allclose(Reducer("umap", dim=2, n_neighbors=15, fit_sample=150).fit_transform(x), z, atol=1e-4)
