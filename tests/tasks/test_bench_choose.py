@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from common_utils import ROOT
 
 
