@@ -226,7 +226,7 @@ def test_time_limit_requeues_and_resumes(cluster, tmp_path, job_name):
     attempts = [dict(SHOW_JOB.findall(ln)) for ln in job_out.splitlines() if ln.startswith("attempt ")]
     assert [int(a["Restarts"]) for a in attempts] == list(range(len(attempts))) and len(attempts) >= 2, job_out
     assert all(a["TimeLimit"] == "00:01:00" for a in attempts), attempts
-    signals = re.findall(rf"^\[([^\]]+)\]\[audioclust\.slurm\]\[INFO\] - SLURM signal: saved (\S+), "
+    signals = re.findall(rf"^\[([^\]]+)\]\[audioclust\.launch\.slurm\]\[INFO\] - SLURM signal: saved (\S+), "
                          rf"requeued job {job_id}$", log, re.M)
     assert len(signals) == len(attempts) - 1, (signals, attempts)
     resumed = re.findall(r"resuming from (\S+)", log)
