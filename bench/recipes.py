@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from common import ROOT, machine, write_section
+from quality import _synthetic_root, spread  # the same subset rule and generated set as quality.py
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
@@ -263,20 +264,6 @@ def _warm_umap() -> None:
     from audioclust.cluster.reduce import Reducer
 
     Reducer("umap", dim=10, n_neighbors=10).fit_transform(np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32))
-
-
-def spread(paths, n: int | None):
-    """The evenly spread subset that data.max_files selects (same rule as audioclust.data.index)."""
-    if not n or n >= len(paths):
-        return paths
-    return [paths[i] for i in np.linspace(0, len(paths) - 1, n).round().astype(int)]
-
-
-def _synthetic_root() -> Path:
-    """The set experiment=demo trains on (paths.cache_dir = ./.cache here)."""
-    from audioclust.data.synthetic import generate
-
-    return Path(generate(ROOT / ".cache" / "synthetic", sr=16000, duration=1.0, n_per_class=30, seed=0))
 
 
 def _cell(s: dict | None) -> str:
