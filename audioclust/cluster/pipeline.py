@@ -35,6 +35,7 @@ class Stage:
 
     def __init__(self, preprocess: str = "l2", reduce: dict | None = None, kmeans: dict | None = None,
                  seed: int = 0, gpu="auto", cluster: dict | None = None):
+        self._args = (preprocess, dict(reduce or {}), dict(kmeans or {}), gpu, dict(cluster or {}))
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.km, self.seed, self.gpu, self.centroids = dict(kmeans or {}), int(seed), gpu, None
         opts = dict(cluster or {})
@@ -47,6 +48,11 @@ class Stage:
                 checks.number(f"kmeans.{key}", self.km[key], integer=True)
         if "refine" in self.km:
             checks.number("kmeans.refine", self.km["refine"], strict=False, integer=True)
+
+    def fresh(self, seed: int, **kmeans) -> Stage:
+        """An unfitted stage with the same settings, another seed (and any k-means option changed)."""
+        pre, red, km, gpu, cluster = self._args
+        return Stage(pre, red, {**km, **kmeans}, seed, gpu, cluster)
 
     def fit(self, x, k: int | Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search)."""

@@ -69,6 +69,7 @@ class AudioDataModule(L.LightningDataModule):
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
         self.cache_mb, self.index_cache = cache_mb, index_cache
         self.index = None
+        self.predict_ids = None   # None: predict every sample; else only these sample ids (encoder=auto's sample)
         self._scan = None
         self._noted = False   # the long-files note was given (with the auto clip length)
 
@@ -154,7 +155,7 @@ class AudioDataModule(L.LightningDataModule):
         return self._loader(self.val_ids, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(range(len(self.index)), shuffle=False)
+        return self._loader(range(len(self.index)) if self.predict_ids is None else self.predict_ids, shuffle=False)
 
 
 def _rank_zero() -> bool:

@@ -83,6 +83,9 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
                           "(outputs go under logs/cluster/runs)")
     if voice_groups:
         raise ConfigError(f"voice groups need the block autoencoder's long-term spectra: use voice=none with encoder={name}")
+    if name == "auto" and cfg.get("mode") == "assign":
+        raise ConfigError("encoder=auto picks an encoder when fitting: assign with the fit's pick, "
+                          "encoder=<name in its encoder.json> clusters_dir=<its output dir>")
     if cfg.get("mode") == "assign" and not cfg.get("clusters_dir"):
         raise ConfigError(f"mode=assign with encoder={name} needs clusters_dir=<the output dir of its mode=fit run>")
 

@@ -29,6 +29,7 @@ from audioclust.report.outputs import (
     write_plots,
 )
 from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
+from audioclust.tasks.choose import AUTO, choose_encoder
 from audioclust.utils import setup_run, show_progress
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def cluster(cfg: DictConfig) -> float | None:
     if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
         faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
+    if encoder_name(cfg) == AUTO:   # the most stable installed candidate becomes cfg.encoder
+        cfg = choose_encoder(cfg, _k(cfg, cfg.encoder_data.get("n_clusters"), out), out)
     data_cfg, model, run_cfg = load_embedder(cfg)   # a train run's (encoder=blockae) or a pretrained encoder
     encoder, run_dir = _encoder_info(cfg, model), _run_dir(cfg)
     wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
@@ -78,7 +81,7 @@ def cluster(cfg: DictConfig) -> float | None:
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
-        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm, out))
+        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm.n_clusters, out))
         io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr)})
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
@@ -118,14 +121,14 @@ def cluster(cfg: DictConfig) -> float | None:
     return scores.get("acc", scores.get("silhouette"))
 
 
-def _k(cfg, dm, out: Path):
+def _k(cfg, n_clusters: int | None, out: Path):
     """kmeans.k, the data config's n_clusters, or (kmeans.search) a function that picks k from the embeddings;
     None for cluster.method=hdbscan (it finds k)."""
     if OmegaConf.select(cfg, "cluster.method", default="kmeans") == "hdbscan":
         return None
     if cfg.kmeans.get("search"):
         return lambda z: _search(cfg, z, out)
-    k = cfg.kmeans.k or dm.n_clusters
+    k = cfg.kmeans.k or n_clusters
     if not k:
         raise ConfigError("set kmeans.k or kmeans.search=[min,max] (the data config gives no n_clusters)")
     return int(k)

