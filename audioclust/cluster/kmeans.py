@@ -178,10 +178,14 @@ class Preprocess:
             raise ConfigError(f"unknown preprocess={kind!r}: use one of {', '.join(self.KINDS)}")
         self.kind, self.mean, self.scale = kind, mean, scale
 
-    def fit(self, x: np.ndarray) -> Preprocess:
+    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> Preprocess:
+        """weights: per-dimension factors after the z-score (encoder=mix: each member weighs the same), kept in
+        the scale, so assign re-applies them."""
         scaled = self.kind in ("standard", "l2")
         self.mean = x.mean(0) if scaled else np.zeros(x.shape[1], np.float32)
         self.scale = x.std(0) + 1e-6 if scaled else np.ones(x.shape[1], np.float32)
+        if weights is not None:
+            self.scale = self.scale / np.asarray(weights, np.float32)
         return self
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -54,9 +54,10 @@ class Stage:
         pre, red, km, gpu, cluster = self._args
         return Stage(pre, red, {**km, **kmeans}, seed, gpu, cluster)
 
-    def fit(self, x, k: int | Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Labels, distances and reduced features of x; k may be a function of the reduced features (k search)."""
-        z = self.red.fit_transform(self.pre.fit(x)(x))
+    def fit(self, x, k: int | Callable, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, distances and reduced features of x; k may be a function of the reduced features (k search);
+        weights: per-dimension factors after the z-score (Preprocess.fit)."""
+        z = self.red.fit_transform(self.pre.fit(x, weights)(x))
         if self.method == "hdbscan":   # k is found, not given
             h = self.hdb
             labels = density.fit_hdbscan(z, h["min_cluster_size"], h["min_samples"], h["selection"])
@@ -127,11 +128,12 @@ class Clusterer:
     def needs_ltas(self) -> bool:
         return self.groups > 0
 
-    def fit(self, x, ltas, k: int | Callable):
+    def fit(self, x, ltas, k: int | Callable, weights=None):
         """Labels, distances, reduced features and centroids of the target clustering of the fitted clips.
-        k: the content clusters (a function of the reduced embeddings for a k search, called once)."""
+        k: the content clusters (a function of the reduced embeddings for a k search, called once); weights: the
+        encoder's per-dimension weights (encoder=mix; no voice groups with a pretrained encoder)."""
         if not self.groups:
-            return (*self.content.fit(x, k), self.content.centroids)
+            return (*self.content.fit(x, k, weights), self.content.centroids)
         if ltas is None or len(x) < self.groups:
             raise ConfigError(f"voice.groups={self.groups} needs at least as many clips with a long-term spectrum")
         voice_fit, k = self._fit_groups(x, ltas, k)

@@ -90,10 +90,25 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
         raise ConfigError(f"mode=assign with encoder={name} needs clusters_dir=<the output dir of its mode=fit run>")
 
 
+def encoder_node(name: str) -> DictConfig:
+    """conf/encoder/<name>.yaml as shipped with the package: a pretrained encoder (for encoder=auto's candidates
+    and encoder=mix's members)."""
+    from importlib import resources
+
+    path = resources.files("audioclust.conf") / "encoder" / f"{name}.yaml"
+    if name in ("auto", "mix", BLOCKAE) or not path.is_file():
+        raise ConfigError(f"{name!r} is not a pretrained encoder: use aisfx, birdnet, speech or speaker")
+    return OmegaConf.create(path.read_text())
+
+
 def build_encoder(node: DictConfig):
     """The frozen pretrained encoder of an `encoder` node; its `name` is recorded, not passed to the class. A
-    missing package is one ConfigError naming its pip command."""
-    return instantiate(OmegaConf.create({k: v for k, v in node.items() if k != "name"}))
+    missing package is one ConfigError naming its pip command. encoder=mix: its `members` are built by name."""
+    plain = OmegaConf.create({k: v for k, v in node.items() if k not in ("name", "members")})
+    if node.get("members") is None:
+        return instantiate(plain)
+    members = {str(n): build_encoder(encoder_node(str(n))) for n in node.members}
+    return instantiate(plain, _partial_=True)(members=members)
 
 
 def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | None]:

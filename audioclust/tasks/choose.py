@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +22,10 @@ from audioclust.cluster.choose import stability
 from audioclust.cluster.pipeline import Clusterer
 from audioclust.embed.inference import embed
 from audioclust.errors import ConfigError
-from audioclust.tasks.builders import build_encoder, make_datamodule
+from audioclust.tasks.builders import build_encoder, encoder_node, make_datamodule
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
-
-
-def encoder_node(name: str) -> DictConfig:
-    """conf/encoder/<name>.yaml as shipped with the package."""
-    path = resources.files("audioclust.conf") / "encoder" / f"{name}.yaml"
-    if not path.is_file() or name in (AUTO, "blockae"):
-        raise ConfigError(f"encoder.candidates: {name!r} is not a pretrained encoder (conf/encoder/*.yaml)")
-    return OmegaConf.create(path.read_text())
 
 
 def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
@@ -47,7 +38,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     names = list(opts.get("candidates") or [])
     if not names:
         raise ConfigError("encoder=auto needs encoder.candidates=[...] (conf/encoder/auto.yaml)")
-    nodes = {n: encoder_node(n) for n in names}
+    nodes = {str(n): encoder_node(str(n)) for n in names}
     stage = Clusterer.from_config(cfg).content
     scores, missing = {}, {}
     for name, node in nodes.items():
@@ -59,8 +50,8 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
         t = time.perf_counter()
         x = _sample_embeddings(cfg, model, sample, int(cfg.seed))
 
-        st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k)[0], pairs=pairs,
-                       seed=int(cfg.seed))
+        w = getattr(model, "dim_weights", None)
+        st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
         scores[name] = {"stability": st.score, "pairs": st.pairs, "clips": int(len(x)),
                         "seconds": round(time.perf_counter() - t, 1), "licence": model.licence}
         log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, st.score, len(x), scores[name]["seconds"])

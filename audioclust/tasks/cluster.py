@@ -81,7 +81,8 @@ def cluster(cfg: DictConfig) -> float | None:
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
-        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm.n_clusters, out))
+        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm.n_clusters, out),
+                                                      getattr(model, "dim_weights", None))
         io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr)})
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there

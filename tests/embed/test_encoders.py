@@ -262,3 +262,30 @@ def test_importing_the_encoders_needs_no_package():
             "assert issubclass(birdnet.BirdnetEncoder, e.Encoder)\n")
     import subprocess
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- encoder=mix: members side by side
+
+def test_mix_concatenates_its_members_each_at_its_own_rate():
+    """BirdNET (48 kHz) + Resemblyzer (16 kHz): the mix reads at 48 kHz and hands the speaker model the clips
+    resampled by soxr; each member's part equals the member's own embedding; weights 1/sqrt(dim) per member."""
+    import soxr
+
+    from audioclust.embed.encoders.mix import MixEncoder
+    bird, spk = encoder("birdnet"), encoder("speaker")
+    mix = MixEncoder({"birdnet": bird, "speaker": spk})
+    assert mix.sr == 48000 and mix.embedding_dim == 1024 + 256
+    assert mix.licence.startswith("birdnet: CC BY-NC-SA") and "speaker: Apache-2.0" in mix.licence
+    close(mix.dim_weights[:1024], np.full(1024, 1 / 32)), close(mix.dim_weights[1024:], np.full(256, 1 / 16))
+    clips = [clip("chirp", 48000, 2.0), clip("noise", 48000, 0.7, seed=2)]
+    w, lengths = batch(clips, extra=4800)
+    z = mix.embed(w, lengths)
+    close(z[:, :1024], bird.embed(w, lengths), rtol=1e-5, atol=1e-6)
+    low = [soxr.resample(c, 48000, 16000) for c in clips]
+    close(z[:, 1024:], spk.embed(*batch(low)), rtol=1e-5, atol=1e-6)
+
+
+def test_mix_needs_two_members():
+    from audioclust.embed.encoders.mix import MixEncoder
+    with pytest.raises(ValueError, match="at least two members"):
+        MixEncoder({"speaker": encoder("speaker")})

@@ -230,3 +230,26 @@ def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     assert json.loads((out / "encoder.json").read_text())["name"] == pick   # the run went on with the pick
     m = json.loads((out / "metrics.json").read_text())
     assert m["encoder"] == pick and m["n_clips"] == N_CLIPS
+
+
+@pytest.mark.slow
+def test_mix_fits_and_assigns_with_its_members_weighted(clips, tmp_path):
+    """encoder=mix of speaker (256-d) and speech (96-d): one 352-d embedding per clip, each member's dimensions
+    weighted 1/sqrt(dim) after the z-score (kept in preprocess.npz), and assign gives the fit's clusters back."""
+    needs("speaker")
+    needs("speech")
+    fit = tmp_path / "fit"
+    common = ["encoder=mix", "encoder.members=[speaker,speech]", "kmeans.k=3", "threads=1", "wandb.enabled=false",
+              "report.plots=false", "report.explorer=false"]
+    p = run_script("cluster.py", *common, f"data.root={clips}", f"hydra.run.dir={fit}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    x = np.load(fit / "embeddings.npy")
+    assert x.shape == (N_CLIPS, 352) and json.loads((fit / "encoder.json").read_text())["name"] == "mix"
+    state = np.load(fit / "preprocess.npz")
+    np.testing.assert_allclose(state["scale"], (x.std(0) + 1e-6) * np.r_[np.full(256, 16.0), np.full(96, np.sqrt(96))],
+                               rtol=1e-4)
+    p = run_script("cluster.py", *common, "mode=assign", f"clusters_dir={fit}", f"input={clips}",
+                   f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")}
+            == {r["path"]: r["cluster"] for r in _rows(fit / "assignments.csv")})
