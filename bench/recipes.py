@@ -175,8 +175,9 @@ def labels_of(paths, pattern: str | None) -> list[str]:
     return [re.search(pattern, Path(p).name).group(1) for p in paths]
 
 
-def cluster_seeds(x, voice, labels, k: int, overrides: list[str], seeds) -> tuple[list[dict], float]:
-    """cluster.py's clustering (conf/cluster.yaml + overrides) of cached embeddings, once per seed."""
+def cluster_seeds(x, voice, labels, k: int, overrides: list[str], seeds, weights=None) -> tuple[list[dict], float]:
+    """cluster.py's clustering (conf/cluster.yaml + overrides) of cached embeddings, once per seed (weights: an
+    encoder=mix's per-dimension weights)."""
     from audioclust.cluster.metrics import clustering_scores
     from audioclust.cluster.pipeline import Clusterer
 
@@ -184,7 +185,7 @@ def cluster_seeds(x, voice, labels, k: int, overrides: list[str], seeds) -> tupl
     for seed in seeds:
         cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *overrides])
         clusterer = Clusterer.from_config(cfg)
-        clusters, _, z, _ = clusterer.fit(x, voice, int(cfg.kmeans.k))
+        clusters, _, z, _ = clusterer.fit(x, voice, int(cfg.kmeans.k), weights)
         scores.append(clustering_scores(z, clusters, labels, seed=seed))
     return scores, time.perf_counter() - t
 
@@ -210,8 +211,9 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
               f"wall {wall:.0f} s", flush=True)
 
     _warm_umap()
+    cached = {}
     for encoder in ("blockae", *args.encoders) if args.blockae else args.encoders:
-        emb = embed_once(data, encoder, root, runs, args)
+        emb = cached[encoder] = embed_once(data, encoder, root, runs, args)
         if emb is None:
             continue
         base = emb["embed_seconds"] + emb["load_seconds"] + (emb["train_seconds"] or 0.0)
@@ -227,6 +229,20 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
                 voice = emb["voice"] if any(o.startswith("voice=") for o in overrides) else None
                 scores, seconds = cluster_seeds(emb["x"], voice, labels, k, overrides, args.seeds)
                 put(f"{encoder}{suffix}", column, scores, base + seconds, per_clip, len(labels), note)
+    for mix in args.mixes:   # encoder=mix: the members' cached embeddings side by side (tests: equal to MixEncoder's)
+        members = [cached.get(m) for m in mix.split("+")]
+        if any(m is None for m in members) or any(m["paths"] != members[0]["paths"] for m in members):
+            print(f"skipping mix {mix}: a member is missing or embedded other clips", flush=True)
+            continue
+        x = np.concatenate([m["x"] for m in members], 1)
+        weights = np.concatenate([np.full(m["x"].shape[1], 1 / np.sqrt(m["x"].shape[1]), np.float32) for m in members])
+        base = sum(m["embed_seconds"] + m["load_seconds"] for m in members)
+        per_clip = sum(m["embed_seconds"] for m in members) / max(len(x), 1)
+        for column, (pattern, k, _) in columns.items():
+            labels = labels_of(members[0]["paths"], pattern)
+            for suffix, overrides in [("", []), (" + umap", ["reduce.method=umap"])]:
+                scores, seconds = cluster_seeds(x, None, labels, k, overrides, args.seeds, weights)
+                put(f"mix {mix}{suffix}", column, scores, base + seconds, per_clip, len(labels))
     if not args.baselines:
         return
     import baselines  # bench/ (on sys.path via common), after the checkout is first on sys.path
@@ -285,7 +301,8 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              "(10-d, 30 neighbours), FAISS k-means, conf/cluster.yaml defaults). blockae: trained per data set "
              "(drums `data=folder` defaults, FSDD `experiment=fsdd`, synthetic `experiment=demo`); voice "
              "co-clustering (FSDD only, README): digits `voice=speech`, speakers `voice=speakers kmeans.k=10` (the 6 "
-             "voice groups are the clusters). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
+             "voice groups are the clusters). **mix A+B**: `encoder=mix encoder.members=[A,B]`, the members' embeddings side by "
+             "side, each member's dimensions weighted 1/sqrt(its dim) after the z-score (embedding time: the members'). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
              "Each (encoder, data set) embedded once and cached; **embedding s/clip**: the Lightning predict "
              "alone, per data set in column order; **wall s**: what a user spends for that recipe per data set "
              "(blockae training + model load and one warm-up call + embedding + clustering with every seed; classic: features + "
@@ -309,7 +326,7 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
 
 def _row_order(recipe: str):
     name = recipe.split(" ")[0]
-    group = 0 if name == "blockae" else 1 if name in ENCODERS else 2
+    group = 0 if name == "blockae" else 1 if name in ENCODERS else 2 if name == "mix" else 3
     return group, ENCODERS.index(name) if name in ENCODERS else 0, recipe
 
 
@@ -336,6 +353,8 @@ def main() -> None:
     ap.add_argument("--folder", default=None, help="--data folder: a folder of clips in class subfolders")
     ap.add_argument("--k", type=int, default=None, help="--data folder: the number of classes")
     ap.add_argument("--encoders", nargs="*", default=list(ENCODERS), choices=list(ENCODERS))
+    ap.add_argument("--mixes", nargs="*", default=["aisfx+birdnet"],
+                    help="encoder=mix rows: members joined by + (their embeddings side by side, equally weighted)")
     ap.add_argument("--no-blockae", dest="blockae", action="store_false")
     ap.add_argument("--no-baselines", dest="baselines", action="store_false")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
