@@ -1,12 +1,13 @@
-"""Choosing an encoder without labels: how often a label-free criterion picks the best recipe, and what it costs.
+"""Choosing an encoder without labels: how often encoder=auto picks the best encoder, and what it costs.
 
     python bench/choose_encoder.py [--runs logs/bench/recipes]     # needs bench/recipes.py's cached embeddings
 
-For every data set and every cached encoder (bench/recipes.py: aisfx, birdnet, speech, speaker, blockae), the
-recipe `preprocess l2 -> UMAP-10 -> k-means(k)` is run once (seed 0); each candidate's clusters get label-free
-scores (silhouette in the UMAP space, and on the cosine geometry of the l2-normalised embedding before UMAP)
-and the candidate with the best score is "picked". Labels then say which candidate was really best (NMI) and
-what the pick cost. Results go into BENCHMARKS.md, section "Choosing an encoder without labels".
+For every data set and target, every cached pretrained encoder (bench/recipes.py: aisfx, birdnet, speech,
+speaker) is scored as encoder=auto scores it (stability of its clusters on subsample pairs of a sample,
+audioclust/cluster/choose.py), with k-means alone and after UMAP; the highest is "picked". Labels then say which
+candidate was really best (NMI) and what the pick cost. An earlier version of this bench measured silhouette as
+the criterion: it picked the best 0/4 times (it rewards whatever grouping is cleanest, e.g. speakers when k=10
+words are asked for). Results go into BENCHMARKS.md, section "Choosing an encoder without labels".
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import os
 import platform
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,59 +33,77 @@ TARGETS = {   # data set -> [(target, k, label of a path)]
              ("speaker", 6, lambda p: re.match(r"\d_([a-z]+)_", Path(p).name).group(1))],
     "synthetic": [("class", 20, lambda p: Path(p).parent.name)],
 }
-ENCODERS = ("blockae", "aisfx", "birdnet", "speech", "speaker")
+ENCODERS = ("aisfx", "birdnet", "speech", "speaker")   # conf/encoder/auto.yaml's candidates
 
 
-def evaluate(x: np.ndarray, labels: list[str], k: int) -> dict:
-    from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+def evaluate(x: np.ndarray, labels: list[str], k: int, reduce: str, sample: int, pairs: int) -> dict:
+    """One candidate, as encoder=auto sees it (tasks/choose.py): stability of its clusters on a seeded sample of
+    `sample` clips, and, with labels, the NMI of the run's clusters of every clip (seed 0)."""
+    from recipes import compose
+    from sklearn.metrics import normalized_mutual_info_score
 
-    from audioclust.cluster.kmeans import Preprocess, assign, fit_kmeans
-    from audioclust.cluster.reduce import Reducer
+    from audioclust.cluster.choose import stability
+    from audioclust.cluster.pipeline import Clusterer
 
-    pre = Preprocess("l2").fit(x)(x)
-    z = Reducer("umap", dim=10, n_neighbors=30, seed=0).fit_transform(pre)
-    c, _ = assign(z, fit_kmeans(z, k, seed=0, gpu=False), False)
-    return {"nmi": float(normalized_mutual_info_score(labels, c)),
-            "silhouette_umap": float(silhouette_score(z, c)),
-            "silhouette_cosine": float(silhouette_score(pre, c, metric="cosine"))}
+    cfg = compose([f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", f"reduce.method={reduce}"])
+    stage = Clusterer.from_config(cfg).content
+    rows = np.arange(len(x))
+    if len(x) > sample:
+        rows = np.sort(np.random.default_rng(0).choice(len(x), sample, replace=False))
+    t = time.perf_counter()
+    st = stability(x[rows], lambda r, seed: stage.fresh(seed).fit(r, k)[0], pairs=pairs, seed=0)
+    seconds = time.perf_counter() - t
+    clusters = stage.fresh(0).fit(x, k)[0]
+    return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "stability": st.score,
+            "stability_seconds": seconds}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default=str(ROOT / "logs" / "bench" / "recipes"))
+    ap.add_argument("--sample", type=int, default=1000, help="encoder.sample of conf/encoder/auto.yaml")
+    ap.add_argument("--pairs", type=int, default=2, help="encoder.pairs of conf/encoder/auto.yaml")
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     ap.add_argument("--out", default=None, help="write the section here instead of BENCHMARKS.md")
     args = ap.parse_args()
-    runs, rows, results = Path(args.runs), [], {}
+    runs, rows, picked, total = Path(args.runs), [], {"none": 0, "umap": 0}, 0
     for data, targets in TARGETS.items():
         for target, k, label_of in targets:
-            cands = {}
-            for enc in ENCODERS:
-                d = runs / data / enc
-                if not (d / "embeddings.npy").is_file():
+            line, any_cand = [f"{data} {target} (k={k})"], False
+            for reduce in ("none", "umap"):
+                cands = {}
+                for enc in args.encoders:
+                    d = runs / data / enc
+                    if not (d / "embeddings.npy").is_file():
+                        continue
+                    paths = json.loads((d / "meta.json").read_text())["paths"]
+                    cands[enc] = evaluate(np.load(d / "embeddings.npy"), [label_of(p) for p in paths], k, reduce,
+                                          args.sample, args.pairs)
+                    print(data, target, reduce, enc, cands[enc], flush=True)
+                if not cands:
                     continue
-                paths = json.loads((d / "meta.json").read_text())["paths"]
-                cands[enc] = evaluate(np.load(d / "embeddings.npy"), [label_of(p) for p in paths], k)
-                print(data, target, enc, cands[enc], flush=True)
-            if not cands:
-                continue
-            best = max(cands, key=lambda e: cands[e]["nmi"])
-            line = [f"{data} {target} (k={k})", f"{best} {cands[best]['nmi']:.3f}"]
-            for crit in ("silhouette_umap", "silhouette_cosine"):
-                pick = max(cands, key=lambda e: cands[e][crit])
-                line.append(f"{pick} {cands[pick]['nmi']:.3f} ({cands[pick]['nmi'] - cands[best]['nmi']:+.3f})")
-            rows.append("| " + " | ".join(line) + " |")
-            results[f"{data}/{target}"] = cands
-    picks = {c: sum(r.split(" | ")[1].split()[0] == r.split(" | ")[i].split()[0] for r in rows)
-             for i, c in ((2, "silhouette_umap"), (3, "silhouette_cosine"))}
+                any_cand = True
+                best = max(cands, key=lambda e: cands[e]["nmi"])
+                pick = max(cands, key=lambda e: cands[e]["stability"])
+                picked[reduce] += pick == best
+                cost = cands[best]["nmi"] - cands[pick]["nmi"]
+                line += [f"{best} {cands[best]['nmi']:.3f}",
+                         f"{pick} {cands[pick]['nmi']:.3f}" + ("" if pick == best else f" (-{cost:.3f})"),
+                         ", ".join(f"{e} {c['stability']:.2f}" for e, c in cands.items())]
+            if any_cand:
+                total += 1
+                rows.append("| " + " | ".join(line) + " |")
     text = "\n".join([
         "## Choosing an encoder without labels", "",
         f"`python bench/choose_encoder.py` on bench/recipes.py's cached embeddings; {platform.machine()}, "
-        f"{os.cpu_count()} cores. Per target: every encoder's `l2 -> UMAP-10 -> k-means` clusters (seed 0), the "
-        "best by NMI (labels), and the pick of each label-free criterion with its NMI (and the loss against the "
-        f"best). Picked the best: silhouette in UMAP space {picks['silhouette_umap']}/{len(rows)}, cosine "
-        f"silhouette {picks['silhouette_cosine']}/{len(rows)}.", "",
-        "| target | best (NMI) | pick: silhouette, UMAP space | pick: silhouette, cosine |", "|---|---|---|---|",
-        *rows, ""])
+        f"{os.cpu_count()} cores. `encoder=auto` (tasks/choose.py, cluster/choose.py): each candidate's clusters are "
+        f"redone from scratch on {args.pairs} pairs of random 80% subsamples of a {args.sample}-clip sample (the run's "
+        "preprocess, reduce and k, new seeds); the pick has the highest mean ARI between the pairs (stability). "
+        "Labels then say which candidate's clusters of every clip were best (NMI, seed 0) and what the pick cost. "
+        f"**Picked the best: {picked['none']}/{total} with k-means alone, {picked['umap']}/{total} with "
+        "`reduce.method=umap`.**", "",
+        "| target | best, k-means (NMI) | pick (NMI) | stability | best, UMAP + k-means (NMI) | pick (NMI) | stability |",
+        "|---|---|---|---|---|---|---|", *rows, ""])
     print(text)
     if args.out:
         Path(args.out).write_text(text)
