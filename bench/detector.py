@@ -1,6 +1,7 @@
 """Activity detector: recall and precision on long recordings with known events, at several SNRs.
 
     python bench/detector.py [--minutes 10] [--recordings 2] [--snrs 20 10 5 0] [--per-minute 8] [--benchmarks]
+                             [--cluster [--encoder speech] [--clip 1] [--hop 0.5]]
 
 Each recording is `--minutes` of background with about `--per-minute` events placed at random times (>= 1 s
 apart): real clips, half spoken digits from FSDD (../shared/data/fsdd/recordings, 8 kHz), half drum one-shots
@@ -17,6 +18,14 @@ Scores, per SNR and detector setting (padding off, so that onsets are the detect
 - onset recall: some detection starts within 0.1 s of the true onset;
 - precision: the share of detections that overlap a true event at all;
 - false detections per hour of recording, and the share of the recording kept as events.
+
+With --cluster, how much better the clusters get than with fixed windows: each SNR's recordings are embedded
+by a pretrained encoder (no training per SNR; `speech` by default: fast on CPU, and half the events are spoken
+digits) through cluster.py's own data route, once as every fixed window (`data.hop_seconds`) and once as the
+detector's events (`data/segment=energy`), and clustered with conf/cluster.yaml's defaults, k = classes + 1.
+Each window is labelled with the class of the placed clip it overlaps most (digit 0-9 or drum class; enough
+overlap: min(0.1 s, half the clip)), else 'background'; scored: NMI/ACC on all windows and on the windows at
+events, the share of clusters whose largest label is background, and the share of placed clips reached.
 
 Writes bench/detector_results.md (a new file: BENCHMARKS.md is being edited elsewhere); with --benchmarks,
 also the section 'Activity detector' of BENCHMARKS.md.
