@@ -1,6 +1,7 @@
 """Activity detector: recall and precision on long recordings with known events, at several SNRs.
 
     python bench/detector.py [--minutes 10] [--recordings 2] [--snrs 20 10 5 0] [--per-minute 8] [--benchmarks]
+                             [--cluster [--encoder speech] [--clip 1] [--hop 0.5]]
 
 Each recording is `--minutes` of background with about `--per-minute` events placed at random times (>= 1 s
 apart): real clips, half spoken digits from FSDD (../shared/data/fsdd/recordings, 8 kHz), half drum one-shots
@@ -17,6 +18,14 @@ Scores, per SNR and detector setting (padding off, so that onsets are the detect
 - onset recall: some detection starts within 0.1 s of the true onset;
 - precision: the share of detections that overlap a true event at all;
 - false detections per hour of recording, and the share of the recording kept as events.
+
+With --cluster, how much better the clusters get than with fixed windows: each SNR's recordings are embedded
+by a pretrained encoder (no training per SNR; `speech` by default: fast on CPU, and half the events are spoken
+digits) through cluster.py's own data route, once as every fixed window (`data.hop_seconds`) and once as the
+detector's events (`data/segment=energy`), and clustered with conf/cluster.yaml's defaults, k = classes + 1.
+Each window is labelled with the class of the placed clip it overlaps most (digit 0-9 or drum class; enough
+overlap: min(0.1 s, half the clip)), else 'background'; scored: NMI/ACC on all windows and on the windows at
+events, the share of clusters whose largest label is background, and the share of placed clips reached.
 
 Writes bench/detector_results.md (a new file: BENCHMARKS.md is being edited elsewhere); with --benchmarks,
 also the section 'Activity detector' of BENCHMARKS.md.
@@ -43,6 +52,7 @@ SR = 16000
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS_BUILD = ROOT.parent / "shared" / "data" / "drums" / "build.sh"
 BASE_DB = -45.0
+CLUSTERS = "Clusters with and without the activity detector"   # its BENCHMARKS.md section (--cluster)
 
 
 def drums_dir() -> Path:
@@ -73,23 +83,25 @@ def level_db(n: int, rng) -> np.ndarray:
     return np.interp(np.arange(n) / SR, t, lv)
 
 
-def clip_pool(rng, n: int) -> list[tuple[str, np.ndarray]]:
-    """n (kind, trimmed wave) pairs, half digits, half drums."""
+def clip_pool(rng, n: int) -> list[tuple[str, np.ndarray, str]]:
+    """n (kind, trimmed wave, class) triples, half digits (class 'digit <d>', from the file name), half drums
+    (class: the drum folder, e.g. 'kick')."""
     digits = sorted(FSDD.glob("*.wav"))
     drums = list_audio_files(drums_dir())
     out = []
     for i in range(n):
         kind, files = ("digit", digits) if i % 2 == 0 else ("drum", drums)
         for _ in range(20):
-            x = trim_silence(load(str(files[rng.integers(len(files))]), SR), SR, top_db=30)
+            f = Path(files[rng.integers(len(files))])
+            x = trim_silence(load(str(f), SR), SR, top_db=30)
             if len(x) >= 0.03 * SR and np.any(x):
                 break
-        out.append((kind, x.astype(np.float64)))
+        out.append((kind, x.astype(np.float64), f"digit {f.name[0]}" if kind == "digit" else f.parent.name))
     return out
 
 
 def make_recording(minutes: float, per_minute: float, snr_db: float, seed: int):
-    """(wave, truth) with truth a list of (onset s, offset s, kind)."""
+    """(wave, truth) with truth a list of (onset s, offset s, kind, class)."""
     rng = np.random.default_rng(seed)
     n = int(minutes * 60 * SR)
     lv = level_db(n, rng)
@@ -99,22 +111,22 @@ def make_recording(minutes: float, per_minute: float, snr_db: float, seed: int):
     clips = clip_pool(rng, k)
     truth, t = [], rng.uniform(1.0, 3.0)
     mean_gap = minutes * 60 / max(k, 1)
-    for kind, c in clips:
+    for kind, c, label in clips:
         s = int(t * SR)
         if s + len(c) >= n - SR:
             break
         local = np.sqrt(np.mean(bg_rms[s: s + len(c)] ** 2))
         gain = local * 10 ** (snr_db / 20) / np.sqrt(np.mean(c ** 2))
         x[s: s + len(c)] += gain * c
-        truth.append((s / SR, (s + len(c)) / SR, kind))
+        truth.append((s / SR, (s + len(c)) / SR, kind, label))
         t = (s + len(c)) / SR + 1.0 + rng.exponential(max(mean_gap - 1.5, 0.1))
     return x.astype(np.float32), truth
 
 
 def score(events, truth, duration: float) -> dict:
     ev = np.asarray(events, float).reshape(-1, 2)
-    tr = np.array([(a, b) for a, b, _ in truth], float).reshape(-1, 2)
-    kinds = np.array([k for _, _, k in truth])
+    tr = np.array([t[:2] for t in truth], float).reshape(-1, 2)
+    kinds = np.array([t[2] for t in truth])
     inter = np.clip(np.minimum(tr[:, None, 1], ev[None, :, 1]) - np.maximum(tr[:, None, 0], ev[None, :, 0]), 0, None)
     covered = inter.sum(axis=1) / (tr[:, 1] - tr[:, 0])
     found = covered >= 0.5
@@ -126,6 +138,84 @@ def score(events, truth, duration: float) -> dict:
                 kept=float((ev[:, 1] - ev[:, 0]).sum() / duration) if len(ev) else 0.0)
 
 
+def window_labels(offsets, clip: float, truth) -> tuple[list[str], np.ndarray]:
+    """Per window [offset, offset + clip): the class of the placed clip it overlaps most, provided the overlap
+    is at least min(0.1 s, half the clip's extent) (a drum hit can be 30 ms), else 'background'; and the index
+    of that event in truth (-1 for background)."""
+    tr = np.array([t[:2] for t in truth], float).reshape(-1, 2)
+    a = np.asarray(offsets, float)[:, None]
+    inter = np.clip(np.minimum(a + clip, tr[None, :, 1]) - np.maximum(a, tr[None, :, 0]), 0, None)
+    best = inter.argmax(axis=1) if len(tr) else np.zeros(len(a), int)
+    need = np.minimum(0.1, 0.5 * (tr[:, 1] - tr[:, 0])) if len(tr) else np.zeros(0)
+    hit = inter[np.arange(len(a)), best] >= need[best] if len(tr) else np.zeros(len(a), bool)
+    return [truth[j][3] if h else "background" for j, h in zip(best, hit)], np.where(hit, best, -1)
+
+
+def cluster_scores(labels: list[str], clusters: np.ndarray) -> dict:
+    """NMI / ACC over every window and over the windows at events, and the share of (non-empty) clusters whose
+    largest label is background."""
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from audioclust.cluster.metrics import cluster_accuracy
+
+    y, c = np.asarray(labels, dtype=object), np.asarray(clusters)
+    ev = y != "background"
+    major = [max(set(y[c == j]), key=list(y[c == j]).count) for j in np.unique(c)]
+    return dict(windows=len(y), event_windows=int(ev.sum()), nmi=nmi(y, c), acc=cluster_accuracy(y, c),
+                nmi_ev=nmi(y[ev], c[ev]) if ev.any() else float("nan"),
+                acc_ev=cluster_accuracy(y[ev], c[ev]) if ev.any() else float("nan"),
+                bg_clusters=float(np.mean([m == "background" for m in major])))
+
+
+def cluster_quality(folder: Path, truths: dict, args) -> list[dict]:
+    """Embed the recordings in `folder` as fixed windows and as detector events (cluster.py's data config,
+    encoder and clustering), k = the classes present + 1 (background), scored per k-means seed."""
+    import torch
+    from recipes import compose
+
+    from audioclust.cluster.pipeline import Clusterer
+    from audioclust.embed.inference import embed
+    from audioclust.tasks.builders import load_embedder, make_datamodule
+
+    classes = {t[3] for truth in truths.values() for t in truth}
+    k = len(classes) + 1
+    n_events = sum(len(t) for t in truths.values())
+    out = []
+    for mode, extra in (("fixed windows", []), ("detector events", ["data/segment@encoder_data.segment=energy"])):
+        base = [f"encoder={args.encoder}", f"data.root={folder}", f"data.clip_seconds={args.clip:g}",
+                f"data.hop_seconds={args.hop:g}", "progress=false", "kmeans.gpu=false", f"kmeans.k={k}", *extra]
+        cfg = compose(base)
+        data_cfg, model, _ = load_embedder(cfg)
+        dm = make_datamodule(data_cfg, cfg.get("data"))
+        dm.setup("predict")
+        t0 = time.perf_counter()
+        torch.set_num_threads(1)
+        emb = embed(model, dm, "cpu", progress=False)
+        embed_s = time.perf_counter() - t0
+        ok = np.asarray(emb["ok"]).astype(bool)
+        ids = np.asarray(emb["sample_id"])[ok]
+        x = np.asarray(emb["embedding"])[ok]
+        files = [Path(dm.index.files[int(dm.index.file_ids[i])]).name for i in ids]
+        offs = dm.index.offsets[ids]
+        y, seen = [""] * len(ids), [None] * len(ids)   # per window: its label, (recording, event) or None
+        for name in set(files):
+            sel = [i for i, f in enumerate(files) if f == name]
+            lab, eid = window_labels(offs[sel], float(dm.clip_seconds), truths[name])
+            for i, v, e in zip(sel, lab, eid):
+                y[i], seen[i] = v, (name, int(e)) if e >= 0 else None
+        events_seen = len({e for e in seen if e is not None}) / max(n_events, 1)
+        seeds = []
+        for seed in args.cluster_seeds:
+            c = compose([*base, f"seed={seed}"])
+            clusters = Clusterer.from_config(c).fit(x, None, k)[0]
+            seeds.append(cluster_scores(y, clusters))
+        row = {m: float(np.mean([s[m] for s in seeds])) for m in seeds[0]}
+        row.update(mode=mode, k=k, embed_s=embed_s, events_seen=events_seen, nmi_sd=float(np.std([s["nmi_ev"] for s in seeds])))
+        out.append(row)
+        print(folder.name, row, flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -135,17 +225,27 @@ def main() -> None:
     ap.add_argument("--bands", type=int, nargs="+", default=[1, 8], help="detector settings to compare")
     ap.add_argument("--out", default=str(ROOT / "bench" / "detector_results.md"))
     ap.add_argument("--benchmarks", action="store_true", help="also write the section into BENCHMARKS.md")
+    ap.add_argument("--cluster", action="store_true",
+                    help="also cluster each SNR's recordings as fixed windows and as detector events (section "
+                         "'Activity detector: clusters')")
+    ap.add_argument("--encoder", default="speech", help="--cluster: the pretrained encoder (no training per SNR)")
+    ap.add_argument("--clip", type=float, default=1.0, help="--cluster: window length (data.clip_seconds)")
+    ap.add_argument("--hop", type=float, default=0.5, help="--cluster: fixed windows' hop (data.hop_seconds)")
+    ap.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2], help="--cluster: k-means seeds")
     args = ap.parse_args()
     if not FSDD.is_dir():
         sys.exit(f"FSDD not found at {FSDD}")
     line = machine()
-    rows, audio_s, detect_s = [], 0.0, 0.0
+    rows, audio_s, detect_s, crows = [], 0.0, 0.0, []
+    t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="audioclust-detector-") as tmp:
         for snr in args.snrs:
             recs = []
+            folder = Path(tmp) / f"snr{snr:g}"
+            folder.mkdir()
             for r in range(args.recordings):
                 x, truth = make_recording(args.minutes, args.per_minute, snr, seed=1000 * r + int(snr * 10) + 7)
-                path = Path(tmp) / f"snr{snr:g}_{r}.wav"
+                path = folder / f"rec{r}.wav"
                 sf.write(path, x, SR, subtype="FLOAT")
                 recs.append((path, truth, len(x) / SR))
             for bands in args.bands:
@@ -166,6 +266,9 @@ def main() -> None:
                                  precision=(det - false) / det if det else float("nan"),
                                  false_h=false / tot * 3600, kept=sum(s["kept"] * d for s, d in scores) / tot))
                 print(rows[-1], flush=True)
+            if args.cluster:
+                crows += [dict(r, snr=snr) for r in
+                          cluster_quality(folder, {p.name: truth for p, truth, _ in recs}, args)]
     text = [f"## Activity detector ({line})", "",
             f"`python bench/detector.py` ({args.recordings} recordings of {args.minutes:g} min per SNR, "
             f"~{args.per_minute:g} events/min, {SR} Hz). Events: real clips, half FSDD spoken digits, half drum "
@@ -188,13 +291,48 @@ def main() -> None:
              f"time on one core ({audio_s / 3600:.1f} h of audio in all).", ""]
     md = "\n".join(text)
     print(md)
+    cmd = cluster_section(crows, args, line, time.perf_counter() - t_start) if args.cluster else None
+    if cmd:
+        print(cmd)
     from audioclust.io import write_text
 
-    write_text(args.out, md)
+    out = Path(args.out)
+    old = out.read_text() if out.is_file() else ""
+    kept = old[old.index("## " + CLUSTERS):] if cmd is None and "## " + CLUSTERS in old else cmd or ""
+    write_text(out, md + ("\n" + kept if kept else ""))
     if args.benchmarks:
         from common import write_section
 
         write_section("Activity detector", md)
+        if cmd:
+            write_section(CLUSTERS, cmd)
+
+
+def cluster_section(crows: list[dict], args, line: str, wall: float) -> str:
+    text = [f"## {CLUSTERS} ({line})", "",
+            f"`python bench/detector.py --cluster` (the recordings above: {args.recordings} x {args.minutes:g} min "
+            f"per SNR). Each SNR's recordings are clustered twice by cluster.py's own route (data config, "
+            f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
+            f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "
+            f"(`data.clip_seconds={args.clip:g} data.hop_seconds={args.hop:g}`, every window of the recording) "
+            f"and **detector events** (the same plus `data/segment=energy`, detector defaults: 8 bands, 0.1 s "
+            "padding; a window centred on each event). k = the event classes present + 1 (background): 10 digits, "
+            "the drum classes, background. A window's label is the class of the placed clip it overlaps most "
+            "(digit 0-9 or drum class), when the overlap is at least min(0.1 s, half the clip), else "
+            f"`background`. Scores are means over k-means seeds {args.cluster_seeds}.", "",
+            "Columns: **windows** (of them at events); **NMI / ACC all**: every window, background a class of "
+            "its own; **NMI / ACC events**: only the windows at events (their clusters from the same "
+            "clustering); **background clusters**: share of clusters whose largest label is background; "
+            "**events reached**: share of the placed clips with at least one window at them.", "",
+            "| SNR (dB) | windows | windows at events | k | NMI all | ACC all | NMI events | ACC events | "
+            "background clusters | events reached | embedding s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in crows:
+        text.append(f"| {r['snr']:g} {r['mode']} | {r['windows']:.0f} | {r['event_windows']:.0f} "
+                    f"({100 * r['event_windows'] / r['windows']:.0f}%) | {r['k']} | {r['nmi']:.3f} | {r['acc']:.3f} "
+                    f"| {r['nmi_ev']:.3f} ± {r['nmi_sd']:.3f} | {r['acc_ev']:.3f} | {100 * r['bg_clusters']:.0f}% "
+                    f"| {100 * r['events_seen']:.0f}% | {r['embed_s']:.0f} |")
+    text += ["", f"Whole run (recordings, detection scores above, embedding, clustering): {wall / 60:.1f} min.", ""]
+    return "\n".join(text)
 
 
 if __name__ == "__main__":

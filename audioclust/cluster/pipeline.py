@@ -17,7 +17,7 @@ import numpy as np
 
 from audioclust import checks
 from audioclust.cluster import density
-from audioclust.cluster.kmeans import Preprocess, assign, fit_kmeans
+from audioclust.cluster.kmeans import Preprocess, assign, check_relax, fit_kmeans
 from audioclust.cluster.reduce import Reducer
 from audioclust.cluster.voice import group_means, group_stats, standardise
 from audioclust.errors import ConfigError
@@ -48,6 +48,8 @@ class Stage:
                 checks.number(f"kmeans.{key}", self.km[key], integer=True)
         if "refine" in self.km:
             checks.number("kmeans.refine", self.km["refine"], strict=False, integer=True)
+        if "relax" in self.km:
+            check_relax(self.km["relax"], self.km.get("init", "random"))
 
     def fresh(self, seed: int, **kmeans) -> Stage:
         """An unfitted stage with the same settings, another seed (and any k-means option changed)."""
@@ -118,6 +120,8 @@ class Clusterer:
         if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
             raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
         km = {k: cfg.kmeans[k] for k in ("niter", "nredo", "max_points_per_centroid", "init", "refine")}
+        if cfg.kmeans.get("relax") is not None:   # over-relaxed sample iterations (init=greedy)
+            km["relax"] = cfg.kmeans.relax
         km["verbose"] = show_progress(cfg.get("progress"))   # FAISS prints each iteration
         content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu, copts)
         reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
