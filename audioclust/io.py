@@ -31,9 +31,16 @@ def atomic_path(path, suffix: str = ""):
 
 
 def write_bytes(path, data: bytes) -> None:
+    with _atomic_file(path, "wb") as f:
+        f.write(data)
+
+
+@contextmanager
+def _atomic_file(path, mode: str, **kw):
+    """An open temp file next to `path`, synced and renamed onto `path` when the block succeeds."""
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
+        with open(tmp, mode, **kw) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
 
@@ -47,17 +54,16 @@ def write_json(path, obj) -> None:
 
 
 def write_npy(path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array))
-    write_bytes(path, buf.getvalue())
+    """Streamed to the file (a memory-mapped array is read through, never copied whole into memory)."""
+    with _atomic_file(path, "wb") as f:
+        np.save(f, np.asanyarray(array))
 
 
 def write_csv(path, rows: list[dict], fields: list[str]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())
+    with _atomic_file(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def save_torch(path, obj) -> None:

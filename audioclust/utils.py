@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 import hydra
 from omegaconf import DictConfig
@@ -22,6 +23,24 @@ def setup_run(cfg: DictConfig) -> None:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
+
+
+class Stages:
+    """Wall time of each stage of a run: `done(name)` logs the seconds since the previous stage ended and keeps
+    them in `seconds` (cluster.py writes them to timings.json)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._start = self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
+        log.info("stage %s: %.1f s", name, self.seconds[name])
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self._start, 3)
 
 
 def show_progress(setting="auto") -> bool:

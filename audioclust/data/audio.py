@@ -1,6 +1,7 @@
 """Find audio files in a folder and decode them: soundfile, mono mix, soxr resampling."""
 from __future__ import annotations
 
+import math
 import os
 import stat
 import wave
@@ -13,6 +14,7 @@ import soxr
 
 from audioclust.errors import DataError
 
+CHUNK_MARGIN_SECONDS = 0.02   # load_chunk: audio resampled beyond each end of a chunk, then dropped
 EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".w64", ".caf", ".opus")
 
 
@@ -72,6 +74,40 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
 def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Decode `path` (a window of it when start/duration are given) to mono float32 at `sr` Hz."""
+    x, native = _read(path, start, duration)
+    if native != sr and x.size > 0:
+        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
+    return np.clip(x, -1.0, 1.0)
+
+
+def load_chunk(path: str, sr: int, start: float, duration: float,
+               margin: float = CHUNK_MARGIN_SECONDS) -> tuple[np.ndarray, int, bool]:
+    """A stretch of `path` at `sr` Hz: samples round(start * sr) to that + round(duration * sr) of the whole file
+    resampled to `sr`, without resampling the whole file. Returns (samples, index of the first one at `sr`, whether
+    the file ends inside the stretch: then fewer samples).
+
+    The file is read from a sample where its own grid and the `sr` grid meet, `margin` seconds or more before
+    the stretch, to `margin` seconds after it, resampled, and cut: the result does not depend on where the
+    stretch starts or ends, so a window cut out of a long chunk equals the window decoded on its own."""
+    first, n = int(round(start * sr)), int(round(duration * sr))
+    if first <= 0:   # from the file's first sample (a short file's only window): one open
+        x, native = _read(path, 0.0, duration + margin)
+        lead, end = 0, int(math.ceil(n * native / sr))
+    else:
+        native = _native_rate(path)
+        period = native // math.gcd(native, sr)   # native samples after which both sample grids meet again
+        lead = int(max(first / sr - margin, 0.0) * native) // period * period   # native sample to read from
+        end = int(math.ceil((first + n) * native / sr))   # native sample where the stretch ends
+        x, _ = _read(path, lead / native, (end - lead + int(math.ceil(margin * native))) / native)
+    ended = len(x) < end - lead
+    if native != sr and x.size > 0:
+        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
+    skip = first - lead * sr // native   # lead is on both grids: lead * sr / native is a whole number
+    return np.clip(x[skip: skip + n], -1.0, 1.0), first, ended
+
+
+def _read(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """Mono float32 samples of a window at the file's own rate (non-finite values zeroed), and that rate."""
     try:
         if not str(path).lower().endswith((".wav", ".wave")):   # other formats: straight to libsndfile
             raise wave.Error("not a WAV file")
@@ -81,9 +117,19 @@ def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) 
     x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     if not np.isfinite(x).all():
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    if native != sr and x.size > 0:
-        x = soxr.resample(x, native, sr).astype(np.float32, copy=False)
-    return np.clip(x, -1.0, 1.0)
+    return x, native
+
+
+def _native_rate(path: str) -> int:
+    """The file's own sample rate, from its header."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getframerate()
+    except (wave.Error, EOFError, OSError, ValueError):
+        try:
+            return sf.info(str(path)).samplerate
+        except Exception as exc:
+            raise DataError(f"cannot decode {path}: {_short(exc)}") from None
 
 
 def _read_soundfile(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:

@@ -37,7 +37,7 @@ class AudioDataModule(L.LightningDataModule):
                  num_workers: int = 0, seed: int = 0, strict: bool = False, max_files: int | None = None,
                  synthetic: dict | None = None, n_clusters: int | None = None,
                  trim_db: float | None = None, cache_mb: float = 0, index_cache: str | None = None,
-                 segment: dict | None = None):
+                 segment: dict | None = None, chunk_seconds: float = 60.0):
         super().__init__()
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
@@ -55,6 +55,7 @@ class AudioDataModule(L.LightningDataModule):
         checks.number("data.num_workers", num_workers, strict=False, integer=True)
         checks.number("data.max_files", max_files, integer=True, optional=True)
         checks.number("data.trim_db", trim_db, optional=True)
+        checks.number("data.chunk_seconds", chunk_seconds, strict=False)
         checks.number("data.n_clusters", n_clusters, integer=True, optional=True)
         if not 0 <= checks.number("data.val_fraction", val_fraction, strict=False) < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
@@ -67,7 +68,7 @@ class AudioDataModule(L.LightningDataModule):
         self.val_fraction, self.batch_size, self.num_workers = val_fraction, batch_size, num_workers
         self.seed, self.strict, self.max_files, self.synthetic = seed, strict, max_files, synthetic
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
-        self.cache_mb, self.index_cache = cache_mb, index_cache
+        self.cache_mb, self.index_cache, self.chunk_seconds = cache_mb, index_cache, chunk_seconds
         self.index = None
         self.predict_ids = None   # None: predict every sample; else only these sample ids (encoder=auto's sample)
         self._scan = None
@@ -143,7 +144,8 @@ class AudioDataModule(L.LightningDataModule):
         self.val_ids = [i for i, f in enumerate(fids) if f in in_val]
 
     def _loader(self, ids, shuffle: bool, drop_last: bool = False) -> DataLoader:
-        ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db, cache_mb=self.cache_mb)
+        ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db, cache_mb=self.cache_mb,
+                         chunk_seconds=self.chunk_seconds)
         return DataLoader(ds, batch_size=min(self.batch_size, max(len(ds), 1)), shuffle=shuffle,
                           drop_last=drop_last, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)

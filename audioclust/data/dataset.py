@@ -1,4 +1,9 @@
-"""A torch Dataset of fixed-length waveforms, one per indexed sample (file window)."""
+"""A torch Dataset of fixed-length waveforms, one per indexed sample (file window).
+
+Windows of long files read in order (the predict loop, every rank of a DDP predict, the validation loop) come out
+of one decoded, resampled chunk of the file (`Chunks`), so each file is read once, sequentially, instead of once
+per window; out-of-order requests (shuffled training) decode each window on its own.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,18 +12,56 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from audioclust.data.audio import fit_length, load, trim_silence
+from audioclust.data.audio import fit_length, load_chunk, trim_silence
 from audioclust.data.index import Index
 from audioclust.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
+class Chunks:
+    """The current chunk of one file (decoded, resampled), out of which consecutive windows are cut.
+
+    A window is cut from the chunk when it lies inside it. A new chunk, `seconds` long plus one window, starting
+    at the requested window, is decoded only when the last two requests each followed the one before closely in
+    the same file (at most `near` = max(2 clips, seconds / 10) later: the next window, a DDP rank's stride; a loader
+    worker's jump to its next batch usually lands inside the current chunk), so shuffled training almost never
+    decodes a chunk for one window; anything else is left to a per-window decode (`window` returns None). Both are
+    `load_chunk`, so a window is the same either way."""
+
+    def __init__(self, sr: int, clip_seconds: float, seconds: float = 60.0):
+        self.sr, self.n, self.seconds = sr, int(round(sr * clip_seconds)), seconds
+        self.near = max(2 * clip_seconds, seconds / 10)
+        self.path, self.first, self.ended, self.x = None, 0, False, np.zeros(0, np.float32)
+        self.last: tuple[str, float] | None = None
+        self.run = 0     # requests in a row that each followed the one before closely in the same file
+        self.loads = 0   # chunks decoded so far
+
+    def window(self, path: str, offset: float) -> np.ndarray | None:
+        """The window of `path` at `offset` seconds from the current chunk (decoding the next one when the
+        request is sequential), or None: decode it on its own."""
+        last, self.last = self.last, (path, offset)
+        close = last is not None and last[0] == path and 0 <= offset - last[1] <= self.near
+        self.run = self.run + 1 if close else 0
+        if self.seconds <= 0:
+            return None
+        i = int(round(offset * self.sr)) - self.first
+        if path != self.path or i < 0 or (i + self.n > len(self.x) and not self.ended):
+            if self.run < 2:
+                return None
+            self.x, self.first, self.ended = load_chunk(path, self.sr, offset, self.seconds + self.n / self.sr)
+            self.path, i = path, 0
+            self.loads += 1
+        return self.x[i: i + self.n]
+
+
 class ClipDataset(Dataset):
     def __init__(self, index: Index, sample_ids, sr: int, clip_seconds: float, trim_db: float | None = None,
-                 cache_mb: float = 0):
+                 cache_mb: float = 0, chunk_seconds: float = 60.0):
         """cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
-        first skips decoding, trimming and resampling (each DataLoader worker holds its own cache)."""
+        first skips decoding, trimming and resampling (each DataLoader worker holds its own cache).
+        chunk_seconds > 0: windows of a file requested in order are cut out of chunks of this many seconds
+        (plus one clip) decoded in one go (`Chunks`); 0: every window is decoded on its own."""
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
@@ -26,6 +69,7 @@ class ClipDataset(Dataset):
         self.n = int(round(sr * clip_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
+        self.chunks = Chunks(sr, clip_seconds, chunk_seconds)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -45,7 +89,10 @@ class ClipDataset(Dataset):
         path = self.index.files[self.index.file_ids[sid]]
         ok = True
         try:
-            x = load(path, self.sr, float(self.index.offsets[sid]), self.clip_seconds)
+            offset = float(self.index.offsets[sid])
+            x = self.chunks.window(path, offset)
+            if x is None:   # on its own, the same way as a chunk (so the two agree), one window long
+                x = load_chunk(path, self.sr, offset, self.clip_seconds)[0]
             ok = x.size > 0
             if ok and self.trim_db:
                 x = trim_silence(x, self.sr, self.trim_db)

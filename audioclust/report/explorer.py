@@ -1,7 +1,10 @@
 """explorer.html: a self-contained page to see and hear the clusters (opens from disk, no server, no internet).
 
-The page (template: explorer.html next to this module, plain JS + canvas) shows a 2-D map of every clip
-coloured by cluster (hover: file, cluster, distance; click: play), per cluster its size and most / least
+The page (template: explorer.html next to this module, plain JS + canvas) shows a 2-D map of the clips coloured
+by cluster (hover: file, cluster, distance; click: play) -- every clip up to report.explorer_max_points (20,000),
+beyond that a seeded sample stratified by cluster (noise included) -- and a search box that finds ANY clip by file
+name and time (cluster, onset, play from the onset) in a compact lookup of every clip (`clip_lookup`: about one
+byte per window; the page is 1.7 MiB at 1M windows), per cluster its size and most / least
 typical clips with spectrogram thumbnails and play buttons, and, when labels exist, the clusters x labels
 table and the scores. Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "noise": its own
 legend button, the last card (clips closest to a cluster, and farthest from every cluster) and the last row of the
@@ -131,36 +134,91 @@ def write_thumbnails(out: Path, specs: dict[int, np.ndarray]) -> dict[int, str]:
     return urls
 
 
-def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, picks=None, thumbs=None,
+def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, drawn=None, picks=None, thumbs=None,
               scores=None, clip_seconds=None, windows=False, method="pca", title="clusters",
               embed_audio_mb: float = 0.0) -> dict:
-    """Everything the page shows, as one JSON-able dict (per-clip values in columns to keep it small)."""
-    xy, clusters = np.asarray(xy, dtype=np.float64), np.asarray(clusters, dtype=np.int64)
+    """Everything the page shows, as one JSON-able dict (per-point values in columns to keep it small).
+
+    clusters, dists, paths, offsets and labels have one entry per clip; drawn: the clips on the map (sorted
+    indices; None: every clip), xy one row per drawn clip; picks (the cluster cards' clips) must be drawn. Every
+    clip, drawn or not, can be found by file and time through `lookup` (clip_lookup)."""
+    clusters = np.asarray(clusters, dtype=np.int64)
     n = len(clusters)
-    if not (len(xy) == len(dists) == len(paths) == len(offsets) == len(labels) == n):
-        raise ValueError("xy, clusters, dists, paths, offsets and labels must have one entry per clip")
+    if not (len(dists) == len(paths) == len(offsets) == len(labels) == n):
+        raise ValueError("clusters, dists, paths, offsets and labels must have one entry per clip")
+    drawn = np.arange(n) if drawn is None else np.asarray(drawn, dtype=np.int64)
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(xy) != len(drawn) or (len(drawn) and (np.any(np.diff(drawn) <= 0) or drawn[0] < 0 or drawn[-1] >= n)):
+        raise ValueError("drawn must be sorted clip indices, and xy must have one row per drawn clip")
     files = sorted(set(paths))
     fid = {p: i for i, p in enumerate(files)}
+    f_all = np.fromiter((fid[p] for p in paths), np.int64, n)
     names = sorted({str(v) for v in labels if v is not None and v != ""})
     lid = {v: i for i, v in enumerate(names)}
     thumbs = thumbs or {}
     ids, counts = np.unique(clusters, return_counts=True)
     sizes = dict(zip(ids.tolist(), counts.tolist()))
+    at = {int(i): j for j, i in enumerate(drawn)}   # clip index -> position among the drawn points
+
+    def point(i):
+        if int(i) not in at:
+            raise ValueError(f"clip {int(i)} of a cluster card is not among the drawn clips")
+        return {"i": at[int(i)], "thumb": thumbs.get(int(i))}
+
     cards = []
     for k, (typ, atyp) in sorted((picks or pick_extremes(dists, clusters, 0, 0)).items(), key=lambda kv: (kv[0] < 0, kv[0])):
-        cards.append({"id": k, "size": int(sizes[k]),
-                      "typical": [{"i": i, "thumb": thumbs.get(i)} for i in typ],
-                      "atypical": [{"i": i, "thumb": thumbs.get(i)} for i in atyp]})
+        cards.append({"id": k, "size": int(sizes[k]), "typical": [point(i) for i in typ],
+                      "atypical": [point(i) for i in atyp]})
+    offsets = np.asarray(offsets, dtype=np.float64)
     return {
         "title": title, "n": n, "k": int((ids >= 0).sum()), "noise": int(sizes.get(-1, 0)), "method": method,
-        "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "c": clusters.tolist(),
-        "d": np.round(np.asarray(dists, dtype=np.float64), 4).tolist(),
-        "f": [fid[p] for p in paths], "o": np.round(np.asarray(offsets, dtype=np.float64), 3).tolist(),
-        "l": [lid.get(str(v), -1) if v is not None and v != "" else -1 for v in labels],
+        "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "c": clusters[drawn].tolist(),
+        "d": np.round(np.asarray(dists, dtype=np.float64)[drawn], 4).tolist(),
+        "f": f_all[drawn].tolist(), "o": np.round(offsets[drawn], 3).tolist(),
+        "l": [lid.get(str(labels[i]), -1) if labels[i] is not None and labels[i] != "" else -1 for i in drawn],
         "files": audio_sources(files, out, embed_audio_mb), "names": [os.path.basename(p) for p in files],
         "labels": names, "clipSeconds": clip_seconds, "windows": bool(windows),
+        "lookup": clip_lookup(f_all, offsets, clusters, len(files)),
         "clusters": cards, "scores": _scores(scores), "confusion": confusion(clusters, labels),
     }
+
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"   # 64 digits of the cluster string
+
+
+def clip_lookup(file_ids, offsets, clusters, n_files: int) -> dict:
+    """Every clip, compactly, so the page finds any of them by file and time: per file its window onsets as runs
+    [start, step, count, ...] (a long recording windowed every hop seconds is one or two runs) and the cluster of
+    each window in onset order as a string of `w` base-64 digits per window (cluster + 1: noise is 0), e.g.
+    1 byte per window for up to 63 clusters."""
+    file_ids, offsets = np.asarray(file_ids, np.int64), np.round(np.asarray(offsets, np.float64), 3)
+    code = np.asarray(clusters, np.int64) + 1
+    width = max(1, int(np.ceil(np.log(int(code.max(initial=0)) + 1) / np.log(64))) if len(code) else 1)
+    digits = code[:, None] // 64 ** np.arange(width - 1, -1, -1) % 64
+    text = np.frombuffer(ALPHABET.encode(), np.uint8)[digits].reshape(-1, width)
+    order = np.lexsort((offsets, file_ids))
+    bounds = np.searchsorted(file_ids[order], np.arange(n_files + 1))
+    per_file = []
+    for f in range(n_files):
+        rows = order[bounds[f]: bounds[f + 1]]
+        per_file.append({"r": offset_runs(offsets[rows]), "c": text[rows].tobytes().decode("ascii")})
+    return {"w": width, "files": per_file}
+
+
+def offset_runs(onsets: np.ndarray) -> list[float]:
+    """[start, step, count, ...]: sorted onsets as runs of equal steps (step 0 for a run of one)."""
+    o = np.asarray(onsets, np.float64)
+    d = np.round(np.diff(o), 6)
+    change = np.r_[np.flatnonzero(d[1:] != d[:-1]) + 1, len(d)]   # where a step differs from the one before
+    out, i = [], 0
+    while i < len(o):
+        if i == len(o) - 1:
+            out += [round(float(o[i]), 3), 0, 1]
+            break
+        j = int(change[np.searchsorted(change, i, side="right")])   # o[i..j] are evenly spaced
+        out += [round(float(o[i]), 3), float(d[i]), j - i + 1]
+        i = j + 1
+    return out
 
 
 def _scores(scores: dict | None) -> dict:

@@ -28,6 +28,7 @@ class ReportSettings:
     explorer_umap_min: int = 200
     explorer_atypical: int = 3
     explorer_embed_audio_mb: float = 0
+    explorer_max_points: int = 20000
 
     def __post_init__(self):
         checks.number("report.examples_per_cluster", self.examples_per_cluster, integer=True)
@@ -35,6 +36,7 @@ class ReportSettings:
         checks.number("report.explorer_umap_min", self.explorer_umap_min, strict=False, integer=True)
         checks.number("report.explorer_atypical", self.explorer_atypical, strict=False, integer=True)
         checks.number("report.explorer_embed_audio_mb", self.explorer_embed_audio_mb, strict=False)
+        checks.number("report.explorer_max_points", self.explorer_max_points, integer=True)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class WandbSettings:
 
 @dataclass
 class ClusterResult:
-    """One cluster run's outcome, row-aligned: every embedded sample with its cluster, distance and map point."""
+    """One cluster run's outcome, row-aligned: every embedded sample with its cluster and distance; the map
+    points (xy) of the drawn ones (sorted row indices) and the clips of the explorer's cluster cards (picks)."""
     rows: list[dict]
     clusters: np.ndarray
     dists: np.ndarray
@@ -74,6 +77,8 @@ class ClusterResult:
     scores: dict
     xy: np.ndarray | None = None
     method: str = ""
+    drawn: np.ndarray | None = None
+    picks: dict | None = None
     skipped: list[dict] = field(default_factory=list)
 
 
@@ -111,13 +116,23 @@ def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: Clust
     return paths
 
 
-def map_coords(settings: ReportSettings, wandb: WandbSettings, z, seed: int) -> tuple[np.ndarray | None, str]:
-    """The 2-D map of every clip (explorer and W&B share it); None when neither wants it."""
+def map_coords(settings: ReportSettings, wandb: WandbSettings, z, result: ClusterResult,
+               seed: int) -> tuple[np.ndarray | None, np.ndarray | None, dict | None, str]:
+    """The 2-D map the explorer and W&B share: (drawn rows, their coordinates, the explorer's card clips, the
+    method); Nones when neither wants it. At most report.explorer_max_points clips are drawn (a seeded sample
+    stratified by cluster, noise included) plus the cards' clips, and only those get coordinates, so the map
+    costs the same for 1M clips as for 20,000."""
     if not settings.explorer and not wandb.active:
-        return None, ""
-    from audioclust.report.explorer import map_2d
+        return None, None, None, ""
+    from audioclust.report.explorer import map_2d, pick_extremes
+    from audioclust.report.sample import stratified_sample
 
-    return map_2d(z, settings.explorer_map, settings.explorer_umap_min, seed=seed)
+    picks = pick_extremes(result.dists, result.clusters, settings.examples_per_cluster, settings.explorer_atypical)
+    shown = [i for typ, atyp in picks.values() for i in typ + atyp] if settings.explorer else []
+    drawn = np.union1d(stratified_sample(result.clusters, settings.explorer_max_points, seed),
+                       np.asarray(shown, np.int64))
+    xy, method = map_2d(np.asarray(z[drawn]), settings.explorer_map, settings.explorer_umap_min, seed=seed)
+    return drawn, xy, picks, method
 
 
 def _clips(model, dm, sample_ids, idx: list[int]):
@@ -139,13 +154,12 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
         return None
     from audioclust.report import explorer
 
-    picks = explorer.pick_extremes(result.dists, result.clusters, settings.examples_per_cluster,
-                                   settings.explorer_atypical)
+    picks = result.picks
     idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
     specs = dict(zip(idx, _clips(model, dm, result.sample_ids, idx)[1]))
     data = explorer.page_data(
         result.xy, result.clusters, result.dists, [r["path"] for r in rows], [r["offset"] for r in rows],
-        [r["label"] for r in rows], out, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
+        [r["label"] for r in rows], out, drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
         scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None,
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
     path = explorer.write_page(out, data)
@@ -170,10 +184,12 @@ def log_wandb(w: WandbSettings, out: Path, plots: dict, model, dm, result: Clust
     run.log({f"cluster/{k}": v for k, v in scores.items() if isinstance(v, (int, float)) and v is not None})
     run.log({f"cluster/{name}": wandb.Image(str(p)) for name, p in plots.items()})
     if result.xy is not None and len(result.rows):
-        run.log({"cluster/map_scatter": wr.map_plot(wandb, result.xy, result.clusters, result.method)})
-        pick = wr.table_rows(result.clusters, result.dists, w.max_table_rows, seed)
-        waves, specs = _clips(model, dm, result.sample_ids, [int(i) for i in pick])
-        run.log({"cluster/clips": wr.clips_table(wandb, result.rows, result.xy, pick, waves, specs, int(dm.sr))})
+        drawn = result.drawn   # the map's clips (a stratified sample of at most report.explorer_max_points)
+        run.log({"cluster/map_scatter": wr.map_plot(wandb, result.xy, result.clusters[drawn], result.method)})
+        at = wr.table_rows(result.clusters[drawn], result.dists[drawn], w.max_table_rows, seed)   # among the drawn
+        waves, specs = _clips(model, dm, result.sample_ids, [int(i) for i in drawn[at]])
+        run.log({"cluster/clips": wr.clips_table(wandb, result.rows, result.xy[at], drawn[at], waves, specs,
+                                                 int(dm.sr))})
     if w.artifact:
         model_art = wr.model_artifact_of(run_dir) if run_dir is not None else None   # None: a pretrained encoder
         if model_art and w.mode == "online":  # lineage: the training run's model -> these clusters

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audioclust.report.sample import stratified_sample
+
 CLIP_COLUMNS = ["path", "offset", "cluster", "distance", "label", "x", "y", "audio", "spectrogram"]
 
 
@@ -17,19 +19,7 @@ def table_rows(clusters, dists, max_rows: int, seed: int = 0) -> np.ndarray:
     """Which clips go into the table: all of them up to max_rows, else a seeded sample stratified by cluster
     (every cluster keeps its share, at least one clip); ordered by cluster, then distance to the centroid."""
     clusters, dists = np.asarray(clusters), np.asarray(dists, dtype=np.float64)
-    n = len(clusters)
-    if n <= max_rows:
-        pick = np.arange(n)
-    else:
-        rng, parts = np.random.default_rng(seed), []
-        ids = np.unique(clusters)
-        for k in ids:
-            members = np.flatnonzero(clusters == k)
-            take = max(1, int(round(max_rows * len(members) / n)))
-            parts.append(rng.choice(members, min(take, len(members)), replace=False))
-        pick = np.concatenate(parts)
-        if len(pick) > max_rows:  # rounding up many small clusters can overshoot
-            pick = rng.choice(pick, max_rows, replace=False)
+    pick = stratified_sample(clusters, max_rows, seed)
     return pick[np.lexsort((dists[pick], clusters[pick]))]
 
 
@@ -42,13 +32,14 @@ def _png_image(wandb, spec: np.ndarray, caption: str):
 
 
 def clips_table(wandb, rows: list[dict], xy: np.ndarray, pick, waves, specs, sr: int):
-    """wandb.Table with one row per picked clip; waves/specs are aligned with pick."""
+    """wandb.Table with one row per picked clip (indices into rows); xy (map points), waves and specs are
+    aligned with pick."""
     table = wandb.Table(columns=CLIP_COLUMNS)
-    for i, wave, spec in zip(pick, waves, specs):
+    for j, (i, wave, spec) in enumerate(zip(pick, waves, specs)):
         r = rows[int(i)]
         name = Path(r["path"]).name
         table.add_data(r["path"], float(r["offset"]), int(r["cluster"]), float(r["distance"]), r["label"] or None,
-                       float(xy[i, 0]), float(xy[i, 1]), wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr,
+                       float(xy[j, 0]), float(xy[j, 1]), wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr,
                                                                      caption=name),
                        _png_image(wandb, spec, name))
     return table

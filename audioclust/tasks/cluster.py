@@ -30,7 +30,7 @@ from audioclust.report.outputs import (
 )
 from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
 from audioclust.tasks.choose import AUTO, choose_encoder
-from audioclust.utils import setup_run, show_progress
+from audioclust.utils import Stages, setup_run, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def plan(cfg: DictConfig) -> Plan:
 
 def cluster(cfg: DictConfig) -> float | None:
     mode, device, report, clusterer = plan(cfg)
+    stages = Stages()
     faiss = load_faiss()   # one clear line when no (or two) FAISS wheels are installed
     setup_run(cfg)
     if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
@@ -72,11 +73,13 @@ def cluster(cfg: DictConfig) -> float | None:
     model.predict_voice = clusterer.needs_ltas
     dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
+    stages.done("load")   # model, index of the data
     ecfg = cfg.get("embed") or {}
     emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
                 strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
+    stages.done("embed")
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
@@ -89,6 +92,7 @@ def cluster(cfg: DictConfig) -> float | None:
     else:
         clusters, dists, z = clusterer.assign(x, ltas)
         centroids = clusterer.centroids
+    stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels = [r["label"] if r["label"] != "" else None for r in rows]
     labels = labels if any(v is not None for v in labels) else None
@@ -110,14 +114,20 @@ def cluster(cfg: DictConfig) -> float | None:
         exported = export_all([Assignment(r["path"], r["offset"], float(dm.clip_seconds), r["cluster"], r["distance"],
                                           r["label"]) for r in rows], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
+    stages.done("outputs")   # scores, csv and npy files, exports
     plots = write_plots(report, out, model, dm, z, result)
-    result.xy, result.method = map_coords(report, wandb, z, seed)
+    stages.done("plots")
+    result.drawn, result.xy, result.picks, result.method = map_coords(report, wandb, z, result, seed)
+    stages.done("map")
     source = Path(run_dir).name if run_dir else f"encoder={encoder['name']}"
     write_explorer(report, out, model, dm, result, title=f"{source} / {mode}")
+    stages.done("explorer")
     config = OmegaConf.to_container(cfg, resolve=True)
     config.update(run_dir=run_dir, encoder={**(config.get("encoder") or {}), **encoder})   # its name and licence
     log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=run_dir and Path(run_dir), seed=seed,
               config=config)
+    stages.done("wandb")
+    io.write_json(out / "timings.json", {"stages_s": stages.seconds, "total_s": stages.total()})
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 

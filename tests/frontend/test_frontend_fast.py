@@ -40,7 +40,7 @@ def test_cache_serves_later_epochs_without_decoding(tmp_path, monkeypatch):
     first = [ds[i]["wave"].clone() for i in range(5)]
     import audioclust.data.dataset as dataset
 
-    monkeypatch.setattr(dataset, "load", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(dataset, "load_chunk", lambda *a, **k: pytest.fail("decoded again"))
     for i in range(5):
         assert torch.equal(ds[i]["wave"], first[i])
     monkeypatch.undo()

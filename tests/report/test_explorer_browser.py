@@ -222,3 +222,58 @@ def test_noise_drawn_grey_listed_as_noise_and_focusable(browser, tmp_path):
     rows = browser.execute_script("return Array.from(document.querySelectorAll('#confusion tr th:first-child'))"
                                   ".map(t => t.textContent)")
     assert rows[-1] == "noise"
+
+
+def test_search_finds_an_undrawn_window_by_file_and_time_and_plays_it_from_its_onset(browser, tmp_path):
+    """A map of a sample of the windows: the search box still lists any window by file name and time, with its
+    cluster, and its play button plays the recording from the window's onset."""
+    import soundfile as sf
+
+    from audioclust.report import explorer
+    from audioclust.report.sample import stratified_sample
+
+    sr, seconds, hop = 8000, 60.0, 0.1
+    rng = np.random.default_rng(0)
+    paths, offsets = [], []
+    for name in ("dawn_site_a.wav", "dawn_site_b.wav", "dusk_site_a.wav"):
+        sf.write(tmp_path / name, 0.1 * rng.standard_normal(int(sr * seconds)).astype(np.float32), sr)
+        o = np.round(np.arange(int((seconds - 1) / hop) + 1) * hop, 3)
+        paths += [str(tmp_path / name)] * len(o)
+        offsets.append(o)
+    offsets = np.concatenate(offsets)
+    n = len(paths)
+    clusters = rng.integers(-1, 8, n)
+    drawn = stratified_sample(clusters, 300, seed=0)
+    data = explorer.page_data(rng.normal(size=(len(drawn), 2)), clusters, rng.random(n), paths, offsets,
+                              [None] * n, tmp_path, drawn=drawn, clip_seconds=1.0, windows=True, method="pca")
+    info = _open(browser, explorer.write_page(tmp_path, data))
+    assert info["n"] == n == 3 * 591 and info["drawn"] == 300
+    assert f"{n} clips" in browser.find_element("id", "summary").text and "300 on the map" in \
+        browser.find_element("id", "summary").text
+
+    want = next(i for i in range(591, 2 * 591) if i not in set(drawn.tolist()) and offsets[i] > 20)  # site b, not drawn
+    t = float(offsets[want]) + 0.95   # inside windows want-9 .. want
+    browser.find_element("id", "q").send_keys("SITE_B")
+    browser.find_element("id", "t").send_keys(f"{t:.2f}")
+    hits = _wait(browser, "const r = document.querySelectorAll('#results .hit'); return r.length && "
+                          "Array.from(r, h => h.textContent)")
+    expect = [i for i in range(591, 2 * 591) if offsets[i] <= t < offsets[i] + 1.0]
+    assert len(hits) == len(expect) == 10
+    for h, i in zip(hits, expect):
+        cname = "noise" if clusters[i] < 0 else f"cluster {clusters[i]}"
+        assert h.endswith(f"dawn_site_b.wav @ {offsets[i]:.2f} s: {cname}"), (h, i)
+    assert browser.find_element("id", "found").text.startswith("10 windows")
+
+    last = browser.find_elements("css selector", "#results .hit button.play")[-1]
+    last.click()
+    state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && "
+                           "{src: a.src, t: a.currentTime, error: a.error}")
+    assert state["error"] is None and "dawn_site_b.wav#t=" in state["src"]
+    assert offsets[want] - 0.05 <= state["t"] < offsets[want] + 1.0   # from the window's onset
+
+    everything = browser.execute_script("return explorer.find('site', null)")
+    assert everything["total"] == n and len(everything["hits"]) == 100   # listed up to 100, counted all
+    browser.find_element("id", "t").clear()
+    browser.execute_script("document.getElementById('q').value = 'dusk'; explorer.search()")
+    assert browser.find_element("id", "found").text == "591 windows, the first 100 listed: add a time or more of the name"
+    assert len(browser.find_elements("css selector", "#results .hit")) == 100

@@ -1,0 +1,99 @@
+"""Windows of long files read in order come out of decoded chunks (ClipDataset + Chunks): the same samples as a
+window decoded on its own, each file read a bounded number of times."""
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioclust.data import audio
+from audioclust.data.dataset import ClipDataset
+from audioclust.data.index import build_index
+
+NATIVE, SR, SECONDS = 22050, 16000, 130.37   # a non-native rate; the last window starts off the 0.1 s grid
+
+
+@pytest.fixture(scope="module")
+def long_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("long")
+    t = np.arange(int(NATIVE * SECONDS)) / NATIVE
+    x = 0.3 * np.sin(2 * np.pi * (300 + 200 * np.sin(2 * np.pi * 0.05 * t)) * t)
+    x += 0.05 * np.random.default_rng(0).standard_normal(len(t))
+    x[int(40 * NATIVE): int(47 * NATIVE)] = 0   # a silent stretch: trimming has something to do
+    sf.write(folder / "a.wav", x.astype(np.float32), NATIVE, subtype="PCM_16")
+    return folder
+
+
+def _items(index, order, chunk_seconds, trim_db=None, cache_mb=0):
+    ds = ClipDataset(index, np.arange(len(index)), SR, 1.0, trim_db, cache_mb=cache_mb, chunk_seconds=chunk_seconds)
+    return {int(i): ds[int(i)] for i in order}, ds
+
+
+def _reads(monkeypatch) -> list:
+    calls = []
+    monkeypatch.setattr(audio, "_read", lambda *a, _f=audio._read: calls.append(a[1:]) or _f(*a))
+    return calls
+
+
+def test_chunked_windows_equal_windows_decoded_alone_and_read_each_file_a_few_times(long_file, monkeypatch):
+    index = build_index(long_file, 1.0, 0.1)
+    n = len(index)
+    reads = _reads(monkeypatch)
+    chunked, ds = _items(index, range(n), 60.0)
+    n_chunked = len(reads)
+    alone, _ = _items(index, range(n), 0)
+    assert len(reads) - n_chunked == n == 1295   # decoded alone: one read per window
+    assert ds.chunks.loads == 3 and n_chunked == 2 + 3   # the first two windows alone, then 61 s chunks
+    whole = audio.load(str(long_file / "a.wav"), SR)
+    for i in range(n):
+        a, b = chunked[i], alone[i]
+        assert a["ok"] and a["length"] == b["length"] == 16000
+        np.testing.assert_allclose(a["wave"].numpy(), b["wave"].numpy(), atol=1e-5, rtol=0)
+        start = int(round(index.offsets[i] * SR))   # and both are the whole file resampled, cut
+        np.testing.assert_allclose(a["wave"].numpy(), whole[start: start + 16000], atol=1e-5, rtol=0)
+    assert index.offsets[-1] * SR % 1 > 0.1   # the tail window starts off the output grid and still agrees
+
+
+def test_trimmed_lengths_and_the_clip_cache_are_the_same_with_chunks(long_file):
+    index = build_index(long_file, 1.0, 0.1)
+    order = range(350, 520)   # through the silent stretch
+    chunked, ds = _items(index, order, 10.0, trim_db=30, cache_mb=1)
+    alone, _ = _items(index, order, 0, trim_db=30)
+    lengths = [chunked[i]["length"] for i in order]
+    assert lengths == [alone[i]["length"] for i in order] and min(lengths) < 16000 and ds.chunks.loads >= 2
+    for i in order:
+        np.testing.assert_allclose(chunked[i]["wave"].numpy(), alone[i]["wave"].numpy(), atol=1e-5, rtol=0)
+    cached = len(ds.cache)
+    assert 0 < cached < len(order)   # 1 MB holds some clips: those come back from the cache, not the chunk
+    loads = ds.chunks.loads
+    again = ds[order[0]]
+    assert ds.chunks.loads == loads and np.array_equal(again["wave"].numpy(), chunked[order[0]]["wave"].numpy())
+
+
+def test_shuffled_requests_decode_windows_alone_strided_ones_use_chunks(long_file, monkeypatch):
+    index = build_index(long_file, 1.0, 0.1)
+    n = len(index)
+    shuffled = np.random.default_rng(0).permutation(n)[:300]
+    reads = _reads(monkeypatch)
+    items, ds = _items(index, shuffled, 60.0)
+    assert ds.chunks.loads <= 1 and len(reads) <= 300 + 2   # (almost) no 61 s decode for a random window
+    strided = range(3, n, 4)   # rank 3 of a 4-process DDP predict (DistributedSampler, no shuffle)
+    del reads[:]
+    items, ds = _items(index, strided, 60.0)
+    assert ds.chunks.loads == math.ceil(SECONDS / 61) and len(reads) == 2 + ds.chunks.loads
+    alone, _ = _items(index, strided, 0)
+    for i in strided:
+        np.testing.assert_allclose(items[i]["wave"].numpy(), alone[i]["wave"].numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("native", [8000, 16000, 44100, 48000])
+def test_load_chunk_is_the_whole_file_resampled_cut_wherever_it_starts(tmp_path, native):
+    rng = np.random.default_rng(native)
+    path = tmp_path / "b.flac"
+    sf.write(path, (0.3 * rng.standard_normal(native * 5)).astype(np.float32), native, subtype="PCM_16")
+    whole = audio.load(str(path), SR)
+    for start, seconds in ((0.0, 1.0), (0.013, 0.5), (1.23456, 2.0), (4.5, 3.0)):
+        x, first, ended = audio.load_chunk(str(path), SR, start, seconds)
+        assert first == round(start * SR) and ended == (start + seconds > 5)
+        assert len(x) == min(round(seconds * SR), len(whole) - first)
+        np.testing.assert_allclose(x, whole[first: first + len(x)], atol=1e-5, rtol=0)
