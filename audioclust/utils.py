@@ -27,17 +27,22 @@ def setup_run(cfg: DictConfig) -> None:
 
 class Stages:
     """Wall time of each stage of a run: `done(name)` logs the seconds since the previous stage ended and keeps
-    them in `seconds` (cluster.py writes them to timings.json)."""
+    them in `seconds`, with the process's peak RSS so far (MiB) in `peak_mb`: the stage that raised it is where
+    memory goes (cluster.py writes both to timings.json)."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self._start = self._last = time.perf_counter()
 
     def done(self, name: str) -> None:
+        import resource
+
         now = time.perf_counter()
         self.seconds[name] = round(now - self._last, 3)
+        self.peak_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)   # KiB on Linux
         self._last = now
-        log.info("stage %s: %.1f s", name, self.seconds[name])
+        log.info("stage %s: %.1f s (peak RSS so far %.0f MiB)", name, self.seconds[name], self.peak_mb[name])
 
     def total(self) -> float:
         return round(time.perf_counter() - self._start, 3)
