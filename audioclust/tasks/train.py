@@ -33,7 +33,9 @@ def build(cfg: DictConfig):
     to choose the length; it and the window hop (data.hop_seconds=auto) are written into cfg as numbers, so that the
     front end, run_config.yaml and every cluster.py run on the trained model (fit, assign) use them)."""
     datamodule = build_data(cfg.data)
-    if datamodule.clip_seconds == "auto":  # what does not depend on the length is checked before the folder is read
+    clip_auto = datamodule.clip_seconds == "auto"
+    model = None if clip_auto else build_model(cfg)   # checked before the folder is read (hop_seconds=auto reads it)
+    if clip_auto:  # what does not depend on the length is checked before the folder is read
         provisional = cfg.copy()
         with open_dict(provisional):
             provisional.data.clip_seconds = AUTO_MAX_SECONDS
@@ -44,7 +46,8 @@ def build(cfg: DictConfig):
             cfg.data.clip_seconds, cfg.data.hop_seconds = datamodule.clip_seconds, datamodule.hop_seconds
         if is_rank_zero():
             print(line)
-    model = build_model(cfg)
+    if model is None:
+        model = build_model(cfg)
     if cfg.trainer.max_epochs != -1:   # -1: no limit (Lightning)
         checks.number("trainer.max_epochs", cfg.trainer.max_epochs, integer=True)
     return datamodule, model
