@@ -172,7 +172,7 @@ def run_audioclust(data: str, name: str, seeds, out: Path, extra: list[str], ret
     reused = (run / "model.pt").is_file() and run not in _RETRAINED  # not: trained for a row above
     seconds = 0.0
     where = [f"data.root={_mixed_root()}"] if data == "mixed" else []
-    if not reused:
+    if not reused and run not in _RETRAINED:   # (train.py again would rewrite its run_config.yaml)
         _RETRAINED.add(run)
         seconds += script("train.py", *spec["train"], *where, *train_ov, *extra, "logger=none", f"hydra.run.dir={run}")
     per_target = {}
