@@ -206,3 +206,12 @@ def long_term_spectrum(wave: torch.Tensor, lengths: torch.Tensor | None, sr: int
     w = loud.to(logp.dtype)[:, None]                                                 # B, 1, T
     ltas = (logp * w).sum(-1) / w.sum(-1)                                            # B, F
     return F.adaptive_avg_pool1d(ltas[:, None], min(LTAS_BINS, ltas.shape[-1]))[:, 0]
+
+
+def signal_power(wave: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """(B, samples) -> (B,) mean square of each clip's own samples (padding left out): how much sound a window
+    holds, the weight of a window when a file's windows are pooled (data.pool_weights=power)."""
+    x = wave.float()
+    n = torch.full((x.shape[0],), x.shape[-1], device=x.device) if lengths is None else lengths.to(x.device)
+    valid = torch.arange(x.shape[-1], device=x.device)[None] < n[:, None]
+    return (x.pow(2) * valid).sum(-1) / n.clamp_min(1)

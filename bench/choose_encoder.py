@@ -64,10 +64,14 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=1000, help="encoder.sample of conf/encoder/auto.yaml")
     ap.add_argument("--pairs", type=int, default=2, help="encoder.pairs of conf/encoder/auto.yaml")
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
+    ap.add_argument("--data", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     ap.add_argument("--out", default=None, help="write the section here instead of BENCHMARKS.md")
     args = ap.parse_args()
     runs, rows, picked, total = Path(args.runs), [], {"none": 0, "umap": 0}, 0
-    for data, targets in TARGETS.items():
+    cache_path = runs / "choose_encoder.json"   # scores per (data, target, reduce, encoder, sample, pairs): reruns reuse
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    for data in args.data:
+        targets = TARGETS[data]
         for target, k, label_of in targets:
             line, any_cand = [f"{data} {target} (k={k})"], False
             for reduce in ("none", "umap"):
@@ -76,9 +80,13 @@ def main() -> None:
                     d = runs / data / enc
                     if not (d / "embeddings.npy").is_file():
                         continue
-                    paths = json.loads((d / "meta.json").read_text())["paths"]
-                    cands[enc] = evaluate(np.load(d / "embeddings.npy"), [label_of(p) for p in paths], k, reduce,
-                                          args.sample, args.pairs)
+                    key = f"{data}/{target}/{reduce}/{enc}/{args.sample}/{args.pairs}"
+                    if key not in cache:
+                        paths = json.loads((d / "meta.json").read_text())["paths"]
+                        cache[key] = evaluate(np.load(d / "embeddings.npy"), [label_of(p) for p in paths], k,
+                                              reduce, args.sample, args.pairs)
+                        cache_path.write_text(json.dumps(cache, indent=1))
+                    cands[enc] = cache[key]
                     print(data, target, reduce, enc, cands[enc], flush=True)
                 if not cands:
                     continue

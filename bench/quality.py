@@ -3,6 +3,7 @@
     python bench/quality.py                          # FSDD (when ../shared has it) and the synthetic set
     python bench/quality.py --data fsdd --seeds 0 1 2 --configs fsdd fsdd_umap idec seed
     python bench/quality.py --data synthetic --max-files 200 --configs demo --no-baselines --out /tmp/b.md
+    python bench/quality.py --whole                  # data=folder: 1 s crops vs whole clips, one table
 
 Every method is scored against labels taken from file names (used for scoring only): on FSDD the digit
 (k=10) and the speaker (k=6), on the synthetic set the class folder (k=20). Baselines: k-means seeds.
@@ -13,6 +14,7 @@ Results (mean ± std over seeds, wall time) go into BENCHMARKS.md, section 'Qual
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -43,8 +45,24 @@ DATASETS = {
     # 583 drum one-shots in 10 classes, 14 kits (../shared/data/drums/build.sh makes it; not speech)
     "drums": {"sr": 16000, "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent",
                                      "data.n_clusters=10"], "targets": {"class": (None, 10, ["kmeans.k=10"])}},
+    # FSDD as any folder a user has (data=folder: no FSDD preset, read at 16 kHz)
+    "fsdd_folder": {"sr": 8000, "train": ["data=folder", f"data.root={FSDD}"],
+                    "targets": {"digit": (r"^(\d)_", 10, ["data.labels.source=regex", r"data.labels.pattern='^(\d)_'",
+                                                           "kmeans.k=10"]),
+                                "speaker": (r"^\d_([a-z]+)_", 6, ["data.labels.source=regex",
+                                                                   f"data.labels.pattern={SPEAKER}", "kmeans.k=6"])}},
+    # generated: 10 synthetic classes x 30 clips of 0.3-5 s each (_mixed_root); the sound may lie past 1 s
+    "mixed": {"sr": 16000, "train": ["data=folder", "data.labels.source=parent", "data.n_clusters=10"],
+              "targets": {"class": (None, 10, ["kmeans.k=10"])}},
 }
+# --whole: data=folder's defaults before (every file cropped to its first 1 s) and now (1 s windows to each file's
+# end, pooled into one row per file up to 10 s), and clip_seconds=auto, on each data set, with and without UMAP
+WHOLE_DATA = ["drums", "fsdd_folder", "mixed"]
+WHOLE_CONFIGS = ["folder_1s", "folder_1s_umap", "folder", "folder_umap", "folder_equal", "folder_equal_umap",
+                 "folder_auto", "folder_auto_umap"]
+WHOLE_MAX_FILES = {"fsdd_folder": 1500}   # an evenly spread half of FSDD: four trainings fit a 2-core afternoon
 COCLUSTER = ["reduce.method=umap", "voice=speech"]
+AUTO = ["data.clip_seconds=auto", "data.hop_seconds=auto", "data.pool_windows_up_to=null"]
 # name -> (train.py overrides, cluster.py overrides [or {target: overrides}, which win over the target's own]);
 # runs sharing train overrides share one training
 CONFIGS = {
@@ -72,6 +90,14 @@ CONFIGS = {
     "fsdd_timestats_umap": (["experiment=fsdd", "model.pooling=timestats"], ["reduce.method=umap"]),
     "folder": ([], []),
     "folder_umap": ([], ["reduce.method=umap"]),
+    "folder_1s": (["data.clip_seconds=1.0", "data.hop_seconds=null"], []),   # data=folder before whole clips
+    "folder_1s_umap": (["data.clip_seconds=1.0", "data.hop_seconds=null"], ["reduce.method=umap"]),
+    # whole clips the other way: one window per file of the folder's 90th-percentile duration, longer files in
+    # windows of that length, one row per window
+    "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
+    "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
+    "folder_auto": (AUTO, []),
+    "folder_auto_umap": (AUTO, ["reduce.method=umap"]),
     "folder_concat": (["model.pooling=concat"], []),
     "folder_concat_umap": (["model.pooling=concat"], ["reduce.method=umap"]),
     "folder_timestats": (["model.pooling=timestats"], []),
@@ -145,9 +171,10 @@ def run_audioclust(data: str, name: str, seeds, out: Path, extra: list[str], ret
         shutil.rmtree(run)
     reused = (run / "model.pt").is_file() and run not in _RETRAINED  # not: trained for a row above
     seconds = 0.0
-    if not reused:
+    where = [f"data.root={_mixed_root()}"] if data == "mixed" else []
+    if not reused and run not in _RETRAINED:   # (train.py again would rewrite its run_config.yaml)
         _RETRAINED.add(run)
-        seconds += script("train.py", *spec["train"], *train_ov, *extra, "logger=none", f"hydra.run.dir={run}")
+        seconds += script("train.py", *spec["train"], *where, *train_ov, *extra, "logger=none", f"hydra.run.dir={run}")
     per_target = {}
     for target, (_, _, target_ov) in spec["targets"].items():
         sweep = out / data / f"{name}-{target}"
@@ -157,12 +184,38 @@ def run_audioclust(data: str, name: str, seeds, out: Path, extra: list[str], ret
                           *[e for e in extra if e.startswith("data.max_files")], f"hydra.sweep.dir={sweep}")
         metrics = [json.loads((sweep / str(i) / "metrics.json").read_text()) for i in range(len(seeds))]
         per_target[target] = metrics
+        per_file = [file_scores(sweep / str(i) / "assignments.csv") for i in range(len(seeds))]
+        if metrics[0]["n_clips"] > len(per_file[0]["files"]):   # windows: also one vote per file
+            per_target[f"{target} per file"] = per_file
         if "dec" in metrics[0]:
             per_target[f"{target} (network's own clusters)"] = [m["dec"] for m in metrics]
     note = " (model reused: wall s excludes training)" if reused else ""
     per = cluster_ov.items() if isinstance(cluster_ov, dict) else []
     shown = train_ov + ([f"{t}: {' '.join(o)};" for t, o in per] if per else cluster_ov)
-    return summarise(f"audioclust `{name}`: {' '.join(shown) or 'defaults'}{note}", per_target, seconds)
+    row = summarise(f"audioclust `{name}`: {' '.join(shown) or 'defaults'}{note}", per_target, seconds)
+    from omegaconf import OmegaConf
+
+    data_cfg = OmegaConf.load(run / "run_config.yaml").data
+    row.update(config=name, clip=float(data_cfg.clip_seconds), hop=data_cfg.hop_seconds, rows=metrics[0]["n_clips"],
+               files=metrics[0]["n_files"] - metrics[0]["n_skipped"], reused=reused)
+    return row
+
+
+def file_scores(assignments: Path) -> dict:
+    """acc / nmi / ari with one row per file: the cluster most of its windows fell in (ties: the earliest window's)."""
+    import csv
+    from collections import Counter
+
+    from audioclust.cluster.metrics import _label_scores
+
+    with open(assignments, newline="") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: (r["path"], float(r["offset"])))
+    votes: dict = {}
+    for r in rows:
+        votes.setdefault(r["path"], (r["label"], []))[1].append(int(r["cluster"]))
+    files = sorted(votes)
+    clusters = [Counter(votes[p][1]).most_common(1)[0][0] for p in files]
+    return {**_label_scores([votes[p][0] for p in files], clusters), "files": files}
 
 
 def _cell(row: dict, key: str) -> str:
@@ -188,9 +241,178 @@ def table(data: str, rows: list[dict], seeds, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def whole_table(results: dict, seeds) -> str:
+    """One table: per data set and target, the 1 s crop default against whole clips, NMI without and with UMAP."""
+    lines = ["## Whole clips by default (data=folder)", "",
+             "`python bench/quality.py --whole --variants`. Settings (train.py / cluster.py overrides, "
+             "bench/quality.py `CONFIGS`): **1 s crop** `data.clip_seconds=1.0 data.hop_seconds=null`, the "
+             "`data=folder` default before (each file's first second); **whole files** the defaults now: 1 s "
+             "windows every second to each file's end (`hop_seconds=auto`), a file up to 10 s one row, its "
+             "windows' embeddings averaged weighted by each window's signal power (`pool_windows_up_to=10 "
+             "pool_weights=power`), longer recordings one row per window; the same with `pool_weights=equal`; "
+             "**auto** `clip_seconds=auto hop_seconds=auto pool_windows_up_to=null`: one window of the folder's "
+             "90th-percentile duration, longer files in windows of it, one row per window. *fix tried*: on a "
+             "model trained above, at embedding time (bench/quality.py `VARIANTS`). One training per data set "
+             "and setting (seed 0), k-means seeds "
+             f"{list(seeds)}, k = number of classes; NMI mean ± std against the labels (which only score). "
+             "**rows**: what is clustered; **per file**: each file's cluster is the one most of its rows fell in "
+             "(= rows when every file is one row). **train s**: training wall time on a machine shared with "
+             "other jobs (reused: a model trained earlier with the same settings, or a run resumed). "
+             f"{platform.machine()}, {os.cpu_count()} cores, {os.environ.get('OMP_NUM_THREADS', 'default')} "
+             "thread(s) per process.", "",
+             "| data set (files, k) | setting | clip / hop s | rows | NMI | NMI + UMAP | per file NMI / + UMAP | "
+             "train s |", "|---|---|---|---|---|---|---|---|"]
+    for data, rows in results.items():
+        by = {r["config"]: r for r in rows}
+        for target, (_, k, _) in DATASETS[data]["targets"].items():
+            for label, base in (("1 s crop (before)", "folder_1s"),
+                                ("**whole files: 1 s windows to the end, pooled by signal power (now)**", "folder"),
+                                ("whole files, windows pooled with equal weights", "folder_equal"),
+                                ("`clip_seconds=auto`: one window of the 90th-percentile duration", "folder_auto")):
+                plain, umap = by.get(base), by.get(base + "_umap")
+                if plain is None or umap is None:
+                    continue
+                hop = "-" if plain["hop"] is None else f"{float(plain['hop']):g}"
+                pf = f"{target} per file/nmi"
+                per_file = (f"{_nmi(plain, pf)} / {_nmi(umap, pf)}" if pf in plain else "= rows")
+                trained = "reused" if plain["reused"] else f"{plain['seconds']:.0f} (+ clustering)"
+                lines.append(f"| {data} {target} ({plain['files']}, {k}) | {label} | {plain['clip']:g} / {hop} | "
+                             f"{plain['rows']} | {_nmi(plain, target + '/nmi')} | {_nmi(umap, target + '/nmi')} | "
+                             f"{per_file} | {trained} |")
+            for v in (r for r in rows if r.get("variant")):
+                hop = "-" if v["hop"] is None else f"{float(v['hop']):g}"
+                pf = f"{target} per file"
+                per_file = ("= rows" if v["rows"] == v["files"] else
+                            f"{_nmi(v, pf + '/nmi')} / {_nmi(v, pf + '_umap/nmi')}")
+                lines.append(f"| {data} {target} ({v['files']}, {k}) | fix tried: {v['method']} | "
+                             f"{v['clip']:g} / {hop} | {v['rows']} | {_nmi(v, target + '/nmi')} | "
+                             f"{_nmi(v, target + '_umap/nmi')} | {per_file} | no retraining |")
+    return "\n".join(lines) + "\n"
+
+
+def _nmi(row: dict, key: str) -> str:
+    return f"{row[key][0]:.3f} ± {row[key][1]:.3f}" if key in row else "-"
+
+
+# fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, model
+# pooling, data.hop_seconds, one embedding per file = the mean of its windows' embeddings)
+VARIANTS = {
+    "`clip_seconds=auto`, padding left out of the pooled statistics (`model.pooling=timestats_audio`)":
+        ("folder_auto", "timestats_audio", None, None),
+    "the 1 s crop model, 1 s windows to each file's end, weighted by signal power":
+        ("folder_1s", None, 1.0, "power"),
+}
+
+
+def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
+    """One VARIANTS row: embed in this process as cluster.py does, then cluster.py's clustering per seed, with and
+    without UMAP; scores per row and per file (majority of its windows, or its one mean embedding)."""
+    from collections import Counter
+
+    from omegaconf import OmegaConf
+    from recipes import compose
+
+    from audioclust.cluster.metrics import _label_scores
+    from audioclust.cluster.pipeline import Clusterer
+    from audioclust.embed.inference import embed, pool_files
+    from audioclust.tasks.builders import load_run, make_datamodule
+
+    config, pooling, hop, weighting = VARIANTS[name]
+    train_ov = CONFIGS[config][0]
+    run = runs / data / "-".join(train_ov + ["base"]).replace("=", "_").replace("/", "_")
+    if not (run / "model.pt").is_file():
+        return None
+    run_cfg, model = load_run(run)
+    if pooling:
+        model.pooling = pooling
+    dm = make_datamodule(run_cfg.data, OmegaConf.create({"hop_seconds": hop}))
+    dm.setup("predict")
+    t = time.perf_counter()
+    emb = embed(model, dm, "cpu", progress=False)
+    seconds = time.perf_counter() - t
+    if weighting == "power":   # each window's mean square over its own samples
+        ds = dm.predict_dataloader().dataset
+        power = []
+        for i in range(len(ds)):
+            item = ds[i]
+            power.append(float((item["wave"][: item["length"]].double() ** 2).mean()))
+        emb = pool_files(emb, dm.index, 10.0, weights=np.asarray(power)[np.asarray(emb["sample_id"])])
+    ok = np.asarray(emb["ok"]).astype(bool)
+    x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
+    files = sorted(set(fids.tolist()))
+    paths = [dm.index.files[f] for f in fids]
+    out = {"method": name, "config": name, "clip": float(dm.clip_seconds), "hop": dm.hop_seconds, "rows": len(x),
+           "files": len(files), "reused": True, "seconds": seconds, "variant": True}
+    for target, (pattern, k, _) in DATASETS[data]["targets"].items():
+        labels = labels_of(paths, pattern)
+        for suffix, ov in (("", []), ("_umap", ["reduce.method=umap"])):
+            rows, per_file = [], []
+            for seed in seeds:
+                cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *ov])
+                clusters = Clusterer.from_config(cfg).fit(x, None, k)[0]
+                rows.append(_label_scores(labels, clusters))
+                vote = {}
+                for f, c, lab in zip(fids.tolist(), clusters.tolist(), labels):
+                    vote.setdefault(f, (lab, []))[1].append(c)
+                per_file.append(_label_scores([vote[f][0] for f in files],
+                                              [Counter(vote[f][1]).most_common(1)[0][0] for f in files]))
+            for key, scores in ((f"{target}{suffix}", rows), (f"{target} per file{suffix}", per_file)):
+                for m in ("acc", "nmi", "ari"):
+                    vals = [sc[m] for sc in scores]
+                    out[f"{key}/{m}"] = (float(np.mean(vals)), float(np.std(vals)))
+    return out
+
+
+def run_whole(args) -> None:
+    results = {}
+    for data in args.data:
+        if data in ("fsdd_folder",) and not FSDD.is_dir() or data == "drums" and not DRUMS.is_dir():
+            print(f"skipping {data}: not found")
+            continue
+        max_files = args.max_files or WHOLE_MAX_FILES.get(data)
+        extra = [f"data.max_files={max_files}"] if max_files else []
+        results[data] = []
+        for name in args.configs or WHOLE_CONFIGS:
+            # each row's scores kept next to its runs: data sets run in parallel processes, one more call tabulates
+            saved = Path(args.runs) / data / f"{name}-whole-n{max_files}-s{'_'.join(map(str, args.seeds))}.json"
+            if saved.is_file() and not args.retrain:
+                row = json.loads(saved.read_text())
+                row.update({k: tuple(v) for k, v in row.items() if isinstance(v, list)})
+            else:
+                row = run_audioclust(data, name, args.seeds, Path(args.runs), extra, args.retrain)
+                saved.write_text(json.dumps(row))
+            results[data].append(row)
+            print(_line(row), flush=True)
+        for name in VARIANTS if args.variants else []:
+            slug = hashlib.sha256(name.encode()).hexdigest()[:10]
+            saved = Path(args.runs) / data / f"variant-{slug}-whole-s{'_'.join(map(str, args.seeds))}.json"
+            if saved.is_file() and not args.retrain:
+                row = json.loads(saved.read_text())
+                row.update({k: tuple(v) for k, v in row.items() if isinstance(v, list)})
+            else:
+                row = run_variant(data, name, Path(args.runs), args.seeds)
+                if row is None:
+                    print(f"skipping {name!r} on {data}: its model is not trained yet")
+                    continue
+                saved.write_text(json.dumps(row))
+            results[data].append(row)
+            print(_line(row), flush=True)
+    text = whole_table(results, args.seeds)
+    print(text)
+    if args.out:
+        from audioclust.io import write_text
+
+        write_text(args.out, text)
+    else:
+        write_section("Whole clips by default (data=folder)", text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="+", default=["fsdd", "synthetic"], choices=list(DATASETS))
+    ap.add_argument("--data", nargs="+", default=None, choices=list(DATASETS),
+                    help="default: fsdd synthetic (--whole: drums fsdd_folder mixed)")
+    ap.add_argument("--whole", action="store_true", help="data=folder: 1 s crops vs whole clips, one table")
+    ap.add_argument("--variants", action="store_true", help="--whole: also the fixes tried (VARIANTS)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--configs", nargs="+", default=None, help=f"of {list(CONFIGS)}")
     ap.add_argument("--max-files", type=int, default=None, help="an evenly spread subset (quick checks)")
@@ -206,7 +428,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    for data in args.data:
+    if args.whole:
+        args.data = args.data or WHOLE_DATA
+        return run_whole(args)
+    for data in args.data or ["fsdd", "synthetic"]:
         if data == "fsdd" and not FSDD.is_dir():
             print(f"skipping fsdd: not found at {FSDD}")
             continue
@@ -217,7 +442,8 @@ def main() -> None:
 
 
 def run_one(data: str, args) -> None:
-    root = {"fsdd": FSDD, "drums": DRUMS}.get(data) or _synthetic_root()
+    root = {"fsdd": FSDD, "fsdd_folder": FSDD, "drums": DRUMS}.get(data) or (
+        _mixed_root() if data == "mixed" else _synthetic_root())
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
@@ -250,6 +476,30 @@ def _synthetic_root() -> Path:
     from audioclust.data.synthetic import generate
 
     return Path(generate(ROOT / ".cache" / "synthetic", sr=16000, duration=1.0, n_per_class=30, seed=0))
+
+
+MIXED_CLASSES = ("low_tone", "high_tone", "harmonic_high", "chirp_down", "fm_tone", "click_slow", "noise_low",
+                 "noise_high", "tone_pair", "decay_pluck")   # every other synthetic class
+
+
+def _mixed_root(n_per_class: int = 30, seed: int = 0) -> Path:
+    """10 synthetic classes x n clips, each of its own length, log-uniform in 0.3-5 s (seeded): the sound fills
+    0.3-0.9 of its clip, anywhere in it, so in the longer clips it often starts after the first second."""
+    import soundfile as sf
+
+    from audioclust.data.synthetic import CLASSES, clip_rng, make_clip
+
+    out = ROOT / ".cache" / f"mixed_n{n_per_class}_s{seed}"
+    if (out / ".complete").is_file():
+        return out
+    for name in MIXED_CLASSES:
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            d = float(np.exp(np.random.default_rng([seed, 99, CLASSES.index(name), i]).uniform(np.log(0.3), np.log(5.0))))
+            sf.write(out / name / f"{name}_{i:03d}.wav", make_clip(name, clip_rng(seed, name, i), 16000, d), 16000,
+                     subtype="PCM_16")
+    (out / ".complete").write_text(f"{len(MIXED_CLASSES) * n_per_class} files\n")
+    return out
 
 
 if __name__ == "__main__":

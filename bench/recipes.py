@@ -17,8 +17,8 @@ Rows are recipes, columns data sets (labels score only; they are never used to e
 Each (encoder, data set) is embedded ONCE, in this process, by the cluster task's route (builders.load_embedder ->
 make_datamodule -> embed.inference.embed: Lightning predict) and cached under --runs (embeddings.npy, voice.npy,
 meta.json with the clip paths and the embedding time); the k-means seeds and the UMAP variant reuse it.
-Clip length as a user would set it: 1 s everywhere (FSDD and synthetic clips are ~1 s or shorter; drums: there is
-`data.clip_seconds=auto` is not a default (ee6b917 has none), 1 s is the folder default and covers most one-shots). BirdNET pads
+Clip length 1 s everywhere, pinned (`data.clip_seconds=1.0 data.hop_seconds=null`: the `data=folder` default when
+the table was made; whole clips, the default now, are compared with it by `bench/quality.py --whole`). BirdNET pads
 each clip to its 3 s chunk itself.
 
 Cells: NMI and ACC, mean ± std over the k-means seeds. Per recipe and data set: embedding seconds per clip and the
@@ -46,19 +46,21 @@ FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
+ONE_SECOND = ["data.clip_seconds=1.0", "data.hop_seconds=null"]   # this table's protocol (the folder default then)
 # data set -> its folder (None: generated), the classic baselines' sample rate, train.py overrides of its blockae,
 # columns {name: (label regex of the file name or None for the parent folder, k, extra cluster overrides of the
 # co-clustering row or None where that recipe is not documented)}
 DATASETS = {
     "drums": {"root": DRUMS, "sr": 16000,
-              "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent", "data.n_clusters=10"],
+              "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent", "data.n_clusters=10",
+                        *ONE_SECOND],
               "columns": {"drums k=10": (None, 10, None)}},
     "fsdd": {"root": FSDD, "sr": 8000, "train": ["experiment=fsdd", f"data.root={FSDD}"],
              "columns": {"FSDD digits k=10": (DIGIT, 10, ["voice=speech"]),
                          "FSDD speakers k=6": (SPEAKER, 6, ["voice=speakers", "kmeans.k=10"])}},
     "synthetic": {"root": None, "sr": 16000, "train": ["experiment=demo"],
                   "columns": {"synthetic k=20": (None, 20, None)}},
-    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent"],
+    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent", *ONE_SECOND],
                "columns": {"folder": (None, None, None)}},   # --folder / --k: any folder with class subfolders
 }
 
@@ -129,7 +131,7 @@ def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> 
             run, tsec, reused = train_blockae(data, spec, root, runs, args)
             cfg = compose([f"run_dir={run}", *subset])
         else:
-            cfg = compose([f"encoder={encoder}", f"data.root={root}", "data.clip_seconds=1.0", *subset])
+            cfg = compose([f"encoder={encoder}", f"data.root={root}", *ONE_SECOND, *subset])
             tsec, reused = None, False
         t = time.perf_counter()
         try:
@@ -295,7 +297,7 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              f"`python bench/recipes.py`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
              f"{list(seeds)}; labels only score. Clips: " + "; ".join(f"{c}: {n}" for c, n in data_info.items())
-             + ". Clip length 1 s everywhere, the folder default (no `data.clip_seconds=auto` default; BirdNET pads to its 3 s "
+             + ". Clip length 1 s everywhere (`data.clip_seconds=1.0 data.hop_seconds=null`, the folder default then; BirdNET pads to its 3 s "
              "chunk). Pretrained encoders and blockae: the clip embedding (adapter's masked mean of frames; blockae's "
              "pooled block codes), then cluster.py's clustering (`preprocess=l2`, optional `reduce.method=umap` "
              "(10-d, 30 neighbours), FAISS k-means, conf/cluster.yaml defaults). blockae: trained per data set "

@@ -32,12 +32,14 @@ def auto_clip_seconds(durations) -> float:
 
 
 class AudioDataModule(L.LightningDataModule):
-    def __init__(self, root: str, sr: int = 16000, clip_seconds: float | str = 1.0, hop_seconds: float | None = None,
+    def __init__(self, root: str, sr: int = 16000, clip_seconds: float | str = 1.0,
+                 hop_seconds: float | str | None = None,
                  labels: dict | None = None, val_fraction: float = 0.1, batch_size: int = 64,
                  num_workers: int = 0, seed: int = 0, strict: bool = False, max_files: int | None = None,
                  synthetic: dict | None = None, n_clusters: int | None = None,
                  trim_db: float | None = None, cache_mb: float = 0, index_cache: str | None = None,
-                 segment: dict | None = None, chunk_seconds: float = 60.0):
+                 segment: dict | None = None, chunk_seconds: float = 60.0, pool_windows_up_to: float | None = None,
+                 pool_weights: str = "power"):
         super().__init__()
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
@@ -50,7 +52,14 @@ class AudioDataModule(L.LightningDataModule):
         elif synthetic:
             raise ConfigError("data.clip_seconds=auto needs a folder (data=folder): the synthetic set is generated "
                               "at a length you give")
-        checks.number("data.hop_seconds", hop_seconds, optional=True)
+        if hop_seconds != "auto":
+            try:
+                checks.number("data.hop_seconds", hop_seconds, optional=True)
+            except ConfigError:
+                raise ConfigError(f"data.hop_seconds must be null, a number > 0 or auto, got "
+                                  f"{checks._plain(hop_seconds)!r}") from None
+        checks.number("data.pool_windows_up_to", pool_windows_up_to, strict=False, optional=True)
+        checks.choice("data.pool_weights", pool_weights, ("power", "equal"))
         checks.number("data.batch_size", batch_size, integer=True)
         checks.number("data.num_workers", num_workers, strict=False, integer=True)
         checks.number("data.max_files", max_files, integer=True, optional=True)
@@ -60,7 +69,8 @@ class AudioDataModule(L.LightningDataModule):
         if not 0 <= checks.number("data.val_fraction", val_fraction, strict=False) < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         self.segment = _segment_config(segment)
-        if self.segment is not None and hop_seconds is not None and clip_seconds != "auto" and hop_seconds > clip_seconds:
+        if (self.segment is not None and hop_seconds not in (None, "auto") and clip_seconds != "auto"
+                and hop_seconds > clip_seconds):
             raise ConfigError(f"data.hop_seconds ({hop_seconds}) must be <= data.clip_seconds ({clip_seconds}) with "
                               "data.segment, so that the windows of an event leave no gap")
         self.root, self.sr, self.clip_seconds, self.hop_seconds = root, sr, clip_seconds, hop_seconds
@@ -69,6 +79,8 @@ class AudioDataModule(L.LightningDataModule):
         self.seed, self.strict, self.max_files, self.synthetic = seed, strict, max_files, synthetic
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
         self.cache_mb, self.index_cache, self.chunk_seconds = cache_mb, index_cache, chunk_seconds
+        self.pool_windows_up_to = pool_windows_up_to   # cluster.py: files up to this long are one row each
+        self.pool_weights = pool_weights               # ... the mean of their windows, weighted by signal power
         self.index = None
         self.predict_ids = None   # None: predict every sample; else only these sample ids (encoder=auto's sample)
         self._scan = None
@@ -90,28 +102,39 @@ class AudioDataModule(L.LightningDataModule):
         return self._scan
 
     def resolve_clip_seconds(self) -> str | None:
-        """clip_seconds=auto: index the folder (headers only, cached) and set the clip length from its durations.
-        Returns the line to print (None when clip_seconds was a number)."""
-        if self.clip_seconds != "auto":
+        """clip_seconds=auto: index the folder (headers only, cached) and set the clip length from its durations;
+        hop_seconds=auto: files longer than a clip are cut into windows every clip length (one row per window, the
+        last one ending at the file's end), so that no file is cropped. Returns the line to print (None when both
+        were numbers)."""
+        line = None
+        if self.clip_seconds == "auto":
+            d = np.asarray(self._scanned().durations())
+            if not d.size:  # nothing readable: setup() raises the usual error with the reasons
+                self.clip_seconds = AUTO_MIN_SECONDS
+            else:
+                self.clip_seconds = auto_clip_seconds(d)
+                line = (f"clip length: {self.clip_seconds:g} s (auto: {AUTO_PERCENTILE}th percentile of {d.size} file "
+                        f"durations {d.min():.2f}-{d.max():.2f} s, median {np.median(d):.2f} s, rounded up to 0.1 s, "
+                        f"within [{AUTO_MIN_SECONDS:g}, {AUTO_MAX_SECONDS:g}] s; set data.clip_seconds to choose)")
+        hop_auto = self.hop_seconds == "auto"
+        if hop_auto:
+            self.hop_seconds = float(self.clip_seconds)
+            if line is None:
+                line = f"clip length: {self.clip_seconds:g} s"
+        if line is None:
             return None
-        d = np.asarray(self._scanned().durations())
-        if not d.size:  # nothing readable: setup() raises the usual error with the reasons
-            self.clip_seconds = AUTO_MIN_SECONDS
-            return None
-        self.clip_seconds = auto_clip_seconds(d)
         if self.segment is not None and self.hop_seconds is not None and self.hop_seconds > self.clip_seconds:
             raise ConfigError(f"data.hop_seconds ({self.hop_seconds}) must be <= the clip length with data.segment; "
                               f"clip_seconds=auto chose {self.clip_seconds:g} s")
-        line = (f"clip length: {self.clip_seconds:g} s (auto: {AUTO_PERCENTILE}th percentile of {d.size} file durations "
-                f"{d.min():.2f}-{d.max():.2f} s, median {np.median(d):.2f} s, rounded up to 0.1 s, within "
-                f"[{AUTO_MIN_SECONDS:g}, {AUTO_MAX_SECONDS:g}] s; set data.clip_seconds to choose)")
-        note = self.long_files_note(d)
+        note = self.long_files_note(self._scanned().durations()) if self.segment is None else None
+        if note is None and hop_auto and self.segment is None:
+            note = f"no file is longer than {self.clip_seconds:g} s (longer ones: windows every {self.hop_seconds:g} s)"
         self._noted = True
         return line + (f"\n{note}" if note else "")
 
     def long_files_note(self, durations=None) -> str | None:
         """How many files are longer than a clip and what becomes of them (durations: the index's by default)."""
-        if self.segment is not None or self.clip_seconds == "auto":
+        if self.segment is not None or "auto" in (self.clip_seconds, self.hop_seconds):
             return None
         d = np.asarray(self.index.durations if durations is None else durations)
         n = int(np.sum(d > self.clip_seconds + 1e-3))
@@ -119,15 +142,23 @@ class AudioDataModule(L.LightningDataModule):
             return None
         if self.hop_seconds is None:
             return (f"{n} of {d.size} files are longer than {self.clip_seconds:g} s (up to {d.max():.2f} s): only "
-                    f"their first {self.clip_seconds:g} s are used (data.hop_seconds=... windows them)")
-        return f"{n} of {d.size} files are longer than {self.clip_seconds:g} s: cut into windows every {self.hop_seconds:g} s"
+                    f"their first {self.clip_seconds:g} s are used (data.hop_seconds=auto windows them)")
+        line = (f"{n} of {d.size} files are longer than {self.clip_seconds:g} s (up to {d.max():.2f} s): cut into "
+                f"windows every {self.hop_seconds:g} s")
+        up_to = self.pool_windows_up_to
+        if up_to is None:
+            return line + ", one row per window"
+        n_long = int(np.sum(d > up_to + 1e-6))
+        return (line + f"; a file up to {up_to:g} s is one row (its windows' embeddings pooled, weighted by "
+                f"{'signal power' if self.pool_weights == 'power' else 'window'})"
+                + (f", the {n_long} longer one(s) one row per window" if n_long else ""))
 
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return
-        if self.clip_seconds == "auto":
+        if "auto" in (self.clip_seconds, self.hop_seconds):
             line = self.resolve_clip_seconds()
-            if line:
+            if line and _rank_zero():
                 log.info("%s", line)
         labeller = make_labeller(**self.labels)
         self.index = build_index(self._data_root(), self.clip_seconds, self.hop_seconds, labeller,

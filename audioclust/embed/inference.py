@@ -51,3 +51,30 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
     with torch.no_grad():
         spec = model.frontend.spectrogram(waves, lengths)
     return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])
+
+
+def pool_files(emb: dict, index, up_to: float | None, weights=None) -> dict:
+    """One row per file up to `up_to` seconds long: the mean of its decoded windows' embeddings (and long-term
+    spectra), under its first window's sample id; a longer file keeps one row per window. `emb` is embed()'s
+    output (sample-id order, so a file's windows are contiguous); None: as it is. weights (per row of emb, >= 0):
+    a weighted mean instead (e.g. each window's signal power)."""
+    if up_to is None or not len(emb["sample_id"]):
+        return emb
+    sid = np.asarray(emb["sample_id"])
+    fid = index.file_ids[sid]
+    whole = np.asarray(index.durations, dtype=float)[fid] <= float(up_to) + 1e-6
+    key = np.where(whole, fid, -1 - sid)            # long files: every window its own group
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ok = np.asarray(emb["ok"]).astype(bool)
+    w = ok.astype(np.float64) if weights is None else np.asarray(weights, np.float64) * ok + 1e-12 * ok
+    n = np.add.reduceat(w, first)
+    out = {"sample_id": sid[first], "ok": np.add.reduceat(ok.astype(np.int64), first) > 0}
+    for k in ("embedding", "voice"):
+        if k in emb:
+            v = np.asarray(emb[k], dtype=np.float64) * w[:, None]
+            out[k] = (np.add.reduceat(v, first, axis=0) / np.maximum(n, 1e-300)[:, None]).astype(np.float32)
+    if "dec_cluster" in emb:
+        out["dec_cluster"] = np.asarray(emb["dec_cluster"])[first]
+    if "power" in emb:
+        out["power"] = np.add.reduceat(np.asarray(emb["power"], np.float64) * ok, first).astype(np.float32)
+    return out

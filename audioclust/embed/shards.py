@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 
 from audioclust import io
 
-KEYS = ("embedding", "sample_id", "ok", "dec_cluster", "voice")
+KEYS = ("embedding", "sample_id", "ok", "dec_cluster", "voice", "power")
 
 
 class ShardWriter(BasePredictionWriter):

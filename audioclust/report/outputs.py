@@ -147,6 +147,14 @@ def _clips(model, dm, sample_ids, idx: list[int]):
     return waves, specs
 
 
+def _window_rows(dm) -> bool:
+    """Whether some rows are windows of a file (played from their offset for one clip length), not whole files."""
+    up_to = getattr(dm, "pool_windows_up_to", None)
+    if dm.hop_seconds is None:
+        return False
+    return up_to is None or any(d > up_to + 1e-6 for d in dm.index.durations)
+
+
 def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str) -> Path | None:
     """explorer.html: map, per-cluster typical/atypical clips with thumbnails, confusion."""
     rows = result.rows
@@ -160,7 +168,7 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     data = explorer.page_data(
         result.xy, result.clusters, result.dists, [r["path"] for r in rows], [r["offset"] for r in rows],
         [r["label"] for r in rows], out, drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
-        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=dm.hop_seconds is not None,
+        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=_window_rows(dm),
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
     path = explorer.write_page(out, data)
     print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")

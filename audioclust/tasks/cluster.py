@@ -15,7 +15,7 @@ from audioclust import checks, io
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.pipeline import Clusterer
-from audioclust.embed.inference import embed
+from audioclust.embed.inference import embed, pool_files
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
 from audioclust.report.outputs import (
@@ -30,12 +30,13 @@ from audioclust.report.outputs import (
 )
 from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
 from audioclust.tasks.choose import AUTO, choose_encoder
-from audioclust.utils import Stages, setup_run, show_progress
+from audioclust.utils import Stages, is_rank_zero, setup_run, show_progress
 
 log = logging.getLogger(__name__)
 
 
 MODES, DEVICES = ("fit", "assign"), ("auto", "cpu", "cuda")
+WINDOW_KEYS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights")   # how files become rows: recorded, reused
 
 
 class Plan(NamedTuple):
@@ -69,9 +70,13 @@ def cluster(cfg: DictConfig) -> float | None:
     if wandb.group is None and run_cfg is not None:   # join the training run's group (train sets it to its run dir's name)
         wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
     if mode == "assign":
-        clusterer = _load_clusters(cfg, encoder["name"])
+        clusterer, fitted = _load_clusters(cfg, encoder["name"])
+        data_cfg = _fitted_window(data_cfg, fitted, cfg.get("data"))
     model.predict_voice = clusterer.needs_ltas
     dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
+    line = dm.resolve_clip_seconds()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
+    if line and is_rank_zero():
+        print(line)
     dm.setup("predict")
     stages.done("load")   # model, index of the data
     ecfg = cfg.get("embed") or {}
@@ -79,6 +84,9 @@ def cluster(cfg: DictConfig) -> float | None:
                 strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
+    # data=folder: one row per file up to 10 s, its windows weighted by their signal power
+    emb = pool_files(emb, dm.index, dm.pool_windows_up_to,
+                     weights=emb.get("power") if dm.pool_weights == "power" else None)
     stages.done("embed")
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
@@ -86,7 +94,9 @@ def cluster(cfg: DictConfig) -> float | None:
     if mode == "fit":
         clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm.n_clusters, out),
                                                       getattr(model, "dim_weights", None))
-        io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr)})
+        io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
+                                             **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
+                                                for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
@@ -111,7 +121,8 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_json(out / "metrics.json", scores)
     result = ClusterResult(rows, clusters, dists, emb["sample_id"][ok], scores, skipped=skipped)
     if any(cfg.export.values()):
-        exported = export_all([Assignment(r["path"], r["offset"], float(dm.clip_seconds), r["cluster"], r["distance"],
+        seconds = _row_seconds(dm)
+        exported = export_all([Assignment(r["path"], r["offset"], seconds(r["path"]), r["cluster"], r["distance"],
                                           r["label"]) for r in rows], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
     stages.done("outputs")   # scores, csv and npy files, exports
@@ -131,6 +142,14 @@ def cluster(cfg: DictConfig) -> float | None:
                                            "total_s": stages.total()})
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
+
+
+def _row_seconds(dm):
+    """path -> the stretch of audio its rows stand for: the whole file when its windows were pooled, else a clip."""
+    clip, up_to = float(dm.clip_seconds), dm.pool_windows_up_to
+    whole = {} if up_to is None else {p: float(d) for p, d in zip(dm.index.files, dm.index.durations)
+                                      if d <= up_to + 1e-6}
+    return lambda path: whole.get(path, clip)
 
 
 def _k(cfg, n_clusters: int | None, out: Path):
@@ -181,7 +200,23 @@ def _load_clusters(cfg, encoder: str):
         raise ConfigError(f"the clusters in {cdir} were fitted with encoder={fitted}, this run embeds with "
                           f"encoder={encoder}: pass encoder={fitted} (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
-    return Clusterer.from_state(state, cfg.kmeans.gpu)
+    return Clusterer.from_state(state, cfg.kmeans.gpu), json.loads((cdir / "encoder.json").read_text())
+
+
+def _fitted_window(data_cfg, fitted: dict, overrides):
+    """mode=assign: new audio is cut as the fitted clips were (encoder.json's clip length and hop), not chosen
+    again from the new folder's durations; an explicit data.clip_seconds / hop_seconds still wins (with a warning
+    when it differs from the fit)."""
+    data_cfg = data_cfg.copy()
+    for key in WINDOW_KEYS:
+        if key not in fitted:   # encoder.json of an older fit: the data config's own value
+            continue
+        given = (overrides or {}).get(key)
+        if given is None:
+            data_cfg[key] = fitted[key]
+        elif given != fitted[key]:
+            log.warning("data.%s=%s, but the clusters were fitted with %s", key, given, fitted[key])
+    return data_cfg
 
 
 def _newest_fit(run_dir: Path) -> Path:

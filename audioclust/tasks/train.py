@@ -30,9 +30,12 @@ def resume_path(cfg: DictConfig, output_dir: Path) -> str | None:
 def build(cfg: DictConfig):
     """(data module, model) of a train config: every value is checked as its object is built, before any data is
     read or output written (except with data.clip_seconds=auto: the folder's headers are read, once and cached,
-    to choose the length, which is written into cfg so that the front end and run_config.yaml get the number)."""
+    to choose the length; it and the window hop (data.hop_seconds=auto) are written into cfg as numbers, so that the
+    front end, run_config.yaml and every cluster.py run on the trained model (fit, assign) use them)."""
     datamodule = build_data(cfg.data)
-    if datamodule.clip_seconds == "auto":  # what does not depend on the length is checked before the folder is read
+    clip_auto = datamodule.clip_seconds == "auto"
+    model = None if clip_auto else build_model(cfg)   # checked before the folder is read (hop_seconds=auto reads it)
+    if clip_auto:  # what does not depend on the length is checked before the folder is read
         provisional = cfg.copy()
         with open_dict(provisional):
             provisional.data.clip_seconds = AUTO_MAX_SECONDS
@@ -40,10 +43,11 @@ def build(cfg: DictConfig):
     line = datamodule.resolve_clip_seconds()
     if line:
         with open_dict(cfg):
-            cfg.data.clip_seconds = datamodule.clip_seconds
+            cfg.data.clip_seconds, cfg.data.hop_seconds = datamodule.clip_seconds, datamodule.hop_seconds
         if is_rank_zero():
             print(line)
-    model = build_model(cfg)
+    if model is None:
+        model = build_model(cfg)
     if cfg.trainer.max_epochs != -1:   # -1: no limit (Lightning)
         checks.number("trainer.max_epochs", cfg.trainer.max_epochs, integer=True)
     return datamodule, model

@@ -107,8 +107,10 @@ def test_shapes_lengths_and_short_clips(name):
     # predict_step: the block autoencoder's keys
     out = enc.predict_step({"wave": w, "length": lengths, "sample_id": torch.arange(3),
                             "ok": torch.ones(3, dtype=torch.bool)}, 0)
-    assert set(out) == {"embedding", "sample_id", "ok"}
+    assert set(out) == {"embedding", "sample_id", "ok", "power"}
     assert out["embedding"].dtype == torch.float32 and out["embedding"].device.type == "cpu"
+    # each window's signal power over its own samples (the weight when a file's windows are pooled)
+    close(out["power"], torch.stack([(w[i, :n] ** 2).mean() for i, n in enumerate(lengths.tolist())]), rtol=1e-5)
     close(out["embedding"], z, rtol=1e-5, atol=1e-6)
 
 

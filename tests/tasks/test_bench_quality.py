@@ -69,3 +69,15 @@ def test_quality_bench_writes_a_table_for_a_tiny_synthetic_run(tmp_path):
     assert len(cells) == 3 and all(0.0 <= float(m) <= 1.0 for m, _ in cells)  # class ACC, NMI, ARI
     assert float(cells[0][0]) > 0.2  # 20 synthetic classes: far above chance (0.05) after training
     assert "60 clips" in out.read_text()
+
+
+def test_whole_bench_scores_each_file_by_the_cluster_most_of_its_windows_fell_in(tmp_path):
+    import quality
+
+    rows = ["path,offset,cluster,distance,label",
+            "a.wav,0.0,0,0.1,x", "a.wav,1.0,1,0.1,x", "a.wav,2.0,0,0.1,x",   # 2 of 3 windows in cluster 0
+            "b.wav,0.0,1,0.1,y", "c.wav,1.0,1,0.1,y", "c.wav,0.0,0,0.1,y"]   # a tie: the earliest window's
+    (tmp_path / "assignments.csv").write_text("\n".join(rows) + "\n")
+    s = quality.file_scores(tmp_path / "assignments.csv")
+    assert s["files"] == ["a.wav", "b.wav", "c.wav"]
+    assert s["acc"] == pytest.approx(2 / 3)   # a -> 0 (x), b -> 1 (y), c -> 0: one of the y files misplaced

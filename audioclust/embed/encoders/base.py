@@ -84,8 +84,11 @@ class Encoder(lightning.LightningModule):
         return (feats * m).sum(1) / m.sum(1).clamp_min(1.0)
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        from audioclust.frontend import signal_power
+
         z = self.embed(batch["wave"], batch.get("length"))
-        return {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu()}
+        return {"embedding": z.float().cpu(), "sample_id": batch["sample_id"].cpu(), "ok": batch["ok"].cpu(),
+                "power": signal_power(batch["wave"], batch.get("length")).cpu()}
 
     def train(self, mode: bool = True):
         """Frozen: always in eval mode (no dropout / batch-norm updates), whatever Lightning asks."""
