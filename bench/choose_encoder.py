@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from frontend import write_section  # noqa: E402
+from common import write_section  # noqa: E402
 
 TARGETS = {   # data set -> [(target, k, label of a path)]
     "drums": [("class", 10, lambda p: Path(p).parent.name)],
@@ -113,10 +113,7 @@ def main() -> None:
         "| target | best, k-means (NMI) | pick (NMI) | stability | best, UMAP + k-means (NMI) | pick (NMI) | stability |",
         "|---|---|---|---|---|---|---|", *rows, ""])
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
-    else:
-        write_section("Choosing an encoder without labels", text)
+    write_section("Choosing an encoder without labels", text, args.out)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def write_section(title: str, text: str) -> None:
-    """bench/frontend.py's writer of BENCHMARKS.md sections, imported late (it loads torch and matplotlib)."""
+def write_section(title: str, text: str, out: str | None = None) -> None:
+    """The section `title` of BENCHMARKS.md (bench/frontend.py's writer, imported late: it loads torch and
+    matplotlib), or, with `out` (a bench's --out), the file `out` instead, written atomically."""
+    if out:
+        from audioclust.io import write_text
+
+        write_text(out, text)
+        return
     from frontend import write_section as write
 
     write(title, text)

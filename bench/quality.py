@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import baselines  # noqa: E402
-from frontend import write_section  # noqa: E402
+from common import write_section  # noqa: E402
 
 from audioclust.data.audio import list_audio_files  # noqa: E402
 
@@ -399,12 +399,7 @@ def run_whole(args) -> None:
             print(_line(row), flush=True)
     text = whole_table(results, args.seeds)
     print(text)
-    if args.out:
-        from audioclust.io import write_text
-
-        write_text(args.out, text)
-    else:
-        write_section("Whole clips by default (data=folder)", text)
+    write_section("Whole clips by default (data=folder)", text, args.out)
 
 
 def main() -> None:
@@ -456,13 +451,8 @@ def run_one(data: str, args) -> None:
         print(_line(rows[-1]), flush=True)
     text = table(data, rows, args.seeds, len(paths))
     print(text)
-    if args.out:
-        from audioclust.io import write_text
-
-        write_text(args.out, text)
-    else:
-        title = f"{args.title} ({data})" if args.title else f"Quality on {data}"
-        write_section(title, text.replace(f"## Quality on {data}", f"## {title}", 1))
+    title = f"{args.title} ({data})" if args.title else f"Quality on {data}"
+    write_section(title, text if args.out else text.replace(f"## Quality on {data}", f"## {title}", 1), args.out)
 
 
 def spread(paths, n: int | None):

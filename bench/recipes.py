@@ -403,10 +403,7 @@ def main() -> None:
         if args.results:
             Path(args.results).write_text(json.dumps(results, indent=1))
         text = table(results, columns, args.seeds, start, info)   # after each data set: partial results stay
-        if args.out:
-            Path(args.out).write_text(text)
-        else:
-            write_section("Recipes x data sets", text)
+        write_section("Recipes x data sets", text, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s")
     print(text)
 

@@ -121,10 +121,7 @@ def main() -> None:
             print(row, flush=True)
     text = table(rows, args.seeds)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
-    else:
-        write_section("Unknown k: HDBSCAN vs k-means search", text)
+    write_section("Unknown k: HDBSCAN vs k-means search", text, args.out)
 
 
 if __name__ == "__main__":
