@@ -39,13 +39,18 @@ class Stages:
         import resource
 
         now = time.perf_counter()
-        self.seconds[name] = round(now - self._last, 3)
+        self.seconds[name] = now - self._last
         self.peak_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)   # KiB on Linux
         self._last = now
         log.info("stage %s: %.1f s (peak RSS so far %.0f MiB)", name, self.seconds[name], self.peak_mb[name])
 
     def total(self) -> float:
-        return round(time.perf_counter() - self._start, 3)
+        return time.perf_counter() - self._start
+
+    def record(self) -> dict:
+        """What timings.json holds: seconds per stage, peak RSS after each, and the total, rounded to ms."""
+        return {"stages_s": {k: round(v, 3) for k, v in self.seconds.items()},
+                "peak_rss_mb_after": dict(self.peak_mb), "total_s": round(self.total(), 3)}
 
 
 def show_progress(setting="auto") -> bool:

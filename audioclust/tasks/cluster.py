@@ -138,8 +138,7 @@ def cluster(cfg: DictConfig) -> float | None:
     log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=run_dir and Path(run_dir), seed=seed,
               config=config)
     stages.done("wandb")
-    io.write_json(out / "timings.json", {"stages_s": stages.seconds, "peak_rss_mb_after": stages.peak_mb,
-                                           "total_s": stages.total()})
+    io.write_json(out / "timings.json", stages.record())
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
 

@@ -16,4 +16,6 @@ def test_stages_record_time_and_the_peak_memory_each_one_reached():
     assert stages.seconds["first"] >= 0.05 and set(stages.peak_mb) == {"first", "second"}
     assert stages.peak_mb["second"] - stages.peak_mb["first"] > 100 and stages.peak_mb["second"] > 512
     assert stages.total() >= stages.seconds["first"] + stages.seconds["second"]
+    record = stages.record()
+    assert set(record["stages_s"]) == {"first", "second"} and record["total_s"] >= record["stages_s"]["first"]
     del big
