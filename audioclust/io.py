@@ -60,9 +60,14 @@ def write_npy(path, array: np.ndarray) -> None:
 
 
 def write_csv(path, rows: list[dict], fields: list[str]) -> None:
+    write_csv_rows(path, fields, ([r.get(k, "") for k in fields] for r in rows))
+
+
+def write_csv_rows(path, fields: list[str], rows) -> None:
+    """A CSV from any iterable of value sequences (a generator streams it: no list of rows is held)."""
     with _atomic_file(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(fields)
         writer.writerows(rows)
 
 

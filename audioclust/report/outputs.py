@@ -66,13 +66,61 @@ class WandbSettings:
         return self.enabled and self.mode != "disabled" and is_rank_zero()
 
 
+@dataclass(frozen=True)
+class Rows:
+    """assignments.csv as columns, one entry per embedded sample: file id, offset, cluster, distance (labels per
+    file). No object per row, so a million rows cost a few tens of MB (BENCHMARKS.md "Scaling")."""
+    files: list[str]          # the index's usable files
+    file_ids: np.ndarray      # per row: index into files
+    offsets: np.ndarray       # per row: window start in its file, seconds
+    clusters: np.ndarray
+    dists: np.ndarray
+    file_labels: list         # per file: the true label, or None
+
+    FIELDS = ("path", "offset", "cluster", "distance", "label")
+
+    def __len__(self) -> int:
+        return len(self.file_ids)
+
+    def path(self, i: int) -> str:
+        return self.files[int(self.file_ids[i])]
+
+    def label(self, i: int) -> str | None:
+        v = self.file_labels[int(self.file_ids[i])]
+        return None if v is None or v == "" else v
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.files[f] for f in self.file_ids.tolist()]   # references to the files' strings, 8 B a row
+
+    def labels(self) -> list | None:
+        """The true label per row, None where there is none; None when no file has one."""
+        if all(v is None or v == "" for v in self.file_labels):
+            return None
+        per_file = [None if v == "" else v for v in self.file_labels]
+        return [per_file[f] for f in self.file_ids.tolist()]
+
+    def write_csv(self, path, chunk: int = 1 << 16) -> None:
+        """Streamed in chunks of rows: same text as one dict per row (offset to ms, distance to 5 decimals)."""
+        from audioclust import io
+
+        def lines():
+            for a in range(0, len(self), chunk):
+                b = min(a + chunk, len(self))
+                fids = self.file_ids[a:b].tolist()
+                yield from zip([self.files[f] for f in fids], np.round(self.offsets[a:b].astype(np.float64), 3).tolist(),
+                               self.clusters[a:b].astype(np.int64).tolist(),
+                               np.round(self.dists[a:b].astype(np.float64), 5).tolist(),
+                               ["" if self.file_labels[f] is None else self.file_labels[f] for f in fids])
+
+        io.write_csv_rows(path, list(self.FIELDS), lines())
+
+
 @dataclass
 class ClusterResult:
     """One cluster run's outcome, row-aligned: every embedded sample with its cluster and distance; the map
     points (xy) of the drawn ones (sorted row indices) and the clips of the explorer's cluster cards (picks)."""
-    rows: list[dict]
-    clusters: np.ndarray
-    dists: np.ndarray
+    rows: Rows
     sample_ids: np.ndarray
     scores: dict
     xy: np.ndarray | None = None
@@ -81,19 +129,40 @@ class ClusterResult:
     picks: dict | None = None
     skipped: list[dict] = field(default_factory=list)
 
+    @property
+    def clusters(self) -> np.ndarray:
+        return self.rows.clusters
 
-def assignment_rows(index, sample_ids, ok, clusters, dists):
+    @property
+    def dists(self) -> np.ndarray:
+        return self.rows.dists
+
+
+def assignment_rows(index, sample_ids, ok, clusters, dists) -> tuple[Rows, list[dict]]:
     """One row per embedded sample; every file that produced none is listed in `skipped` with a reason."""
-    rows = []
-    for sid, c, d in zip(sample_ids[ok], clusters, dists):
-        fid = int(index.file_ids[sid])
-        label = index.labels[fid]
-        rows.append({"path": index.files[fid], "offset": round(float(index.offsets[sid]), 3),
-                     "cluster": int(c), "distance": round(float(d), 5), "label": "" if label is None else label})
+    sids = np.asarray(sample_ids)[ok]
+    fids = np.asarray(index.file_ids)[sids].astype(np.int64)
+    rows = Rows(index.files, fids, np.asarray(index.offsets)[sids], np.asarray(clusters), np.asarray(dists),
+                index.labels)
     skipped = [{"path": p, "reason": r} for p, r in index.skipped]
-    placed = {int(index.file_ids[s]) for s in sample_ids[ok]}
-    skipped += [{"path": f, "reason": "could not be decoded"} for i, f in enumerate(index.files) if i not in placed]
+    placed = np.zeros(len(index.files), bool)
+    placed[fids] = True
+    skipped += [{"path": index.files[i], "reason": "could not be decoded"} for i in np.flatnonzero(~placed)]
     return rows, skipped
+
+
+def write_tables(out: Path, rows: Rows, skipped: list[dict], segments, embeddings, scores: dict) -> None:
+    """assignments.csv, skipped.csv, segments.csv (with a detector: every second of every recording, event or
+    quiet, with the reason), embeddings.npy and metrics.json."""
+    from audioclust import io
+
+    rows.write_csv(out / "assignments.csv")
+    io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
+    if segments:
+        io.write_csv_rows(out / "segments.csv", ["path", "start", "end", "kind", "reason"],
+                          ((p, round(a, 6), round(b, 6), k, r) for p, a, b, k, r in segments))
+    io.write_npy(out / "embeddings.npy", embeddings)
+    io.write_json(out / "metrics.json", scores)
 
 
 def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: ClusterResult) -> dict:
@@ -166,8 +235,8 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
     specs = dict(zip(idx, _clips(model, dm, result.sample_ids, idx)[1]))
     data = explorer.page_data(
-        result.xy, result.clusters, result.dists, [r["path"] for r in rows], [r["offset"] for r in rows],
-        [r["label"] for r in rows], out, drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
+        result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels() or [None] * len(rows), out,
+        drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
         scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=_window_rows(dm),
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
     path = explorer.write_page(out, data)

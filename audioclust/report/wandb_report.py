@@ -31,15 +31,16 @@ def _png_image(wandb, spec: np.ndarray, caption: str):
     return wandb.Image(Image.open(_io.BytesIO(spectrogram_png(spec))), caption=caption)
 
 
-def clips_table(wandb, rows: list[dict], xy: np.ndarray, pick, waves, specs, sr: int):
-    """wandb.Table with one row per picked clip (indices into rows); xy (map points), waves and specs are
-    aligned with pick."""
+def clips_table(wandb, rows, xy: np.ndarray, pick, waves, specs, sr: int):
+    """wandb.Table with one row per picked clip (indices into rows, a report.outputs.Rows); xy (map points),
+    waves and specs are aligned with pick."""
     table = wandb.Table(columns=CLIP_COLUMNS)
     for j, (i, wave, spec) in enumerate(zip(pick, waves, specs)):
-        r = rows[int(i)]
-        name = Path(r["path"]).name
-        table.add_data(r["path"], float(r["offset"]), int(r["cluster"]), float(r["distance"]), r["label"] or None,
-                       float(xy[j, 0]), float(xy[j, 1]), wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr,
+        i = int(i)
+        path = rows.path(i)
+        name = Path(path).name
+        table.add_data(path, round(float(rows.offsets[i]), 3), int(rows.clusters[i]), round(float(rows.dists[i]), 5),
+                       rows.label(i), float(xy[j, 0]), float(xy[j, 1]), wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr,
                                                                      caption=name),
                        _png_image(wandb, spec, name))
     return table

@@ -27,6 +27,7 @@ from audioclust.report.outputs import (
     map_coords,
     write_explorer,
     write_plots,
+    write_tables,
 )
 from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
 from audioclust.tasks.choose import AUTO, choose_encoder
@@ -104,26 +105,19 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids = clusterer.centroids
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
-    labels = [r["label"] if r["label"] != "" else None for r in rows]
-    labels = labels if any(v is not None for v in labels) else None
-    seed = int(cfg.seed)
+    labels, seed = rows.labels(), int(cfg.seed)
     scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method == "hdbscan" or None)
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
                   n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"])
-    io.write_csv(out / "assignments.csv", rows, ["path", "offset", "cluster", "distance", "label"])
-    io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
-    if dm.index.segments:  # data.segment: every second of every recording, event or quiet (with the reason)
-        io.write_csv(out / "segments.csv", [{"path": p, "start": round(a, 6), "end": round(b, 6), "kind": k, "reason": r}
-                                            for p, a, b, k, r in dm.index.segments], ["path", "start", "end", "kind", "reason"])
-    io.write_npy(out / "embeddings.npy", x)
-    io.write_json(out / "metrics.json", scores)
-    result = ClusterResult(rows, clusters, dists, emb["sample_id"][ok], scores, skipped=skipped)
+    write_tables(out, rows, skipped, dm.index.segments, x, scores)
+    result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     if any(cfg.export.values()):
         seconds = _row_seconds(dm)
-        exported = export_all([Assignment(r["path"], r["offset"], seconds(r["path"]), r["cluster"], r["distance"],
-                                          r["label"]) for r in rows], out / "exports", **cfg.export)
+        exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), seconds(rows.path(i)),
+                                          int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "")
+                               for i in range(len(rows))], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
     stages.done("outputs")   # scores, csv and npy files, exports
     plots = write_plots(report, out, model, dm, z, result)
