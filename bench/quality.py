@@ -94,6 +94,11 @@ CONFIGS = {
     "folder_1s_umap": (["data.clip_seconds=1.0", "data.hop_seconds=null"], ["reduce.method=umap"]),
     # whole clips the other way: one window per file of the folder's 90th-percentile duration, longer files in
     # windows of that length, one row per window
+    # whole files at embedding time; which windows of a pooled file train the model (data.train_windows)
+    "folder_first": (["data.train_windows=first"], []),
+    "folder_first_umap": (["data.train_windows=first"], ["reduce.method=umap"]),
+    "folder_loudest": (["data.train_windows=loudest"], []),
+    "folder_loudest_umap": (["data.train_windows=loudest"], ["reduce.method=umap"]),
     "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
     "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
     "folder_auto": (AUTO, []),
@@ -267,6 +272,10 @@ def whole_table(results: dict, seeds) -> str:
         for target, (_, k, _) in DATASETS[data]["targets"].items():
             for label, base in (("1 s crop (before)", "folder_1s"),
                                 ("**whole files: 1 s windows to the end, pooled by signal power (now)**", "folder"),
+                                ("whole files, the model trained on each pooled file's first window "
+                                 "(`data.train_windows=first`)", "folder_first"),
+                                ("whole files, the model trained on each pooled file's loudest window "
+                                 "(`data.train_windows=loudest`)", "folder_loudest"),
                                 ("whole files, windows pooled with equal weights", "folder_equal"),
                                 ("`clip_seconds=auto`: one window of the 90th-percentile duration", "folder_auto")):
                 plain, umap = by.get(base), by.get(base + "_umap")

@@ -213,3 +213,29 @@ def test_explorer_plays_pooled_files_whole_and_windows_from_their_offset():
     assert not _window_rows(dm(1.0, 10.0, [0.5, 4.0]))   # every row a whole file: play it all
     assert _window_rows(dm(1.0, 10.0, [0.5, 40.0]))      # a recording in windows: play each from its offset
     assert _window_rows(dm(1.0, None, [0.5, 4.0])) and not _window_rows(dm(None, None, [4.0]))
+
+
+@pytest.mark.parametrize("choice", ["all", "first", "loudest"])
+def test_train_windows_picks_which_windows_of_a_pooled_file_train_the_model(tmp_path, choice):
+    root = tmp_path / "clips"
+    root.mkdir()
+    quiet_then_loud = np.concatenate([0.05 * tone(300, sr=SR, seconds=2.0), 0.8 * tone(300, sr=SR, seconds=1.0)])
+    sf.write(root / "pooled.wav", quiet_then_loud, SR)   # 3 windows, the last one loudest
+    sf.write(root / "short.wav", tone(500, sr=SR, seconds=0.5), SR)   # one window
+    sf.write(root / "recording.wav", tone(700, sr=SR, seconds=12.0), SR)   # longer than pool_windows_up_to
+    dm = AudioDataModule(str(root), sr=SR, clip_seconds=1.0, hop_seconds="auto", pool_windows_up_to=10.0,
+                         val_fraction=0.0, train_windows=choice)
+    dm.setup("fit")
+    idx = dm.index
+    by_file = {}
+    for i in dm.train_ids:
+        by_file.setdefault(idx.files[idx.file_ids[i]].rsplit("/", 1)[1], []).append(float(idx.offsets[i]))
+    assert by_file["short.wav"] == [0.0] and len(by_file["recording.wav"]) == 12   # long recordings: every window
+    assert by_file["pooled.wav"] == {"all": [0.0, 1.0, 2.0], "first": [0.0], "loudest": [2.0]}[choice]
+    dm.predict_ids = None
+    assert len(dm.predict_dataloader().dataset) == len(idx)   # the embedding pass still reads every window
+
+
+def test_train_windows_is_checked():
+    with pytest.raises(Exception, match="data.train_windows"):
+        AudioDataModule("/x", train_windows="middle")
