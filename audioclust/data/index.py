@@ -72,7 +72,7 @@ def loudest_windows(index: Index, ids, sr: int, clip_seconds: float) -> np.ndarr
     for a, b in zip(starts, np.r_[starts[1:], len(ids)]):
         try:
             x = load(index.files[int(fids[a])], sr).astype(np.float64)
-        except Exception as exc:   # noqa: BLE001: the embedding pass reports the file
+        except Exception as exc:   # noqa: BLE001 (the embedding pass reports the file)
             log.debug("loudest window of %s: %s", index.files[int(fids[a])], exc)
             best.append(ids[a])
             continue
