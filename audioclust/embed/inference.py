@@ -53,6 +53,13 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
     return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])
 
 
+def pooled(emb: dict, dm) -> dict:
+    """embed()'s output as the rows a run clusters: a file up to dm.pool_windows_up_to seconds one row, its
+    windows weighted by signal power (dm.pool_weights=power) or alike (equal)."""
+    return pool_files(emb, dm.index, dm.pool_windows_up_to,
+                      weights=emb.get("power") if dm.pool_weights == "power" else None)
+
+
 def pool_files(emb: dict, index, up_to: float | None, weights=None) -> dict:
     """One row per file up to `up_to` seconds long: the mean of its decoded windows' embeddings (and long-term
     spectra), under its first window's sample id; a longer file keeps one row per window. `emb` is embed()'s

@@ -120,9 +120,14 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
         run_cfg, model = load_run(cfg.run_dir)
         return run_cfg.data, model, run_cfg
     model = build_encoder(cfg.encoder)
+    return encoder_data(cfg, model), model, None
+
+
+def encoder_data(cfg: DictConfig, model) -> DictConfig:
+    """A pretrained encoder's base data config: `encoder_data` (conf/data/folder.yaml) at the model's rate."""
     data = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))
     data.sr = int(model.sr)
-    return data, model, None
+    return data
 
 
 def _set_values(tree):

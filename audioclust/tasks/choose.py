@@ -2,8 +2,8 @@
 
     audioclust-cluster encoder=auto data.root=/my/clips kmeans.k=10 reduce.method=umap
 
-Each installed candidate (conf/encoder/auto.yaml: candidates) embeds the same evenly spread sample of the folder's
-clips; each sample is clustered from scratch on random pairs of subsamples, as the run will cluster (its
+Each installed candidate (conf/encoder/auto.yaml: candidates) embeds the same evenly spread sample of the rows
+the run will cluster (whole files, as data=folder reads them); each sample is clustered from scratch on random pairs of subsamples, as the run will cluster (its
 preprocess, reduce and k), and the candidate whose clusterings agree most (audioclust/cluster/choose.py) is the
 encoder of the run. The scores go to encoder_choice.json and are printed; the run then goes on as with
 encoder=<pick> (mode=assign later: pass encoder=<pick>).
@@ -20,9 +20,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from audioclust import checks, io
 from audioclust.cluster.choose import stability
 from audioclust.cluster.pipeline import Clusterer
-from audioclust.embed.inference import embed
+from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
-from audioclust.tasks.builders import build_encoder, encoder_node, make_datamodule
+from audioclust.tasks.builders import build_encoder, encoder_data, encoder_node, make_datamodule
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
@@ -71,14 +71,20 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
 
 
 def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int) -> np.ndarray:
-    """Embeddings of an evenly spread, seeded sample of at most n of the folder's clips (decoded ones only)."""
-    data = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))
-    data.sr = int(model.sr)
-    dm = make_datamodule(data, cfg.get("data"), cfg.get("input"))
+    """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will cluster (decoded
+    ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled into
+    one row), so each candidate is judged on what it would cluster."""
+    dm = make_datamodule(encoder_data(cfg, model), cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
-    ids = np.arange(len(dm.index))
-    if len(ids) > n:
-        ids = np.sort(np.random.default_rng(seed).choice(ids, n, replace=False))
-    dm.predict_ids = ids
-    emb = embed(model, dm, cfg.get("device", "auto"), progress=False)
+    fids = dm.index.file_ids
+    up_to = dm.pool_windows_up_to
+    whole = np.zeros(len(dm.index.files), bool) if up_to is None else \
+        np.asarray(dm.index.durations, float) <= float(up_to) + 1e-6
+    sid = np.arange(len(dm.index))
+    row = np.where(whole[fids], -1 - fids, sid)   # a pooled file's windows share one row key
+    keys = np.unique(row)
+    if len(keys) > n:
+        keys = np.random.default_rng(seed).choice(keys, n, replace=False)
+    dm.predict_ids = sid[np.isin(row, keys)]
+    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm)
     return emb["embedding"][np.asarray(emb["ok"], bool)]

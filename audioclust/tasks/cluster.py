@@ -15,7 +15,7 @@ from audioclust import checks, io
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.pipeline import Clusterer
-from audioclust.embed.inference import embed, pool_files
+from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
 from audioclust.report.outputs import (
@@ -86,8 +86,7 @@ def cluster(cfg: DictConfig) -> float | None:
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
     # data=folder: one row per file up to 10 s, its windows weighted by their signal power
-    emb = pool_files(emb, dm.index, dm.pool_windows_up_to,
-                     weights=emb.get("power") if dm.pool_weights == "power" else None)
+    emb = pooled(emb, dm)
     stages.done("embed")
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded

@@ -1,0 +1,47 @@
+"""encoder=auto judges each candidate on the rows the run will cluster: a file up to pool_windows_up_to is one row
+(all its windows embedded and pooled), a longer recording one row per window, and the sample is drawn over rows."""
+from types import SimpleNamespace
+
+import numpy as np
+import soundfile as sf
+from common_utils import ROOT, tone
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from audioclust.tasks import choose
+
+SR = 16000
+
+
+def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monkeypatch):
+    root = tmp_path / "clips"
+    root.mkdir()
+    for i in range(6):   # 2.5 s each: 3 windows pooled into one row
+        sf.write(root / f"clip{i}.wav", tone(300 + 100 * i, sr=SR, seconds=2.5), SR)
+    sf.write(root / "long.wav", tone(200, sr=SR, seconds=12.0), SR)   # 12 rows of 1 s
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("cluster", ["encoder=auto", f"data.root={root}", f"paths.cache_dir={tmp_path}/cache"])
+    seen = {}
+
+    def fake_embed(model, dm, device, progress=False):   # one embedding per window: (file id, offset)
+        ids = np.asarray(dm.predict_ids)
+        seen["index"], seen["ids"] = dm.index, ids
+        x = np.stack([dm.index.file_ids[ids], dm.index.offsets[ids]], 1).astype(np.float32)
+        return {"embedding": x, "sample_id": ids, "ok": np.ones(len(ids), bool), "power": np.ones(len(ids), np.float32)}
+
+    monkeypatch.setattr(choose, "embed", fake_embed)
+    model = SimpleNamespace(sr=SR)
+    x = choose._sample_embeddings(cfg, model, 100, seed=0)   # every row: 6 pooled files + 12 windows
+    idx = seen["index"]
+    long_id = idx.files.index(str(root / "long.wav"))
+    assert len(x) == 6 + 12 and len(seen["ids"]) == len(idx) == 6 * 3 + 12
+    pooled = x[x[:, 0] != long_id]
+    np.testing.assert_allclose(pooled[:, 1], [2.5 / 3] * 6, rtol=1e-6)   # mean of offsets 0, 1, 1.5 (the tail window)
+    x = choose._sample_embeddings(cfg, model, 8, seed=1)   # 8 of the 18 rows, each pooled file whole
+    ids = seen["ids"]
+    fids = idx.file_ids[ids]
+    assert len(x) == 8
+    for f in set(fids.tolist()) - {long_id}:
+        assert (fids == f).sum() == 3   # a sampled short file brings all its windows
+    assert len(x) == len(set(fids.tolist()) - {long_id}) + int((fids == long_id).sum())
