@@ -310,6 +310,10 @@ VARIANTS = {
         ("folder_auto", "timestats_audio", None, None),
     "the 1 s crop model, 1 s windows to each file's end, weighted by signal power":
         ("folder_1s", None, 1.0, "power"),
+    "the whole-file model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
+        ("folder", None, None, "loudest"),
+    "the first-window model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
+        ("folder_first", None, None, "loudest"),
 }
 
 
@@ -339,13 +343,14 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     t = time.perf_counter()
     emb = embed(model, dm, "cpu", progress=False)
     seconds = time.perf_counter() - t
-    if weighting == "power":   # each window's mean square over its own samples
+    if weighting in ("power", "loudest"):   # each window's mean square over its own samples
         ds = dm.predict_dataloader().dataset
         power = []
         for i in range(len(ds)):
             item = ds[i]
             power.append(float((item["wave"][: item["length"]].double() ** 2).mean()))
-        emb = pool_files(emb, dm.index, 10.0, weights=np.asarray(power)[np.asarray(emb["sample_id"])])
+        emb = pool_files(emb, dm.index, 10.0, weights=np.asarray(power)[np.asarray(emb["sample_id"])],
+                         loudest=weighting == "loudest")
     ok = np.asarray(emb["ok"]).astype(bool)
     x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
     files = sorted(set(fids.tolist()))

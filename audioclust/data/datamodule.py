@@ -62,7 +62,7 @@ class AudioDataModule(L.LightningDataModule):
                 raise ConfigError(f"data.hop_seconds must be null, a number > 0 or auto, got "
                                   f"{checks._plain(hop_seconds)!r}") from None
         checks.number("data.pool_windows_up_to", pool_windows_up_to, strict=False, optional=True)
-        checks.choice("data.pool_weights", pool_weights, ("power", "equal"))
+        checks.choice("data.pool_weights", pool_weights, ("power", "equal", "loudest"))
         checks.choice("data.train_windows", train_windows, TRAIN_WINDOWS)
         checks.number("data.batch_size", batch_size, integer=True)
         checks.number("data.num_workers", num_workers, strict=False, integer=True)

@@ -82,6 +82,12 @@ def test_pool_files_gives_one_row_per_file_up_to_the_limit_and_windows_beyond():
     w = pool_files(emb, idx, 10.0, weights=np.array([3.0, 1.0, 5.0, 2.0, 1.0, 1.0]))
     np.testing.assert_allclose(w["embedding"][0], [0.5, 1.5])   # (3 * [0, 1] + 1 * [2, 3]) / 4
     np.testing.assert_allclose(w["embedding"][1:], x[3:])
+    # loudest: the window of the largest weight among the decoded ones (window 2 failed), nothing else
+    top = pool_files(emb, idx, 10.0, weights=np.array([3.0, 4.0, 5.0, 2.0, 1.0, 1.0]), loudest=True)
+    np.testing.assert_allclose(top["embedding"], [[2, 3], [6, 7], [8, 9], [10, 11]])
+    np.testing.assert_allclose(top["voice"][0], [3, 4])
+    tie = pool_files(emb, idx, 10.0, weights=np.array([2.0, 2.0, 5.0, 2.0, 1.0, 1.0]), loudest=True)
+    np.testing.assert_allclose(tie["embedding"][0], [0, 1])   # equals: the earliest
     emb["ok"] = np.array([False, False, False, True, True, True])
     assert pool_files(emb, idx, 10.0)["ok"].tolist() == [False, True, True, True]
 
