@@ -61,11 +61,14 @@ def pooled(emb: dict, dm) -> dict:
                       loudest=dm.pool_weights == "loudest")
 
 
-def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: bool = False) -> dict:
+def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: bool = False,
+               chunk: int = 65536) -> dict:
     """One row per file up to `up_to` seconds long: the mean of its decoded windows' embeddings (and long-term
     spectra), under its first window's sample id; a longer file keeps one row per window. `emb` is embed()'s
     output (sample-id order, so a file's windows are contiguous); None: as it is. weights (per row of emb, >= 0):
-    a weighted mean instead (e.g. each window's signal power); loudest: only the window of the largest weight."""
+    a weighted mean instead (e.g. each window's signal power); loudest: only the window of the largest weight.
+    When no file is pooled the arrays come back as they are (memory-mapped); else the means are taken `chunk`
+    rows at a time, so the only new memory is the pooled rows themselves."""
     if up_to is None or not len(emb["sample_id"]):
         return emb
     sid = np.asarray(emb["sample_id"])
@@ -73,6 +76,8 @@ def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: boo
     whole = np.asarray(index.durations, dtype=float)[fid] <= float(up_to) + 1e-6
     key = np.where(whole, fid, -1 - sid)            # long files: every window its own group
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    if len(first) == len(sid):   # every row is its own group (recordings longer than up_to): nothing to pool
+        return emb
     ok = np.asarray(emb["ok"]).astype(bool)
     w = ok.astype(np.float64) if weights is None else np.asarray(weights, np.float64) * ok + 1e-12 * ok
     if loudest:   # all the weight on each row's window of the largest weight (the earliest of equals)
@@ -82,10 +87,18 @@ def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: boo
         w = np.where(np.isin(np.arange(len(w)), top), w > 0, 0.0)
     n = np.add.reduceat(w, first)
     out = {"sample_id": sid[first], "ok": np.add.reduceat(ok.astype(np.int64), first) > 0}
+    ends = np.r_[first[1:], len(w)]
     for k in ("embedding", "voice"):
         if k in emb:
-            v = np.asarray(emb[k], dtype=np.float64) * w[:, None]
-            out[k] = (np.add.reduceat(v, first, axis=0) / np.maximum(n, 1e-300)[:, None]).astype(np.float32)
+            src = emb[k]
+            out[k] = np.empty((len(first), *src.shape[1:]), np.float32)
+            g = 0
+            while g < len(first):   # groups g..h-1: about `chunk` rows, whole groups only
+                h = max(g + 1, int(np.searchsorted(first, first[g] + chunk)))
+                a, b = first[g], ends[h - 1]
+                v = np.asarray(src[a:b], dtype=np.float64) * w[a:b, None]
+                out[k][g:h] = np.add.reduceat(v, first[g:h] - a, axis=0) / np.maximum(n[g:h], 1e-300)[:, None]
+                g = h
     if "dec_cluster" in emb:
         out["dec_cluster"] = np.asarray(emb["dec_cluster"])[first]
     if "power" in emb:

@@ -245,3 +245,27 @@ def test_train_windows_picks_which_windows_of_a_pooled_file_train_the_model(tmp_
 def test_train_windows_is_checked():
     with pytest.raises(Exception, match="data.train_windows"):
         AudioDataModule("/x", train_windows="middle")
+
+
+def test_pool_files_in_chunks_equals_pooling_at_once_and_leaves_unpooled_rows_mapped(tmp_path):
+    from audioclust.data.index import Index
+    from audioclust.embed.inference import pool_files
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 6, 200)   # 200 short files of 1-5 windows, then one long recording
+    fids = np.r_[np.repeat(np.arange(200), counts), np.full(50, 200)]
+    offsets = np.r_[np.concatenate([np.arange(c, dtype=float) for c in counts]), np.arange(50.0)]
+    idx = Index(files=[f"f{i}" for i in range(201)], durations=[5.0] * 200 + [60.0], file_ids=fids, offsets=offsets)
+    n = len(fids)
+    emb = {"embedding": rng.normal(size=(n, 8)).astype(np.float32), "sample_id": np.arange(n),
+           "ok": rng.random(n) > 0.1, "power": rng.random(n).astype(np.float32)}
+    for loudest in (False, True):
+        at_once = pool_files(emb, idx, 10.0, weights=emb["power"], loudest=loudest, chunk=10 ** 9)
+        chunked = pool_files(emb, idx, 10.0, weights=emb["power"], loudest=loudest, chunk=7)
+        assert len(at_once["sample_id"]) == 200 + 50
+        np.testing.assert_allclose(chunked["embedding"], at_once["embedding"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(chunked["ok"], at_once["ok"])
+    np.save(tmp_path / "e.npy", emb["embedding"])
+    long_only = {**emb, "embedding": np.load(tmp_path / "e.npy", mmap_mode="r")}
+    out = pool_files(long_only, idx, 0.5)   # every file longer than 0.5 s: one row per window, arrays untouched
+    assert out is long_only and isinstance(out["embedding"], np.memmap)
