@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,7 @@ def timed(args: list[str], cwd: Path, log: Path) -> dict:
 
 def train(work: Path, files: list[Path], batches: int) -> tuple[Path, dict]:
     run = work / "train"
+    shutil.rmtree(run, ignore_errors=True)   # a run left in --work would resume, not train
     r = timed([str(ROOT / "train.py"), "data=folder", f"data.root={linked(work / 'train_data', files)}",
                f"data.sr={SR}", "data.clip_seconds=1.0", f"data.hop_seconds={HOP}", "data.n_clusters=6",
                "trainer.max_epochs=1", f"+trainer.limit_train_batches={batches}", "+trainer.limit_val_batches=10",
@@ -98,6 +100,7 @@ def train(work: Path, files: list[Path], batches: int) -> tuple[Path, dict]:
 
 def cluster(work: Path, run: Path, folder: Path, n: int) -> dict:
     out = work / f"fit{n}"
+    shutil.rmtree(out, ignore_errors=True)
     r = timed([str(ROOT / "cluster.py"), f"run_dir={run}", f"input={folder}", "threads=1", "progress=false",
                f"hydra.run.dir={out}"], work, work / f"cluster{n}.log")
     metrics = json.loads((out / "metrics.json").read_text())
