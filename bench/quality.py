@@ -314,6 +314,8 @@ VARIANTS = {
         ("folder", None, None, "loudest"),
     "the first-window model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
         ("folder_first", None, None, "loudest"),
+    "the whole-file model, files up to 30 s pooled into one row (`data.pool_windows_up_to=30`)":
+        ("folder", None, None, "power", 30.0),
 }
 
 
@@ -330,7 +332,7 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     from audioclust.embed.inference import embed, pool_files
     from audioclust.tasks.builders import load_run, make_datamodule
 
-    config, pooling, hop, weighting = VARIANTS[name]
+    config, pooling, hop, weighting, up_to = (*VARIANTS[name], 10.0)[:5]
     train_ov = CONFIGS[config][0]
     run = runs / data / "-".join(train_ov + ["base"]).replace("=", "_").replace("/", "_")
     if not (run / "model.pt").is_file():
@@ -349,7 +351,7 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
         for i in range(len(ds)):
             item = ds[i]
             power.append(float((item["wave"][: item["length"]].double() ** 2).mean()))
-        emb = pool_files(emb, dm.index, 10.0, weights=np.asarray(power)[np.asarray(emb["sample_id"])],
+        emb = pool_files(emb, dm.index, up_to, weights=np.asarray(power)[np.asarray(emb["sample_id"])],
                          loudest=weighting == "loudest")
     ok = np.asarray(emb["ok"]).astype(bool)
     x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
