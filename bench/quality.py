@@ -99,6 +99,9 @@ CONFIGS = {
     "folder_first_umap": (["data.train_windows=first"], ["reduce.method=umap"]),
     "folder_loudest": (["data.train_windows=loudest"], []),
     "folder_loudest_umap": (["data.train_windows=loudest"], ["reduce.method=umap"]),
+    # files up to 30 s one row each (a clip), longer ones windowed (a recording): the default since this row
+    "folder_pool30": ([], ["data.pool_windows_up_to=30"]),
+    "folder_pool30_umap": ([], ["data.pool_windows_up_to=30", "reduce.method=umap"]),
     "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
     "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
     "folder_auto": (AUTO, []),
@@ -276,6 +279,8 @@ def whole_table(results: dict, seeds) -> str:
                                  "(`data.train_windows=first`)", "folder_first"),
                                 ("whole files, the model trained on each pooled file's loudest window "
                                  "(`data.train_windows=loudest`)", "folder_loudest"),
+                                ("whole files, a file up to 30 s one row (`data.pool_windows_up_to=30`)",
+                                 "folder_pool30"),
                                 ("whole files, windows pooled with equal weights", "folder_equal"),
                                 ("`clip_seconds=auto`: one window of the 90th-percentile duration", "folder_auto")):
                 plain, umap = by.get(base), by.get(base + "_umap")
@@ -304,7 +309,8 @@ def _nmi(row: dict, key: str) -> str:
 
 
 # fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, model
-# pooling, data.hop_seconds, one embedding per file = the mean of its windows' embeddings)
+# pooling, data.hop_seconds, how a file's windows are pooled (power: mean weighted by signal power; loudest: the
+# loudest window) [, pool_windows_up_to: default 10])
 VARIANTS = {
     "`clip_seconds=auto`, padding left out of the pooled statistics (`model.pooling=timestats_audio`)":
         ("folder_auto", "timestats_audio", None, None),
