@@ -56,7 +56,7 @@ DATASETS = {
               "targets": {"class": (None, 10, ["kmeans.k=10"])}},
 }
 # --whole: data=folder's defaults before (every file cropped to its first 1 s) and now (1 s windows to each file's
-# end, pooled into one row per file up to 10 s), and clip_seconds=auto, on each data set, with and without UMAP
+# end, pooled into one row per file up to 30 s), and clip_seconds=auto, on each data set, with and without UMAP
 WHOLE_DATA = ["drums", "fsdd_folder", "mixed"]
 WHOLE_CONFIGS = ["folder_1s", "folder_1s_umap", "folder", "folder_umap", "folder_equal", "folder_equal_umap",
                  "folder_auto", "folder_auto_umap"]
@@ -99,9 +99,9 @@ CONFIGS = {
     "folder_first_umap": (["data.train_windows=first"], ["reduce.method=umap"]),
     "folder_loudest": (["data.train_windows=loudest"], []),
     "folder_loudest_umap": (["data.train_windows=loudest"], ["reduce.method=umap"]),
-    # files up to 30 s one row each (a clip), longer ones windowed (a recording): the default since this row
-    "folder_pool30": ([], ["data.pool_windows_up_to=30"]),
-    "folder_pool30_umap": ([], ["data.pool_windows_up_to=30", "reduce.method=umap"]),
+    # files up to 10 s one row each (the default before 30 s): a 12 s cymbal was 12 rows
+    "folder_pool10": ([], ["data.pool_windows_up_to=10"]),
+    "folder_pool10_umap": ([], ["data.pool_windows_up_to=10", "reduce.method=umap"]),
     "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
     "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
     "folder_auto": (AUTO, []),
@@ -255,8 +255,8 @@ def whole_table(results: dict, seeds) -> str:
              "`python bench/quality.py --whole --variants`. Settings (train.py / cluster.py overrides, "
              "bench/quality.py `CONFIGS`): **1 s crop** `data.clip_seconds=1.0 data.hop_seconds=null`, the "
              "`data=folder` default before (each file's first second); **whole files** the defaults now: 1 s "
-             "windows every second to each file's end (`hop_seconds=auto`), a file up to 10 s one row, its "
-             "windows' embeddings averaged weighted by each window's signal power (`pool_windows_up_to=10 "
+             "windows every second to each file's end (`hop_seconds=auto`), a file up to 30 s one row, its "
+             "windows' embeddings averaged weighted by each window's signal power (`pool_windows_up_to=30 "
              "pool_weights=power`), longer recordings one row per window; the same with `pool_weights=equal`; "
              "**auto** `clip_seconds=auto hop_seconds=auto pool_windows_up_to=null`: one window of the folder's "
              "90th-percentile duration, longer files in windows of it, one row per window. *fix tried*: on a "
@@ -274,13 +274,14 @@ def whole_table(results: dict, seeds) -> str:
         by = {r["config"]: r for r in rows}
         for target, (_, k, _) in DATASETS[data]["targets"].items():
             for label, base in (("1 s crop (before)", "folder_1s"),
-                                ("**whole files: 1 s windows to the end, pooled by signal power (now)**", "folder"),
+                                ("**whole files: 1 s windows to the end, a file up to 30 s one row, pooled by signal "
+                                 "power (now)**", "folder"),
                                 ("whole files, the model trained on each pooled file's first window "
                                  "(`data.train_windows=first`)", "folder_first"),
                                 ("whole files, the model trained on each pooled file's loudest window "
                                  "(`data.train_windows=loudest`)", "folder_loudest"),
-                                ("whole files, a file up to 30 s one row (`data.pool_windows_up_to=30`)",
-                                 "folder_pool30"),
+                                ("whole files, a file up to 10 s one row (`data.pool_windows_up_to=10`, before)",
+                                 "folder_pool10"),
                                 ("whole files, windows pooled with equal weights", "folder_equal"),
                                 ("`clip_seconds=auto`: one window of the 90th-percentile duration", "folder_auto")):
                 plain, umap = by.get(base), by.get(base + "_umap")
@@ -310,7 +311,7 @@ def _nmi(row: dict, key: str) -> str:
 
 # fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, model
 # pooling, data.hop_seconds, how a file's windows are pooled (power: mean weighted by signal power; loudest: the
-# loudest window) [, pool_windows_up_to: default 10])
+# loudest window), files up to the run's pool_windows_up_to)
 VARIANTS = {
     "`clip_seconds=auto`, padding left out of the pooled statistics (`model.pooling=timestats_audio`)":
         ("folder_auto", "timestats_audio", None, None),
@@ -320,8 +321,6 @@ VARIANTS = {
         ("folder", None, None, "loudest"),
     "the first-window model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
         ("folder_first", None, None, "loudest"),
-    "the whole-file model, files up to 30 s pooled into one row (`data.pool_windows_up_to=30`)":
-        ("folder", None, None, "power", 30.0),
 }
 
 
@@ -338,7 +337,7 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     from audioclust.embed.inference import embed, pool_files
     from audioclust.tasks.builders import load_run, make_datamodule
 
-    config, pooling, hop, weighting, up_to = (*VARIANTS[name], 10.0)[:5]
+    config, pooling, hop, weighting = VARIANTS[name]
     train_ov = CONFIGS[config][0]
     run = runs / data / "-".join(train_ov + ["base"]).replace("=", "_").replace("/", "_")
     if not (run / "model.pt").is_file():
@@ -357,7 +356,8 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
         for i in range(len(ds)):
             item = ds[i]
             power.append(float((item["wave"][: item["length"]].double() ** 2).mean()))
-        emb = pool_files(emb, dm.index, up_to, weights=np.asarray(power)[np.asarray(emb["sample_id"])],
+        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0,
+                         weights=np.asarray(power)[np.asarray(emb["sample_id"])],
                          loudest=weighting == "loudest")
     ok = np.asarray(emb["ok"]).astype(bool)
     x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]

@@ -85,7 +85,7 @@ def cluster(cfg: DictConfig) -> float | None:
                 strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
-    # data=folder: one row per file up to 10 s, its windows weighted by their signal power
+    # data=folder: one row per file up to 30 s, its windows weighted by their signal power
     emb = pooled(emb, dm)
     stages.done("embed")
     ok = np.asarray(emb["ok"]).astype(bool)

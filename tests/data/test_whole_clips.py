@@ -46,11 +46,11 @@ def test_folder_default_reads_every_file_to_its_end_and_pools_it_into_one_row(tm
 
     root = _mixed(tmp_path / "clips")
     cfg = _compose("train", ["data=folder", f"data.root={root}", f"paths.cache_dir={tmp_path}/cache", *SMALL])
-    assert (cfg.data.clip_seconds, cfg.data.hop_seconds, cfg.data.pool_windows_up_to) == (1.0, "auto", 10.0)
+    assert (cfg.data.clip_seconds, cfg.data.hop_seconds, cfg.data.pool_windows_up_to) == (1.0, "auto", 30.0)
     dm, model = build(cfg)
     out = capsys.readouterr().out
     assert ("clip length: 1 s\n2 of 10 files are longer than 1 s (up to 3.00 s): cut into windows every 1 s; a file "
-            "up to 10 s is one row (its windows' embeddings pooled, weighted by signal power)\n") in out
+            "up to 30 s is one row (its windows' embeddings pooled, weighted by signal power)\n") in out
     assert cfg.data.hop_seconds == 1.0   # recorded as a number: run_config.yaml, every later cluster.py run
     dm.setup()
     idx = dm.index
@@ -149,7 +149,7 @@ def test_assign_cuts_new_audio_as_the_fit_did(tmp_path):
     cfg = _compose("cluster", ["encoder=speaker", "mode=assign", f"clusters_dir={tmp_path}", f"input={new}",
                                f"paths.cache_dir={tmp_path}/cache"])
     base = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))   # as load_embedder does
-    assert (base.clip_seconds, base.hop_seconds, base.pool_windows_up_to) == (1.0, "auto", 10.0)
+    assert (base.clip_seconds, base.hop_seconds, base.pool_windows_up_to) == (1.0, "auto", 30.0)
     base.sr = SR
     fitted = {"name": "speaker", "clip_seconds": CLIP, "hop_seconds": CLIP, "pool_windows_up_to": None,
               "pool_weights": "power", "sr": SR}
@@ -161,37 +161,37 @@ def test_assign_cuts_new_audio_as_the_fit_did(tmp_path):
     # encoder.json of a fit before the hop and pooling were recorded: the data config's own
     dm = make_datamodule(_fitted_window(base, {"clip_seconds": 2.0}, cfg.data), cfg.data, str(new))
     dm.resolve_clip_seconds()
-    assert (dm.clip_seconds, dm.hop_seconds, dm.pool_windows_up_to) == (2.0, 2.0, 10.0)
+    assert (dm.clip_seconds, dm.hop_seconds, dm.pool_windows_up_to) == (2.0, 2.0, 30.0)
 
 
 @pytest.mark.slow
 def test_train_fit_assign_with_the_folder_defaults(tmp_path):
-    """train.py on a folder of mixed lengths and one 12 s recording (the data=folder defaults), cluster.py fit, then
+    """train.py on a folder of mixed lengths and one 40 s recording (the data=folder defaults), cluster.py fit, then
     assign on other audio: each clip is one row, the recording one row per 1 s window, the windowing is recorded
     (run_config.yaml, encoder.json) and assign cuts the new audio the same way."""
     root = _mixed(tmp_path / "clips")
-    sf.write(root / "k1" / "recording.wav", tone(700, sr=SR, seconds=12.0), SR)
+    sf.write(root / "k1" / "recording.wav", tone(700, sr=SR, seconds=40.0), SR)
     run = tmp_path / "run"
     p = run_script("train.py", "data=folder", f"data.root={root}", "debug=default", *SMALL, "data.val_fraction=0.2",
                    "model.net.widths=[8]", f"paths.cache_dir={tmp_path}/cache", f"hydra.run.dir={run}")
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "clip length: 1 s\n3 of 11 files are longer than 1 s (up to 12.00 s)" in p.stdout
+    assert "clip length: 1 s\n3 of 11 files are longer than 1 s (up to 40.00 s)" in p.stdout
     assert "the 1 longer one(s) one row per window" in p.stdout
     data = OmegaConf.load(run / "run_config.yaml").data
-    assert (data.clip_seconds, data.hop_seconds, data.pool_windows_up_to, data.pool_weights) == (1.0, 1.0, 10.0, "power")
+    assert (data.clip_seconds, data.hop_seconds, data.pool_windows_up_to, data.pool_weights) == (1.0, 1.0, 30.0, "power")
     p = run_script("cluster.py", f"run_dir={run}", "kmeans.k=2", "wandb.enabled=false", "report.plots=false",
                    "report.explorer=false", "export.audacity=true", f"hydra.run.dir={tmp_path}/fit")
     assert p.returncode == 0, p.stderr[-3000:]
     enc = json.loads((tmp_path / "fit" / "encoder.json").read_text())
     assert (enc["clip_seconds"], enc["hop_seconds"], enc["pool_windows_up_to"], enc["pool_weights"]) == (
-        1.0, 1.0, 10.0, "power")
+        1.0, 1.0, 30.0, "power")
     rows = _rows(tmp_path / "fit" / "assignments.csv")
     assert {r["path"] for r in rows} == {str(p) for p in root.rglob("*.wav")}   # count in = count out
     per_file = {}
     for r in rows:
         per_file.setdefault(r["path"], []).append(float(r["offset"]))
-    assert sorted(per_file.pop(str(root / "k1" / "recording.wav"))) == list(range(12))   # a row per window
-    assert all(v == [0.0] for v in per_file.values()) and len(rows) == 10 + 12         # a row per clip
+    assert sorted(per_file.pop(str(root / "k1" / "recording.wav"))) == list(range(40))   # a row per window
+    assert all(v == [0.0] for v in per_file.values()) and len(rows) == 10 + 40         # a row per clip
     assert len(np.load(tmp_path / "fit" / "embeddings.npy")) == len(rows)
     # a pooled clip's label spans the whole file, not one window
     label = (tmp_path / "fit" / "exports").rglob("long*.txt")
@@ -199,13 +199,13 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
     new = tmp_path / "new"
     new.mkdir()
     sf.write(new / "n0.wav", tone(500, sr=SR, seconds=4.0), SR)
-    sf.write(new / "n1.wav", tone(500, sr=SR, seconds=11.0), SR)
+    sf.write(new / "n1.wav", tone(500, sr=SR, seconds=31.0), SR)
     p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={new}", f"clusters_dir={tmp_path}/fit",
                    "wandb.enabled=false", "report.plots=false", "report.explorer=false", f"hydra.run.dir={tmp_path}/assign")
     assert p.returncode == 0, p.stderr[-3000:]
     rows = _rows(tmp_path / "assign" / "assignments.csv")
     assert [float(r["offset"]) for r in rows if r["path"].endswith("n0.wav")] == [0.0]
-    assert sorted(float(r["offset"]) for r in rows if r["path"].endswith("n1.wav")) == list(range(11))
+    assert sorted(float(r["offset"]) for r in rows if r["path"].endswith("n1.wav")) == list(range(31))
 
 
 def test_explorer_plays_pooled_files_whole_and_windows_from_their_offset():
@@ -228,7 +228,7 @@ def test_train_windows_picks_which_windows_of_a_pooled_file_train_the_model(tmp_
     quiet_then_loud = np.concatenate([0.05 * tone(300, sr=SR, seconds=2.0), 0.8 * tone(300, sr=SR, seconds=1.0)])
     sf.write(root / "pooled.wav", quiet_then_loud, SR)   # 3 windows, the last one loudest
     sf.write(root / "short.wav", tone(500, sr=SR, seconds=0.5), SR)   # one window
-    sf.write(root / "recording.wav", tone(700, sr=SR, seconds=12.0), SR)   # longer than pool_windows_up_to
+    sf.write(root / "recording.wav", tone(700, sr=SR, seconds=12.0), SR)   # longer than pool_windows_up_to (10)
     dm = AudioDataModule(str(root), sr=SR, clip_seconds=1.0, hop_seconds="auto", pool_windows_up_to=10.0,
                          val_fraction=0.0, train_windows=choice)
     dm.setup("fit")
