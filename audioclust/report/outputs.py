@@ -108,7 +108,8 @@ class Rows:
             for a in range(0, len(self), chunk):
                 b = min(a + chunk, len(self))
                 fids = self.file_ids[a:b].tolist()
-                yield from zip([self.files[f] for f in fids], np.round(self.offsets[a:b].astype(np.float64), 3).tolist(),
+                yield from zip([self.files[f] for f in fids],
+                               np.round(self.offsets[a:b].astype(np.float64), 3).tolist(),
                                self.clusters[a:b].astype(np.int64).tolist(),
                                np.round(self.dists[a:b].astype(np.float64), 5).tolist(),
                                ["" if self.file_labels[f] is None else self.file_labels[f] for f in fids])

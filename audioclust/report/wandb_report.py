@@ -39,10 +39,9 @@ def clips_table(wandb, rows, xy: np.ndarray, pick, waves, specs, sr: int):
         i = int(i)
         path = rows.path(i)
         name = Path(path).name
+        audio = wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr, caption=name)
         table.add_data(path, round(float(rows.offsets[i]), 3), int(rows.clusters[i]), round(float(rows.dists[i]), 5),
-                       rows.label(i), float(xy[j, 0]), float(xy[j, 1]), wandb.Audio(np.asarray(wave, np.float32), sample_rate=sr,
-                                                                     caption=name),
-                       _png_image(wandb, spec, name))
+                       rows.label(i), float(xy[j, 0]), float(xy[j, 1]), audio, _png_image(wandb, spec, name))
     return table
 
 

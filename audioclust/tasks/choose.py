@@ -3,9 +3,9 @@
     audioclust-cluster encoder=auto data.root=/my/clips kmeans.k=10 reduce.method=umap
 
 Each installed candidate (conf/encoder/auto.yaml: candidates) embeds the same evenly spread sample of the rows
-the run will cluster (whole files, as data=folder reads them); each sample is clustered from scratch on random pairs of subsamples, as the run will cluster (its
-preprocess, reduce and k), and the candidate whose clusterings agree most (audioclust/cluster/choose.py) is the
-encoder of the run. The scores go to encoder_choice.json and are printed; the run then goes on as with
+the run will cluster (whole files, as data=folder reads them); each sample is clustered from scratch on random
+pairs of subsamples, as the run will cluster (its preprocess, reduce and k), and the candidate whose clusterings
+agree most (audioclust/cluster/choose.py) is the encoder of the run. The scores go to encoder_choice.json and are printed; the run then goes on as with
 encoder=<pick> (mode=assign later: pass encoder=<pick>).
 """
 from __future__ import annotations
