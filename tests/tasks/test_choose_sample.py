@@ -18,7 +18,7 @@ def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monk
     root.mkdir()
     for i in range(6):   # 2.5 s each: 3 windows pooled into one row
         sf.write(root / f"clip{i}.wav", tone(300 + 100 * i, sr=SR, seconds=2.5), SR)
-    sf.write(root / "long.wav", tone(200, sr=SR, seconds=12.0), SR)   # 12 rows of 1 s
+    sf.write(root / "long.wav", tone(200, sr=SR, seconds=40.0), SR)   # longer than 30 s: 40 rows of 1 s
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("cluster", ["encoder=auto", f"data.root={root}", f"paths.cache_dir={tmp_path}/cache"])
@@ -32,16 +32,16 @@ def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monk
 
     monkeypatch.setattr(choose, "embed", fake_embed)
     model = SimpleNamespace(sr=SR)
-    x = choose._sample_embeddings(cfg, model, 100, seed=0)   # every row: 6 pooled files + 12 windows
+    x = choose._sample_embeddings(cfg, model, 100, seed=0)   # every row: 6 pooled files + 40 windows
     idx = seen["index"]
     long_id = idx.files.index(str(root / "long.wav"))
-    assert len(x) == 6 + 12 and len(seen["ids"]) == len(idx) == 6 * 3 + 12
+    assert len(x) == 6 + 40 and len(seen["ids"]) == len(idx) == 6 * 3 + 40
     pooled = x[x[:, 0] != long_id]
     np.testing.assert_allclose(pooled[:, 1], [2.5 / 3] * 6, rtol=1e-6)   # mean of offsets 0, 1, 1.5 (the tail window)
-    x = choose._sample_embeddings(cfg, model, 8, seed=1)   # 8 of the 18 rows, each pooled file whole
+    x = choose._sample_embeddings(cfg, model, 20, seed=1)   # 20 of the 46 rows, each pooled file whole
     ids = seen["ids"]
     fids = idx.file_ids[ids]
-    assert len(x) == 8
+    assert len(x) == 20 and set(fids.tolist()) - {long_id}   # some short files were drawn
     for f in set(fids.tolist()) - {long_id}:
         assert (fids == f).sum() == 3   # a sampled short file brings all its windows
     assert len(x) == len(set(fids.tolist()) - {long_id}) + int((fids == long_id).sum())
