@@ -52,6 +52,7 @@ SR = 16000
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS_BUILD = ROOT.parent / "shared" / "data" / "drums" / "build.sh"
 BASE_DB = -45.0
+DEFAULT_OUT = str(ROOT / "bench" / "detector_results.md")
 CLUSTERS = "Clusters with and without the activity detector"   # its BENCHMARKS.md section (--cluster)
 
 
@@ -100,13 +101,52 @@ def clip_pool(rng, n: int) -> list[tuple[str, np.ndarray, str]]:
     return out
 
 
-def make_recording(minutes: float, per_minute: float, snr_db: float, seed: int):
-    """(wave, truth) with truth a list of (onset s, offset s, kind, class)."""
+def noise_files(folder: Path) -> list[np.ndarray]:
+    """The real background recordings of --noise: every audio file under it, mono at SR, those of at least 2 s."""
+    waves = [load(str(f), SR).astype(np.float64) for f in list_audio_files(folder)]
+    waves = [w for w in waves if len(w) >= 2 * SR and np.sqrt(np.mean(w ** 2)) > 1e-5]
+    if not waves:
+        sys.exit(f"no background recording of 2 s or more under {folder}")
+    return waves
+
+
+def noise_note(folder: Path) -> str:
+    """What the background recordings are: the first line of SOURCE in their folder (bench/noise_data.sh writes
+    it), else the folder's name."""
+    src = folder / "SOURCE"
+    return src.read_text().strip().splitlines()[0] if src.is_file() else folder.name
+
+
+def real_background(n: int, rng, waves: list[np.ndarray]) -> np.ndarray:
+    """n samples of real background: seeded random stretches (up to 60 s) of the recordings, each brought to the
+    same RMS and joined with 50 ms crossfades, the whole at BASE_DB dBFS; within a stretch the recording keeps
+    its own level changes."""
+    fade = int(0.05 * SR)
+    ramp = np.linspace(0, 1, fade)
+    out = np.zeros(0)
+    while len(out) < n:
+        w = waves[rng.integers(len(waves))]
+        m = min(len(w), 60 * SR, n - len(out) + fade)
+        a = int(rng.integers(0, len(w) - m + 1))
+        piece = w[a: a + m] / np.sqrt(np.mean(w[a: a + m] ** 2) + 1e-20)
+        if len(out) and len(piece) > fade:
+            piece[:fade] = out[-fade:] * (1 - ramp) + piece[:fade] * ramp
+            out = out[:-fade]
+        out = np.concatenate([out, piece])
+    out = out[:n]
+    return out / np.sqrt(np.mean(out ** 2)) * 10 ** (BASE_DB / 20)
+
+
+def make_recording(minutes: float, per_minute: float, snr_db: float, seed: int, noise=None):
+    """(wave, truth) with truth a list of (onset s, offset s, kind, class). noise: real background recordings
+    (noise_files) instead of the synthetic pink noise."""
     rng = np.random.default_rng(seed)
     n = int(minutes * 60 * SR)
-    lv = level_db(n, rng)
-    bg_rms = 10 ** (lv / 20)
-    x = pink(n, rng) * bg_rms
+    if noise is None:
+        bg_rms = 10 ** (level_db(n, rng) / 20)
+        x = pink(n, rng) * bg_rms
+    else:
+        x = real_background(n, rng, noise)
     k = int(minutes * per_minute)
     clips = clip_pool(rng, k)
     truth, t = [], rng.uniform(1.0, 3.0)
@@ -115,7 +155,7 @@ def make_recording(minutes: float, per_minute: float, snr_db: float, seed: int):
         s = int(t * SR)
         if s + len(c) >= n - SR:
             break
-        local = np.sqrt(np.mean(bg_rms[s: s + len(c)] ** 2))
+        local = np.sqrt(np.mean((bg_rms[s: s + len(c)] if noise is None else x[s: s + len(c)]) ** 2))
         gain = local * 10 ** (snr_db / 20) / np.sqrt(np.mean(c ** 2))
         x[s: s + len(c)] += gain * c
         truth.append((s / SR, (s + len(c)) / SR, kind, label))
@@ -223,7 +263,7 @@ def main() -> None:
     ap.add_argument("--per-minute", type=float, default=8.0)
     ap.add_argument("--snrs", type=float, nargs="+", default=[20, 10, 5, 0])
     ap.add_argument("--bands", type=int, nargs="+", default=[1, 8], help="detector settings to compare")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "detector_results.md"))
+    ap.add_argument("--out", default=DEFAULT_OUT, help="default with --noise: bench/detector_results_real.md")
     ap.add_argument("--benchmarks", action="store_true", help="also write the section into BENCHMARKS.md")
     ap.add_argument("--cluster", action="store_true",
                     help="also cluster each SNR's recordings as fixed windows and as detector events (section "
@@ -232,7 +272,10 @@ def main() -> None:
     ap.add_argument("--clip", type=float, default=1.0, help="--cluster: window length (data.clip_seconds)")
     ap.add_argument("--hop", type=float, default=0.5, help="--cluster: fixed windows' hop (data.hop_seconds)")
     ap.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2], help="--cluster: k-means seeds")
+    ap.add_argument("--noise", help="a folder of real background recordings (e.g. bench/noise_data.sh's) instead of "
+                                    "the synthetic pink noise; its sections get the title suffix ', real background'")
     args = ap.parse_args()
+    noise = noise_files(Path(args.noise)) if args.noise else None
     if not FSDD.is_dir():
         sys.exit(f"FSDD not found at {FSDD}")
     line = machine()
@@ -244,7 +287,8 @@ def main() -> None:
             folder = Path(tmp) / f"snr{snr:g}"
             folder.mkdir()
             for r in range(args.recordings):
-                x, truth = make_recording(args.minutes, args.per_minute, snr, seed=1000 * r + int(snr * 10) + 7)
+                x, truth = make_recording(args.minutes, args.per_minute, snr, seed=1000 * r + int(snr * 10) + 7,
+                                          noise=noise)
                 path = folder / f"rec{r}.wav"
                 sf.write(path, x, SR, subtype="FLOAT")
                 recs.append((path, truth, len(x) / SR))
@@ -269,12 +313,18 @@ def main() -> None:
             if args.cluster:
                 crows += [dict(r, snr=snr) for r in
                           cluster_quality(folder, {p.name: truth for p, truth, _ in recs}, args)]
-    text = [f"## Activity detector ({line})", "",
-            f"`python bench/detector.py` ({args.recordings} recordings of {args.minutes:g} min per SNR, "
+    suffix = ", real background" if noise else ""
+    background = (f"**real** background recordings ({len(noise)} files under `{args.noise}`, "
+                  f"{sum(len(w) for w in noise) / SR / 60:.1f} min: {noise_note(Path(args.noise))}; seeded stretches "
+                  "of up to 60 s joined with 50 ms crossfades, each stretch brought to the same RMS and keeping its own "
+                  "level changes, the whole around -45 dBFS)" if noise else
+                  "a **synthetic** background (no real noise set here): pink noise around -45 dBFS whose level "
+                  "drifts +-6 dB over 4 min plus a ~2 dB random walk")
+    text = [f"## Activity detector{suffix} ({line})", "",
+            f"`python bench/detector.py{' --noise ' + args.noise if args.noise else ''}` ({args.recordings} recordings of {args.minutes:g} min per SNR, "
             f"~{args.per_minute:g} events/min, {SR} Hz). Events: real clips, half FSDD spoken digits, half drum "
-            "one-shots, trimmed to their frames within 30 dB of their peak, placed >= 1 s apart over a **synthetic** "
-            "background (no real noise set here): pink noise around -45 dBFS whose level drifts +-6 dB over 4 min "
-            "plus a ~2 dB random walk. SNR = event RMS over its extent vs the local background RMS, broadband. "
+            f"one-shots, trimmed to their frames within 30 dB of their peak, placed >= 1 s apart over {background}. "
+            "SNR = event RMS over its extent vs the local background RMS, broadband. "
             "Detector defaults (25 ms frames, 100 Hz high-pass, floor = 20th percentile over 30 s, threshold 6 dB, "
             "hysteresis 3 dB, min event 0.1 s, merge gap 0.3 s) with padding off; `bands=1` is the broadband "
             "energy, `bands=8` (the default) gives each of 8 log-spaced bands its own floor.", "",
@@ -291,26 +341,26 @@ def main() -> None:
              f"time on one core ({audio_s / 3600:.1f} h of audio in all).", ""]
     md = "\n".join(text)
     print(md)
-    cmd = cluster_section(crows, args, line, time.perf_counter() - t_start) if args.cluster else None
+    cmd = cluster_section(crows, args, line, time.perf_counter() - t_start, suffix) if args.cluster else None
     if cmd:
         print(cmd)
     from audioclust.io import write_text
 
-    out = Path(args.out)
+    out = Path(args.out if not noise or args.out != DEFAULT_OUT else DEFAULT_OUT.replace(".md", "_real.md"))
     old = out.read_text() if out.is_file() else ""
     kept = old[old.index("## " + CLUSTERS):] if cmd is None and "## " + CLUSTERS in old else cmd or ""
     write_text(out, md + ("\n" + kept if kept else ""))
     if args.benchmarks:
         from common import write_section
 
-        write_section("Activity detector", md)
+        write_section("Activity detector" + (suffix or " ("), md)
         if cmd:
-            write_section(CLUSTERS, cmd)
+            write_section(CLUSTERS + (suffix or " ("), cmd)
 
 
-def cluster_section(crows: list[dict], args, line: str, wall: float) -> str:
-    text = [f"## {CLUSTERS} ({line})", "",
-            f"`python bench/detector.py --cluster` (the recordings above: {args.recordings} x {args.minutes:g} min "
+def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str = "") -> str:
+    text = [f"## {CLUSTERS}{suffix} ({line})", "",
+            f"`python bench/detector.py --cluster{' --noise ' + args.noise if args.noise else ''}` (the recordings above: {args.recordings} x {args.minutes:g} min "
             f"per SNR). Each SNR's recordings are clustered twice by cluster.py's own route (data config, "
             f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
             f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "

@@ -5,7 +5,7 @@ import numpy as np
 from common_utils import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from detector import cluster_scores, window_labels  # noqa: E402
+from detector import BASE_DB, SR, cluster_scores, real_background, window_labels  # noqa: E402
 
 TRUTH = [(2.0, 2.6, "digit", "digit 3"), (3.0, 3.05, "drum", "kick"), (10.0, 10.5, "digit", "digit 7")]
 
@@ -31,3 +31,18 @@ def test_cluster_scores_all_windows_events_only_and_background_clusters():
     # background split over two clusters, events all in one: events unresolved, 2 of 3 clusters background
     s = cluster_scores(y, np.array([0] * 3 + [1] * 3 + [2] * 6))
     assert s["nmi_ev"] == 0.0 and s["acc_ev"] == 0.5 and abs(s["bg_clusters"] - 2 / 3) < 1e-9
+
+
+def test_real_background_is_stretches_of_the_recordings_at_the_set_level():
+    t = np.arange(5 * SR) / SR
+    waves = [0.3 * np.sin(2 * np.pi * 300 * t[: 3 * SR]), 0.01 * np.sin(2 * np.pi * 1000 * t)]
+    x = real_background(12 * SR, np.random.default_rng(0), waves)
+    assert len(x) == 12 * SR
+    assert abs(20 * np.log10(np.sqrt(np.mean(x ** 2))) - BASE_DB) < 0.01   # the whole at BASE_DB dBFS
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    near = (np.abs(f - 300) < 20) | (np.abs(f - 1000) < 20)
+    assert spec[near].sum() / spec.sum() > 0.98   # nothing but the recordings' own sound (crossfades aside)
+    for a in range(0, len(x) - SR, SR):   # each stretch brought to the same RMS: no 30 dB jumps between them
+        rms = np.sqrt(np.mean(x[a: a + SR] ** 2))
+        assert abs(20 * np.log10(rms) - BASE_DB) < 3
