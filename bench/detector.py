@@ -272,7 +272,7 @@ def main() -> None:
     ap.add_argument("--clip", type=float, default=1.0, help="--cluster: window length (data.clip_seconds)")
     ap.add_argument("--hop", type=float, default=0.5, help="--cluster: fixed windows' hop (data.hop_seconds)")
     ap.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2], help="--cluster: k-means seeds")
-X
+    ap.add_argument("--noise", help="a folder of real background recordings (bench/noise_data.sh makes one) instead of "
                                     "the synthetic pink noise; its sections get the title suffix ', real background'")
     args = ap.parse_args()
     noise = noise_files(Path(args.noise)) if args.noise else None
