@@ -101,10 +101,18 @@ def clip_pool(rng, n: int) -> list[tuple[str, np.ndarray, str]]:
     return out
 
 
-def noise_files(folder: Path) -> list[np.ndarray]:
-    """The real background recordings of --noise: every audio file under it, mono at SR, those of at least 2 s."""
+def level_swing_db(w: np.ndarray) -> float:
+    """How much a recording's level moves: the std (dB) of its RMS level over 1 s frames."""
+    frames = w[: len(w) // SR * SR].reshape(-1, SR)
+    return float(np.std(10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)))
+
+
+def noise_files(folder: Path, max_swing_db: float | None = None) -> list[np.ndarray]:
+    """The real background recordings of --noise: every audio file under it, mono at SR, those of at least 2 s;
+    with max_swing_db only the steady ones (level_swing_db at most that)."""
     waves = [load(str(f), SR).astype(np.float64) for f in list_audio_files(folder)]
-    waves = [w for w in waves if len(w) >= 2 * SR and np.sqrt(np.mean(w ** 2)) > 1e-5]
+    waves = [w for w in waves if len(w) >= 2 * SR and np.sqrt(np.mean(w ** 2)) > 1e-5
+             and (max_swing_db is None or level_swing_db(w) <= max_swing_db)]
     if not waves:
         sys.exit(f"no background recording of 2 s or more under {folder}")
     return waves
@@ -274,8 +282,10 @@ def main() -> None:
     ap.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2], help="--cluster: k-means seeds")
     ap.add_argument("--noise", help="a folder of real background recordings (bench/noise_data.sh makes one) instead of "
                                     "the synthetic pink noise; its sections get the title suffix ', real background'")
+    ap.add_argument("--steady", type=float, help="--noise: only recordings whose 1 s level moves at most this many "
+                                                  "dB (std): rain, wind, insects, not bird song")
     args = ap.parse_args()
-    noise = noise_files(Path(args.noise)) if args.noise else None
+    noise = noise_files(Path(args.noise), args.steady) if args.noise else None
     if not FSDD.is_dir():
         sys.exit(f"FSDD not found at {FSDD}")
     line = machine()
@@ -313,9 +323,12 @@ def main() -> None:
             if args.cluster:
                 crows += [dict(r, snr=snr) for r in
                           cluster_quality(folder, {p.name: truth for p, truth, _ in recs}, args)]
-    suffix = ", real background" if noise else ""
+    suffix = (", real background" + (f" (steady, <= {args.steady:g} dB)" if args.steady is not None else "")
+              if noise else "")
     background = (f"**real** background recordings ({len(noise)} files under `{args.noise}`, "
-                  f"{sum(len(w) for w in noise) / SR / 60:.1f} min: {noise_note(Path(args.noise))}; seeded stretches "
+                  f"{sum(len(w) for w in noise) / SR / 60:.1f} min: {noise_note(Path(args.noise))}"
+                  + (f"; only those whose level over 1 s frames moves at most {args.steady:g} dB (std)"
+                     if args.steady is not None else "") + "; seeded stretches "
                   "of up to 60 s joined with 50 ms crossfades, each stretch brought to the same RMS and keeping its own "
                   "level changes, the whole around -45 dBFS)" if noise else
                   "a **synthetic** background (no real noise set here): pink noise around -45 dBFS whose level "
@@ -346,7 +359,8 @@ def main() -> None:
         print(cmd)
     from audioclust.io import write_text
 
-    out = Path(args.out if not noise or args.out != DEFAULT_OUT else DEFAULT_OUT.replace(".md", "_real.md"))
+    out = Path(args.out if not noise or args.out != DEFAULT_OUT else
+               DEFAULT_OUT.replace(".md", "_real.md" if args.steady is None else "_steady.md"))
     old = out.read_text() if out.is_file() else ""
     kept = old[old.index("## " + CLUSTERS):] if cmd is None and "## " + CLUSTERS in old else cmd or ""
     write_text(out, md + ("\n" + kept if kept else ""))

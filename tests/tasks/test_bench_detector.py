@@ -5,7 +5,7 @@ import numpy as np
 from common_utils import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from detector import BASE_DB, SR, cluster_scores, real_background, window_labels  # noqa: E402
+from detector import BASE_DB, SR, cluster_scores, level_swing_db, real_background, window_labels  # noqa: E402
 
 TRUTH = [(2.0, 2.6, "digit", "digit 3"), (3.0, 3.05, "drum", "kick"), (10.0, 10.5, "digit", "digit 7")]
 
@@ -46,3 +46,12 @@ def test_real_background_is_stretches_of_the_recordings_at_the_set_level():
     for a in range(0, len(x) - SR, SR):   # each stretch brought to the same RMS: no 30 dB jumps between them
         rms = np.sqrt(np.mean(x[a: a + SR] ** 2))
         assert abs(20 * np.log10(rms) - BASE_DB) < 3
+
+
+def test_level_swing_tells_steady_background_from_bursts():
+    rng = np.random.default_rng(1)
+    steady = 0.01 * rng.standard_normal(10 * SR)
+    bursts = steady.copy()
+    for a in range(0, 10 * SR, 2 * SR):   # a loud call every other second
+        bursts[a: a + SR] *= 30
+    assert level_swing_db(steady) < 0.5 and level_swing_db(bursts) > 10
