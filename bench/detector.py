@@ -118,6 +118,14 @@ def noise_files(folder: Path, max_swing_db: float | None = None) -> list[np.ndar
     return waves
 
 
+def noise_args(args) -> str:
+    """The --noise / --steady part of the command line, as the sections quote it (home folder as ~)."""
+    if not args.noise:
+        return ""
+    where = str(Path(args.noise)).replace(str(Path.home()), "~", 1)
+    return f" --noise {where}" + (f" --steady {args.steady:g}" if args.steady is not None else "")
+
+
 def noise_note(folder: Path) -> str:
     """What the background recordings are: the first line of SOURCE in their folder (bench/noise_data.sh writes
     it), else the folder's name."""
@@ -334,7 +342,7 @@ def main() -> None:
                   "a **synthetic** background (no real noise set here): pink noise around -45 dBFS whose level "
                   "drifts +-6 dB over 4 min plus a ~2 dB random walk")
     text = [f"## Activity detector{suffix} ({line})", "",
-            f"`python bench/detector.py{' --noise ' + args.noise if args.noise else ''}` ({args.recordings} recordings of {args.minutes:g} min per SNR, "
+            f"`python bench/detector.py{noise_args(args)}` ({args.recordings} recordings of {args.minutes:g} min per SNR, "
             f"~{args.per_minute:g} events/min, {SR} Hz). Events: real clips, half FSDD spoken digits, half drum "
             f"one-shots, trimmed to their frames within 30 dB of their peak, placed >= 1 s apart over {background}. "
             "SNR = event RMS over its extent vs the local background RMS, broadband. "
@@ -374,7 +382,7 @@ def main() -> None:
 
 def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str = "") -> str:
     text = [f"## {CLUSTERS}{suffix} ({line})", "",
-            f"`python bench/detector.py --cluster{' --noise ' + args.noise if args.noise else ''}` (the recordings above: {args.recordings} x {args.minutes:g} min "
+            f"`python bench/detector.py --cluster{noise_args(args)}` (the recordings above: {args.recordings} x {args.minutes:g} min "
             f"per SNR). Each SNR's recordings are clustered twice by cluster.py's own route (data config, "
             f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
             f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "
