@@ -58,18 +58,28 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise DataError("permission denied" if isinstance(exc, PermissionError) else f"cannot open: {_short(exc)}") from None
     if st.st_size == 0:
         raise DataError("empty file")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:  # soundfile raises several types for bad files
-        msg = _short(exc).replace(f"Error opening {str(path)!r}: ", "")
-        if "does not exist" in msg:  # libsndfile's words for a regular file it cannot recognise
-            msg = "format not recognised"
-        raise DataError(f"not readable audio: {msg}") from None
+    info = _header(path)
     if info.frames <= 0:
         raise DataError("no audio samples")
     if info.samplerate <= 0:
         raise DataError(f"invalid sample rate {info.samplerate}")
     return AudioInfo(str(path), int(info.frames), int(info.samplerate), int(info.channels))
+
+
+def _header(path: Path, tries: int = 3):
+    """sf.info, with a one-line reason for a file it cannot read. libsndfile keeps its last error in one global:
+    with files probed in parallel threads another open can clear it first, and the reason comes back as error 0,
+    "(Garbled error message from libsndfile)" (libsndfile#610); the header is then read again."""
+    for attempt in range(tries):
+        try:
+            return sf.info(str(path))
+        except Exception as exc:  # soundfile raises several types for bad files
+            if getattr(exc, "code", None) == 0 and attempt < tries - 1:
+                continue
+            msg = _short(exc).replace(f"Error opening {str(path)!r}: ", "")
+            if "does not exist" in msg:  # libsndfile's words for a regular file it cannot recognise
+                msg = "format not recognised"
+            raise DataError(f"not readable audio: {msg}") from None
 
 
 def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:

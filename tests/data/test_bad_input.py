@@ -161,3 +161,26 @@ def test_train_and_cluster_over_a_messy_folder(tmp_path):
     assert p.returncode == 2 and "broken_link.wav: missing file" in p.stderr and "Traceback" not in p.stderr, \
         p.stderr[-2000:]
     assert not (tmp_path / "strict" / "checkpoints").exists()
+
+
+def test_a_garbled_libsndfile_error_is_read_again(tmp_path, monkeypatch):
+    """Probed in parallel threads, libsndfile's one global error can be cleared by another open: soundfile then
+    reports error 0, '(Garbled error message from libsndfile)'. The header is read again for the real reason."""
+    from audioclust.data import audio
+    from audioclust.errors import DataError
+
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    real, calls = sf.info, []
+
+    def racing(path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise sf.LibsndfileError(0, prefix=f"Error opening {path!r}: ")
+        return real(path)
+
+    monkeypatch.setattr(audio.sf, "info", racing)
+    with pytest.raises(DataError) as err:
+        audio.probe(junk)
+    assert len(calls) == 2 and "Garbled" not in str(err.value)
+    assert str(err.value).startswith("not readable audio: ")
