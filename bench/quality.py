@@ -350,14 +350,8 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     t = time.perf_counter()
     emb = embed(model, dm, "cpu", progress=False)
     seconds = time.perf_counter() - t
-    if weighting in ("power", "loudest"):   # each window's mean square over its own samples
-        ds = dm.predict_dataloader().dataset
-        power = []
-        for i in range(len(ds)):
-            item = ds[i]
-            power.append(float((item["wave"][: item["length"]].double() ** 2).mean()))
-        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0,
-                         weights=np.asarray(power)[np.asarray(emb["sample_id"])],
+    if weighting in ("power", "loudest"):   # each window's signal power, as the model's predict step gives it
+        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0, weights=emb["power"],
                          loudest=weighting == "loudest")
     ok = np.asarray(emb["ok"]).astype(bool)
     x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
