@@ -1,7 +1,8 @@
 """Activity detector: recall and precision on long recordings with known events, at several SNRs.
 
     python bench/detector.py [--minutes 10] [--recordings 2] [--snrs 20 10 5 0] [--per-minute 8] [--benchmarks]
-                             [--cluster [--encoder speech] [--clip 1] [--hop 0.5]]
+                             [--detectors energy:bands=1 energy novelty] [--noise DIR [--steady DB]]
+                             [--cluster [--cluster-detectors energy novelty] [--encoder speech] [--clip 1] [--hop 0.5]]
 
 Each recording is `--minutes` of background with about `--per-minute` events placed at random times (>= 1 s
 apart): real clips, half spoken digits from FSDD (../shared/data/fsdd/recordings, 8 kHz), half drum one-shots
@@ -17,12 +18,13 @@ Scores, per SNR and detector setting (padding off, so that onsets are the detect
 - recall: a true event is found when detections cover >= 50% of its extent; also split digits / drums;
 - onset recall: some detection starts within 0.1 s of the true onset;
 - precision: the share of detections that overlap a true event at all;
+- time precision: the share of the kept seconds that lie inside true events;
 - false detections per hour of recording, and the share of the recording kept as events.
 
 With --cluster, how much better the clusters get than with fixed windows: each SNR's recordings are embedded
 by a pretrained encoder (no training per SNR; `speech` by default: fast on CPU, and half the events are spoken
-digits) through cluster.py's own data route, once as every fixed window (`data.hop_seconds`) and once as the
-detector's events (`data/segment=energy`), and clustered with conf/cluster.yaml's defaults, k = classes + 1.
+digits) through cluster.py's own data route, once as every fixed window (`data.hop_seconds`) and once as each
+detector's events (`data/segment=energy`, `data/segment=novelty`), and clustered with conf/cluster.yaml's defaults, k = classes + 1.
 Each window is labelled with the class of the placed clip it overlaps most (digit 0-9 or drum class; enough
 overlap: min(0.1 s, half the clip)), else 'background'; scored: NMI/ACC on all windows and on the windows at
 events, the share of clusters whose largest label is background, and the share of placed clips reached.
@@ -191,7 +193,36 @@ def score(events, truth, duration: float) -> dict:
     return dict(events=len(tr), recall=found.mean(), digits=found[kinds == "digit"].mean(),
                 drums=found[kinds == "drum"].mean(), onset=onset.mean(), detections=len(ev),
                 precision=true_det.mean() if len(ev) else float("nan"), false=int((~true_det).sum()),
-                kept=float((ev[:, 1] - ev[:, 0]).sum() / duration) if len(ev) else 0.0)
+                kept=float((ev[:, 1] - ev[:, 0]).sum() / duration) if len(ev) else 0.0,
+                at_events=float(_union_overlap(ev, tr) / duration))
+
+
+def _union_overlap(ev: np.ndarray, tr: np.ndarray) -> float:
+    """Seconds of the detections (non-overlapping intervals) that lie inside the (non-overlapping) true events."""
+    if not len(ev) or not len(tr):
+        return 0.0
+    return float(np.clip(np.minimum(tr[:, None, 1], ev[None, :, 1]) - np.maximum(tr[:, None, 0], ev[None, :, 0]),
+                         0, None).sum())
+
+
+def detector_config(spec: str, **extra) -> SegmentConfig:
+    """A detector setting of --detectors: 'PRESET[:key=value,...]', PRESET a file of conf/data/segment (its
+    defaults list followed), the values parsed as YAML; `extra` on top."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    name, _, rest = spec.partition(":")
+
+    def load(n):
+        c = OmegaConf.load(ROOT / "conf" / "data" / "segment" / f"{n}.yaml")
+        parts = [load(d) for d in c.pop("defaults", []) if d != "_self_"]
+        return OmegaConf.merge(*parts, c)
+
+    cfg = OmegaConf.to_container(load(name))
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=", 1)
+        cfg[k] = yaml.safe_load(v)
+    return SegmentConfig(**{**cfg, **extra})
 
 
 def window_labels(offsets, clip: float, truth) -> tuple[list[str], np.ndarray]:
@@ -224,7 +255,7 @@ def cluster_scores(labels: list[str], clusters: np.ndarray) -> dict:
 
 
 def cluster_quality(folder: Path, truths: dict, args) -> list[dict]:
-    """Embed the recordings in `folder` as fixed windows and as detector events (cluster.py's data config,
+    """Embed the recordings in `folder` as fixed windows and as each detector's events (cluster.py's data config,
     encoder and clustering), k = the classes present + 1 (background), scored per k-means seed."""
     import torch
     from recipes import compose
@@ -237,7 +268,9 @@ def cluster_quality(folder: Path, truths: dict, args) -> list[dict]:
     k = len(classes) + 1
     n_events = sum(len(t) for t in truths.values())
     out = []
-    for mode, extra in (("fixed windows", []), ("detector events", ["data/segment@encoder_data.segment=energy"])):
+    modes = [("fixed windows", [])] + [(f"{d} events", [f"data/segment@encoder_data.segment={d}"])
+                                       for d in args.cluster_detectors]
+    for mode, extra in modes:
         base = [f"encoder={args.encoder}", f"data.root={folder}", f"data.clip_seconds={args.clip:g}",
                 f"data.hop_seconds={args.hop:g}", "progress=false", "kmeans.gpu=false", f"kmeans.k={k}", *extra]
         cfg = compose(base)
@@ -278,7 +311,8 @@ def main() -> None:
     ap.add_argument("--recordings", type=int, default=2, help="recordings per SNR (different seeds)")
     ap.add_argument("--per-minute", type=float, default=8.0)
     ap.add_argument("--snrs", type=float, nargs="+", default=[20, 10, 5, 0])
-    ap.add_argument("--bands", type=int, nargs="+", default=[1, 8], help="detector settings to compare")
+    ap.add_argument("--detectors", nargs="+", default=["energy:bands=1", "energy", "novelty"],
+                    help="detector settings to compare: a conf/data/segment preset, optionally with :key=value,...")
     ap.add_argument("--out", default=DEFAULT_OUT, help="default with --noise: bench/detector_results_real.md")
     ap.add_argument("--benchmarks", action="store_true", help="also write the section into BENCHMARKS.md")
     ap.add_argument("--cluster", action="store_true",
@@ -287,6 +321,8 @@ def main() -> None:
     ap.add_argument("--encoder", default="speech", help="--cluster: the pretrained encoder (no training per SNR)")
     ap.add_argument("--clip", type=float, default=1.0, help="--cluster: window length (data.clip_seconds)")
     ap.add_argument("--hop", type=float, default=0.5, help="--cluster: fixed windows' hop (data.hop_seconds)")
+    ap.add_argument("--cluster-detectors", nargs="+", default=["energy", "novelty"],
+                    help="--cluster: the conf/data/segment presets whose events are clustered beside fixed windows")
     ap.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2], help="--cluster: k-means seeds")
     ap.add_argument("--noise", help="a folder of real background recordings (bench/noise_data.sh makes one) instead of "
                                     "the synthetic pink noise; its sections get the title suffix ', real background'")
@@ -310,8 +346,8 @@ def main() -> None:
                 path = folder / f"rec{r}.wav"
                 sf.write(path, x, SR, subtype="FLOAT")
                 recs.append((path, truth, len(x) / SR))
-            for bands in args.bands:
-                cfg = SegmentConfig(bands=bands, pad_seconds=0.0)
+            for name in args.detectors:
+                cfg = detector_config(name, pad_seconds=0.0)
                 scores = []
                 for path, truth, dur in recs:
                     t0 = time.perf_counter()
@@ -324,8 +360,10 @@ def main() -> None:
                        for k in ("recall", "digits", "drums", "onset")}
                 det = sum(s["detections"] for s, _ in scores)
                 false = sum(s["false"] for s, _ in scores)
-                rows.append(dict(snr=snr, bands=bands, events=sum(s["events"] for s, _ in scores), **agg,
+                kept_s = sum(s["kept"] * d for s, d in scores)
+                rows.append(dict(snr=snr, detector=name, events=sum(s["events"] for s, _ in scores), **agg,
                                  precision=(det - false) / det if det else float("nan"),
+                                 time_precision=sum(s["at_events"] * d for s, d in scores) / kept_s if kept_s else float("nan"),
                                  false_h=false / tot * 3600, kept=sum(s["kept"] * d for s, d in scores) / tot))
                 print(rows[-1], flush=True)
             if args.cluster:
@@ -347,16 +385,19 @@ def main() -> None:
             f"one-shots, trimmed to their frames within 30 dB of their peak, placed >= 1 s apart over {background}. "
             "SNR = event RMS over its extent vs the local background RMS, broadband. "
             "Detector defaults (25 ms frames, 100 Hz high-pass, floor = 20th percentile over 30 s, threshold 6 dB, "
-            "hysteresis 3 dB, min event 0.1 s, merge gap 0.3 s) with padding off; `bands=1` is the broadband "
-            "energy, `bands=8` (the default) gives each of 8 log-spaced bands its own floor.", "",
+            "hysteresis 3 dB, min event 0.1 s, merge gap 0.3 s) with padding off. Detectors: `energy:bands=1`, "
+            "the broadband energy; `energy` (`data/segment=energy`: each of 8 log-spaced bands has its own floor); "
+            "`novelty` (`data/segment=novelty`: as `energy`, and a band must also rise 3 robust standard deviations "
+            "above its own running median, so a background that moves by itself needs a larger excursion).", "",
             "Recall: the detections cover >= 50% of a true event. Onset recall: a detection starts within 0.1 s "
-            "of the true onset. Precision: detections that overlap a true event at all. Kept: share of the "
-            "recording inside detections.", "",
-            "| SNR (dB) | bands | events | recall | digits | drums | onset recall (±0.1 s) | precision "
-            "| false det./h | kept |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "of the true onset. Precision: detections that overlap a true event at all. Time precision: the share "
+            "of the kept seconds that lie inside true events. Kept: share of the recording inside detections.", "",
+            "| SNR (dB) | detector | events | recall | digits | drums | onset recall (±0.1 s) | precision "
+            "| time precision | false det./h | kept |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        text.append(f"| {r['snr']:g} | {r['bands']} | {r['events']} | {r['recall']:.3f} | {r['digits']:.3f} "
-                    f"| {r['drums']:.3f} | {r['onset']:.3f} | {r['precision']:.3f} | {r['false_h']:.1f} "
+        text.append(f"| {r['snr']:g} | {r['detector']} | {r['events']} | {r['recall']:.3f} | {r['digits']:.3f} "
+                    f"| {r['drums']:.3f} | {r['onset']:.3f} | {r['precision']:.3f} | {r['time_precision']:.3f} "
+                    f"| {r['false_h']:.1f} "
                     f"| {100 * r['kept']:.1f}% |")
     text += ["", f"Detection speed (detect_file, reading float WAV): {audio_s / max(detect_s, 1e-9):,.0f}x real "
              f"time on one core ({audio_s / 3600:.1f} h of audio in all).", ""]
@@ -387,8 +428,9 @@ def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str
             f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
             f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "
             f"(`data.clip_seconds={args.clip:g} data.hop_seconds={args.hop:g}`, every window of the recording) "
-            f"and **detector events** (the same plus `data/segment=energy`, detector defaults: 8 bands, 0.1 s "
-            "padding; a window centred on each event). k = the event classes present + 1 (background): 10 digits, "
+            f"and the **events** of each detector (the same plus `data/segment=NAME`, "
+            f"{' and '.join(f'`{d}`' for d in args.cluster_detectors)}, with their 0.1 s padding; a window centred "
+            "on each event). k = the event classes present + 1 (background): 10 digits, "
             "the drum classes, background. A window's label is the class of the placed clip it overlaps most "
             "(digit 0-9 or drum class), when the overlap is at least min(0.1 s, half the clip), else "
             f"`background`. Scores are means over k-means seeds {args.cluster_seeds}.", "",

@@ -15,7 +15,10 @@ An energy detector with an adaptive threshold:
    change, like a passing plane or rain starting, comes out as an event); `floor_window_seconds=0` takes the
    percentile over the whole recording;
 3. a frame is active when it is `threshold_db` above the floor (in any band, with bands; and its broadband
-   energy is above the absolute `min_level_db`); with
+   energy is above the absolute `min_level_db`); with `spread_factor > 0` (the `novelty` preset) a band must
+   also stand `spread_factor` robust standard deviations above its own median over the same window (sigma =
+   (median - 25th percentile) / 0.674, as for a normal distribution), so that a background that moves a lot
+   by itself (rain, wind gusts, a chorus of insects or birds) needs a larger excursion than a steady hiss; with
    hysteresis an event starts at that level and lasts while the energy stays above `threshold_db -
    hysteresis_db`;
 4. events closer than `merge_gap_seconds` are merged, events then shorter than `min_event_seconds` are dropped
@@ -56,6 +59,7 @@ class SegmentConfig:
     hysteresis_db: float = 3.0         # an event lasts while above threshold_db - hysteresis_db (0 = none)
     floor_percentile: float = 20.0     # low percentile of frame energies taken as the noise floor
     floor_window_seconds: float = 30.0 # running window of the floor; 0 = one floor for the whole recording
+    spread_factor: float = 0.0         # > 0: also this many robust std above the band's running median; 0 = off
     min_level_db: float = -80.0        # frames quieter than this (dBFS) are never events
     min_event_seconds: float = 0.1     # shorter events (after merging) are dropped
     merge_gap_seconds: float = 0.3     # events separated by less than this are merged
@@ -69,7 +73,7 @@ class SegmentConfig:
             return float(v)
 
         for name in ("frame_seconds", "highpass_hz", "threshold_db", "hysteresis_db", "floor_percentile",
-                     "floor_window_seconds", "min_level_db", "min_event_seconds", "merge_gap_seconds",
+                     "floor_window_seconds", "spread_factor", "min_level_db", "min_event_seconds", "merge_gap_seconds",
                      "pad_seconds"):
             number(name)
         if not 0 < self.frame_seconds <= 1:
@@ -85,6 +89,8 @@ class SegmentConfig:
                               f"got {self.hysteresis_db}")
         if not 0 <= self.floor_percentile < 100:
             raise ConfigError(f"segment.floor_percentile must be in [0, 100), got {self.floor_percentile}")
+        if self.spread_factor < 0:
+            raise ConfigError(f"segment.spread_factor must be >= 0 (0 = off), got {self.spread_factor}")
         if self.floor_window_seconds < 0:
             raise ConfigError(f"segment.floor_window_seconds must be >= 0 (0 = whole recording), "
                               f"got {self.floor_window_seconds}")
@@ -96,6 +102,9 @@ class SegmentConfig:
                 raise ConfigError(f"segment.{name} must be >= 0, got {getattr(self, name)}")
 
     def describe_quiet(self) -> str:
+        if self.spread_factor:
+            return (f"below noise floor + {self.threshold_db:g} dB or background median + "
+                    f"{self.spread_factor:g} sigma")
         return f"below noise floor + {self.threshold_db:g} dB"
 
     def describe_short(self) -> str:
@@ -250,27 +259,34 @@ def noise_floor(frame_db: np.ndarray, frame_seconds: float, cfg: SegmentConfig) 
     """Per-frame noise floor: the `floor_percentile` of the frame energies in a window of `floor_window_seconds`
     centred on the frame (cut short at the recording's ends, not shifted: a shifted window would lag a background
     that is changing there), evaluated every second and interpolated."""
+    return running_percentiles(frame_db, frame_seconds, cfg.floor_window_seconds, [cfg.floor_percentile])[0]
+
+
+def running_percentiles(frame_db: np.ndarray, frame_seconds: float, window_seconds: float,
+                        qs: list[float]) -> np.ndarray:
+    """(len(qs), frames): the percentiles `qs` of the frame energies in a window of `window_seconds` centred on
+    each frame (see noise_floor); window 0 (or longer than the recording) = over the whole recording."""
     n = len(frame_db)
     if n == 0:
-        return frame_db.copy()
-    w = int(round(cfg.floor_window_seconds / frame_seconds))
+        return np.zeros((len(qs), 0))
+    w = int(round(window_seconds / frame_seconds))
     if w <= 0 or w >= n:
-        return np.full(n, np.percentile(frame_db, cfg.floor_percentile))
+        return np.repeat(np.percentile(frame_db, qs)[:, None], n, axis=1)
     step = max(1, int(round(FLOOR_STEP_SECONDS / frame_seconds)))
     centres = np.arange(0, n, step)
     if centres[-1] != n - 1:
         centres = np.append(centres, n - 1)
-    floor = np.empty(len(centres))
+    at = np.empty((len(qs), len(centres)))
     inner = (centres - w // 2 >= 0) & (centres - w // 2 + w <= n)
     for i in np.flatnonzero(~inner):            # near the ends: the window is cut short, still centred on its frame
-        floor[i] = np.percentile(frame_db[max(0, centres[i] - w // 2): centres[i] - w // 2 + w], cfg.floor_percentile)
+        at[:, i] = np.percentile(frame_db[max(0, centres[i] - w // 2): centres[i] - w // 2 + w], qs)
     idx = np.flatnonzero(inner)
     windows = np.lib.stride_tricks.sliding_window_view(frame_db, w)
     batch = max(1, (1 << 20) // w)              # ~8 MB of float64 per batch
     for i in range(0, len(idx), batch):
         j = idx[i: i + batch]
-        floor[j] = np.percentile(windows[centres[j] - w // 2], cfg.floor_percentile, axis=1)
-    return np.interp(np.arange(n), centres, floor)
+        at[:, j] = np.percentile(windows[centres[j] - w // 2], qs, axis=1)
+    return np.stack([np.interp(np.arange(n), centres, a) for a in at])
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
@@ -287,13 +303,18 @@ def _segment(frame_db: np.ndarray, n_samples: int, sr: int, hop: int, cfg: Segme
 
         p = uniform_filter1d(10 ** (frame_db[:, 1:] / 10), BAND_SMOOTH_FRAMES, axis=0, mode="nearest")
         frame_db = np.concatenate([frame_db[:, :1], _db(p)], axis=1)
-    floor = np.stack([noise_floor(c, hop / sr, cfg) for c in frame_db.T], axis=1) if frame_db.size \
-        else np.zeros_like(frame_db)
     det = slice(1, None) if frame_db.shape[1] > 1 else slice(0, 1)
-    excess = (frame_db[:, det] - floor[:, det]).max(axis=1) if len(frame_db) else np.zeros(0)
+    qs = [cfg.floor_percentile] + ([25.0, 50.0] if cfg.spread_factor else [])
+    at = np.stack([running_percentiles(c, hop / sr, cfg.floor_window_seconds, qs) for c in frame_db.T], axis=2) \
+        if frame_db.size else np.zeros((len(qs),) + frame_db.shape)
+    floor = at[0]
+    threshold = floor[:, det] + cfg.threshold_db
+    if cfg.spread_factor:        # and spread_factor robust std above the band's median: sigma = (p50 - p25) / 0.674
+        threshold = np.maximum(threshold, at[2][:, det] + cfg.spread_factor * (at[2] - at[1])[:, det] / 0.674)
+    over = (frame_db[:, det] - threshold).max(axis=1) if len(frame_db) else np.zeros(0)
     loud = frame_db[:, 0] >= cfg.min_level_db
-    high = loud & (excess > cfg.threshold_db)
-    low = loud & (excess > cfg.threshold_db - cfg.hysteresis_db)
+    high = loud & (over > 0)
+    low = loud & (over > -cfg.hysteresis_db)
     runs = _runs(low)
     if len(runs):  # keep the low-threshold runs that reach the high threshold somewhere
         c = np.concatenate([[0], np.cumsum(high)])
