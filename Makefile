@@ -38,7 +38,7 @@ demo: $(VENV)/.installed
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
 test: $(VENV)/.installed-dev $(VENV)/.installed-encoders sysdeps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

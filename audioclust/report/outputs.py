@@ -5,6 +5,8 @@ config blocks) and a `ClusterResult`, never the raw config.
 """
 from __future__ import annotations
 
+import functools
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +95,10 @@ class Rows:
     def paths(self) -> list[str]:
         return [self.files[f] for f in self.file_ids.tolist()]   # references to the files' strings, 8 B a row
 
+    @functools.cached_property
     def labels(self) -> list | None:
-        """The true label per row, None where there is none; None when no file has one."""
+        """The true label per row, None where there is none; None when no file has one (built once: scores, the
+        explorer and W&B read it)."""
         if all(v is None or v == "" for v in self.file_labels):
             return None
         per_file = [None if v == "" else v for v in self.file_labels]
@@ -236,7 +240,7 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
     specs = dict(zip(idx, _clips(model, dm, result.sample_ids, idx)[1]))
     data = explorer.page_data(
-        result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels() or [None] * len(rows), out,
+        result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels or [None] * len(rows), out,
         drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
         scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=_window_rows(dm),
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))

@@ -104,7 +104,7 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids = clusterer.centroids
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
-    labels, seed = rows.labels(), int(cfg.seed)
+    labels, seed = rows.labels, int(cfg.seed)
     scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method == "hdbscan" or None)
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)

@@ -291,3 +291,24 @@ def test_mix_needs_two_members():
     from audioclust.embed.encoders.mix import MixEncoder
     with pytest.raises(ValueError, match="at least two members"):
         MixEncoder({"speaker": encoder("speaker")})
+
+
+# ---------------------------------------------------------------- on a GPU: the same embeddings as on CPU
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_on_gpu_matches_cpu(name):
+    """The adapter moved to CUDA (as Lightning's predict does on a GPU run) takes a batch on the GPU and gives the
+    CPU's embeddings back (on the CPU, as predict_step promises); runtimes without a GPU path (BirdNET's litert)
+    move the batch to the CPU themselves."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    cpu = encoder(name)
+    w, lengths = batch([clip("noise", cpu.sr, 2.5, seed=3), clip("chirp", cpu.sr, 1.2), clip("tone", cpu.sr, 0.4)])
+    ref = cpu.embed(w, lengths)
+    module, cls, _, _ = ENCODERS[name]
+    gpu = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)().to("cuda")
+    out = gpu.predict_step({"wave": w.cuda(), "length": lengths.cuda(), "sample_id": torch.arange(3).cuda(),
+                            "ok": torch.ones(3, dtype=torch.bool).cuda()}, 0)
+    assert out["embedding"].device.type == "cpu"
+    close(out["embedding"], ref, rtol=1e-2, atol=1e-3)

@@ -75,7 +75,7 @@ def test_rows_are_columns_and_write_the_same_csv_as_one_dict_per_row(tmp_path):
                       "distance": round(float(d), 5), "label": "" if label is None else label})
     io.write_csv(tmp_path / "b.csv", dicts, list(rows.FIELDS))
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
-    labels = rows.labels()
+    labels = rows.labels
     assert labels == [d["label"] or None for d in dicts] and rows.path(7) == dicts[7]["path"]
     assert rows.paths[:3] == [d["path"] for d in dicts[:3]] and rows.label(0) == (dicts[0]["label"] or None)
 
@@ -87,4 +87,4 @@ def test_rows_without_any_label_give_no_labels():
     index.labels = [None] * len(index.files)
     rows, _ = assignment_rows(index, np.arange(len(index)), np.ones(len(index), bool), np.zeros(len(index), int),
                               np.zeros(len(index)))
-    assert rows.labels() is None and rows.label(0) is None
+    assert rows.labels is None and rows.label(0) is None
