@@ -29,7 +29,7 @@ Each window is labelled with the class of the placed clip it overlaps most (digi
 overlap: min(0.1 s, half the clip)), else 'background'; scored: NMI/ACC on all windows and on the windows at
 events, the share of clusters whose largest label is background, and the share of placed clips reached.
 
-Writes bench/detector_results.md (a new file: BENCHMARKS.md is being edited elsewhere); with --benchmarks,
+Writes bench/detector_results.md (a local copy, not tracked: the numbers live in BENCHMARKS.md); with --benchmarks,
 also the section 'Activity detector' of BENCHMARKS.md.
 """
 from __future__ import annotations

@@ -26,6 +26,7 @@ def _compose(name: str, overrides: list[str], tmp_path):
     ["debug=default"], ["debug=fdr"], ["logger=csv"], ["logger=none"], ["trainer=cpu"],
     ["data=fsdd"], ["experiment=fsdd"], ["experiment=fsdd_speaker"], ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0"],
     ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0", "data/segment=energy"], ["frontend.channels=3"],
+    ["data=folder", "data.root=/tmp", "data.clip_seconds=1.0", "data/segment=novelty"],
 ])
 def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
     monkeypatch.setenv("FSDD_DIR", str(tmp_path))
@@ -35,6 +36,8 @@ def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
     dm = instantiate(cfg.data)
     assert model.embedding_dim > 0 and dm.batch_size == cfg.data.batch_size
     assert (cfg.logger or {}).keys() <= {"wandb", "csv"}
+    if "data/segment=novelty" in overrides:     # the preset is energy's settings plus the spread rule
+        assert dm.segment.spread_factor == 3.0 and dm.segment.threshold_db == 6.0 and dm.segment.bands == 8
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp", "ddp_cpu"])
