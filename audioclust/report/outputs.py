@@ -6,7 +6,6 @@ config blocks) and a `ClusterResult`, never the raw config.
 from __future__ import annotations
 
 import functools
-
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
