@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= logs/demo/$(shell date +%Y-%m-%d_%H-%M-%S)
 # CPU wheel of torch first (local on the project's machines), so nothing pulls a CUDA build
 TORCH := torch==2.13.0
+# make test's parallel workers (pytest-xdist; each test file stays on one worker: SLURM, DDP and browser tests
+# keep their order); most of the suite waits on subprocesses, so 2 workers halve it on 2 cores
+TEST_WORKERS ?= 2
 
 .PHONY: install install-dev install-encoders demo test lint bench sysdeps sysdeps-browser slurm slurm-stop clean
 
@@ -38,7 +41,7 @@ demo: $(VENV)/.installed
 	@echo "outputs: $(DEMO_DIR)  (clusters and scores in $(DEMO_DIR)/fit)"
 
 test: $(VENV)/.installed-dev $(VENV)/.installed-encoders sysdeps lint
-	$(BIN)/python -m pytest -q --durations=20
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
