@@ -268,7 +268,7 @@ def cluster_quality(folder: Path, truths: dict, args) -> list[dict]:
     k = len(classes) + 1
     n_events = sum(len(t) for t in truths.values())
     out = []
-    modes = [("fixed windows", [])] + [(f"{d} events", [f"data/segment@encoder_data.segment={d}"])
+    modes = [("fixed windows", [])] + [(f"{d} events", [f"data/segment={d}"])
                                        for d in args.cluster_detectors]
     for mode, extra in modes:
         base = [f"encoder={args.encoder}", f"data.root={folder}", f"data.clip_seconds={args.clip:g}",

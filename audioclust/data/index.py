@@ -299,7 +299,7 @@ def _event_starts(seg: dict, clip_seconds, hop_seconds, idx: Index, path: str, s
 
     sr, n = seg["sr"], seg["n"]
     events = [(a / sr, b / sr) for a, b in seg["events"]]
-    rows = [(path, a / sr, b / sr, "event", f"above noise floor + {segment.threshold_db:g} dB") for a, b in seg["events"]]
+    rows = [(path, a / sr, b / sr, "event", segment.describe_event()) for a, b in seg["events"]]
     rows += [(path, a / sr, b / sr, "quiet", r) for a, b, r in seg["quiet"]]
     idx.segments += sorted(rows, key=lambda r: r[1])
     return [s for w in event_windows(events, clip_seconds, hop_seconds, n / sr) for s in w]

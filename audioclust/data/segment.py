@@ -101,6 +101,12 @@ class SegmentConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"segment.{name} must be >= 0, got {getattr(self, name)}")
 
+    def describe_event(self) -> str:
+        if self.spread_factor:
+            return (f"above noise floor + {self.threshold_db:g} dB and background median + "
+                    f"{self.spread_factor:g} sigma")
+        return f"above noise floor + {self.threshold_db:g} dB"
+
     def describe_quiet(self) -> str:
         if self.spread_factor:
             return (f"below noise floor + {self.threshold_db:g} dB or background median + "

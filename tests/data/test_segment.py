@@ -264,6 +264,7 @@ def test_novelty_follows_a_moving_background():
     assert novelty.event_seconds < 0.5 * energy.event_seconds, (novelty.event_seconds, energy.event_seconds)
     assert _scores(novelty.events, truth)[0] >= 0.9
     assert "median + 3 sigma" in novelty.quiet[0].reason
+    assert SegmentConfig(spread_factor=3.0).describe_event() == "above noise floor + 6 dB and background median + 3 sigma"
     steady, truth = _recording(10, seed=3)
     a, b = (detect(steady, SR, SegmentConfig(pad_seconds=0.0, spread_factor=f)) for f in (0.0, 3.0))
     assert _scores(b.events, truth)[0] >= _scores(a.events, truth)[0] - 0.05

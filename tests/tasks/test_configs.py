@@ -82,3 +82,18 @@ def test_cluster_config_kmeans_relax_reaches_fit_kmeans_and_is_checked_before_th
         Clusterer.from_config(_compose("cluster", ["run_dir=/x", "kmeans.relax=1.5"], tmp_path))
     with pytest.raises(ConfigError, match=r"kmeans.relax must be a number in \[1, 2\)"):
         Clusterer.from_config(_compose("cluster", ["run_dir=/x", "kmeans.init=greedy", "kmeans.relax=2"], tmp_path))
+
+
+@pytest.mark.parametrize("preset,spread", [("novelty", 3.0), ("energy", 0.0)])
+def test_cluster_command_takes_the_detector_preset_as_train_does(preset, spread, tmp_path):
+    """`audioclust-cluster encoder=speech data.root=... data/segment=novelty`: the same words as train.py's; the
+    preset lands in the cluster's data overrides and from there in the encoder's data module."""
+    from audioclust.tasks.builders import make_datamodule
+
+    cfg = _compose("cluster", ["encoder=speech", f"data.root={tmp_path}", "data.clip_seconds=1.0",
+                               f"data/segment={preset}"], tmp_path)
+    assert cfg.encoder_data.segment is None and cfg.data.segment.spread_factor == spread
+    dm = make_datamodule(cfg.encoder_data, cfg.data)
+    assert dm.segment.spread_factor == spread and dm.segment.bands == 8
+    assert make_datamodule(cfg.encoder_data, _compose("cluster", ["encoder=speech", f"data.root={tmp_path}",
+                                                                  "data.clip_seconds=1.0"], tmp_path).data).segment is None
