@@ -329,6 +329,8 @@ def main() -> None:
     ap.add_argument("--steady", type=float, help="--noise: only recordings whose 1 s level moves at most this many "
                                                   "dB (std): rain, wind, insects, not bird song")
     args = ap.parse_args()
+    if any(":" in d for d in args.cluster_detectors):
+        ap.error("--cluster-detectors takes conf/data/segment preset names (no ':key=value'; set those in the preset)")
     noise = noise_files(Path(args.noise), args.steady) if args.noise else None
     if not FSDD.is_dir():
         sys.exit(f"FSDD not found at {FSDD}")
@@ -385,10 +387,11 @@ def main() -> None:
             f"one-shots, trimmed to their frames within 30 dB of their peak, placed >= 1 s apart over {background}. "
             "SNR = event RMS over its extent vs the local background RMS, broadband. "
             "Detector defaults (25 ms frames, 100 Hz high-pass, floor = 20th percentile over 30 s, threshold 6 dB, "
-            "hysteresis 3 dB, min event 0.1 s, merge gap 0.3 s) with padding off. Detectors: `energy:bands=1`, "
-            "the broadband energy; `energy` (`data/segment=energy`: each of 8 log-spaced bands has its own floor); "
-            "`novelty` (`data/segment=novelty`: as `energy`, and a band must also rise 3 robust standard deviations "
-            "above its own running median, so a background that moves by itself needs a larger excursion).", "",
+            f"hysteresis 3 dB, min event 0.1 s, merge gap 0.3 s) with padding off. Detectors (`--detectors`): "
+            f"{', '.join(f'`{d}`' for d in args.detectors)}; the presets: `energy` (`data/segment=energy`: each of "
+            "8 log-spaced bands has its own floor; `:bands=1`: the broadband energy), `novelty` "
+            "(`data/segment=novelty`: as `energy`, and a band must also rise 3 robust standard deviations above its "
+            "own running median, so a background that moves by itself needs a larger excursion).", "",
             "Recall: the detections cover >= 50% of a true event. Onset recall: a detection starts within 0.1 s "
             "of the true onset. Precision: detections that overlap a true event at all. Time precision: the share "
             "of the kept seconds that lie inside true events. Kept: share of the recording inside detections.", "",
@@ -424,7 +427,7 @@ def main() -> None:
 def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str = "") -> str:
     text = [f"## {CLUSTERS}{suffix} ({line})", "",
             f"`python bench/detector.py --cluster{noise_args(args)}` (the recordings above: {args.recordings} x {args.minutes:g} min "
-            f"per SNR). Each SNR's recordings are clustered twice by cluster.py's own route (data config, "
+            f"per SNR). Each SNR's recordings are clustered once as fixed windows and once per detector by cluster.py's own route (data config, "
             f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
             f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "
             f"(`data.clip_seconds={args.clip:g} data.hop_seconds={args.hop:g}`, every window of the recording) "

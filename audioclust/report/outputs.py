@@ -96,8 +96,8 @@ class Rows:
 
     @functools.cached_property
     def labels(self) -> list | None:
-        """The true label per row, None where there is none; None when no file has one (built once: scores, the
-        explorer and W&B read it)."""
+        """The true label per row, None where there is none; None when no file has one (built once: the scores and the
+        explorer read it)."""
         if all(v is None or v == "" for v in self.file_labels):
             return None
         per_file = [None if v == "" else v for v in self.file_labels]

@@ -5,7 +5,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 CONF = str(ROOT / "conf")
 
@@ -37,7 +37,8 @@ def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
     assert model.embedding_dim > 0 and dm.batch_size == cfg.data.batch_size
     assert (cfg.logger or {}).keys() <= {"wandb", "csv"}
     if "data/segment=novelty" in overrides:     # the preset is energy's settings plus the spread rule
-        assert dm.segment.spread_factor == 3.0 and dm.segment.threshold_db == 6.0 and dm.segment.bands == 8
+        energy = OmegaConf.load(ROOT / "conf" / "data" / "segment" / "energy.yaml")
+        assert set(cfg.data.segment) == set(energy) and dm.segment.spread_factor == 3.0   # energy's keys, inherited
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp", "ddp_cpu"])
@@ -94,6 +95,7 @@ def test_cluster_command_takes_the_detector_preset_as_train_does(preset, spread,
                                f"data/segment={preset}"], tmp_path)
     assert cfg.encoder_data.segment is None and cfg.data.segment.spread_factor == spread
     dm = make_datamodule(cfg.encoder_data, cfg.data)
-    assert dm.segment.spread_factor == spread and dm.segment.bands == 8
+    assert dm.segment.spread_factor == spread
+    assert set(cfg.data.segment) == set(OmegaConf.load(ROOT / "conf" / "data" / "segment" / "energy.yaml"))
     assert make_datamodule(cfg.encoder_data, _compose("cluster", ["encoder=speech", f"data.root={tmp_path}",
                                                                   "data.clip_seconds=1.0"], tmp_path).data).segment is None
