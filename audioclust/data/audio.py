@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import wave
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,20 +68,65 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     return AudioInfo(str(path), int(info.frames), int(info.samplerate), int(info.channels))
 
 
-def _header(path: Path, tries: int = 3):
+class _SharedOrAlone:
+    """A lock held by many at once (shared) or by one alone (exclusive); an exclusive request waits for the shared
+    holders to leave and keeps new ones out meanwhile."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._alone = False
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone and not self._waiting)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def alone(self):
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._alone and not self._shared)
+            self._waiting -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+
+_HEADERS = _SharedOrAlone()
+
+
+def _header(path: Path):
     """sf.info, with a one-line reason for a file it cannot read. libsndfile keeps its last error in one global:
     with files probed in parallel threads another open can clear it first, and the reason comes back as error 0,
-    "(Garbled error message from libsndfile)" (libsndfile#610); the header is then read again."""
-    for attempt in range(tries):
-        try:
+    "(Garbled error message from libsndfile)" (libsndfile#610). Headers are read in parallel; a file whose reason
+    was lost is read again alone (no other header read meanwhile), so its reason does not depend on the threads."""
+    try:
+        with _HEADERS.shared():
             return sf.info(str(path))
-        except Exception as exc:  # soundfile raises several types for bad files
-            if getattr(exc, "code", None) == 0 and attempt < tries - 1:
-                continue
-            msg = _short(exc).replace(f"Error opening {str(path)!r}: ", "")
-            if "does not exist" in msg:  # libsndfile's words for a regular file it cannot recognise
-                msg = "format not recognised"
-            raise DataError(f"not readable audio: {msg}") from None
+    except Exception as exc:  # soundfile raises several types for bad files
+        if getattr(exc, "code", None) == 0:
+            try:
+                with _HEADERS.alone():
+                    return sf.info(str(path))
+            except Exception as again:
+                exc = again
+        msg = _short(exc).replace(f"Error opening {str(path)!r}: ", "")
+        if "does not exist" in msg:  # libsndfile's words for a regular file it cannot recognise
+            msg = "format not recognised"
+        raise DataError(f"not readable audio: {msg}") from None
 
 
 def load(path: str, sr: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:

@@ -184,3 +184,38 @@ def test_a_garbled_libsndfile_error_is_read_again(tmp_path, monkeypatch):
         audio.probe(junk)
     assert len(calls) == 2 and "Garbled" not in str(err.value)
     assert str(err.value).startswith("not readable audio: ")
+
+
+def test_a_lost_reason_is_read_again_with_no_other_header_read_in_flight():
+    """The re-read of a file whose reason was lost waits for the header reads in flight and keeps new ones out until
+    it is done (one libsndfile open at a time then), so no other open can clear its error again."""
+    import threading
+    import time
+
+    from audioclust.data.audio import _SharedOrAlone
+
+    lock, log = _SharedOrAlone(), []
+
+    def shared(name, hold):
+        with lock.shared():
+            log.append(f"{name}+")
+            time.sleep(hold)
+            log.append(f"{name}-")
+
+    def alone():
+        with lock.alone():
+            log.append("alone+")
+            time.sleep(0.1)
+            log.append("alone-")
+
+    first = threading.Thread(target=shared, args=("a", 0.3))
+    first.start()
+    time.sleep(0.05)
+    again = threading.Thread(target=alone)
+    again.start()
+    time.sleep(0.05)
+    late = threading.Thread(target=shared, args=("b", 0.0))   # arrives while the re-read waits: goes after it
+    late.start()
+    for t in (first, again, late):
+        t.join(5)
+    assert log == ["a+", "a-", "alone+", "alone-", "b+", "b-"], log
