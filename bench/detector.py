@@ -194,35 +194,18 @@ def score(events, truth, duration: float) -> dict:
                 drums=found[kinds == "drum"].mean(), onset=onset.mean(), detections=len(ev),
                 precision=true_det.mean() if len(ev) else float("nan"), false=int((~true_det).sum()),
                 kept=float((ev[:, 1] - ev[:, 0]).sum() / duration) if len(ev) else 0.0,
-                at_events=float(_union_overlap(ev, tr) / duration))
-
-
-def _union_overlap(ev: np.ndarray, tr: np.ndarray) -> float:
-    """Seconds of the detections (non-overlapping intervals) that lie inside the (non-overlapping) true events."""
-    if not len(ev) or not len(tr):
-        return 0.0
-    return float(np.clip(np.minimum(tr[:, None, 1], ev[None, :, 1]) - np.maximum(tr[:, None, 0], ev[None, :, 0]),
-                         0, None).sum())
+                at_events=float(inter.sum() / duration))   # detections and events do not overlap themselves
 
 
 def detector_config(spec: str, **extra) -> SegmentConfig:
-    """A detector setting of --detectors: 'PRESET[:key=value,...]', PRESET a file of conf/data/segment (its
-    defaults list followed), the values parsed as YAML; `extra` on top."""
-    import yaml
+    """A detector setting of --detectors: 'PRESET[:key=value,...]', composed as the command line would
+    (`data/segment=PRESET data.segment.key=value`); `extra` on top."""
     from omegaconf import OmegaConf
+    from recipes import compose
 
     name, _, rest = spec.partition(":")
-
-    def load(n):
-        c = OmegaConf.load(ROOT / "conf" / "data" / "segment" / f"{n}.yaml")
-        parts = [load(d) for d in c.pop("defaults", []) if d != "_self_"]
-        return OmegaConf.merge(*parts, c)
-
-    cfg = OmegaConf.to_container(load(name))
-    for kv in filter(None, rest.split(",")):
-        k, v = kv.split("=", 1)
-        cfg[k] = yaml.safe_load(v)
-    return SegmentConfig(**{**cfg, **extra})
+    cfg = compose([f"data/segment={name}"] + [f"data.segment.{kv}" for kv in rest.split(",") if kv])
+    return SegmentConfig(**{**OmegaConf.to_container(cfg.data.segment), **extra})
 
 
 def window_labels(offsets, clip: float, truth) -> tuple[list[str], np.ndarray]:
