@@ -28,3 +28,21 @@ class SigtermCheckpoint(L.Callback):
         if trainer.is_global_zero:
             log.warning("SIGTERM: saved %s at epoch %d, step %d; run the same command again to resume",
                         self.path, trainer.current_epoch, trainer.global_step)
+
+
+class CountResumedEpoch(L.Callback):
+    """Mends Lightning's epoch count after a resume from a checkpoint saved in `on_train_batch_end` of an epoch's
+    last batch (SlurmRequeue's hpc_ckpt_N.ckpt, the SIGTERM last.ckpt, a step checkpoint that falls on an epoch's end).
+
+    Lightning (2.6) then counts that epoch as done, skips the next epoch's start, and runs the next epoch without
+    counting it as started. Nothing goes wrong until the run is stopped again in the middle of that epoch: the
+    checkpoint then says no epoch is in progress, so the resume trains that epoch from its first batch again (one
+    batch twice, every logged step one behind global_step; seen in a SLURM job requeued twice). Counting the
+    epoch as started when training starts keeps every later checkpoint right. The train task always adds it."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        fit = trainer.fit_loop
+        if (fit.restarted_mid_epoch and fit.epoch_loop.restarted_on_train_batch_end
+                and fit.epoch_loop.batch_progress.is_last_batch):
+            fit.epoch_progress.increment_ready()
+            fit.epoch_progress.increment_started()

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audioclust import checks, io
 from audioclust.data.datamodule import AUTO_MAX_SECONDS
+from audioclust.launch.callbacks import CountResumedEpoch
 from audioclust.tasks.builders import build_data, build_model
 from audioclust.utils import group_wandb, instantiate_list, is_rank_zero, setup_run, show_progress
 
@@ -60,7 +61,7 @@ def train(cfg: DictConfig) -> float | None:
     group_wandb(cfg)
     loggers = instantiate_list(cfg.get("logger"))
     callbacks = [c for c in instantiate_list(cfg.get("callbacks"))
-                 if loggers or type(c).__name__ != "LearningRateMonitor"]
+                 if loggers or type(c).__name__ != "LearningRateMonitor"] + [CountResumedEpoch()]
     quiet = {} if show_progress(cfg.get("progress")) else {"enable_progress_bar": False}
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **quiet)
     resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.demos.boring_classes import BoringModel
 
+from audioclust.launch.callbacks import CountResumedEpoch
 from audioclust.launch.slurm import SlurmRequeue, next_hpc_path
 
 
@@ -48,6 +49,38 @@ def test_usr1_saves_requeues_and_stops(tmp_path, fake_slurm):
     assert fake_slurm.read_text().split() == ["requeue", "4242"]
     assert trainer.global_step == 14  # stopped there, did not run to 30 steps
     assert signal.getsignal(signal.SIGUSR1) == before  # handler restored
+
+
+class Trained(Callback):
+    """(epoch, batch index) of every batch that ran its optimiser step."""
+    def __init__(self):
+        self.batches = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.batches.append((trainer.current_epoch, batch_idx))
+
+
+@pytest.mark.parametrize("signal_steps", [(9, 14), (9, 19, 24), (4, 13)])
+def test_requeued_again_after_a_save_on_an_epochs_last_batch(tmp_path, fake_slurm, signal_steps):
+    """Step 9 is epoch 0's last batch: Lightning resumes from that save, but without CountResumedEpoch the next
+    save in the middle of an epoch resumes that epoch from its first batch (one batch twice, seen on SLURM)."""
+    trained, resume = [], None
+    for step in (*signal_steps, None):
+        seen = Trained()
+        callbacks = [seen, SlurmRequeue(), CountResumedEpoch()] + ([SignalAt(step)] if step is not None else [])
+        trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=3, limit_train_batches=10, limit_val_batches=2,
+                            callbacks=callbacks, logger=False, enable_progress_bar=False,
+                            enable_checkpointing=False, accelerator="cpu", devices=1)
+        if step is None:
+            trainer.fit(BoringModel(), ckpt_path=resume)
+        else:
+            with pytest.raises(SystemExit):
+                trainer.fit(BoringModel(), ckpt_path=resume)
+            resume = max(tmp_path.glob("hpc_ckpt_*.ckpt"), key=lambda p: int(p.stem.split("_")[-1]))
+            assert torch.load(resume, weights_only=True)["global_step"] == step + 1
+        trained += seen.batches
+    assert trained == [(e, b) for e in range(3) for b in range(10)]   # every batch once, in order
+    assert trainer.global_step == 30
 
 
 def test_a_signal_after_training_is_ignored(tmp_path, fake_slurm):
