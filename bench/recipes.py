@@ -238,7 +238,7 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
             continue
         x = np.concatenate([m["x"] for m in members], 1)
         weights = np.concatenate([np.full(m["x"].shape[1], 1 / np.sqrt(m["x"].shape[1]), np.float32) for m in members])
-        base = sum(m["embed_seconds"] + m["load_seconds"] for m in members)
+        base = sum(m["embed_seconds"] + m["load_seconds"] + (m["train_seconds"] or 0.0) for m in members)
         per_clip = sum(m["embed_seconds"] for m in members) / max(len(x), 1)
         for column, (pattern, k, _) in columns.items():
             labels = labels_of(members[0]["paths"], pattern)
@@ -290,11 +290,13 @@ def _cell(s: dict | None) -> str:
     return f"{s['nmi'][0]:.2f} ± {s['nmi'][1]:.2f} / {s['acc'][0]:.2f} ± {s['acc'][1]:.2f}"
 
 
-def table(results: dict, columns: list[str], seeds, start_machine: str, data_info: dict) -> str:
+def table(results: dict, columns: list[str], seeds, start_machine: str, data_info: dict,
+          section: str = "Recipes x data sets") -> str:
     order = sorted(results, key=_row_order)
     head = ["recipe", *columns, "embedding s/clip", "wall s"]
-    lines = ["## Recipes x data sets", "",
-             f"`python bench/recipes.py`; {start_machine}; {platform.platform()}; 1 thread per process "
+    command = " ".join(["python bench/recipes.py", *sys.argv[1:]])
+    lines = [f"## {section}", "",
+             f"`{command}`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
              f"{list(seeds)}; labels only score. Clips: " + "; ".join(f"{c}: {n}" for c, n in data_info.items())
              + ". Clip length 1 s everywhere (`data.clip_seconds=1.0 data.hop_seconds=null`, the folder default then; BirdNET pads to its 3 s "
@@ -304,7 +306,8 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              "(drums `data=folder` defaults, FSDD `experiment=fsdd`, synthetic `experiment=demo`); voice "
              "co-clustering (FSDD only, README): digits `voice=speech`, speakers `voice=speakers kmeans.k=10` (the 6 "
              "voice groups are the clusters). **mix A+B**: `encoder=mix encoder.members=[A,B]`, the members' embeddings side by "
-             "side, each member's dimensions weighted 1/sqrt(its dim) after the z-score (embedding time: the members'). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
+             "side, each member's dimensions weighted 1/sqrt(its dim) after the z-score (embedding time: the members'); "
+             "member blockae: that data set's blockae run (`run_dir=`, embedded as the blockae row). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
              "Each (encoder, data set) embedded once and cached; **embedding s/clip**: the Lightning predict "
              "alone, per data set in column order; **wall s**: what a user spends for that recipe per data set "
              "(blockae training + model load and one warm-up call + embedding + clustering with every seed; classic: features + "
@@ -367,6 +370,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--results", default=None, help="also write the raw results here (JSON)")
     ap.add_argument("--out", default=None, help="write the table here instead of BENCHMARKS.md")
+    ap.add_argument("--section", default="Recipes x data sets",
+                    help="the BENCHMARKS.md section it writes (another name keeps the full table)")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     start = machine()
@@ -402,8 +407,8 @@ def main() -> None:
             info[c] = max(r[c]["n"] for r in results.values() if c in r)
         if args.results:
             Path(args.results).write_text(json.dumps(results, indent=1))
-        text = table(results, columns, args.seeds, start, info)   # after each data set: partial results stay
-        write_section("Recipes x data sets", text, args.out)
+        text = table(results, columns, args.seeds, start, info, args.section)   # after each data set: partial results stay
+        write_section(args.section, text, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s")
     print(text)
 

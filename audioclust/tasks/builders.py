@@ -78,15 +78,17 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
                 raise ConfigError(f"data.{key} is the train run's with encoder=blockae: {how} "
                                   "(or use a pretrained encoder: encoder=aisfx|birdnet|speech|speaker)")
         return
-    if OmegaConf.select(cfg, "run_dir") is not None:
-        raise ConfigError(f"run_dir is a train.py run, for encoder=blockae; encoder={name} needs none "
-                          "(outputs go under logs/cluster/runs)")
+    if mix_with_run(cfg.encoder):
+        checks.required(cfg, "run_dir")
+    elif OmegaConf.select(cfg, "run_dir") is not None:
+        raise ConfigError(f"run_dir is a train.py run, for encoder=blockae (or a mix with blockae among "
+                          f"encoder.members); encoder={name} needs none (outputs go under logs/cluster/runs)")
     if voice_groups:
         raise ConfigError(f"voice groups need the block autoencoder's long-term spectra: use voice=none with encoder={name}")
     if name == "auto" and cfg.get("mode") == "assign":
         raise ConfigError("encoder=auto picks an encoder when fitting: assign with the fit's pick, "
                           "encoder=<name in its encoder.json> clusters_dir=<its output dir>")
-    if cfg.get("mode") == "assign" and not cfg.get("clusters_dir"):
+    if cfg.get("mode") == "assign" and not cfg.get("clusters_dir") and not mix_with_run(cfg.encoder):
         raise ConfigError(f"mode=assign with encoder={name} needs clusters_dir=<the output dir of its mode=fit run>")
 
 
@@ -101,13 +103,22 @@ def encoder_node(name: str) -> DictConfig:
     return OmegaConf.create(path.read_text())
 
 
-def build_encoder(node: DictConfig):
+def mix_with_run(node) -> bool:
+    """encoder=mix with the block autoencoder of a train.py run (run_dir) among its members."""
+    return BLOCKAE in [str(n) for n in ((node or {}).get("members") or [])]
+
+
+def build_encoder(node: DictConfig, run_dir=None):
     """The frozen pretrained encoder of an `encoder` node; its `name` is recorded, not passed to the class. A
-    missing package is one ConfigError naming its pip command. encoder=mix: its `members` are built by name."""
+    missing package is one ConfigError naming its pip command. encoder=mix: its `members` are built by name,
+    `blockae` from the train.py run at run_dir."""
+    from audioclust.embed.encoders.trained import TrainedEncoder
+
     plain = OmegaConf.create({k: v for k, v in node.items() if k not in ("name", "members")})
     if node.get("members") is None:
         return instantiate(plain)
-    members = {str(n): build_encoder(encoder_node(str(n))) for n in node.members}
+    members = {str(n): TrainedEncoder(load_run(run_dir)[1]) if str(n) == BLOCKAE else build_encoder(encoder_node(str(n)))
+               for n in node.members}
     return instantiate(plain, _partial_=True)(members=members)
 
 
@@ -119,8 +130,15 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     if encoder_name(cfg) == BLOCKAE:
         run_cfg, model = load_run(cfg.run_dir)
         return run_cfg.data, model, run_cfg
-    model = build_encoder(cfg.encoder)
-    return encoder_data(cfg, model), model, None
+    if not mix_with_run(cfg.encoder):
+        model = build_encoder(cfg.encoder)
+        return encoder_data(cfg, model), model, None
+    model = build_encoder(cfg.encoder, cfg.run_dir)
+    run_cfg = OmegaConf.load(Path(cfg.run_dir) / "run_config.yaml")
+    data = encoder_data(cfg, model)
+    for key in ("root", "labels"):   # the run's own folder, unless data.root names another
+        data[key] = run_cfg.data.get(key)
+    return data, model, run_cfg
 
 
 def encoder_data(cfg: DictConfig, model) -> DictConfig:

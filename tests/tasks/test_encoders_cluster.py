@@ -73,7 +73,7 @@ def test_pretrained_encoder_needs_no_run_dir_and_writes_under_logs_cluster():
     ([], "run_dir is not set: pass run_dir=..."),   # encoder=blockae, as before
     (["run_dir=/x", "data.root=/clips"], "data.root is the train run's with encoder=blockae: pass input="),
     (["run_dir=/x", "data.clip_seconds=2"], "data.clip_seconds is the train run's with encoder=blockae"),
-    (["encoder=speaker", "run_dir=/x"], "run_dir is a train.py run, for encoder=blockae; encoder=speaker needs none"),
+    (["encoder=speaker", "run_dir=/x"], "run_dir is a train.py run, for encoder=blockae (or a mix with blockae"),
     (["encoder=speech", "voice=speech"], "voice groups need the block autoencoder's long-term spectra"),
     (["encoder=aisfx", "mode=assign"], "mode=assign with encoder=aisfx needs clusters_dir="),
     (["encoder=auto", "mode=assign"], "encoder=auto picks an encoder when fitting: assign with the fit's pick"),
@@ -255,3 +255,33 @@ def test_mix_fits_and_assigns_with_its_members_weighted(clips, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")}
             == {r["path"]: r["cluster"] for r in _rows(fit / "assignments.csv")})
+
+
+def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_member(clips, tmp_path):
+    """encoder=mix 'encoder.members=[speaker,blockae]' run_dir=<train.py run>: no data.root (the run's folder),
+    outputs under the run as encoder=blockae's; the blockae columns are the run's own embeddings of each file
+    (same 1 s windows, same power-weighted pooling), the speaker columns the pretrained model's."""
+    needs("speaker")
+    run = tmp_path / "run"
+    p = run_script("train.py", "debug=default", "data=folder", f"data.root={clips}", "data.max_files=null",
+                   "data.labels.source=parent", "trainer.max_epochs=1", "threads=1", f"hydra.run.dir={run}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    common = ["kmeans.k=3", "threads=1", "wandb.enabled=false", "report.plots=false", "report.explorer=false"]
+    p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/own", *common)
+    assert p.returncode == 0, p.stderr[-3000:]
+    mix = ["encoder=mix", "encoder.members=[speaker,blockae]", f"run_dir={run}", *common]
+    p = run_script("cluster.py", *mix)
+    assert p.returncode == 0, p.stderr[-3000:]
+    (out,) = [d for d in (run / "fit").iterdir() if d.name != "own"]
+    own, x = np.load(run / "fit/own/embeddings.npy"), np.load(out / "embeddings.npy")
+    assert x.shape == (N_CLIPS, 256 + own.shape[1]) and own.shape[1] > 0
+    np.testing.assert_allclose(x[:, 256:], own, rtol=1e-4, atol=1e-5)
+    info = json.loads((out / "encoder.json").read_text())
+    assert info["name"] == "mix" and "blockae: your own model" in info["licence"]
+    assert {r["label"] for r in _rows(out / "assignments.csv")} == {"k0", "k1", "k2"}   # the run's labels config
+    p = run_script("cluster.py", *mix, "mode=assign", f"input={clips}", f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 0, p.stderr[-3000:]   # the newest fit under run_dir, as with encoder=blockae
+    assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")}
+            == {r["path"]: r["cluster"] for r in _rows(out / "assignments.csv")})
+    with pytest.raises(ConfigError, match="run_dir is not set"):
+        plan(_compose(["encoder=mix", "encoder.members=[speaker,blockae]", f"data.root={clips}"]))

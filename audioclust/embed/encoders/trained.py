@@ -1,0 +1,49 @@
+"""The block autoencoder of a train.py run as one member of encoder=mix, beside pretrained encoders:
+
+    audioclust-cluster encoder=mix 'encoder.members=[aisfx,birdnet,blockae]' run_dir=logs/train/runs/<time>
+
+The run's model embeds the clips the mix reads (resampled to the run's rate by MixEncoder). It takes clips of the
+run's own length: a clip is cut into windows of that length (the last one zero-padded, as the run's data module
+pads a short file) and their embeddings are averaged, each weighted by its signal power (data.pool_weights=power).
+Measured in BENCHMARKS.md, "Recipes x data sets".
+"""
+from __future__ import annotations
+
+import torch
+
+from audioclust.embed.encoders.base import Encoder, valid_lengths
+from audioclust.frontend import signal_power
+
+
+class TrainedEncoder(Encoder):
+    licence = "your own model (audioclust-train)"
+    min_seconds = 0.0
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.sr = int(model.frontend.sr)
+        self.n_samples = int(model.frontend.n_samples)
+        self.embedding_dim = int(model.embedding_dim)
+
+    def windows(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Each clip's valid samples in consecutive windows of the run's length (at least one per clip):
+        (windows (W, n_samples), valid samples per window (W,), windows per clip)."""
+        n, rows, valid, counts = self.n_samples, [], [], []
+        for row, k in zip(wave, valid_lengths(wave, lengths)):
+            starts = range(0, max(k, 1), n)
+            for s in starts:
+                piece = row[s:min(s + n, k)].float()
+                rows.append(torch.nn.functional.pad(piece, (0, n - piece.shape[0])))
+                valid.append(piece.shape[0])
+            counts.append(len(starts))
+        return torch.stack(rows), torch.tensor(valid, device=wave.device), counts
+
+    @torch.no_grad()
+    def embed(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, samples) at self.sr -> (B, D): the power-weighted mean of the clip's windows' embeddings."""
+        w, valid, counts = self.windows(wave, lengths)
+        z = self.model.embed(w, valid).float()
+        p = signal_power(w, valid).clamp_min(1e-12)
+        out = [(zi * pi[:, None]).sum(0) / pi.sum() for zi, pi in zip(z.split(counts), p.split(counts))]
+        return torch.stack(out)
