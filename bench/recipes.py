@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -294,7 +295,7 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
           section: str = "Recipes x data sets") -> str:
     order = sorted(results, key=_row_order)
     head = ["recipe", *columns, "embedding s/clip", "wall s"]
-    command = " ".join(["python bench/recipes.py", *sys.argv[1:]])
+    command = shlex.join(["python", "bench/recipes.py", *sys.argv[1:]])
     lines = [f"## {section}", "",
              f"`{command}`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
