@@ -136,8 +136,8 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     model = build_encoder(cfg.encoder, cfg.run_dir)
     run_cfg = OmegaConf.load(Path(cfg.run_dir) / "run_config.yaml")
     data = encoder_data(cfg, model)
-    for key in ("root", "labels"):   # the run's own folder, unless data.root names another
-        data[key] = run_cfg.data.get(key)
+    if OmegaConf.select(cfg, "data.root") is None:   # the run's own folder and its labels config
+        data.root, data.labels = run_cfg.data.get("root"), run_cfg.data.get("labels")
     return data, model, run_cfg
 
 

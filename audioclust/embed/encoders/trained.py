@@ -5,7 +5,7 @@
 The run's model embeds the clips the mix reads (resampled to the run's rate by MixEncoder). It takes clips of the
 run's own length: a clip is cut into windows of that length (the last one zero-padded, as the run's data module
 pads a short file) and their embeddings are averaged, each weighted by its signal power (data.pool_weights=power).
-Measured in BENCHMARKS.md, "Recipes x data sets".
+Measured in BENCHMARKS.md, "Pretrained encoders beside the block autoencoder".
 """
 from __future__ import annotations
 
