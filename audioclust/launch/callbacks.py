@@ -38,11 +38,18 @@ class CountResumedEpoch(L.Callback):
     counting it as started. Nothing goes wrong until the run is stopped again in the middle of that epoch: the
     checkpoint then says no epoch is in progress, so the resume trains that epoch from its first batch again (one
     batch twice, every logged step one behind global_step; seen in a SLURM job requeued twice). Counting the
-    epoch as started when training starts keeps every later checkpoint right. The train task always adds it."""
+    epoch as started when training starts keeps every later checkpoint right. Not when no epoch follows (the save
+    was on the last epoch's last batch): the run ends at once, and a later run with more epochs must start that
+    epoch itself. That epoch's `on_train_epoch_start` hooks are not called (Lightning's skip, kept). The train task
+    always adds it."""
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         fit = trainer.fit_loop
-        if (fit.restarted_mid_epoch and fit.epoch_loop.restarted_on_train_batch_end
+        if not (fit.restarted_mid_epoch and fit.epoch_loop.restarted_on_train_batch_end
                 and fit.epoch_loop.batch_progress.is_last_batch):
+            return
+        epochs_done = fit.max_epochs not in (None, -1) and fit.epoch_progress.current.processed >= fit.max_epochs
+        steps_done = fit.max_steps not in (None, -1) and trainer.global_step >= fit.max_steps
+        if not (epochs_done or steps_done):
             fit.epoch_progress.increment_ready()
             fit.epoch_progress.increment_started()

@@ -12,6 +12,8 @@ from audioclust import checks, io
 from audioclust.errors import AudioclustError, CheckpointError, ConfigError
 
 BLOCKAE = "blockae"   # the `encoder` choice that embeds with a train.py run (run_dir=...)
+# how a run's data config cuts files into clips: a mix with blockae reads the folder as the run does
+RUN_WINDOWS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights", "trim_db", "segment")
 
 
 def instantiate(node: DictConfig, **kwargs):
@@ -126,7 +128,8 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     """What a cluster run embeds with: (the data config its data module starts from, the model, the train run's
     config or None). encoder=blockae: the run at run_dir, its data config and trained model; a pretrained
     encoder: the frozen model and `encoder_data` (conf/data/folder.yaml) at the encoder's sample rate (each file
-    is resampled on load)."""
+    is resampled on load); a mix with blockae: that at the mix's rate, cut as the run cuts its clips (and the
+    run's folder and labels unless data.root is given)."""
     if encoder_name(cfg) == BLOCKAE:
         run_cfg, model = load_run(cfg.run_dir)
         return run_cfg.data, model, run_cfg
@@ -136,8 +139,10 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     model = build_encoder(cfg.encoder, cfg.run_dir)
     run_cfg = OmegaConf.load(Path(cfg.run_dir) / "run_config.yaml")
     data = encoder_data(cfg, model)
-    if OmegaConf.select(cfg, "data.root") is None:   # the run's own folder and its labels config
-        data.root, data.labels = run_cfg.data.get("root"), run_cfg.data.get("labels")
+    own = ("root", "synthetic", "labels") if OmegaConf.select(cfg, "data.root") is None else ()   # the run's folder
+    for key in (*own, *RUN_WINDOWS):   # cut as the run cuts its clips (data.* overrides still win)
+        if key in run_cfg.data:
+            data[key] = run_cfg.data[key]
     return data, model, run_cfg
 
 

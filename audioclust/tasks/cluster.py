@@ -71,7 +71,7 @@ def cluster(cfg: DictConfig) -> float | None:
     if wandb.group is None and run_cfg is not None:   # join the training run's group (train sets it to its run dir's name)
         wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
     if mode == "assign":
-        clusterer, fitted = _load_clusters(cfg, encoder["name"])
+        clusterer, fitted = _load_clusters(cfg, encoder)
         data_cfg = _fitted_window(data_cfg, fitted, cfg.get("data"))
     model.predict_voice = clusterer.needs_ltas
     dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
@@ -177,22 +177,33 @@ def _run_dir(cfg) -> str | None:
 
 
 def _encoder_info(cfg, model) -> dict:
-    """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B."""
+    """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B;
+    encoder=mix: its members too."""
+    members = getattr(model, "names", None)
     return {"name": encoder_name(cfg), "licence": getattr(model, "licence", "your own model (audioclust-train)"),
-            "embedding_dim": int(model.embedding_dim)}
+            "embedding_dim": int(model.embedding_dim), **({"members": list(members)} if members else {})}
 
 
-def _load_clusters(cfg, encoder: str):
-    cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir))
+def _described(info: dict) -> str:
+    return f"encoder={info['name']}" + (f" 'encoder.members=[{','.join(info['members'])}]'" if info.get("members") else "")
+
+
+def _same_encoder(fitted: dict, encoder: dict) -> bool:
+    """The same encoder (and, for a mix, the same members: an older encoder.json without them is not checked)."""
+    return fitted["name"] == encoder["name"] and ("members" not in fitted or fitted["members"] == encoder.get("members"))
+
+
+def _load_clusters(cfg, encoder: dict):
+    cdir = Path(cfg.clusters_dir) if cfg.get("clusters_dir") else _newest_fit(Path(cfg.run_dir), encoder)
     for name in ("centroids.npy", "preprocess.npz", "encoder.json"):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `audioclust-cluster ... mode=fit` first")
-    fitted = json.loads((cdir / "encoder.json").read_text())["name"]
-    if fitted != encoder:
-        raise ConfigError(f"the clusters in {cdir} were fitted with encoder={fitted}, this run embeds with "
-                          f"encoder={encoder}: pass encoder={fitted} (or fit again)")
+    fitted = json.loads((cdir / "encoder.json").read_text())
+    if not _same_encoder(fitted, encoder):
+        raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
+                          f"{_described(encoder)}: pass the fit's (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
-    return Clusterer.from_state(state, cfg.kmeans.gpu), json.loads((cdir / "encoder.json").read_text())
+    return Clusterer.from_state(state, cfg.kmeans.gpu), fitted
 
 
 def _fitted_window(data_cfg, fitted: dict, overrides):
@@ -211,11 +222,20 @@ def _fitted_window(data_cfg, fitted: dict, overrides):
     return data_cfg
 
 
-def _newest_fit(run_dir: Path) -> Path:
+def _newest_fit(run_dir: Path, encoder: dict) -> Path:
+    """The newest fit under run_dir by this run's encoder (encoder=blockae and a mix with blockae both fit there);
+    the newest of any when none is (_load_clusters then names the encoder it was fitted with)."""
     fits = sorted(p.parent for p in run_dir.glob("fit*/**/centroids.npy") if (p.parent / "preprocess.npz").is_file())
     if not fits:
         raise ConfigError(f"no fitted clusters under {run_dir}: run cluster.py mode=fit first or set clusters_dir")
-    return max(fits, key=lambda p: (p / "centroids.npy").stat().st_mtime)
+
+    def same(fit: Path) -> bool:
+        try:
+            return _same_encoder(json.loads((fit / "encoder.json").read_text()), encoder)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    return max([f for f in fits if same(f)] or fits, key=lambda p: (p / "centroids.npy").stat().st_mtime)
 
 
 def _npz(state: dict) -> bytes:

@@ -7,7 +7,7 @@ import stat
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 
 from audioclust.launch.callbacks import CountResumedEpoch
@@ -81,6 +81,29 @@ def test_requeued_again_after_a_save_on_an_epochs_last_batch(tmp_path, fake_slur
         trained += seen.batches
     assert trained == [(e, b) for e in range(3) for b in range(10)]   # every batch once, in order
     assert trainer.global_step == 30
+
+
+def test_a_save_on_the_last_epochs_last_batch_then_more_epochs(tmp_path, fake_slurm):
+    """Signalled on the very last batch (step 29 of 30): the resumed run has nothing left to train and ends, its
+    save_last checkpoint written at train end; a later run with one more epoch trains that whole epoch."""
+    trained, resume = [], None
+    for max_epochs, step in ((3, 29), (3, None), (4, None)):
+        seen = Trained()
+        last = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=0, save_last=True, every_n_train_steps=1000)
+        callbacks = [seen, SlurmRequeue(), CountResumedEpoch(), last] + ([SignalAt(step)] if step else [])
+        trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=max_epochs, limit_train_batches=10,
+                            limit_val_batches=2, callbacks=callbacks, logger=False, enable_progress_bar=False,
+                            accelerator="cpu", devices=1)
+        if step:
+            with pytest.raises(SystemExit):
+                trainer.fit(BoringModel(), ckpt_path=resume)
+        else:
+            trainer.fit(BoringModel(), ckpt_path=resume)
+        resume = max([*tmp_path.glob("hpc_ckpt_*.ckpt"), *tmp_path.glob("ckpt/last.ckpt")],
+                     key=lambda p: p.stat().st_mtime_ns)
+        trained += seen.batches
+    assert trained == [(e, b) for e in range(4) for b in range(10)]
+    assert trainer.global_step == 40
 
 
 def test_a_signal_after_training_is_ignored(tmp_path, fake_slurm):

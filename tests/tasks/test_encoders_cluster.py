@@ -262,6 +262,7 @@ def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_membe
     outputs under the run as encoder=blockae's; the blockae columns are the run's own embeddings of each file
     (same 1 s windows, same power-weighted pooling), the speaker columns the pretrained model's."""
     needs("speaker")
+    needs("speech")
     run = tmp_path / "run"
     p = run_script("train.py", "debug=default", "data=folder", f"data.root={clips}", "data.max_files=null",
                    "data.labels.source=parent", "trainer.max_epochs=1", "threads=1", f"hydra.run.dir={run}")
@@ -276,12 +277,21 @@ def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_membe
     own, x = np.load(run / "fit/own/embeddings.npy"), np.load(out / "embeddings.npy")
     assert x.shape == (N_CLIPS, 256 + own.shape[1]) and own.shape[1] > 0
     np.testing.assert_allclose(x[:, 256:], own, rtol=1e-4, atol=1e-5)
-    info = json.loads((out / "encoder.json").read_text())
-    assert info["name"] == "mix" and "blockae: your own model" in info["licence"]
+    info, own_info = json.loads((out / "encoder.json").read_text()), json.loads((run / "fit/own/encoder.json").read_text())
+    assert info["name"] == "mix" and info["members"] == ["speaker", "blockae"] and "blockae: your own model" in info["licence"]
+    assert all(info[k] == own_info[k] for k in ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights"))
     assert {r["label"] for r in _rows(out / "assignments.csv")} == {"k0", "k1", "k2"}   # the run's labels config
     p = run_script("cluster.py", *mix, "mode=assign", f"input={clips}", f"hydra.run.dir={tmp_path}/assign")
     assert p.returncode == 0, p.stderr[-3000:]   # the newest fit under run_dir, as with encoder=blockae
     assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")}
             == {r["path"]: r["cluster"] for r in _rows(out / "assignments.csv")})
+    # encoder=blockae's assign finds its own fit, not the newer mix fit beside it
+    p = run_script("cluster.py", f"run_dir={run}", *common, "mode=assign", f"hydra.run.dir={tmp_path}/own_assign")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "own_assign" / "assignments.csv")}
+            == {r["path"]: r["cluster"] for r in _rows(run / "fit/own/assignments.csv")})
+    p = run_script("cluster.py", "encoder=mix", "encoder.members=[speech,blockae]", f"run_dir={run}", *common,
+                   "mode=assign", f"clusters_dir={out}", f"hydra.run.dir={tmp_path}/other_mix")
+    assert p.returncode == 2 and "'encoder.members=[speaker,blockae]', this run embeds with encoder=mix" in p.stderr
     with pytest.raises(ConfigError, match="run_dir is not set"):
         plan(_compose(["encoder=mix", "encoder.members=[speaker,blockae]", f"data.root={clips}"]))

@@ -2,9 +2,10 @@
 
     audioclust-cluster encoder=mix 'encoder.members=[aisfx,birdnet,blockae]' run_dir=logs/train/runs/<time>
 
-The run's model embeds the clips the mix reads (resampled to the run's rate by MixEncoder). It takes clips of the
-run's own length: a clip is cut into windows of that length (the last one zero-padded, as the run's data module
-pads a short file) and their embeddings are averaged, each weighted by its signal power (data.pool_weights=power).
+The run's model embeds the clips the mix reads (cut as the run cuts its clips: tasks/builders.py; resampled to the
+run's rate by MixEncoder). A clip longer than the run's length (data.clip_seconds= larger) is cut into windows of
+that length (the last one zero-padded, as the run's data module pads a short file) and their embeddings are
+averaged, each weighted by its signal power (whatever the run's data.pool_weights).
 Measured in BENCHMARKS.md, "Pretrained encoders beside the block autoencoder".
 """
 from __future__ import annotations
