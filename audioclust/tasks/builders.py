@@ -110,16 +110,16 @@ def mix_with_run(node) -> bool:
     return BLOCKAE in [str(n) for n in ((node or {}).get("members") or [])]
 
 
-def build_encoder(node: DictConfig, run_dir=None):
+def build_encoder(node: DictConfig, trained=None):
     """The frozen pretrained encoder of an `encoder` node; its `name` is recorded, not passed to the class. A
     missing package is one ConfigError naming its pip command. encoder=mix: its `members` are built by name,
-    `blockae` from the train.py run at run_dir."""
+    `blockae` from `trained` (a train.py run's model, load_run)."""
     from audioclust.embed.encoders.trained import TrainedEncoder
 
     plain = OmegaConf.create({k: v for k, v in node.items() if k not in ("name", "members")})
     if node.get("members") is None:
         return instantiate(plain)
-    members = {str(n): TrainedEncoder(load_run(run_dir)[1]) if str(n) == BLOCKAE else build_encoder(encoder_node(str(n)))
+    members = {str(n): TrainedEncoder(trained) if str(n) == BLOCKAE else build_encoder(encoder_node(str(n)))
                for n in node.members}
     return instantiate(plain, _partial_=True)(members=members)
 
@@ -136,8 +136,8 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     if not mix_with_run(cfg.encoder):
         model = build_encoder(cfg.encoder)
         return encoder_data(cfg, model), model, None
-    model = build_encoder(cfg.encoder, cfg.run_dir)
-    run_cfg = OmegaConf.load(Path(cfg.run_dir) / "run_config.yaml")
+    run_cfg, trained = load_run(cfg.run_dir)
+    model = build_encoder(cfg.encoder, trained)
     data = encoder_data(cfg, model)
     own = ("root", "synthetic", "labels") if OmegaConf.select(cfg, "data.root") is None else ()   # the run's folder
     for key in (*own, *RUN_WINDOWS):   # cut as the run cuts its clips (data.* overrides still win)
