@@ -29,6 +29,7 @@ from common import write_section  # noqa: E402
 
 TARGETS = {   # data set -> [(target, k, label of a path)]
     "drums": [("class", 10, lambda p: Path(p).parent.name)],
+    "sfx": [("class", 10, lambda p: Path(p).parent.name)],   # bench/sfx_data.sh
     "fsdd": [("digit", 10, lambda p: re.match(r"(\d)_", Path(p).name).group(1)),
              ("speaker", 6, lambda p: re.match(r"\d_([a-z]+)_", Path(p).name).group(1))],
     "synthetic": [("class", 20, lambda p: Path(p).parent.name)],

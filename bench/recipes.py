@@ -2,13 +2,14 @@
 
     python bench/recipes.py                                   # drums, FSDD (digits, speakers), synthetic
     python bench/recipes.py --data drums fsdd --encoders speech speaker
+    python bench/recipes.py --data sfx --mixes aisfx+birdnet birdnet+blockae --section 'Recipes x data sets: sfx'
     python bench/recipes.py --data folder --folder /tmp/clips --k 3 --train-override trainer.max_epochs=1 --out x.md
 
 Rows are recipes, columns data sets (labels score only; they are never used to embed or cluster):
 - each pretrained encoder (aisfx, birdnet, speech, speaker; docs/encoders.md): the adapter's mean-pooled clip
   embedding, then cluster.py's own clustering (Clusterer.from_config of conf/cluster.yaml: preprocess l2 -> reduce
   -> FAISS k-means), without and with `reduce.method=umap`;
-- blockae: the block autoencoder trained by train.py on that data set (drums: `data=folder` defaults; FSDD:
+- blockae: the block autoencoder trained by train.py on that data set (drums, sfx: `data=folder` defaults; FSDD:
   `experiment=fsdd`; synthetic: `experiment=demo`), reused when already under --runs, clustered the same way;
   on FSDD also the documented co-clustering recipes (`voice=speech` for digits, `voice=speakers kmeans.k=10` for
   speakers);
@@ -17,9 +18,10 @@ Rows are recipes, columns data sets (labels score only; they are never used to e
 Each (encoder, data set) is embedded ONCE, in this process, by the cluster task's route (builders.load_embedder ->
 make_datamodule -> embed.inference.embed: Lightning predict) and cached under --runs (embeddings.npy, voice.npy,
 meta.json with the clip paths and the embedding time); the k-means seeds and the UMAP variant reuse it.
-Clip length 1 s everywhere, pinned (`data.clip_seconds=1.0 data.hop_seconds=null`: the `data=folder` default when
-the table was made; whole clips, the default now, are compared with it by `bench/quality.py --whole`). BirdNET pads
-each clip to its 3 s chunk itself.
+Clip length 1 s, pinned (`data.clip_seconds=1.0 data.hop_seconds=null`: the `data=folder` default when the table
+was made; whole clips, the default now, are compared with it by `bench/quality.py --whole`), except on sfx (made
+later by bench/sfx_data.sh): whole files as `data=folder` reads them now, each file one row. BirdNET pads each clip
+to its 3 s chunk itself.
 
 Cells: NMI and ACC, mean ± std over the k-means seeds. Per recipe and data set: embedding seconds per clip and the
 wall time a user would spend (training, for blockae + embedding + clustering with every seed). The table goes into
@@ -45,23 +47,31 @@ from quality import _synthetic_root, spread  # the same subset rule and generate
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
+SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
 ONE_SECOND = ["data.clip_seconds=1.0", "data.hop_seconds=null"]   # this table's protocol (the folder default then)
+WHOLE_FILES = ["data.pool_windows_up_to=180"]   # data=folder's whole files, and each file one row up to 180 s
 # data set -> its folder (None: generated), the classic baselines' sample rate, train.py overrides of its blockae,
+# how every encoder reads it (clip: data overrides; sfx, added later, is read whole as data=folder does now, each
+# file one row),
 # columns {name: (label regex of the file name or None for the parent folder, k, extra cluster overrides of the
 # co-clustering row or None where that recipe is not documented)}
 DATASETS = {
     "drums": {"root": DRUMS, "sr": 16000,
               "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent", "data.n_clusters=10",
                         *ONE_SECOND],
-              "columns": {"drums k=10": (None, 10, None)}},
-    "fsdd": {"root": FSDD, "sr": 8000, "train": ["experiment=fsdd", f"data.root={FSDD}"],
+              "clip": ONE_SECOND, "columns": {"drums k=10": (None, 10, None)}},
+    "sfx": {"root": SFX, "sr": 16000,   # whole files, each one row (its ambience loops run to 168 s)
+            "train": ["data=folder", f"data.root={SFX}", "data.labels.source=parent", "data.n_clusters=10",
+                      *WHOLE_FILES],
+            "clip": WHOLE_FILES, "columns": {"sfx k=10": (None, 10, None)}},
+    "fsdd": {"root": FSDD, "sr": 8000, "train": ["experiment=fsdd", f"data.root={FSDD}"], "clip": ONE_SECOND,
              "columns": {"FSDD digits k=10": (DIGIT, 10, ["voice=speech"]),
                          "FSDD speakers k=6": (SPEAKER, 6, ["voice=speakers", "kmeans.k=10"])}},
-    "synthetic": {"root": None, "sr": 16000, "train": ["experiment=demo"],
+    "synthetic": {"root": None, "sr": 16000, "train": ["experiment=demo"], "clip": ONE_SECOND,
                   "columns": {"synthetic k=20": (None, 20, None)}},
-    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent", *ONE_SECOND],
+    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent", *ONE_SECOND], "clip": ONE_SECOND,
                "columns": {"folder": (None, None, None)}},   # --folder / --k: any folder with class subfolders
 }
 
@@ -116,7 +126,7 @@ def train_blockae(data: str, spec: dict, root: Path, runs: Path, args) -> tuple[
 
 def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> dict | None:
     """Embeddings (and long-term spectra for blockae) of every clip, cached; None when the extra is missing."""
-    from audioclust.embed.inference import embed
+    from audioclust.embed.inference import embed, pooled
     from audioclust.errors import ConfigError
     from audioclust.tasks.builders import load_embedder, make_datamodule
 
@@ -132,7 +142,7 @@ def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> 
             run, tsec, reused = train_blockae(data, spec, root, runs, args)
             cfg = compose([f"run_dir={run}", *subset])
         else:
-            cfg = compose([f"encoder={encoder}", f"data.root={root}", *ONE_SECOND, *subset])
+            cfg = compose([f"encoder={encoder}", f"data.root={root}", *spec["clip"], *subset])
             tsec, reused = None, False
         t = time.perf_counter()
         try:
@@ -151,7 +161,7 @@ def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> 
         dm = make_datamodule(data_cfg, cfg.get("data"))
         dm.setup("predict")
         t = time.perf_counter()
-        emb = embed(model, dm, "cpu", progress=False)
+        emb = pooled(embed(model, dm, "cpu", progress=False), dm)   # the rows a run clusters (a file: one row)
         embed_s = time.perf_counter() - t
         ok = np.asarray(emb["ok"]).astype(bool)
         ids = emb["sample_id"][ok]
@@ -278,6 +288,20 @@ BASELINES = {   # bench/baselines.py's features (by name); the same z-score -> P
 }
 
 
+WHOLE = "read whole as `data=folder` does now (1 s windows to each file's end, pooled by signal power), each file one row"
+
+
+def whole_note(args) -> str:
+    """What the table says of the sets read whole (the others are 1 s crops)."""
+    notes = []
+    if "sfx" in args.data:
+        notes.append("sfx: 10 classes of recorded sound effects (bash bench/sfx_data.sh: Debian's 0ad-data, CC BY-SA "
+                     f"3.0), 0.1-168 s, {WHOLE} (`data.pool_windows_up_to=180`)")
+    if "folder" in args.data and args.whole:
+        notes.append(f"the folder: {WHOLE} (up to 180 s)")
+    return "; ".join(notes)
+
+
 def _warm_umap() -> None:
     """numba compiles UMAP on first use: not in any recipe's time."""
     from audioclust.cluster.reduce import Reducer
@@ -292,7 +316,7 @@ def _cell(s: dict | None) -> str:
 
 
 def table(results: dict, columns: list[str], seeds, start_machine: str, data_info: dict,
-          section: str = "Recipes x data sets") -> str:
+          section: str = "Recipes x data sets", whole: str = "") -> str:
     order = sorted(results, key=_row_order)
     head = ["recipe", *columns, "embedding s/clip", "wall s"]
     command = shlex.join(["python", "bench/recipes.py", *sys.argv[1:]])
@@ -300,11 +324,12 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              f"`{command}`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
              f"{list(seeds)}; labels only score. Clips: " + "; ".join(f"{c}: {n}" for c, n in data_info.items())
-             + ". Clip length 1 s everywhere (`data.clip_seconds=1.0 data.hop_seconds=null`, the folder default then; BirdNET pads to its 3 s "
+             + (f". {whole}; the other sets: clip length 1 s" if whole else ". Clip length 1 s")
+             + " (`data.clip_seconds=1.0 data.hop_seconds=null`, the folder default then; BirdNET pads to its 3 s "
              "chunk). Pretrained encoders and blockae: the clip embedding (adapter's masked mean of frames; blockae's "
              "pooled block codes), then cluster.py's clustering (`preprocess=l2`, optional `reduce.method=umap` "
              "(10-d, 30 neighbours), FAISS k-means, conf/cluster.yaml defaults). blockae: trained per data set "
-             "(drums `data=folder` defaults, FSDD `experiment=fsdd`, synthetic `experiment=demo`); voice "
+             "(drums and sfx `data=folder` defaults, FSDD `experiment=fsdd`, synthetic `experiment=demo`); voice "
              "co-clustering (FSDD only, README): digits `voice=speech`, speakers `voice=speakers kmeans.k=10` (the 6 "
              "voice groups are the clusters). **mix A+B**: `encoder=mix encoder.members=[A,B]`, the members' embeddings side by "
              "side, each member's dimensions weighted 1/sqrt(its dim) after the z-score (embedding time: the members'); "
@@ -358,6 +383,8 @@ def main() -> None:
     ap.add_argument("--data", nargs="+", default=["drums", "fsdd", "synthetic"], choices=list(DATASETS))
     ap.add_argument("--folder", default=None, help="--data folder: a folder of clips in class subfolders")
     ap.add_argument("--k", type=int, default=None, help="--data folder: the number of classes")
+    ap.add_argument("--whole", action="store_true",
+                    help="--data folder: read whole files, each one row (as sfx), instead of 1 s crops")
     ap.add_argument("--encoders", nargs="*", default=list(ENCODERS), choices=list(ENCODERS))
     ap.add_argument("--mixes", nargs="*", default=["aisfx+birdnet"],
                     help="encoder=mix rows: members joined by + (their embeddings side by side, equally weighted)")
@@ -374,6 +401,8 @@ def main() -> None:
     ap.add_argument("--section", default="Recipes x data sets",
                     help="the BENCHMARKS.md section it writes (another name keeps the full table)")
     args = ap.parse_args()
+    if args.whole:
+        DATASETS["folder"].update(train=["data=folder", "data.labels.source=parent", *WHOLE_FILES], clip=WHOLE_FILES)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     start = machine()
     import torch
@@ -388,7 +417,7 @@ def main() -> None:
     text = ""
     t0 = time.perf_counter()
     for data in args.data:
-        root = {"drums": DRUMS, "fsdd": FSDD}.get(data)
+        root = {"drums": DRUMS, "fsdd": FSDD, "sfx": SFX}.get(data)
         if data == "synthetic":
             root = _synthetic_root()
         if data == "folder":
@@ -396,8 +425,8 @@ def main() -> None:
                 ap.error("--data folder needs --folder and --k")
             root = Path(args.folder)
         if not root.is_dir():
-            print(f"skipping {data}: not found at {root}" + (" (bash ../shared/data/drums/build.sh makes it)"
-                                                              if data == "drums" else ""))
+            make = {"drums": "bash ../shared/data/drums/build.sh", "sfx": "bash bench/sfx_data.sh"}.get(data)
+            print(f"skipping {data}: not found at {root}" + (f" ({make} makes it)" if make else ""))
             continue
         print(f"== {data} ({root})", flush=True)
         before = set(c for r in results.values() for c in r)
@@ -408,7 +437,7 @@ def main() -> None:
             info[c] = max(r[c]["n"] for r in results.values() if c in r)
         if args.results:
             Path(args.results).write_text(json.dumps(results, indent=1))
-        text = table(results, columns, args.seeds, start, info, args.section)   # after each data set: partial results stay
+        text = table(results, columns, args.seeds, start, info, args.section, whole_note(args))   # after each data set: partial results stay
         write_section(args.section, text, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s")
     print(text)

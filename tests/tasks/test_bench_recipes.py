@@ -41,3 +41,27 @@ def test_recipes_bench_writes_a_table_for_a_tiny_folder(tmp_path):
     stdout, again = bench()   # every embedding (and the model) reused
     assert model.stat().st_mtime_ns == trained_at
     assert "folder/blockae: 12 clips" in stdout and "(cached)" in stdout
+
+
+def test_recipes_bench_reads_a_folder_whole_one_row_per_file(tmp_path):
+    """--whole: files of 2.5 s read as data=folder reads them now (1 s windows to the end), each file one row of
+    the table's clips (its windows pooled, as cluster.py clusters them), not one row per window."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(2.5 * 16000)) / 16000
+    for i in range(7):   # 14 rows: enough for UMAP's 10-d layout
+        for name, x in (("tone", 0.3 * np.sin(2 * np.pi * (300 + 20 * i) * t)), ("noise", 0.1 * rng.normal(size=len(t)))):
+            (tmp_path / "clips" / name).mkdir(parents=True, exist_ok=True)
+            sf.write(tmp_path / "clips" / name / f"{name}_{i}.wav", x.astype(np.float32), 16000)
+    out, runs = tmp_path / "r.md", tmp_path / "runs"
+    p = subprocess.run([sys.executable, "bench/recipes.py", "--data", "folder", "--folder", str(tmp_path / "clips"),
+                        "--k", "2", "--whole", "--encoders", "--seeds", "0", "--runs", str(runs), "--out", str(out),
+                        "--train-override", "trainer.max_epochs=1", "data.batch_size=4"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    text = out.read_text()
+    assert "clips k=2: 14" in text and "each file one row" in text, text[:2000]   # not 42 windows
+    assert "folder/blockae: 14 clips" in p.stdout
+    assert "hop_seconds: 1.0" in (runs / "folder" / "blockae" / "run_config.yaml").read_text()   # windows to the end
