@@ -4,6 +4,8 @@
     python bench/quality.py --data fsdd --seeds 0 1 2 --configs fsdd fsdd_umap idec seed
     python bench/quality.py --data synthetic --max-files 200 --configs demo --no-baselines --out /tmp/b.md
     python bench/quality.py --whole                  # data=folder: 1 s crops vs whole clips, one table
+    python bench/quality.py --whole --data sfx --configs folder_1s folder_1s_umap folder folder_umap \
+        --title 'Whole clips by default: sfx'         # bash bench/sfx_data.sh makes the set
 
 Every method is scored against labels taken from file names (used for scoring only): on FSDD the digit
 (k=10) and the speaker (k=6), on the synthetic set the class folder (k=20). Baselines: k-means seeds.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,6 +39,7 @@ from audioclust.data.audio import list_audio_files  # noqa: E402
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
+SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))
 SPEAKER = r"'^\d_([a-z]+)_'"
 DATASETS = {
     "fsdd": {"sr": 8000, "train": ["data=fsdd", f"data.root={FSDD}"],
@@ -45,6 +49,9 @@ DATASETS = {
     # 583 drum one-shots in 10 classes, 14 kits (../shared/data/drums/build.sh makes it; not speech)
     "drums": {"sr": 16000, "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent",
                                      "data.n_clusters=10"], "targets": {"class": (None, 10, ["kmeans.k=10"])}},
+    # 383 game sound effects in 10 classes, 0.1-168 s (bash bench/sfx_data.sh makes it; general sound)
+    "sfx": {"sr": 16000, "train": ["data=folder", f"data.root={SFX}", "data.labels.source=parent",
+                                   "data.n_clusters=10"], "targets": {"class": (None, 10, ["kmeans.k=10"])}},
     # FSDD as any folder a user has (data=folder: no FSDD preset, read at 16 kHz)
     "fsdd_folder": {"sr": 8000, "train": ["data=folder", f"data.root={FSDD}"],
                     "targets": {"digit": (r"^(\d)_", 10, ["data.labels.source=regex", r"data.labels.pattern='^(\d)_'",
@@ -249,10 +256,10 @@ def table(data: str, rows: list[dict], seeds, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def whole_table(results: dict, seeds) -> str:
+def whole_table(results: dict, seeds, title: str = "Whole clips by default (data=folder)") -> str:
     """One table: per data set and target, the 1 s crop default against whole clips, NMI without and with UMAP."""
-    lines = ["## Whole clips by default (data=folder)", "",
-             "`python bench/quality.py --whole --variants`. Settings (train.py / cluster.py overrides, "
+    lines = [f"## {title}", "",
+             f"`{shlex.join(['python', 'bench/quality.py', *sys.argv[1:]])}`. Settings (train.py / cluster.py overrides, "
              "bench/quality.py `CONFIGS`): **1 s crop** `data.clip_seconds=1.0 data.hop_seconds=null`, the "
              "`data=folder` default before (each file's first second); **whole files** the defaults now: 1 s "
              "windows every second to each file's end (`hop_seconds=auto`), a file up to 30 s one row, its "
@@ -382,8 +389,9 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
 def run_whole(args) -> None:
     results = {}
     for data in args.data:
-        if data in ("fsdd_folder",) and not FSDD.is_dir() or data == "drums" and not DRUMS.is_dir():
-            print(f"skipping {data}: not found")
+        if data in ("fsdd_folder",) and not FSDD.is_dir() or data == "drums" and not DRUMS.is_dir() or \
+                data == "sfx" and not SFX.is_dir():
+            print(f"skipping {data}: not found" + (" (bash bench/sfx_data.sh makes it)" if data == "sfx" else ""))
             continue
         max_files = args.max_files or WHOLE_MAX_FILES.get(data)
         extra = [f"data.max_files={max_files}"] if max_files else []
@@ -413,9 +421,10 @@ def run_whole(args) -> None:
                 saved.write_text(json.dumps(row))
             results[data].append(row)
             print(_line(row), flush=True)
-    text = whole_table(results, args.seeds)
+    title = args.title or "Whole clips by default (data=folder)"
+    text = whole_table(results, args.seeds, title)
     print(text)
-    write_section("Whole clips by default (data=folder)", text, args.out)
+    write_section(title, text, args.out)
 
 
 def main() -> None:
@@ -428,7 +437,8 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=None, help=f"of {list(CONFIGS)}")
     ap.add_argument("--max-files", type=int, default=None, help="an evenly spread subset (quick checks)")
     ap.add_argument("--no-baselines", action="store_true")
-    ap.add_argument("--title", default=None, help="BENCHMARKS.md section title (default 'Quality on <data>')")
+    ap.add_argument("--title", default=None, help="BENCHMARKS.md section title (default 'Quality on <data>'; "
+                    "--whole: 'Whole clips by default (data=folder)')")
     ap.add_argument("--out", default=None, help="write the table here instead of BENCHMARKS.md")
     ap.add_argument("--runs", default=str(ROOT / "logs" / "bench" / "quality"))
     ap.add_argument("--retrain", action="store_true",

@@ -81,3 +81,12 @@ def test_whole_bench_scores_each_file_by_the_cluster_most_of_its_windows_fell_in
     s = quality.file_scores(tmp_path / "assignments.csv")
     assert s["files"] == ["a.wav", "b.wav", "c.wav"]
     assert s["acc"] == pytest.approx(2 / 3)   # a -> 0 (x), b -> 1 (y), c -> 0: one of the y files misplaced
+
+
+def test_whole_table_takes_its_section_title_and_records_the_command(monkeypatch):
+    import quality
+
+    monkeypatch.setattr(sys, "argv", ["quality.py", "--whole", "--data", "sfx", "--title", "Whole clips: sfx"])
+    text = quality.whole_table({}, [0, 1], "Whole clips: sfx")
+    assert text.startswith("## Whole clips: sfx\n") and "`python bench/quality.py --whole --data sfx --title " \
+        "'Whole clips: sfx'`" in text and "k-means seeds [0, 1]" in text
