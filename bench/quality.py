@@ -109,6 +109,9 @@ CONFIGS = {
     # files up to 10 s one row each (the default before 30 s): a 12 s cymbal was 12 rows
     "folder_pool10": ([], ["data.pool_windows_up_to=10"]),
     "folder_pool10_umap": ([], ["data.pool_windows_up_to=10", "reduce.method=umap"]),
+    # every file one row however long (sfx's ambience loops run to 168 s: at 30 s they were 1,900 of 2,275 rows)
+    "folder_pool180": ([], ["data.pool_windows_up_to=180"]),
+    "folder_pool180_umap": ([], ["data.pool_windows_up_to=180", "reduce.method=umap"]),
     "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
     "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
     "folder_auto": (AUTO, []),
@@ -289,6 +292,7 @@ def whole_table(results: dict, seeds, title: str = "Whole clips by default (data
                                  "(`data.train_windows=loudest`)", "folder_loudest"),
                                 ("whole files, a file up to 10 s one row (`data.pool_windows_up_to=10`, before)",
                                  "folder_pool10"),
+                                ("whole files, every file one row (`data.pool_windows_up_to=180`)", "folder_pool180"),
                                 ("whole files, windows pooled with equal weights", "folder_equal"),
                                 ("`clip_seconds=auto`: one window of the 90th-percentile duration", "folder_auto")):
                 plain, umap = by.get(base), by.get(base + "_umap")
