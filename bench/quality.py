@@ -39,7 +39,7 @@ from audioclust.data.audio import list_audio_files  # noqa: E402
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
-SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))
+SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
 SPEAKER = r"'^\d_([a-z]+)_'"
 DATASETS = {
     "fsdd": {"sr": 8000, "train": ["data=fsdd", f"data.root={FSDD}"],

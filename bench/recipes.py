@@ -43,11 +43,9 @@ from pathlib import Path
 
 import numpy as np
 from common import ROOT, machine, write_section
-from quality import _synthetic_root, spread  # the same subset rule and generated set as quality.py
+from quality import DRUMS, SFX, _synthetic_root, spread  # the same folders, subset rule and generated set as quality.py
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
-DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
-SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
 ONE_SECOND = ["data.clip_seconds=1.0", "data.hop_seconds=null"]   # this table's protocol (the folder default then)
