@@ -12,6 +12,7 @@ through what), the spectra are grouped, the embeddings are standardised per grou
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from audioclust.errors import ConfigError
 from audioclust.utils import show_progress
 
 TARGETS = ("content", "voice")
+FIT_ON = ("auto", "files", "rows")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
 
 
@@ -93,11 +95,22 @@ class Stage:
         return stage
 
 
+class FileRows(NamedTuple):
+    """What clusters are fitted on with cluster.fit_on=files: one row per file, however long (its windows pooled),
+    and, for each row clustered, the file row it is (a file pooled anyway) or -1 (a window of a long recording)."""
+    x: np.ndarray
+    ltas: np.ndarray | None
+    of_row: np.ndarray
+
+
 class Clusterer:
-    """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds."""
+    """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds.
+    fit_on (cluster.fit_on): what a folder of clips with long recordings among them is fitted on (the task's
+    rule; fit_files)."""
 
     def __init__(self, content: Stage, groups: int = 0, rounds: int = 0, target: str = "content",
-                 voice: Stage | None = None):
+                 voice: Stage | None = None, fit_on: str = "auto"):
+        self.fit_on = checks.choice("cluster.fit_on", fit_on, FIT_ON)
         checks.number("voice.groups", groups, strict=False, integer=True)
         checks.number("voice.rounds", rounds, strict=False, integer=True)
         if checks.choice("voice.target", target, TARGETS) == "voice" and not groups:
@@ -114,6 +127,7 @@ class Clusterer:
         checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
         search = cfg.kmeans.get("search")
         copts = dict(cfg.get("cluster") or {})
+        fit_on = copts.pop("fit_on", "auto")
         if copts.get("method", "kmeans") == "hdbscan" and (cfg.kmeans.k is not None or search is not None):
             raise ConfigError("kmeans.k and kmeans.search choose k for cluster.method=kmeans; hdbscan finds the "
                               "number of clusters itself: drop them")
@@ -126,7 +140,7 @@ class Clusterer:
         content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu, copts)
         reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
         voice = Stage("l2", reduce, VOICE_KMEANS, seed, gpu)
-        return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice)
+        return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice, fit_on)
 
     @property
     def needs_ltas(self) -> bool:
@@ -147,6 +161,29 @@ class Clusterer:
             if "umap" not in (self.content.red.method, self.voice.red.method):   # consistent pairs, as assign
                 return (*self.assign(x, ltas), self.centroids)
         return (*(content_fit if self.target == "content" else voice_fit), self.centroids)
+
+    def fits_files(self, durations, up_to: float | None, k) -> bool:
+        """Whether to fit on one row per file (fit_files) a folder of these file durations whose files up to `up_to`
+        seconds are one row each and longer ones one row per window: fit_on=files, or auto when most files are
+        clips (mostly long recordings: their windows are what is looked for) and there are at least k files."""
+        long = np.asarray(durations, float) > (np.inf if up_to is None else float(up_to) + 1e-6)
+        if self.fit_on == "rows" or not long.any():
+            return False
+        return self.fit_on == "files" or bool(long.sum() <= (~long).sum() and not (isinstance(k, int) and len(long) < k))
+
+    def fit_files(self, files: FileRows, x, ltas, k: int | Callable, weights=None):
+        """fit() on one row per file, then every row of x labelled: a file's own row takes its cluster, a window of
+        a long recording is assigned to the clusters (reduce.method=umap: placed by the fitted model, in memory)."""
+        labels, dists, z, centroids = self.fit(files.x, files.ltas, k, weights)
+        own = np.flatnonzero(files.of_row >= 0)
+        rest = np.flatnonzero(files.of_row < 0)
+        out = [np.empty((len(x), *a.shape[1:]), a.dtype) for a in (labels, dists, z)]
+        for o, a in zip(out, (labels, dists, z)):
+            o[own] = a[files.of_row[own]]
+        if len(rest):
+            for o, a in zip(out, self.assign(np.asarray(x[rest]), None if ltas is None else np.asarray(ltas[rest]))):
+                o[rest] = a
+        return (*out, centroids)
 
     def _fit_groups(self, x, ltas, k):
         """Fits the voice stage (and, with rounds, the content stage in turn); the last voice fit and k."""

@@ -9,20 +9,31 @@ from audioclust.errors import ConfigError
 METHODS = ("none", "pca", "umap")
 
 
-def umap_embed(x: np.ndarray, dim: int, n_neighbors: int, seed: int, fit_sample: int | None = None,
-               min_dist: float = 0.0, batch: int = 65536) -> np.ndarray:
-    """UMAP of every row of x. Above `fit_sample` rows, UMAP is fitted on a seeded sample of that many rows and
-    the rest are transformed in batches: time and memory grow with the sample, not with all the rows."""
+def umap_fit(x: np.ndarray, dim: int, n_neighbors: int, seed: int, fit_sample: int | None = None,
+             min_dist: float = 0.0, batch: int = 65536):
+    """A fitted UMAP model and the UMAP of every row of x. Above `fit_sample` rows, UMAP is fitted on a seeded
+    sample of that many rows and the rest are transformed in batches: time and memory grow with the sample, not
+    with all the rows."""
     import umap  # imported only when asked for: it compiles with numba on first use
 
     model = umap.UMAP(n_components=dim, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=min_dist,
                       metric="euclidean", random_state=seed)
     if not fit_sample or len(x) <= fit_sample:
-        return model.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
+        return model, model.fit_transform(np.asarray(x, np.float32)).astype(np.float32)
     pick = np.sort(np.random.default_rng(seed).choice(len(x), int(fit_sample), replace=False))
     model.fit(np.asarray(x[pick], np.float32))
+    return model, umap_transform(model, x, batch)
+
+
+def umap_transform(model, x: np.ndarray, batch: int = 65536) -> np.ndarray:
+    """New rows placed in a fitted UMAP, `batch` rows at a time."""
     return np.concatenate([model.transform(np.asarray(x[s:s + batch], np.float32))
-                           for s in range(0, len(x), batch)]).astype(np.float32)
+                           for s in range(0, max(len(x), 1), batch)]).astype(np.float32)
+
+
+def umap_embed(x: np.ndarray, dim: int, n_neighbors: int, seed: int, fit_sample: int | None = None,
+               min_dist: float = 0.0) -> np.ndarray:
+    return umap_fit(x, dim, n_neighbors, seed, fit_sample, min_dist)[1]
 
 
 class Reducer:
@@ -34,6 +45,7 @@ class Reducer:
         checks.number("reduce.fit_sample", fit_sample, low=2, integer=True, optional=True)
         self.method, self.dim, self.n_neighbors, self.seed = method, int(dim), int(n_neighbors), int(seed)
         self.mean, self.components, self.fit_sample = mean, components, fit_sample
+        self.umap = None   # the fitted UMAP model: in memory only (outputs stay free of pickles)
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
@@ -45,11 +57,14 @@ class Reducer:
             pca = PCA(dim, random_state=self.seed).fit(x)
             self.mean, self.components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
             return self.transform(x)
-        return umap_embed(x, dim, self.n_neighbors, self.seed, self.fit_sample)
+        self.umap, z = umap_fit(x, dim, self.n_neighbors, self.seed, self.fit_sample)
+        return z
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
             return x
+        if self.method == "umap" and self.umap is not None:   # the same run (e.g. long files' windows)
+            return umap_transform(self.umap, x)
         if self.method == "umap":
             raise ConfigError("clusters fitted with reduce.method=umap cannot take new audio (a UMAP model is not "
                               "stored, to keep outputs free of pickles): fit with reduce.method=pca or none")

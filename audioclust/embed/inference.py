@@ -53,10 +53,11 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
     return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])
 
 
-def pooled(emb: dict, dm) -> dict:
+def pooled(emb: dict, dm, whole: bool = False) -> dict:
     """embed()'s output as the rows a run clusters: a file up to dm.pool_windows_up_to seconds one row, its
-    windows weighted by signal power (dm.pool_weights=power), alike (equal), or only its loudest one (loudest)."""
-    return pool_files(emb, dm.index, dm.pool_windows_up_to,
+    windows weighted by signal power (dm.pool_weights=power), alike (equal), or only its loudest one (loudest).
+    whole: every file one row, however long (what cluster.fit_on=files fits on)."""
+    return pool_files(emb, dm.index, float("inf") if whole else dm.pool_windows_up_to,
                       weights=None if dm.pool_weights == "equal" else emb.get("power"),
                       loudest=dm.pool_weights == "loudest")
 

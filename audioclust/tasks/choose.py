@@ -39,7 +39,8 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     if not names:
         raise ConfigError("encoder=auto needs encoder.candidates=[...] (conf/encoder/auto.yaml)")
     nodes = {str(n): encoder_node(str(n)) for n in names}
-    stage = Clusterer.from_config(cfg).content
+    clusterer = Clusterer.from_config(cfg)
+    stage = clusterer.content
     scores, missing = {}, {}
     for name, node in nodes.items():
         try:
@@ -48,7 +49,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
             missing[name] = str(e)
             continue
         t = time.perf_counter()
-        x = _sample_embeddings(cfg, model, sample, int(cfg.seed))
+        x = _sample_embeddings(cfg, model, sample, int(cfg.seed), lambda d, up_to: clusterer.fits_files(d, up_to, k))
 
         w = getattr(model, "dim_weights", None)
         st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
@@ -70,21 +71,23 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     return chosen
 
 
-def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int) -> np.ndarray:
-    """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will cluster (decoded
-    ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled into
-    one row), so each candidate is judged on what it would cluster."""
+def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) -> np.ndarray:
+    """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will fit its clusters on
+    (decoded ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled
+    into one row; every file's when the run fits on one row per file: fits_files(durations, up_to)), so each
+    candidate is judged on what it would cluster."""
     dm = make_datamodule(encoder_data(cfg, model), cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     fids = dm.index.file_ids
     up_to = dm.pool_windows_up_to
+    files = fits_files(dm.index.durations, up_to)   # the run fits on one row per file (clips and long recordings)
     whole = np.zeros(len(dm.index.files), bool) if up_to is None else \
-        np.asarray(dm.index.durations, float) <= float(up_to) + 1e-6
+        np.asarray(dm.index.durations, float) <= (np.inf if files else float(up_to) + 1e-6)
     sid = np.arange(len(dm.index))
     row = np.where(whole[fids], -1 - fids, sid)   # a pooled file's windows share one row key
     keys = np.unique(row)
     if len(keys) > n:
         keys = np.random.default_rng(seed).choice(keys, n, replace=False)
     dm.predict_ids = sid[np.isin(row, keys)]
-    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm)
+    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm, whole=files)
     return emb["embedding"][np.asarray(emb["ok"], bool)]

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from audioclust import checks, io
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores
-from audioclust.cluster.pipeline import Clusterer
+from audioclust.cluster.pipeline import Clusterer, FileRows
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
@@ -86,14 +86,18 @@ def cluster(cfg: DictConfig) -> float | None:
     if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
     # data=folder: one row per file up to 30 s, its windows weighted by their signal power
-    emb = pooled(emb, dm)
+    windows, emb = emb, pooled(emb, dm)
     stages.done("embed")
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
-        clusters, dists, z, centroids = clusterer.fit(x, ltas, _k(cfg, dm.n_clusters, out),
-                                                      getattr(model, "dim_weights", None))
+        k, weights = _k(cfg, dm.n_clusters, out), getattr(model, "dim_weights", None)
+        if clusterer.fits_files(dm.index.durations, dm.pool_windows_up_to, k):   # clips with long recordings
+            files = _file_rows(windows, emb["sample_id"][ok], dm)
+            clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
+        else:
+            clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
         io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
                                              **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
                                                 for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
@@ -134,6 +138,24 @@ def cluster(cfg: DictConfig) -> float | None:
     io.write_json(out / "timings.json", stages.record())
     _print_summary(out, scores)
     return scores.get("acc", scores.get("silhouette"))
+
+
+def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
+    """One row per file (every file's windows pooled) to fit clusters on, when some files are one row each and
+    longer recordings one row per window (sid: the rows clustered; Clusterer.fits_files): a recording then counts
+    once, as a clip does, not once per window."""
+    up_to = float(dm.pool_windows_up_to)
+    fid = dm.index.file_ids[sid]
+    long = np.asarray(dm.index.durations, dtype=float)[fid] > up_to + 1e-6
+    files = pooled(windows, dm, whole=True)
+    fok = np.asarray(files["ok"]).astype(bool)
+    fsid = np.asarray(files["sample_id"])[fok]
+    if is_rank_zero():
+        print(f"clusters fitted on one row per file ({len(fsid)} files); the {int(long.sum())} windows of the "
+              f"{len(np.unique(fid[long]))} file(s) over {up_to:g} s then assigned to them (cluster.fit_on=rows: "
+              "fitted on every row)")
+    return FileRows(files["embedding"][fok], files["voice"][fok] if "voice" in files else None,
+                    np.where(long, -1, np.searchsorted(fsid, sid)))
 
 
 def _row_seconds(dm):

@@ -15,17 +15,21 @@ def test_pca_state_round_trip_reapplies_the_same_projection():
 
 
 @pytest.mark.slow
-def test_umap_keeps_clusters_and_refuses_assign():
-    x, y = make_blobs(400, n_features=20, centers=5, cluster_std=1.0, random_state=1)
+def test_umap_keeps_clusters_places_new_rows_in_the_same_run_and_refuses_assign_from_state():
+    x, y = make_blobs(500, n_features=20, centers=5, cluster_std=1.0, random_state=1)
+    x = x.astype(np.float32)
     red = Reducer("umap", dim=4, n_neighbors=15)
-    z = red.fit_transform(x.astype(np.float32))
+    z = red.fit_transform(x[:400])
     assert z.shape == (400, 4)
     from sklearn.neighbors import NearestNeighbors
 
     _, nn = NearestNeighbors(n_neighbors=2).fit(z).kneighbors(z)
-    assert (y[nn[:, 1]] == y).mean() > 0.95  # neighbourhoods survive the reduction
-    with pytest.raises(ConfigError, match="cannot take new audio"):
-        red.transform(x)
+    assert (y[:400][nn[:, 1]] == y[:400]).mean() > 0.95  # neighbourhoods survive the reduction
+    new = red.transform(x[400:])   # the fitted model, in memory (e.g. long recordings' windows)
+    _, nn = NearestNeighbors(n_neighbors=1).fit(z).kneighbors(new)
+    assert new.shape == (100, 4) and (y[:400][nn[:, 0]] == y[400:]).mean() > 0.95
+    with pytest.raises(ConfigError, match="cannot take new audio"):   # no UMAP model is stored
+        Reducer.from_state({k: np.asarray(v) for k, v in red.state().items()}).transform(x)
 
 
 def test_none_and_bad_values():

@@ -182,6 +182,8 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
     p = run_script("cluster.py", f"run_dir={run}", "kmeans.k=2", "wandb.enabled=false", "report.plots=false",
                    "report.explorer=false", "export.audacity=true", f"hydra.run.dir={tmp_path}/fit")
     assert p.returncode == 0, p.stderr[-3000:]
+    # 10 clips and 1 recording: the clusters are fitted on one row per file, the recording's windows assigned
+    assert "clusters fitted on one row per file (11 files); the 40 windows of the 1 file(s) over 30 s then" in p.stdout
     enc = json.loads((tmp_path / "fit" / "encoder.json").read_text())
     assert (enc["clip_seconds"], enc["hop_seconds"], enc["pool_windows_up_to"], enc["pool_weights"]) == (
         1.0, 1.0, 30.0, "power")

@@ -1,5 +1,6 @@
-"""encoder=auto judges each candidate on the rows the run will cluster: a file up to pool_windows_up_to is one row
-(all its windows embedded and pooled), a longer recording one row per window, and the sample is drawn over rows."""
+"""encoder=auto judges each candidate on the rows the run will fit on: a file up to pool_windows_up_to is one row
+(all its windows embedded and pooled), a longer recording one row per window (or one row when the run fits on one
+row per file), and the sample is drawn over rows."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,16 +33,23 @@ def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monk
 
     monkeypatch.setattr(choose, "embed", fake_embed)
     model = SimpleNamespace(sr=SR)
-    x = choose._sample_embeddings(cfg, model, 100, seed=0)   # every row: 6 pooled files + 40 windows
+    def rows(durations, up_to):
+        return False
+
+    x = choose._sample_embeddings(cfg, model, 100, 0, rows)   # every row: 6 pooled files + 40 windows
     idx = seen["index"]
     long_id = idx.files.index(str(root / "long.wav"))
     assert len(x) == 6 + 40 and len(seen["ids"]) == len(idx) == 6 * 3 + 40
     pooled = x[x[:, 0] != long_id]
     np.testing.assert_allclose(pooled[:, 1], [2.5 / 3] * 6, rtol=1e-6)   # mean of offsets 0, 1, 1.5 (the tail window)
-    x = choose._sample_embeddings(cfg, model, 20, seed=1)   # 20 of the 46 rows, each pooled file whole
+    x = choose._sample_embeddings(cfg, model, 20, 1, rows)   # 20 of the 46 rows, each pooled file whole
     ids = seen["ids"]
     fids = idx.file_ids[ids]
     assert len(x) == 20 and set(fids.tolist()) - {long_id}   # some short files were drawn
     for f in set(fids.tolist()) - {long_id}:
         assert (fids == f).sum() == 3   # a sampled short file brings all its windows
     assert len(x) == len(set(fids.tolist()) - {long_id}) + int((fids == long_id).sum())
+    # the run fits on one row per file (Clusterer.fits_files): so is each candidate judged, the recording one row
+    x = choose._sample_embeddings(cfg, model, 100, 0, lambda durations, up_to: up_to == 30.0 and max(durations) == 40)
+    assert len(x) == 7 and len(seen["ids"]) == 6 * 3 + 40
+    np.testing.assert_allclose(x[x[:, 0] == long_id, 1], [19.5], rtol=1e-6)   # mean of offsets 0..39
