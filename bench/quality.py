@@ -4,8 +4,8 @@
     python bench/quality.py --data fsdd --seeds 0 1 2 --configs fsdd fsdd_umap idec seed
     python bench/quality.py --data synthetic --max-files 200 --configs demo --no-baselines --out /tmp/b.md
     python bench/quality.py --whole                  # data=folder: 1 s crops vs whole clips, one table
-    python bench/quality.py --whole --data sfx --configs folder_1s folder_1s_umap folder folder_umap \
-        --title 'Whole clips by default: sfx'         # bash bench/sfx_data.sh makes the set
+    python bench/quality.py --whole --data sfx --configs folder_1s folder_1s_umap folder folder_umap folder_rows \
+        folder_rows_umap --title 'Whole clips by default: sfx'   # bash bench/sfx_data.sh makes the set
 
 Every method is scored against labels taken from file names (used for scoring only): on FSDD the digit
 (k=10) and the speaker (k=6), on the synthetic set the class folder (k=20). Baselines: k-means seeds.
@@ -112,6 +112,10 @@ CONFIGS = {
     # every file one row however long (sfx's ambience loops run to 168 s: at 30 s they were 1,900 of 2,275 rows)
     "folder_pool180": ([], ["data.pool_windows_up_to=180"]),
     "folder_pool180_umap": ([], ["data.pool_windows_up_to=180", "reduce.method=umap"]),
+    # clips with long recordings among them: clusters fitted on every row (before cluster.fit_on: a 168 s recording
+    # weighed as 168 clips), not on one row per file
+    "folder_rows": ([], ["cluster.fit_on=rows"]),
+    "folder_rows_umap": ([], ["cluster.fit_on=rows", "reduce.method=umap"]),
     "folder_equal": ([], ["data.pool_weights=equal"]),   # whole files, every window of a file counted alike
     "folder_equal_umap": ([], ["data.pool_weights=equal", "reduce.method=umap"]),
     "folder_auto": (AUTO, []),
@@ -267,7 +271,8 @@ def whole_table(results: dict, seeds, title: str = "Whole clips by default (data
              "`data=folder` default before (each file's first second); **whole files** the defaults now: 1 s "
              "windows every second to each file's end (`hop_seconds=auto`), a file up to 30 s one row, its "
              "windows' embeddings averaged weighted by each window's signal power (`pool_windows_up_to=30 "
-             "pool_weights=power`), longer recordings one row per window; the same with `pool_weights=equal`; "
+             "pool_weights=power`), longer recordings one row per window, clusters fitted on one row per file "
+             "when most files are clips (`cluster.fit_on=auto`); the same with `pool_weights=equal`; "
              "**auto** `clip_seconds=auto hop_seconds=auto pool_windows_up_to=null`: one window of the folder's "
              "90th-percentile duration, longer files in windows of it, one row per window. *fix tried*: on a "
              "model trained above, at embedding time (bench/quality.py `VARIANTS`). One training per data set "
@@ -285,7 +290,10 @@ def whole_table(results: dict, seeds, title: str = "Whole clips by default (data
         for target, (_, k, _) in DATASETS[data]["targets"].items():
             for label, base in (("1 s crop (before)", "folder_1s"),
                                 ("**whole files: 1 s windows to the end, a file up to 30 s one row, pooled by signal "
-                                 "power (now)**", "folder"),
+                                 "power; clusters fitted on one row per file, longer files' windows assigned (now)**",
+                                 "folder"),
+                                ("whole files, clusters fitted on every row (`cluster.fit_on=rows`, before)",
+                                 "folder_rows"),
                                 ("whole files, the model trained on each pooled file's first window "
                                  "(`data.train_windows=first`)", "folder_first"),
                                 ("whole files, the model trained on each pooled file's loudest window "
