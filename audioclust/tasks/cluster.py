@@ -96,8 +96,10 @@ def cluster(cfg: DictConfig) -> float | None:
         if clusterer.fits_files(dm.index.durations, dm.pool_windows_up_to, k):   # clips with long recordings
             files = _file_rows(windows, emb["sample_id"][ok], dm)
             clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
+            fit_rows = len(files.x)
         else:
             clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
+            fit_rows = len(x)
         io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
                                              **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
                                                 for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
@@ -105,7 +107,7 @@ def cluster(cfg: DictConfig) -> float | None:
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
         clusters, dists, z = clusterer.assign(x, ltas)
-        centroids = clusterer.centroids
+        centroids, fit_rows = clusterer.centroids, None
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels, seed = rows.labels, int(cfg.seed)
@@ -113,7 +115,8 @@ def cluster(cfg: DictConfig) -> float | None:
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
-                  n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"])
+                  n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"],
+                  **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
     write_tables(out, rows, skipped, dm.index.segments, x, scores)
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     if any(cfg.export.values()):

@@ -184,6 +184,7 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     # 10 clips and 1 recording: the clusters are fitted on one row per file, the recording's windows assigned
     assert "clusters fitted on one row per file (11 files); the 40 windows of the 1 file(s) over 30 s then" in p.stdout
+    assert json.loads((tmp_path / "fit" / "metrics.json").read_text())["n_fit_rows"] == 11
     enc = json.loads((tmp_path / "fit" / "encoder.json").read_text())
     assert (enc["clip_seconds"], enc["hop_seconds"], enc["pool_windows_up_to"], enc["pool_weights"]) == (
         1.0, 1.0, 30.0, "power")
