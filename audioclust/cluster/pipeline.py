@@ -105,8 +105,8 @@ class FileRows(NamedTuple):
 
 class Clusterer:
     """The content stage alone (groups=0), or co-clustered with `groups` voice groups for `rounds` rounds.
-    fit_on (cluster.fit_on): what a folder of clips with long recordings among them is fitted on (the task's
-    rule; fit_files)."""
+    fit_on (cluster.fit_on): whether clips with long recordings among them are fitted on one row per file
+    (fits_files says when, fit_files does it)."""
 
     def __init__(self, content: Stage, groups: int = 0, rounds: int = 0, target: str = "content",
                  voice: Stage | None = None, fit_on: str = "auto"):
