@@ -401,8 +401,8 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
 def run_whole(args) -> None:
     results = {}
     for data in args.data:
-        if data in ("fsdd_folder",) and not FSDD.is_dir() or data == "drums" and not DRUMS.is_dir() or \
-                data == "sfx" and not SFX.is_dir():
+        folder = {"fsdd_folder": FSDD, "drums": DRUMS, "sfx": SFX}.get(data)   # "mixed" is generated
+        if folder is not None and not folder.is_dir():
             print(f"skipping {data}: not found" + (" (bash bench/sfx_data.sh makes it)" if data == "sfx" else ""))
             continue
         max_files = args.max_files or WHOLE_MAX_FILES.get(data)

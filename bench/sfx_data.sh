@@ -6,7 +6,7 @@
 # from the game's own folders and file names (the rule is below, fixed before anything was scored): animals
 # (calls and deaths), screams (human deaths), footsteps, fire, weapon swings, metal hits, wood hits, wood
 # chopping, mining (pick on stone and metal), ambience (rain, wind, rivers, waves, farm / port / market
-# backgrounds); at most 40 files a class, evenly spread over the sorted names. 0.1 s to 50 s, mixed lengths.
+# backgrounds); at most 40 files a class, evenly spread over the sorted names. 0.1 s to 168 s, mixed lengths.
 #     bash bench/sfx_data.sh [OUT]      # prints OUT (default ~/.cache/audioclust-data/sfx); run again: no-op
 set -euo pipefail
 OUT=${1:-$HOME/.cache/audioclust-data/sfx}

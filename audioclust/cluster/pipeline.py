@@ -162,11 +162,11 @@ class Clusterer:
                 return (*self.assign(x, ltas), self.centroids)
         return (*(content_fit if self.target == "content" else voice_fit), self.centroids)
 
-    def fits_files(self, durations, up_to: float | None, k) -> bool:
-        """Whether to fit on one row per file (fit_files) a folder of these file durations whose files up to `up_to`
-        seconds are one row each and longer ones one row per window: fit_on=files, or auto when most files are
-        clips (mostly long recordings: their windows are what is looked for) and there are at least k files."""
-        long = np.asarray(durations, float) > (np.inf if up_to is None else float(up_to) + 1e-6)
+    def fits_files(self, long: np.ndarray, k) -> bool:
+        """Whether to fit on one row per file (fit_files) a folder whose files marked `long` are one row per window
+        and the others one row each: fit_on=files, or auto when most files are clips (mostly long recordings: their
+        windows are what is looked for) and there are at least k files."""
+        long = np.asarray(long, bool)
         if self.fit_on == "rows" or not long.any():
             return False
         return self.fit_on == "files" or bool(long.sum() <= (~long).sum() and not (isinstance(k, int) and len(long) < k))

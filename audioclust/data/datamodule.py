@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from audioclust import checks
 from audioclust.data.dataset import ClipDataset
-from audioclust.data.index import build_index, loudest_windows, scan, split_files
+from audioclust.data.index import build_index, loudest_windows, scan, split_files, whole_files
 from audioclust.data.labels import make_labeller
 from audioclust.errors import ConfigError
 
@@ -153,7 +153,7 @@ class AudioDataModule(L.LightningDataModule):
         up_to = self.pool_windows_up_to
         if up_to is None:
             return line + ", one row per window"
-        n_long = int(np.sum(d > up_to + 1e-6))
+        n_long = int(np.sum(~whole_files(d, up_to)))
         return (line + f"; a file up to {up_to:g} s is one row (its windows' embeddings pooled, weighted by "
                 f"{'signal power' if self.pool_weights == 'power' else 'window'})"
                 + (f", the {n_long} longer one(s) one row per window" if n_long else ""))
@@ -192,7 +192,7 @@ class AudioDataModule(L.LightningDataModule):
             return keep
         durations = np.asarray(self.index.durations, float)
         counts = np.bincount(fids, minlength=len(durations))
-        pooled = (durations <= up_to + 1e-6) & (counts > 1)
+        pooled = whole_files(durations, up_to) & (counts > 1)
         if not pooled.any():
             return keep
         ids = np.flatnonzero(pooled[fids])

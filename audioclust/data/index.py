@@ -46,6 +46,13 @@ class Index:
         return len(self.file_ids)
 
 
+def whole_files(durations, up_to: float | None) -> np.ndarray:
+    """Which files are one row each (their windows pooled): those up to `up_to` seconds (data.pool_windows_up_to;
+    None: none is); a longer recording is one row per window."""
+    d = np.asarray(durations, dtype=float)
+    return np.zeros(d.shape, bool) if up_to is None else d <= float(up_to) + 1e-6
+
+
 def window_offsets(duration: float, clip_seconds: float, hop_seconds: float | None) -> list[float]:
     """Start times of the windows of one file: one window when hop is None, else every hop seconds."""
     if hop_seconds is None or duration <= clip_seconds:

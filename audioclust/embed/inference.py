@@ -5,6 +5,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from audioclust.data.index import whole_files
 from audioclust.embed.shards import KEYS, ShardWriter, load_merged, merge_shards
 from audioclust.errors import ConfigError
 
@@ -74,7 +75,7 @@ def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: boo
         return emb
     sid = np.asarray(emb["sample_id"])
     fid = index.file_ids[sid]
-    whole = np.asarray(index.durations, dtype=float)[fid] <= float(up_to) + 1e-6
+    whole = whole_files(index.durations, up_to)[fid]
     key = np.where(whole, fid, -1 - sid)            # long files: every window its own group
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     if len(first) == len(sid):   # every row is its own group (recordings longer than up_to): nothing to pool

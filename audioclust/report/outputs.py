@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from audioclust import checks
+from audioclust.data.index import whole_files
 from audioclust.utils import is_rank_zero, sweep_group
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def _window_rows(dm) -> bool:
     up_to = getattr(dm, "pool_windows_up_to", None)
     if dm.hop_seconds is None:
         return False
-    return up_to is None or any(d > up_to + 1e-6 for d in dm.index.durations)
+    return up_to is None or not whole_files(dm.index.durations, up_to).all()
 
 
 def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str) -> Path | None:

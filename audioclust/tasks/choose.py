@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from audioclust import checks, io
 from audioclust.cluster.choose import stability
 from audioclust.cluster.pipeline import Clusterer
+from audioclust.data.index import whole_files
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.tasks.builders import build_encoder, encoder_data, encoder_node, make_datamodule
@@ -49,7 +50,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
             missing[name] = str(e)
             continue
         t = time.perf_counter()
-        x = _sample_embeddings(cfg, model, sample, int(cfg.seed), lambda d, up_to: clusterer.fits_files(d, up_to, k))
+        x = _sample_embeddings(cfg, model, sample, int(cfg.seed), lambda long: clusterer.fits_files(long, k))
 
         w = getattr(model, "dim_weights", None)
         st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
@@ -74,15 +75,15 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
 def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) -> np.ndarray:
     """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will fit its clusters on
     (decoded ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled
-    into one row; every file's when the run fits on one row per file: fits_files(durations, up_to)), so each
+    into one row; every file's when the run fits on one row per file: fits_files(long files)), so each
     candidate is judged on what it would cluster."""
     dm = make_datamodule(encoder_data(cfg, model), cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     fids = dm.index.file_ids
-    up_to = dm.pool_windows_up_to
-    files = fits_files(dm.index.durations, up_to)   # the run fits on one row per file (clips and long recordings)
-    whole = np.zeros(len(dm.index.files), bool) if up_to is None else \
-        np.asarray(dm.index.durations, float) <= (np.inf if files else float(up_to) + 1e-6)
+    whole = whole_files(dm.index.durations, dm.pool_windows_up_to)
+    files = fits_files(~whole)   # the run fits on one row per file (clips and long recordings)
+    if files:
+        whole[:] = True
     sid = np.arange(len(dm.index))
     row = np.where(whole[fids], -1 - fids, sid)   # a pooled file's windows share one row key
     keys = np.unique(row)

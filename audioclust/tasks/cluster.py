@@ -15,6 +15,7 @@ from audioclust import checks, io
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores
 from audioclust.cluster.pipeline import Clusterer, FileRows
+from audioclust.data.index import whole_files
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
@@ -93,7 +94,7 @@ def cluster(cfg: DictConfig) -> float | None:
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
         k, weights = _k(cfg, dm.n_clusters, out), getattr(model, "dim_weights", None)
-        if clusterer.fits_files(dm.index.durations, dm.pool_windows_up_to, k):   # clips with long recordings
+        if clusterer.fits_files(~whole_files(dm.index.durations, dm.pool_windows_up_to), k):   # clips and recordings
             files = _file_rows(windows, emb["sample_id"][ok], dm)
             clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
             fit_rows = len(files.x)
@@ -149,7 +150,7 @@ def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
     once, as a clip does, not once per window."""
     up_to = float(dm.pool_windows_up_to)
     fid = dm.index.file_ids[sid]
-    long = np.asarray(dm.index.durations, dtype=float)[fid] > up_to + 1e-6
+    long = ~whole_files(dm.index.durations, up_to)[fid]
     files = pooled(windows, dm, whole=True)
     fok = np.asarray(files["ok"]).astype(bool)
     fsid = np.asarray(files["sample_id"])[fok]
@@ -163,9 +164,8 @@ def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
 
 def _row_seconds(dm):
     """path -> the stretch of audio its rows stand for: the whole file when its windows were pooled, else a clip."""
-    clip, up_to = float(dm.clip_seconds), dm.pool_windows_up_to
-    whole = {} if up_to is None else {p: float(d) for p, d in zip(dm.index.files, dm.index.durations)
-                                      if d <= up_to + 1e-6}
+    clip, pooled = float(dm.clip_seconds), whole_files(dm.index.durations, dm.pool_windows_up_to)
+    whole = {p: float(d) for p, d, w in zip(dm.index.files, dm.index.durations, pooled) if w}
     return lambda path: whole.get(path, clip)
 
 

@@ -33,7 +33,7 @@ def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monk
 
     monkeypatch.setattr(choose, "embed", fake_embed)
     model = SimpleNamespace(sr=SR)
-    def rows(durations, up_to):
+    def rows(long):
         return False
 
     x = choose._sample_embeddings(cfg, model, 100, 0, rows)   # every row: 6 pooled files + 40 windows
@@ -50,6 +50,6 @@ def test_auto_samples_pooled_files_and_windows_of_long_recordings(tmp_path, monk
         assert (fids == f).sum() == 3   # a sampled short file brings all its windows
     assert len(x) == len(set(fids.tolist()) - {long_id}) + int((fids == long_id).sum())
     # the run fits on one row per file (Clusterer.fits_files): so is each candidate judged, the recording one row
-    x = choose._sample_embeddings(cfg, model, 100, 0, lambda durations, up_to: up_to == 30.0 and max(durations) == 40)
+    x = choose._sample_embeddings(cfg, model, 100, 0, lambda long: int(long.sum()) == 1)
     assert len(x) == 7 and len(seen["ids"]) == 6 * 3 + 40
     np.testing.assert_allclose(x[x[:, 0] == long_id, 1], [19.5], rtol=1e-6)   # mean of offsets 0..39
