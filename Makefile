@@ -10,7 +10,7 @@ TORCH := torch==2.13.0
 # keep their order); most of the suite waits on subprocesses, so 2 workers halve it on 2 cores
 TEST_WORKERS ?= 2
 
-.PHONY: install install-dev install-encoders demo test lint bench sysdeps sysdeps-browser slurm slurm-stop clean
+.PHONY: install install-dev install-encoders demo test lint bench gpu-check sysdeps sysdeps-browser slurm slurm-stop clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/scaling.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/end_to_end.py
+
+# The GPU paths on a machine with a CUDA GPU, in a few minutes, one line per check (bench/gpu_check.py). It uses the
+# Python you installed CUDA torch and audioclust[gpu] into (PY=...), not the CPU venv above.
+gpu-check:
+	$(PY) bench/gpu_check.py
 
 # System services the tests use, set up for CI (root + apt-get; elsewhere their tests skip): Chromium, SLURM.
 sysdeps: sysdeps-browser slurm
