@@ -61,11 +61,11 @@ def show_progress(setting="auto") -> bool:
 
 
 def _route_lightning_logs() -> None:
-    """Lightning logs only to its own stderr handler when it is imported before Hydra configures logging
+    """Lightning logs only to its own stderr handlers when it is imported before Hydra configures logging
     (validation imports it early): hand its records to the root logger, so they reach the task's log file."""
     if not logging.getLogger().hasHandlers():
         return
-    for name in ("lightning.pytorch", "lightning.fabric"):
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         lg = logging.getLogger(name)
         for h in list(lg.handlers):
             lg.removeHandler(h)
@@ -119,8 +119,29 @@ def finish_wandb() -> None:
             wandb.finish()
 
 
+class _NotOnScreen(logging.Filter):
+    """Keeps library warnings (Python's warnings, routed to the logger py.warnings) and third-party tips off the
+    console; the task's log file still gets them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "py.warnings" or (record.name.startswith("lightning") and "Tip:" in record.getMessage()))
+
+
+def quiet_console() -> None:
+    """A user's screen shows progress, decisions and results: warnings go to the logging system (so into the
+    task's log file, not the console), and the console handlers Hydra set up drop them and library tips."""
+    logging.captureWarnings(True)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)   # which CPU build it loads, line by line
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
+            if not any(isinstance(f, _NotOnScreen) for f in h.filters):
+                h.addFilter(_NotOnScreen())
+
+
 def run_task(task, cfg: DictConfig):
-    """Call a task; a user-facing error becomes one clear line and exit code 2, not a stack trace."""
+    """Call a task (its console quiet); a user-facing error becomes one clear line and exit code 2, not a stack
+    trace."""
+    quiet_console()
     try:
         return task(cfg)
     except AudioclustError as exc:

@@ -25,7 +25,17 @@ def trained(tmp_path_factory):
                    f"hydra.run.dir={run}")
     assert p.returncode == 0, p.stderr[-3000:]
     assert "it/s]" not in p.stdout + p.stderr  # progress=auto: no bars when output is not a terminal
+    _quiet(p, run / "debug.log")
     return tmp, run
+
+
+def _quiet(p, log_file):
+    """The screen shows progress, decisions and results: no library tips, warnings or tracebacks (they stay in the
+    run's log file)."""
+    screen = p.stdout + p.stderr
+    for noise in ("litlogger", "Tip:", "Warning", "warn(", "deprecated", "Traceback", "faiss.loader"):
+        assert noise not in screen, f"{noise!r} on the screen:\n{screen[-3000:]}"
+    assert log_file.is_file()
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +44,7 @@ def fitted(trained):
     p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={run}/fit/a", "kmeans.k=20", "export.raven=true",
                    "export.audacity=true", "export.folders=true")
     assert p.returncode == 0, p.stderr[-3000:]
+    _quiet(p, run / "fit" / "a" / "cluster.log")
     return run / "fit" / "a", p.stdout
 
 

@@ -1,0 +1,34 @@
+"""The console shows progress, decisions and results; library warnings and tips go only to the log file."""
+import io
+import logging
+import warnings
+
+from audioclust.utils import quiet_console
+
+
+def test_warnings_and_tips_reach_the_log_file_not_the_console(tmp_path):
+    root, screen, path = logging.getLogger(), io.StringIO(), tmp_path / "task.log"
+    console, log_file = logging.StreamHandler(screen), logging.FileHandler(path)
+    saved = root.level, list(root.handlers)
+    root.handlers[:] = [console, log_file]
+    root.setLevel(logging.INFO)
+    try:
+        quiet_console()
+        quiet_console()   # idempotent: one filter per handler
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)   # catch_warnings restored showwarning: route it again inside
+            warnings.warn("`old_api` is deprecated", DeprecationWarning, stacklevel=1)
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("💡 Tip: try installing litlogger")
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False, used: False")
+        logging.getLogger("audioclust").info("fit: 80 clips in 5 clusters")
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[0])
+        log_file.close()
+    shown, kept = screen.getvalue(), path.read_text()
+    assert "GPU available" in shown and "80 clips" in shown
+    assert "deprecated" not in shown and "litlogger" not in shown
+    assert "deprecated" in kept and "litlogger" in kept and "80 clips" in kept
+    assert len(console.filters) == 1
