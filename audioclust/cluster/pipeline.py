@@ -3,7 +3,7 @@
 `cluster.method` chooses inside the one Stage: kmeans (k given or searched) or hdbscan (audioclust/cluster/density.py:
 the number of clusters found, clips in none labelled -1 = noise; not with voice groups).
 
-Voice groups (audioclust/voice.py) standardise the embeddings within groups of clips that share a voice or a
+Voice groups (audioclust/cluster/voice.py) standardise the embeddings within groups of clips that share a voice or a
 channel. With `rounds` > 0 the groups and the clusters are estimated in turn: the clusters (what is said)
 are found, each clip's long-term spectrum is centred within its cluster (what is left is who says it and
 through what), the spectra are grouped, the embeddings are standardised per group and clustered again.
@@ -58,10 +58,12 @@ class Stage:
         pre, red, km, gpu, cluster = self._args
         return Stage(pre, red, {**km, **kmeans}, seed, gpu, cluster)
 
-    def fit(self, x, k: int | Callable, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fit(self, x, k: int | Callable, weights=None, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search);
-        weights: per-dimension factors after the z-score (Preprocess.fit)."""
-        z = self.red.fit_transform(self.pre.fit(x, weights)(x))
+        weights: per-dimension factors after the z-score (Preprocess.fit). x may be memory-mapped: it is read a
+        chunk of rows at a time and preprocessed into one new float32 array; inplace: into x itself (the caller's
+        own float32 array, overwritten)."""
+        z = self.red.fit_transform(self.pre.fit(x, weights)(x, out=x if inplace else None))
         if self.method == "hdbscan":   # k is found, not given
             h = self.hdb
             labels = density.fit_hdbscan(z, h["min_cluster_size"], h["min_samples"], h["selection"])
@@ -72,8 +74,8 @@ class Stage:
         self.centroids = fit_kmeans(z, int(k), seed=self.seed, gpu=self.gpu, **self.km)
         return (*assign(z, self.centroids, self.gpu), z)
 
-    def assign(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        z = self.red.transform(self.pre(x))
+    def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = self.red.transform(self.pre(x, out=x if inplace else None))
         labels, dists = assign(z, self.centroids, self.gpu)
         if self.method == "hdbscan":   # the nearest cluster if within its radius, else noise
             labels = density.within_radius(labels, dists, self.radius)
@@ -155,7 +157,7 @@ class Clusterer:
         if ltas is None or len(x) < self.groups:
             raise ConfigError(f"voice.groups={self.groups} needs at least as many clips with a long-term spectrum")
         voice_fit, k = self._fit_groups(x, ltas, k)
-        content_fit = self.content.fit(self._standardise(x, voice_fit[0]), k)
+        content_fit = self.content.fit(self._standardise(x, voice_fit[0]), k, inplace=True)
         if self.rounds:
             self.s["voice_ltas_means"] = group_means(ltas, content_fit[0], k)
             if "umap" not in (self.content.red.method, self.voice.red.method):   # consistent pairs, as assign
@@ -195,7 +197,7 @@ class Clusterer:
         k = len(self.content.centroids)
         for r in range(self.rounds):
             if r:
-                c = self.content.fit(self._standardise(x, voice_fit[0]), k)[0]
+                c = self.content.fit(self._standardise(x, voice_fit[0]), k, inplace=True)[0]
             self.s["voice_ltas_means"] = group_means(ltas, c, k)
             voice_fit = self.voice.fit(self._centred(ltas, c), self.groups)
             self._group_stats(x, voice_fit[0])
@@ -210,7 +212,7 @@ class Clusterer:
                               "long-term spectrum (re-embed with this version of audioclust)")
         if not self.rounds:
             voice_fit = self.voice.assign(ltas)
-            return voice_fit if self.target == "voice" else self.content.assign(self._standardise(x, voice_fit[0]))
+            return voice_fit if self.target == "voice" else self.content.assign(self._standardise(x, voice_fit[0]), inplace=True)
         batch = 16384   # each try holds its reduced features: groups x batch rows at once
         parts = [self._joint(np.asarray(x[s:s + batch], np.float32), np.asarray(ltas[s:s + batch], np.float32))
                  for s in range(0, max(len(x), 1), batch)]   # no clips: one empty batch, empty arrays
@@ -221,7 +223,7 @@ class Clusterer:
         Keeps the g that comes back to itself with the nearest cluster (the nearest cluster when none does)."""
         n, tries = len(x), []
         for g in range(self.groups):
-            content_fit = self.content.assign(self._standardise(x, np.full(n, g)))
+            content_fit = self.content.assign(self._standardise(x, np.full(n, g)), inplace=True)
             tries.append((content_fit, self.voice.assign(self._centred(ltas, content_fit[0]))))
         dist = np.stack([t[0][1] for t in tries]).astype(np.float64)
         back = np.stack([t[1][0] == g for g, t in enumerate(tries)])
@@ -234,7 +236,8 @@ class Clusterer:
     def centroids(self) -> np.ndarray:
         return (self.voice if self.target == "voice" else self.content).centroids
 
-    def _standardise(self, x, g):
+    def _standardise(self, x, g) -> np.ndarray:
+        """A new float32 array (the stage may preprocess it in place)."""
         return standardise(x, g, self.s["voice_means"], self.s["voice_scales"])
 
     def _centred(self, ltas, c):
