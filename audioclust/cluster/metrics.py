@@ -1,17 +1,20 @@
-"""Clustering scores: Hungarian-matched accuracy, NMI, ARI (when labels exist) and silhouette (always).
+"""Clustering scores: Hungarian-matched accuracy, NMI, AMI, ARI (when labels exist) and silhouette (always).
+
+AMI (mutual information adjusted for chance) is what the bioacoustic embedding benchmarks report; unlike NMI it
+does not rise with the number of clusters alone.
 
 Every value returned is a plain Python int/float/list/None, so the dict goes straight into json.dumps.
 
 Noise (cluster -1, HDBSCAN): `clustering_scores` reports n_noise and noise_fraction; acc / nmi / ari score every
 labelled clip, noise included (NMI and ARI: noise is one more label; ACC: a noise clip is never matched, so it
-counts as wrong); acc_clustered / nmi_clustered / ari_clustered score the labelled clips in a cluster only. The
+counts as wrong); acc_clustered / nmi_clustered / ami_clustered / ari_clustered score the labelled clips in a cluster only. The
 silhouette and cluster sizes are over the clustered clips.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from sklearn.metrics.cluster import contingency_matrix
 
 
@@ -69,9 +72,9 @@ def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5
 
     Always: n_clips, n_clusters (non-empty ones, noise not counted), n_noise and noise_fraction (clips in
     cluster -1), silhouette (over the clustered clips; None where undefined) and cluster_sizes (clips per cluster
-    id 0..max). With labels (a sequence, None where unknown) also n_labelled and acc / nmi / ari computed on the
+    id 0..max). With labels (a sequence, None where unknown) also n_labelled and acc / nmi / ami / ari computed on the
     labelled clips only (None when no clip is labelled; noise scored as the module docstring says), and, when
-    noise is True (None: when any clip is noise), acc_clustered / nmi_clustered / ari_clustered.
+    noise is True (None: when any clip is noise), acc_clustered / nmi_clustered / ami_clustered / ari_clustered.
     """
     clusters = _cluster_ids(clusters, noise=True)
     x = np.asarray(embeddings)
@@ -105,6 +108,6 @@ def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5
 
 def _label_scores(y, c, noise=None) -> dict:
     if len(y) == 0:
-        return {"acc": None, "nmi": None, "ari": None}
+        return {"acc": None, "nmi": None, "ami": None, "ari": None}
     return {"acc": cluster_accuracy(y, c, noise), "nmi": float(normalized_mutual_info_score(y, c)),
-            "ari": float(adjusted_rand_score(y, c))}
+            "ami": float(adjusted_mutual_info_score(y, c)), "ari": float(adjusted_rand_score(y, c))}

@@ -222,7 +222,8 @@ def offset_runs(onsets: np.ndarray) -> list[float]:
 
 
 def _scores(scores: dict | None) -> dict:
-    keys = ("acc", "nmi", "ari", "silhouette", "noise_fraction", "acc_clustered", "nmi_clustered", "ari_clustered")
+    keys = ("acc", "nmi", "ami", "ari", "silhouette", "noise_fraction", "acc_clustered", "nmi_clustered", "ami_clustered",
+            "ari_clustered")
     return {k: float(scores[k]) for k in keys if scores and isinstance(scores.get(k), (int, float))}
 
 

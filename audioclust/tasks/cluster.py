@@ -272,11 +272,11 @@ def _npz(state: dict) -> bytes:
 
 
 def _print_summary(out: Path, scores: dict) -> None:
-    keys = [k for k in ("acc", "nmi", "ari", "silhouette") if scores.get(k) is not None]
+    keys = [k for k in ("acc", "nmi", "ami", "ari", "silhouette") if scores.get(k) is not None]
     line = ", ".join(f"{k.upper()} {scores[k]:.3f}" for k in keys)
     if scores.get("n_noise"):
         line += f"; noise {scores['n_noise']} clips ({100 * scores['noise_fraction']:.1f}%)" + "".join(
-            f", {k.upper()} {scores[k + '_clustered']:.3f}" for k in ("acc", "nmi", "ari")
+            f", {k.upper()} {scores[k + '_clustered']:.3f}" for k in ("acc", "nmi", "ami", "ari")
             if scores.get(k + "_clustered") is not None) + " on the clustered clips"
     print(f"\n{scores['mode']}: {scores['n_clips']} clips in {scores['n_clusters']} clusters "
           f"({scores['n_skipped']} files skipped); {line}\noutputs: {out}")

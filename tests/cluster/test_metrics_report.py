@@ -37,13 +37,14 @@ def test_scores_perfect_permuted_clustering():
     x, y = make_blobs(300, centers=4, cluster_std=0.3, random_state=0)
     s = clustering_scores(x, (y + 1) % 4, list(y))
     assert s["acc"] == pytest.approx(1.0) and s["nmi"] == pytest.approx(1.0) and s["ari"] == pytest.approx(1.0)
+    assert s["ami"] == pytest.approx(1.0)
     assert s["silhouette"] > 0.7 and s["cluster_sizes"] == [75] * 4
     assert s["n_clips"] == 300 and s["n_clusters"] == 4 and s["n_labelled"] == 300
     assert json.loads(json.dumps(s)) == s
     assert {type(v) for k, v in s.items() if k != "cluster_sizes"} <= {int, float}
     assert all(type(v) is int for v in s["cluster_sizes"])
     plain = clustering_scores(x, y)
-    assert not {"acc", "nmi", "ari", "n_labelled"} & set(plain)
+    assert not {"acc", "nmi", "ami", "ari", "n_labelled"} & set(plain)
 
 
 def test_scores_string_and_partial_labels():
@@ -62,6 +63,14 @@ def test_scores_string_and_partial_labels():
     none = clustering_scores(x, y, [None] * 300)
     assert none["n_labelled"] == 0 and none["acc"] is None
     json.dumps(none)
+
+
+def test_ami_corrects_nmi_for_chance():
+    """Many small random clusters: NMI rises with their number alone, AMI stays near 0."""
+    y = np.repeat(np.arange(5), 40)
+    many = np.random.default_rng(0).integers(0, 50, len(y))
+    s = clustering_scores(np.zeros((len(y), 1)), many, list(y))
+    assert s["nmi"] > 0.2 and abs(s["ami"]) < 0.05
 
 
 def test_silhouette_random_assignment_empty_clusters_and_subsample():
