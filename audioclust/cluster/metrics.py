@@ -111,3 +111,21 @@ def _label_scores(y, c, noise=None) -> dict:
         return {"acc": None, "nmi": None, "ami": None, "ari": None}
     return {"acc": cluster_accuracy(y, c, noise), "nmi": float(normalized_mutual_info_score(y, c)),
             "ami": float(adjusted_mutual_info_score(y, c)), "ari": float(adjusted_rand_score(y, c))}
+
+
+def grouping_scores(clusters, groupings: dict) -> dict:
+    """How far the clusters follow other groupings of the same rows (folder, file, a manifest's recording, site or
+    date): {name: {n_groups, nmi, ami, ari}} over the rows with a value (None: unknown) and in a cluster. A high
+    score against the recorder or the site, with a low one against the labels, shows clusters of recording
+    conditions rather than of sounds. Groupings with fewer than 2 groups, or one group per row, are left out."""
+    clusters = _cluster_ids(clusters, noise=True)
+    out = {}
+    for name, values in groupings.items():
+        known = np.array([v is not None and v != "" and c >= 0 for v, c in zip(values, clusters)], bool)
+        g = np.array([str(v) for v, k in zip(values, known) if k], dtype=object)
+        n = len(set(g.tolist()))
+        if n < 2 or n == len(g):
+            continue
+        scores = _label_scores(g, clusters[known])
+        out[name] = {"n_groups": n, **{k: scores[k] for k in ("nmi", "ami", "ari")}}
+    return out

@@ -35,11 +35,20 @@ def _regex_label(rx: re.Pattern, name: str):
 
 def read_manifest(manifest: str | None, column: str) -> dict[str, str]:
     """CSV with a `path` column (relative to the CSV's folder or absolute) and a label column."""
+    table = manifest_columns(manifest)
+    if table and column not in table:
+        raise DataError(f"label manifest {manifest} needs columns 'path' and {column!r}")
+    return table.get(column, {})
+
+
+def manifest_columns(manifest: str | None) -> dict[str, dict[str, str]]:
+    """Every column of a manifest CSV but `path`, each as {resolved path: value} (recording, site, date, ...)."""
     if not manifest or not Path(manifest).is_file():
         raise DataError(f"label manifest not found: {manifest}")
     base = Path(manifest).parent
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
-    if rows and ("path" not in rows[0] or column not in rows[0]):
-        raise DataError(f"label manifest {manifest} needs columns 'path' and {column!r}")
-    return {str((base / r["path"]).resolve()): r[column] for r in rows}
+    if rows and "path" not in rows[0]:
+        raise DataError(f"label manifest {manifest} needs a column 'path'")
+    paths = [str((base / r["path"]).resolve()) for r in rows]
+    return {c: dict(zip(paths, (r[c] for r in rows))) for c in (rows[0] if rows else {}) if c != "path"}

@@ -104,6 +104,19 @@ class Rows:
         per_file = [None if v == "" else v for v in self.file_labels]
         return [per_file[f] for f in self.file_ids.tolist()]
 
+    def groupings(self, manifest: str | None = None) -> dict[str, list]:
+        """Other groupings of the rows to score the clusters against: each row's folder, its file (when a file has
+        several rows: windows of recordings) and every column of the label manifest (recording, site, date, ...)."""
+        from audioclust.data.labels import manifest_columns
+
+        out = {"folder": [str(Path(self.files[f]).parent) for f in self.file_ids.tolist()]}
+        if len(np.unique(self.file_ids)) < len(self.file_ids):
+            out["file"] = self.paths
+        for name, table in (manifest_columns(manifest) if manifest else {}).items():
+            per_file = [table.get(str(Path(f).resolve())) for f in self.files]
+            out[f"manifest:{name}"] = [per_file[f] for f in self.file_ids.tolist()]
+        return out
+
     def write_csv(self, path, chunk: int = 1 << 16) -> None:
         """Streamed in chunks of rows: same text as one dict per row (offset to ms, distance to 5 decimals)."""
         from audioclust import io
@@ -264,6 +277,7 @@ def log_wandb(w: WandbSettings, out: Path, plots: dict, model, dm, result: Clust
                      job_type=job_type, dir=str(out), mode=w.mode, tags=list(w.tags) or None, config=config,
                      reinit="finish_previous")
     run.log({f"cluster/{k}": v for k, v in scores.items() if isinstance(v, (int, float)) and v is not None})
+    run.log({f"cluster/by/{g}/{k}": v for g, s in scores.get("by", {}).items() for k, v in s.items() if v is not None})
     run.log({f"cluster/{name}": wandb.Image(str(p)) for name, p in plots.items()})
     if result.xy is not None and len(result.rows):
         drawn = result.drawn   # the map's clips (a stratified sample of at most report.explorer_max_points)

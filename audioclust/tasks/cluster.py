@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audioclust import checks, io
 from audioclust.cluster.faiss_backend import load_faiss
-from audioclust.cluster.metrics import clustering_scores
+from audioclust.cluster.metrics import clustering_scores, grouping_scores
 from audioclust.cluster.pipeline import Clusterer, FileRows
 from audioclust.data.index import whole_files
 from audioclust.embed.inference import embed, pooled
@@ -113,6 +113,7 @@ def cluster(cfg: DictConfig) -> float | None:
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels, seed = rows.labels, int(cfg.seed)
     scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method == "hdbscan" or None)
+    scores["by"] = grouping_scores(clusters, rows.groupings((dm.labels or {}).get("manifest")))   # folder, file, site
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
@@ -278,5 +279,6 @@ def _print_summary(out: Path, scores: dict) -> None:
         line += f"; noise {scores['n_noise']} clips ({100 * scores['noise_fraction']:.1f}%)" + "".join(
             f", {k.upper()} {scores[k + '_clustered']:.3f}" for k in ("acc", "nmi", "ami", "ari")
             if scores.get(k + "_clustered") is not None) + " on the clustered clips"
+    by = "; ".join(f"{g} ({s['n_groups']} groups) NMI {s['nmi']:.3f}, AMI {s['ami']:.3f}" for g, s in scores.get("by", {}).items())
     print(f"\n{scores['mode']}: {scores['n_clips']} clips in {scores['n_clusters']} clusters "
-          f"({scores['n_skipped']} files skipped); {line}\noutputs: {out}")
+          f"({scores['n_skipped']} files skipped); {line}" + (f"\nclusters against {by}" if by else "") + f"\noutputs: {out}")

@@ -73,6 +73,23 @@ def test_ami_corrects_nmi_for_chance():
     assert s["nmi"] > 0.2 and abs(s["ami"]) < 0.05
 
 
+def test_grouping_scores_show_clusters_that_follow_the_recorder():
+    """Clusters that follow the recorder, not the sound: high against the site, near 0 against the labels;
+    rows without a value or in no cluster are left out, and a grouping of one group or one per row is skipped."""
+    from audioclust.cluster.metrics import grouping_scores
+
+    rng = np.random.default_rng(0)
+    site = rng.integers(0, 4, 400)
+    species = rng.integers(0, 4, 400)
+    clusters = site.copy()
+    clusters[:10] = -1
+    by = grouping_scores(clusters, {"site": [f"s{v}" for v in site], "species": list(species),
+                                    "date": [None] * 200 + ["d1"] * 200, "row": list(range(400))})
+    assert set(by) == {"site", "species"}
+    assert by["site"]["ami"] == pytest.approx(1.0) and by["site"]["n_groups"] == 4
+    assert abs(by["species"]["ami"]) < 0.02
+
+
 def test_silhouette_random_assignment_empty_clusters_and_subsample():
     x, y = make_blobs(3000, n_features=8, centers=4, cluster_std=0.5, random_state=0)
     rand = clustering_scores(x, np.random.default_rng(0).integers(0, 4, 3000), list(y))

@@ -138,3 +138,22 @@ def test_dataset_reports_trimmed_length(tone_folder):
     ds = dm.predict_dataloader().dataset
     item = ds[dm.index.files.index(str(tone_folder / "low" / "late.wav"))]
     assert 3900 <= item["length"] <= 4200 and item["wave"][:3900].abs().max() > 0.1  # the sound moved to 0
+
+
+def test_manifest_columns_and_rows_groupings(tmp_path):
+    """Every manifest column but path, by resolved path; the rows' folder, file (windows) and manifest groupings."""
+    from audioclust.data.labels import manifest_columns
+    from audioclust.report.outputs import Rows
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "m.csv").write_text("path,label,site\na/x.wav,bark,north\n" + f"{tmp_path}/y.wav,mew,south\n")
+    cols = manifest_columns(str(tmp_path / "m.csv"))
+    assert cols == {"label": {str(tmp_path / "a" / "x.wav"): "bark", str(tmp_path / "y.wav"): "mew"},
+                    "site": {str(tmp_path / "a" / "x.wav"): "north", str(tmp_path / "y.wav"): "south"}}
+    files = [str(tmp_path / "a" / "x.wav"), str(tmp_path / "y.wav")]
+    rows = Rows(files, np.array([0, 0, 1]), np.array([0.0, 1.0, 0.0]), np.zeros(3, int), np.zeros(3), [None, None])
+    g = rows.groupings(str(tmp_path / "m.csv"))
+    assert g["folder"] == [str(tmp_path / "a")] * 2 + [str(tmp_path)]
+    assert g["file"] == [files[0], files[0], files[1]]
+    assert g["manifest:site"] == ["north", "north", "south"] and g["manifest:label"] == ["bark", "bark", "mew"]
+    assert "file" not in Rows(files, np.array([0, 1]), np.zeros(2), np.zeros(2, int), np.zeros(2), [None] * 2).groupings()

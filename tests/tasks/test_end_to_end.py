@@ -106,6 +106,9 @@ def test_fit_accounts_for_every_clip(trained, fitted):
     assert m["n_clips"] == len(wavs) and m["k"] == 20 and sum(m["cluster_sizes"]) == len(wavs)
     assert 0 <= m["acc"] <= 1 and 0 <= m["nmi"] <= 1 and -1 <= m["silhouette"] <= 1
     assert m["acc"] > 0.2 and m["nmi"] > 0.4  # chance on 20 balanced classes: ACC ~0.1, NMI ~0.2
+    # the generated classes are folders: the clusters against the folder score as against the labels
+    assert m["by"]["folder"]["n_groups"] == 20 and m["by"]["folder"]["ami"] == pytest.approx(m["ami"])
+    assert "file" not in m["by"]   # one row per file
     emb, cen = np.load(out / "embeddings.npy"), np.load(out / "centroids.npy")
     assert emb.shape[0] == len(wavs) and cen.shape == (20, emb.shape[1])
     for png in ("map.png", "sizes.png", "montage.png"):
