@@ -7,13 +7,22 @@ from audioclust.errors import ConfigError
 
 
 def use_gpu(gpu="auto") -> bool:
+    """Whether FAISS runs on the GPU (kmeans.gpu: auto | true | false). With a GPU visible, FAISS is first tried on
+    it in a fresh process, once (faiss_backend.gpu_problem): if that fails, auto uses CPU FAISS (one printed line
+    says why) and true stops with a ConfigError. Without a GPU nothing is tried."""
     import faiss
+
+    from audioclust.cluster.faiss_backend import gpu_problem, gpu_works
 
     n = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
     if gpu == "auto":
-        return n > 0
+        return n > 0 and gpu_works()
     if gpu and n == 0:
         raise ConfigError("kmeans.gpu=true but FAISS sees no GPU (install the `gpu` extra on a CUDA machine)")
+    if gpu and gpu_problem():
+        what, why = gpu_problem()
+        raise ConfigError(f"kmeans.gpu=true but {what} ({why}): use kmeans.gpu=auto (CPU FAISS) or a FAISS build "
+                          "for this GPU (docs/scale.md)")
     return bool(gpu)
 
 

@@ -21,11 +21,23 @@ def test_the_installed_wheel_loads():
     assert hasattr(faiss, "Kmeans") and len(faiss_backend.installed_wheels()) == 1
 
 
-def test_both_wheels_say_which_to_uninstall(monkeypatch):
-    _installed(monkeypatch, {"faiss-cpu", "faiss-gpu-cu12"})
-    with pytest.raises(ConfigError, match=r"^both faiss-cpu and faiss-gpu-cu12 are installed .*pip uninstall -y faiss-cpu") as e:
+@pytest.mark.parametrize("gpu", ["faiss-gpu", "faiss-gpu-cu12", "faiss-gpu-cu12-cuvs", "faiss-cuda"])   # the [gpu] extra's, older ones
+def test_both_wheels_say_which_to_uninstall(monkeypatch, gpu):
+    _installed(monkeypatch, {"faiss-cpu", gpu})
+    with pytest.raises(ConfigError, match=rf"^both faiss-cpu and {gpu} are installed .*pip uninstall -y faiss-cpu") as e:
         faiss_backend.load_faiss()
     assert "\n" not in str(e.value)
+
+
+def test_the_gpu_extra_is_a_known_gpu_wheel():
+    """pyproject's [gpu] extra installs a wheel that the both-wheels check knows."""
+    import re
+
+    import tomllib
+    from common_utils import ROOT
+
+    (req,) = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["gpu"]
+    assert re.match(r"[A-Za-z0-9_.-]+", req)[0] in faiss_backend.GPU
 
 
 def test_no_faiss_names_the_extras(monkeypatch):
