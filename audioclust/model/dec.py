@@ -1,8 +1,11 @@
 """Clustering inside the network (DEC / IDEC): Student-t soft assignments to learnt centroids, trained
 against a sharpened target distribution, next to the reconstruction loss.
 
-Centroids start from FAISS k-means on the embeddings at `start_epoch`; targets are refreshed at the start
-of every later epoch from the whole training set.
+Centroids start from k-means on the embeddings of the training set at `start_epoch`; targets are refreshed at
+the start of every later epoch from the whole training set. Under DDP each rank embeds its share of the set and
+the shares are gathered, k-means runs on rank 0 and its centroids are broadcast: every rank holds the same
+centroids and targets. Before `start_epoch` the centroids join the loss with weight 0, so that DDP gets the
+gradient it expects for every parameter without searching the graph for unused ones.
 """
 from __future__ import annotations
 
@@ -45,14 +48,20 @@ class DECHead(nn.Module):
         return F.kl_div(q.clamp_min(1e-12).log(), p, reduction="batchmean")
 
     @torch.no_grad()
-    def refresh(self, z: torch.Tensor, sample_ids: torch.Tensor, n_samples: int) -> None:
-        """Initialise centroids with k-means (first call), then rebuild the target distribution."""
-        if not bool(self.initialised):
-            from sklearn.cluster import KMeans  # (the model stage sits below FAISS's cluster stage)
+    def kmeans(self, z: torch.Tensor) -> torch.Tensor:
+        """Initial centroids: k-means (seeded) on the embeddings, (k, dim) on the CPU."""
+        from sklearn.cluster import KMeans  # (the model stage sits below FAISS's cluster stage)
 
-            km = KMeans(self.centroids.shape[0], n_init=3, max_iter=50, random_state=self.seed)
-            cen = km.fit(z.cpu().numpy().astype(np.float32)).cluster_centers_.astype(np.float32)
-            self.centroids.data.copy_(torch.from_numpy(cen))
+        km = KMeans(self.centroids.shape[0], n_init=3, max_iter=50, random_state=self.seed)
+        return torch.from_numpy(km.fit(z.cpu().numpy().astype(np.float32)).cluster_centers_.astype(np.float32))
+
+    @torch.no_grad()
+    def refresh(self, z: torch.Tensor, sample_ids: torch.Tensor, n_samples: int,
+                centroids: torch.Tensor | None = None) -> None:
+        """Initialise the centroids (first call: `centroids`, else k-means on `z`), then rebuild the target
+        distribution."""
+        if not bool(self.initialised):
+            self.centroids.data.copy_(self.kmeans(z) if centroids is None else centroids)
             self.initialised.fill_(True)
         targets = torch.zeros(n_samples, self.centroids.shape[0])
         targets[sample_ids.cpu()] = self.sharpen(self.soft_assign(z.to(self.centroids.device))).cpu()

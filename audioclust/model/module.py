@@ -4,6 +4,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
 
 from audioclust import checks
 from audioclust.errors import ConfigError
@@ -41,6 +42,7 @@ class BlockAutoencoder(L.LightningModule):
             self.projector = torch.nn.Sequential(torch.nn.Linear(dim, hidden * 2), torch.nn.GELU(),
                                                  torch.nn.Linear(hidden * 2, hidden))
         self.dec = DECHead(dim=self.embedding_dim, **dec) if dec else None
+        self._dec_epoch = None   # the epoch whose DEC targets are built
 
     @property
     def embedding_dim(self) -> int:
@@ -53,20 +55,46 @@ class BlockAutoencoder(L.LightningModule):
     def _kept(batch, key: str) -> torch.Tensor:
         return batch[key][batch["ok"]] if "ok" in batch else batch[key]
 
-    def on_train_epoch_start(self) -> None:
-        if self.dec is None or self.current_epoch < self.dec.start_epoch:
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        """The DEC pass, before an epoch's first batch from `start_epoch` on (also when a resume skipped the epoch's
+        start: Lightning's epoch after a checkpoint saved on an epoch's last batch): every rank at the same batch."""
+        if self.dec is None or self.current_epoch < self.dec.start_epoch or self._dec_epoch == self.current_epoch:
             return
+        self._dec_epoch = self.current_epoch
         z, ids = self._embed_all(self.trainer.datamodule.train_dataloader())
-        self.dec.refresh(z, ids, len(self.trainer.datamodule.index))
+        centroids = None
+        if not bool(self.dec.initialised):   # k-means on rank 0, its centroids to every rank
+            centroids = self.trainer.strategy.broadcast(self.dec.kmeans(z) if self.trainer.is_global_zero else None)
+            for opt in self.trainer.optimizers:   # their optimiser state starts here (as if untouched before)
+                opt.state.pop(self.dec.centroids, None)
+        self.dec.refresh(z, ids, len(self.trainer.datamodule.index), centroids)
 
     @torch.no_grad()
     def _embed_all(self, loader) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every sample of `loader`'s dataset embedded in eval mode, sorted by sample id, each id once. Under DDP
+        each rank embeds its strided share (with rank 0's buffers, as DDP's next forward would) and the shares are
+        gathered: every rank gets the same tensors, and the same as one process."""
+        world, ds = self.trainer.world_size, loader.dataset
+        sampler = None
+        if world > 1:
+            sampler = DistributedSampler(ds, num_replicas=world, rank=self.global_rank, shuffle=False)
+            for name, buf in self.trainer.strategy.broadcast({k: v.cpu() for k, v in self.net.named_buffers()}).items():
+                self.net.get_buffer(name).copy_(buf)
+        loader = DataLoader(ds, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+                            collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+                            worker_init_fn=loader.worker_init_fn, multiprocessing_context=loader.multiprocessing_context)
         was_training = self.training
         self.eval()
-        parts = [(self.embed(b["wave"].to(self.device), b["length"].to(self.device)), b["sample_id"])
+        parts = [(self.embed(b["wave"].to(self.device), b["length"].to(self.device)), b["sample_id"].to(self.device))
                  for b in loader]
         self.train(was_training)
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        z, ids = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        if world > 1:   # DistributedSampler pads every share to the same length by repeating samples
+            z, ids = _all_gather(z, world), _all_gather(ids, world)
+        ids, order = ids.sort(stable=True)
+        first = torch.ones_like(ids, dtype=torch.bool)
+        first[1:] = ids[1:] != ids[:-1]
+        return z[order][first], ids[first].cpu()
 
     def _spec(self, batch) -> torch.Tensor:
         keep = batch["ok"] if "ok" in batch else slice(None)
@@ -127,10 +155,13 @@ class BlockAutoencoder(L.LightningModule):
             loss = recon_loss + self.contrast_weight * contrast
             self.log(f"{stage}/contrastive", contrast, on_epoch=True, batch_size=spec.shape[0],
                      sync_dist=stage != "train")
-        if self.dec is not None and stage == "train" and self.dec.active():
-            clustering = self.dec.loss(self._pool(code, spec.shape[0]), self._kept(batch, "sample_id"))
-            loss = loss + self.dec.weight * clustering
-            self.log("train/dec", clustering, on_epoch=True, batch_size=spec.shape[0])
+        if self.dec is not None and stage == "train":
+            if self.dec.active():
+                clustering = self.dec.loss(self._pool(code, spec.shape[0]), self._kept(batch, "sample_id"))
+                loss = loss + self.dec.weight * clustering
+                self.log("train/dec", clustering, on_epoch=True, batch_size=spec.shape[0])
+            else:   # zero-weighted before start_epoch: DDP expects a gradient for every parameter at every step
+                loss = loss + 0.0 * self.dec.centroids.sum()
         self.log(f"{stage}/recon", recon_loss, on_epoch=True, batch_size=spec.shape[0], sync_dist=stage != "train")
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
                  batch_size=spec.shape[0], sync_dist=stage != "train")
@@ -164,3 +195,10 @@ class BlockAutoencoder(L.LightningModule):
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=opt),
                                                    "interval": "epoch"}}
+
+
+def _all_gather(x: torch.Tensor, world: int) -> torch.Tensor:
+    """Every rank's `x` (same shape on each), concatenated in rank order."""
+    parts = [torch.empty_like(x) for _ in range(world)]
+    torch.distributed.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
