@@ -4,8 +4,11 @@
 Two sets of 64-d points: separated (scikit-learn make_blobs, k centres, cluster_std 4: real clusters, where the
 initialisation decides) and overlapping (k unit-variance blobs with centres uniform in [-1, 1]^64: heavy overlap,
 where the iterations decide). Wall time (train + assign every point) and final inertia over all points, as ratios
-to sklearn's. Then peak memory of the 1M-point run from a memory-mapped .npy in a fresh process.
-Writes the section 'k-means' of BENCHMARKS.md.
+to sklearn's. Then peak memory of the 1M-point run from a memory-mapped .npy in a fresh process, and of the
+cluster path (preprocess=standard, k-means with the 100k settings, assign: pipeline.Stage.fit) on 1M x 1,536
+float32 rows (5.7 GiB, generated in chunks into a .npy under --tmp and memory-mapped), with --baseline DIR also
+on an older checkout of the code (e.g. `git worktree add /tmp/before <commit>`), side by side.
+Writes the sections 'k-means' and 'Memory of k-means' of BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine, write_section
+from common import ROOT, PeakAnon, machine, peak_rss_mb, write_section
 
 from audioclust.cluster.kmeans import assign, fit_kmeans
 
@@ -95,21 +98,7 @@ def run_sklearn(x, k, threads, max_iter=20, tol=0.0) -> tuple[float, float, floa
 
 def memory_child(path: str, k: int, niter: int, mppc: int, init: str) -> dict:
     """In a fresh process: k-means on a memory-mapped file, peak RSS and peak anonymous (heap) memory."""
-    import threading
-
-    peak = {"anon": 0}
-
-    def poll():
-        while not done.is_set():
-            for line in open("/proc/self/status"):
-                if line.startswith("RssAnon"):
-                    peak["anon"] = max(peak["anon"], int(line.split()[1]))
-            done.wait(0.02)
-
-    done = threading.Event()
-    threading.Thread(target=poll, daemon=True).start()
-    from common import peak_rss_mb
-
+    anon = PeakAnon()
     base = peak_rss_mb()  # the interpreter with numpy, torch (imported by the bench helpers) and FAISS loaded
     x = np.load(path, mmap_mode="r")
     t = time.perf_counter()
@@ -117,9 +106,47 @@ def memory_child(path: str, k: int, niter: int, mppc: int, init: str) -> dict:
                      n_local_trials=LARGE["trials"], relax=LARGE["relax"])
     labels, _ = assign(x, cen)
     wall = time.perf_counter() - t
-    done.set()
-    return {"n": len(x), "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "base_rss_mb": base, "peak_anon_mb": peak["anon"] / 1024,
+    anon.done.set()
+    return {"n": len(x), "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "base_rss_mb": base, "peak_anon_mb": anon.mb,
             "file_mb": Path(path).stat().st_size / 2 ** 20, "clusters_used": int(len(np.unique(labels)))}
+
+
+def wide_file(path: str, n: int, d: int, k: int, seed: int = 0, chunk: int = 65536) -> None:
+    """The overlapping set in d dims, n rows, written to a .npy a chunk at a time (never all in RAM), each
+    dimension with its own offset and spread (so that the z-score matters)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(-1, 1, (k, d)).astype(np.float32)
+    offset, spread = rng.uniform(-5, 5, d).astype(np.float32), rng.uniform(0.2, 5, d).astype(np.float32)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
+    for s in range(0, n, chunk):
+        rows = centers[rng.integers(0, k, min(chunk, n - s))]
+        rows += rng.standard_normal(rows.shape, dtype=np.float32)
+        out[s:s + len(rows)] = rows * spread + offset
+    out.flush()
+    del out
+
+
+def stage_child(path: str, k: int, labels_path: str, baseline: str | None) -> dict:
+    """In a fresh process: the cluster path (pipeline.Stage: preprocess=standard, k-means with the 100k settings,
+    assign every row) on a memory-mapped file; baseline: the code of that checkout instead of this one."""
+    if baseline:
+        for name in [m for m in sys.modules if m.split(".")[0] == "audioclust"]:
+            del sys.modules[name]
+        sys.path.insert(0, baseline)
+    from audioclust.cluster import pipeline
+
+    anon, base = PeakAnon(), peak_rss_mb()
+    x = np.load(path, mmap_mode="r")
+    km = dict(init=LARGE["init"], nredo=LARGE["nredo"], max_points_per_centroid=LARGE["mppc"], niter=LARGE["niter"],
+              relax=LARGE["relax"], refine=LARGE["refine"])
+    t = time.perf_counter()
+    labels, _, z = pipeline.Stage("standard", None, km, seed=0, gpu=False).fit(x, k)
+    wall = time.perf_counter() - t
+    anon.done.set()
+    np.save(labels_path, labels)
+    return {"n": len(x), "d": x.shape[1], "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "base_rss_mb": base,
+            "peak_anon_mb": anon.mb, "file_mb": Path(path).stat().st_size / 2 ** 20, "z_mb": z.nbytes / 2 ** 20,
+            "code": str(Path(pipeline.__file__).parents[2])}
 
 
 def main() -> None:
@@ -132,11 +159,19 @@ def main() -> None:
     ap.add_argument("--sklearn-full-sizes", type=int, nargs="*", default=[100_000],
                     help="sizes at which sklearn also runs with its defaults (max_iter=300, tol=1e-4), once")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory section")
+    ap.add_argument("--wide", type=int, nargs=2, default=[1_000_000, 1536], metavar=("N", "D"),
+                    help="rows and dims of the cluster-path memory run (0 0: skip it)")
+    ap.add_argument("--baseline", help="a checkout of older code: the cluster-path memory run on it too, side by side")
+    ap.add_argument("--tmp", default=tempfile.gettempdir(), help="where the memory runs' .npy files go (GiB)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--stage-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     import faiss
 
     faiss.omp_set_num_threads(args.threads)
+    if args.stage_child:
+        print(json.dumps(stage_child(args.stage_child[0], args.k, args.stage_child[1], args.stage_child[2] or None)))
+        return
     if args.child:
         print(json.dumps(memory_child(args.child[0], args.k, LARGE["niter"], int(args.child[1]), args.child[2])))
         return
@@ -222,27 +257,72 @@ def speed(args) -> None:
     print("\n".join(lines))
 
 
+def child(*argv: str) -> dict:
+    """This script in a fresh process (its own peak RSS): the last line it prints, as JSON."""
+    p = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"the memory run failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def memory(args) -> None:
     n = max(args.sizes)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         path = f"{tmp}/x.npy"
         np.save(path, blobs(n, args.k))
-        p = subprocess.run([sys.executable, __file__, "--k", str(args.k), "--threads", str(args.threads), "--child",
-                            path, str(LARGE["mppc"]), LARGE["init"]], capture_output=True, text=True, check=True)
-        m = json.loads(p.stdout.strip().splitlines()[-1])
-    text = "\n".join([f"## Memory of k-means ({machine()})", "",
-                       f"{m['n']:,} points (overlapping set) memory-mapped from a {m['file_mb']:.0f} MiB .npy in a fresh process, "
-                       f"k={args.k}, the 100k settings (greedy k-means++, sample {LARGE['mppc']}/centroid, {LARGE['niter']} "
-                       f"iterations with relax={LARGE['relax']:g}, 1 full Lloyd step), train + "
-                       f"assignment streamed in batches of 65,536: {m['wall_s']:.1f} s.", "",
-                       "| measure | MiB |", "|---|---|",
-                       f"| peak RSS before loading the points (interpreter, numpy, torch, FAISS) | {m['base_rss_mb']:.0f} |",
-                       f"| peak RSS | {m['peak_rss_mb']:.0f} |",
-                       f"| peak heap (RssAnon, polled every 20 ms) | {m['peak_anon_mb']:.0f} |",
-                       f"| the points' file (memory-mapped; its pages count in RSS but the kernel can drop them) "
-                       f"| {m['file_mb']:.0f} |", ""])
-    write_section("Memory of k-means", text)
-    print(text)
+        m = child("--k", str(args.k), "--threads", str(args.threads), "--child", path, str(LARGE["mppc"]), LARGE["init"])
+    text = [f"## Memory of k-means ({machine()})", "",
+            f"{m['n']:,} points (overlapping set) memory-mapped from a {m['file_mb']:.0f} MiB .npy in a fresh process, "
+            f"k={args.k}, the 100k settings (greedy k-means++, sample {LARGE['mppc']}/centroid, {LARGE['niter']} "
+            f"iterations with relax={LARGE['relax']:g}, 1 full Lloyd step), train + "
+            f"assignment streamed in batches of 65,536: {m['wall_s']:.1f} s.", "",
+            "| measure | MiB |", "|---|---|",
+            f"| peak RSS before loading the points (interpreter, numpy, torch, FAISS) | {m['base_rss_mb']:.0f} |",
+            f"| peak RSS | {m['peak_rss_mb']:.0f} |",
+            f"| peak heap (RssAnon, polled every 20 ms) | {m['peak_anon_mb']:.0f} |",
+            f"| the points' file (memory-mapped; its pages count in RSS but the kernel can drop them) "
+            f"| {m['file_mb']:.0f} |", ""]
+    if all(args.wide):
+        text += wide_memory(args)
+    write_section("Memory of k-means", "\n".join(text))
+    print("\n".join(text))
+
+
+def commit(root: str) -> str:
+    """The commit checked out at root, short."""
+    p = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {p.stdout.strip()}" if p.returncode == 0 else root
+
+
+def wide_memory(args) -> list[str]:
+    """The cluster path on n x d float32 rows memory-mapped, this code (and --baseline's), in fresh processes."""
+    n, d = args.wide
+    runs = {}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = f"{tmp}/wide.npy"
+        wide_file(path, n, d, args.k)
+        for name, code in ([("before", args.baseline)] if args.baseline else []) + [("this code", "")]:
+            runs[name] = child("--k", str(args.k), "--threads", str(args.threads), "--stage-child", path,
+                               f"{tmp}/labels-{len(runs)}.npy", code)
+            runs[name]["labels"] = np.load(f"{tmp}/labels-{len(runs) - 1}.npy")
+            print(name, {k: v for k, v in runs[name].items() if k != "labels"}, flush=True)
+    m = runs["this code"]
+    lines = [f"The cluster path at {m['n']:,} x {m['d']:,} float32 rows ({m['file_mb'] / 1024:.1f} GiB .npy, "
+             f"memory-mapped; overlapping set with per-dimension offsets and spreads): `pipeline.Stage.fit` with "
+             f"preprocess=standard, k={args.k}, the 100k settings, assignment of every row, in a fresh process "
+             f"(FAISS {args.threads} thread(s), on CPU). The preprocessed rows (z, {m['z_mb'] / 1024:.1f} GiB) are the "
+             "run's output (the scores, plots and map use them): the file's pages + z is the floor. Wall: the whole "
+             "fit on the shared machine, whose load changed between the runs: not a speed comparison.", "",
+             "| code | peak RSS MiB | peak heap (RssAnon) MiB | wall (s) |", "|---|---|---|---|"]
+    for name, r in runs.items():
+        lines.append(f"| {name}{' (' + commit(r['code']) + ')' if r['code'] != str(ROOT) else ''} | {r['peak_rss_mb']:,.0f} | "
+                     f"{r['peak_anon_mb']:,.0f} | {r['wall_s']:.0f} |")
+    if args.baseline:
+        b = runs["before"]
+        lines += ["", f"Peak RSS {m['peak_rss_mb'] / b['peak_rss_mb']:.2f}x, heap {m['peak_anon_mb'] / b['peak_anon_mb']:.2f}x "
+                  f"of before; the same cluster for {100 * np.mean(m['labels'] == b['labels']):.2f}% of the rows "
+                  "(the mean and spread are now summed in float64, before in float32)."]
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -41,20 +41,28 @@ def training_sample(x, k: int, max_points_per_centroid: int, seed: int = 0) -> n
     return np.ascontiguousarray(x[idx], dtype=np.float32)
 
 
-def greedy_kmeanspp(x: np.ndarray, k: int, seed: int = 0, n_local_trials: int | None = None) -> np.ndarray:
+def seeding_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What greedy_kmeanspp computes from its rows alone: x as contiguous float32, its squared norms and its
+    contiguous transpose (d, n) (the products run ~1.7x faster than with the x.T view); restarts that seed on
+    the same rows compute it once."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x, np.einsum("ij,ij->i", x, x), np.ascontiguousarray(x.T)
+
+
+def greedy_kmeanspp(x: np.ndarray, k: int, seed: int = 0, n_local_trials: int | None = None,
+                    prepared: tuple | None = None) -> np.ndarray:
     """k rows of x as initial centroids (k, d) by greedy k-means++, scikit-learn's seeding: each step draws
     n_local_trials candidates (default 2 + ln k) with probability proportional to the squared distance to the
     nearest centroid so far and keeps the one that lowers the sum of those distances most. Deterministic for a
     seed; numpy float32 matrix products against a contiguous transpose, without per-step input checks (over 3x
-    faster than sklearn.cluster.kmeans_plusplus on 9,600 rows, k=300, 16 candidates), float64 cumulative sums."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    faster than sklearn.cluster.kmeans_plusplus on 9,600 rows, k=300, 16 candidates), float64 cumulative sums.
+    prepared: seeding_rows(x), when several seedings share x."""
+    x, sq, xt = prepared or seeding_rows(x)
     n = len(x)
     if not 1 <= k <= n:
         raise ConfigError(f"kmeans.k={k} must be between 1 and the number of points ({n})")
     trials = int(n_local_trials) if n_local_trials else 2 + int(np.log(k))
     rng = np.random.default_rng(seed)
-    sq = np.einsum("ij,ij->i", x, x)
-    xt = np.ascontiguousarray(x.T)  # (d, n): the product below runs ~1.7x faster than with the x.T view
 
     def dist2(rows: np.ndarray, closest=None) -> np.ndarray:
         """(len(rows), n) squared distances of x[rows] to every row, at most closest, in place (rounding may
@@ -120,20 +128,20 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
     check_relax(relax, init)
     sample = training_sample(x, k, max_points_per_centroid, seed)
     if init == "greedy":
-        best = None
+        best, init_rows = None, max(int(k) * int(init_points_per_centroid), 4096)
+        shared = seeding_rows(sample) if len(sample) <= init_rows and nredo > 1 else None   # every restart seeds on all of it
         for r in range(max(int(nredo), 1)):
             rseed = int(seed) + 1000003 * r
-            seeds = training_sample(sample, 1, max(int(k) * int(init_points_per_centroid), 4096), rseed)
-            start = greedy_kmeanspp(seeds, int(k), rseed, n_local_trials)
+            seeds = sample if shared else training_sample(sample, 1, init_rows, rseed)
+            start = greedy_kmeanspp(seeds, int(k), rseed, n_local_trials, shared)
             obj, cen = _train_from(sample, start, int(niter), float(relax), rseed, bool(verbose),
                                    int(max_points_per_centroid), use_gpu(gpu))
             if best is None or obj < best[0]:
                 best = (obj, cen)
         centroids = best[1]
     else:
-        km = faiss.Kmeans(d, int(k), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
-                          max_points_per_centroid=int(max_points_per_centroid), gpu=use_gpu(gpu),
-                          init_method=getattr(faiss, INITS[init]))
+        km = _kmeans(d, int(k), use_gpu(gpu), niter=int(niter), nredo=int(nredo), seed=int(seed), verbose=bool(verbose),
+                     max_points_per_centroid=int(max_points_per_centroid), init_method=getattr(faiss, INITS[init]))
         km.train(sample)
         centroids = np.asarray(km.centroids, dtype=np.float32)
     for _ in range(int(refine)):
@@ -144,10 +152,8 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
 def _train_from(sample, start, niter: int, relax: float, seed: int, verbose: bool, mppc: int, gpu: bool):
     """(objective, centroids) of FAISS k-means on the sample from `start`; with relax > 1 one FAISS iteration
     per call on the same index (GPU or CPU), each but the last step scaled by relax."""
-    import faiss
-
-    km = faiss.Kmeans(sample.shape[1], len(start), niter=niter if relax == 1 else 1, nredo=1, seed=seed,
-                      verbose=verbose, max_points_per_centroid=mppc, gpu=gpu)
+    km = _kmeans(sample.shape[1], len(start), gpu, niter=niter if relax == 1 else 1, nredo=1, seed=seed,
+                 verbose=verbose, max_points_per_centroid=mppc)
     if relax == 1:
         obj = km.train(sample, init_centroids=start)
         return obj, np.asarray(km.centroids, dtype=np.float32)
@@ -185,12 +191,43 @@ def label_sums(rows: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return onehot @ rows
 
 
-def _index(centroids: np.ndarray, gpu="auto"):
+_GPU_RESOURCES: dict = {}   # device -> faiss.StandardGpuResources of this process
+
+
+def gpu_resources(device: int):
+    """FAISS's resources of one GPU (cuBLAS handle, streams, scratch memory), made on its first use in the process
+    and shared by every index on that GPU: assign, lloyd_step and each k-means training."""
     import faiss
 
-    index = faiss.IndexFlatL2(centroids.shape[1])
+    if device not in _GPU_RESOURCES:
+        _GPU_RESOURCES[device] = faiss.StandardGpuResources()
+    return _GPU_RESOURCES[device]
+
+
+def flat_index(d: int, gpu="auto"):
+    """An empty exact L2 index of d dims: on CPU, or replicated over every visible GPU with their shared resources."""
+    import faiss
+
+    index = faiss.IndexFlatL2(d)
+    if not use_gpu(gpu):
+        return index
+    devices = list(range(faiss.get_num_gpus()))
+    return faiss.index_cpu_to_gpu_multiple_py([gpu_resources(i) for i in devices], index, None, devices)
+
+
+def _kmeans(d: int, k: int, gpu: bool, **params):
+    """faiss.Kmeans training on flat_index (FAISS's gpu=True would make new GPU resources for each object)."""
+    import faiss
+
+    km = faiss.Kmeans(d, k, **params)
+    km.index = flat_index(d, gpu)
+    return km
+
+
+def _index(centroids: np.ndarray, gpu="auto"):
+    index = flat_index(centroids.shape[1], gpu)
     index.add(np.ascontiguousarray(centroids, dtype=np.float32))
-    return faiss.index_cpu_to_all_gpus(index) if use_gpu(gpu) else index
+    return index
 
 
 def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536, transform=None):
@@ -208,6 +245,27 @@ def assign(x: np.ndarray, centroids: np.ndarray, gpu="auto", batch: int = 65536,
     return labels, dists
 
 
+def chunk_rows(d: int, itemsize: int = 8, budget: int = 32 << 20) -> int:
+    """Rows of d values of `itemsize` bytes that fit in `budget` bytes (at least 1): a chunk of a large matrix."""
+    return max(1, budget // max(int(d) * itemsize, 1))
+
+
+def mean_std(x) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and (population) standard deviation of x in float64, a chunk of rows at a time (x may be
+    memory-mapped: no copy of it), each chunk's mean and sum of squared deviations merged as Chan et al. do."""
+    n, d = x.shape
+    mean, m2, seen = np.zeros(d), np.zeros(d), 0
+    for s in range(0, n, chunk_rows(d)):
+        c = np.array(x[s:s + chunk_rows(d)], np.float64)
+        cmean = c.mean(0)
+        c -= cmean
+        m, delta = len(c), cmean - mean
+        mean += delta * (m / (seen + m))
+        m2 += np.einsum("ij,ij->j", c, c) + delta ** 2 * (seen * m / (seen + m))
+        seen += m
+    return mean, np.sqrt(m2 / max(n, 1))
+
+
 class Preprocess:
     """Embedding transform fitted on the clustered set and re-applied when assigning new audio.
 
@@ -222,19 +280,30 @@ class Preprocess:
 
     def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> Preprocess:
         """weights: per-dimension factors after the z-score (encoder=mix: each member weighs the same), kept in
-        the scale, so assign re-applies them."""
+        the scale, so assign re-applies them. x may be memory-mapped: read a chunk of rows at a time (mean_std)."""
         scaled = self.kind in ("standard", "l2")
-        self.mean = x.mean(0) if scaled else np.zeros(x.shape[1], np.float32)
-        self.scale = x.std(0) + 1e-6 if scaled else np.ones(x.shape[1], np.float32)
+        if scaled:   # float64 sums, kept as float32 (float64 for float64 x), as x.mean(0) and x.std(0) were
+            mean, std = mean_std(x)
+            dtype = np.result_type(x.dtype, np.float32)
+            self.mean, self.scale = mean.astype(dtype), (std + 1e-6).astype(dtype)
+        else:
+            self.mean, self.scale = np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32)
         if weights is not None:
             self.scale = self.scale / np.asarray(weights, np.float32)
         return self
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        y = (x - self.mean) / self.scale
-        if self.kind == "l2":
-            y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
-        return y.astype(np.float32)
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """x transformed, float32, a chunk of rows at a time into `out`: a new array, or the caller's own float32
+        array (out=x: in place, no second copy). x may be memory-mapped."""
+        out = np.empty(x.shape, np.float32) if out is None else out
+        rows = chunk_rows(x.shape[1], 4)
+        for s in range(0, len(x), rows):
+            y = out[s:s + rows]
+            np.subtract(x[s:s + rows], self.mean, out=y)
+            y /= self.scale
+            if self.kind == "l2":
+                y /= np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+        return out
 
     def state(self) -> dict:
         return {"kind": np.array(self.kind), "mean": self.mean, "scale": self.scale}

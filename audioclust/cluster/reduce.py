@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from audioclust import checks
+from audioclust.cluster.kmeans import chunk_rows
 from audioclust.errors import ConfigError
 
 METHODS = ("none", "pca", "umap")
@@ -68,7 +69,10 @@ class Reducer:
         if self.method == "umap":
             raise ConfigError("clusters fitted with reduce.method=umap cannot take new audio (a UMAP model is not "
                               "stored, to keep outputs free of pickles): fit with reduce.method=pca or none")
-        return ((x - self.mean) @ self.components.T).astype(np.float32)
+        out, rows = np.empty((len(x), len(self.components)), np.float32), chunk_rows(x.shape[1], 4)
+        for s in range(0, len(x), rows):   # a chunk of rows at a time: no centred copy of all of x
+            out[s:s + rows] = (x[s:s + rows] - self.mean) @ self.components.T
+        return out
 
     def state(self) -> dict:
         empty = np.zeros(0, np.float32)
