@@ -47,7 +47,7 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
     items = [ds[int(i)] for i in sample_ids]
     if not items:
         return [], []
-    waves = torch.stack([it["wave"] for it in items]).to(model.device)
+    waves = torch.stack([it["wave"] for it in items]).to(getattr(model, "input_device", model.device))
     lengths = torch.tensor([it["length"] for it in items])
     with torch.no_grad():
         spec = model.frontend.spectrogram(waves, lengths)

@@ -324,9 +324,9 @@ def test_mix_needs_two_members():
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", list(ENCODERS))
 def test_on_gpu_matches_cpu(name):
-    """The adapter moved to CUDA (as Lightning's predict does on a GPU run) takes a batch on the GPU and gives the
-    CPU's embeddings back (on the CPU, as predict_step promises); runtimes without a GPU path (BirdNET's litert)
-    move the batch to the CPU themselves."""
+    """The adapter moved to CUDA (as Lightning's predict does on a GPU run) takes its batch where Lightning's batch
+    hook puts it (on the GPU, or left on the CPU where the adapter reads it there) and gives the CPU's embeddings
+    back (on the CPU, as predict_step promises); a batch on the GPU works too."""
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
     cpu = encoder(name)
@@ -334,7 +334,11 @@ def test_on_gpu_matches_cpu(name):
     ref = cpu.embed(w, lengths)
     module, cls, _, _ = ENCODERS[name]
     gpu = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)().to("cuda")
-    out = gpu.predict_step({"wave": w.cuda(), "length": lengths.cuda(), "sample_id": torch.arange(3).cuda(),
-                            "ok": torch.ones(3, dtype=torch.bool).cuda()}, 0)
+    b = {"wave": w, "length": lengths, "sample_id": torch.arange(3), "ok": torch.ones(3, dtype=torch.bool)}
+    b = gpu.transfer_batch_to_device(b, torch.device("cuda", 0), 0)
+    assert b["wave"].device == gpu.input_device
+    out = gpu.predict_step(b, 0)
     assert out["embedding"].device.type == "cpu"
+    close(out["embedding"], ref, rtol=1e-2, atol=1e-3)
+    out = gpu.predict_step({k: v.cuda() for k, v in b.items()}, 0)
     close(out["embedding"], ref, rtol=1e-2, atol=1e-3)

@@ -8,6 +8,8 @@ normalisation -> blocks of 100 frames (~2.3 s) every ``hop`` x 100 frames -> the
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 
@@ -34,7 +36,7 @@ class AisfxEncoder(Encoder):
     def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int = 64):
         super().__init__()
         inference = require("aisfx.inference", "aisfx", INSTALL)
-        self.pre = require("aisfx.preprocessing", "aisfx", INSTALL)
+        require("aisfx.preprocessing", "aisfx", INSTALL)
         librosa = require("librosa", "aisfx", INSTALL)
         self.sr = int(inference.SAMPLE_RATE)
         self.n_fft, self.spec_hop = inference.SPEC_BLOCK_LENGTH, inference.SPEC_HOP_LENGTH
@@ -52,6 +54,11 @@ class AisfxEncoder(Encoder):
         # the package's 'original' normalisation constants (spectrogram_normalize(spec, 'original'))
         probe = self.pre.spectrogram_normalize(np.array([0.0, 1.0]), spec_norm="original")
         self.norm_offset, self.norm_scale = float(probe[0]), float(probe[1] - probe[0])
+
+    @property
+    def pre(self):
+        """The package's aisfx.preprocessing (looked up, not kept: a module cannot be pickled for ddp_spawn)."""
+        return importlib.import_module("aisfx.preprocessing")
 
     def spectrogram(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, list[int]]:
         """(B, samples) -> normalised log-mel (B, T, 96) and each clip's frame count (1 + length // 1024)."""

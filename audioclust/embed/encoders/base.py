@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import lightning
 import torch
@@ -26,6 +27,26 @@ def valid_lengths(wave: torch.Tensor, lengths: torch.Tensor | None) -> list[int]
     return [int(n) for n in lengths.clamp(0, wave.shape[1]).tolist()]
 
 
+def cpu_threads(threads: int | None = None) -> int:
+    """The threads of a CPU runtime (litert, onnxruntime) in this process, one rule for every adapter: ``threads``
+    where given, else as many as torch uses here: the run's ``threads=`` (utils.setup_run sets torch's) or, unset,
+    torch's default, the cores. In DDP ranks Lightning sets torch's to cores / ranks (replacing threads= too, unless
+    OMP_NUM_THREADS is set)."""
+    return int(threads) if threads else torch.get_num_threads()
+
+
+_said: set[str] = set()
+
+
+def say_once(line: str) -> None:
+    """Print a runtime decision (threads, execution provider) once per process, on rank 0 only."""
+    from audioclust.utils import is_rank_zero
+
+    if line not in _said and is_rank_zero():
+        _said.add(line)
+        print(line)
+
+
 def pad_frames(per_clip: list[torch.Tensor], dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack a list of (T_i, D) frame features into (B, T, D) zero-padded features and a (B, T) bool mask."""
     t = max((f.shape[0] for f in per_clip), default=0)
@@ -44,10 +65,45 @@ class Encoder(lightning.LightningModule):
     embedding_dim: int
     licence: str            # the weights' licence, one line
     min_seconds: float      # shortest input the model takes; shorter clips are zero-padded by the adapter
+    cpu_input = False       # the adapter reads its waves on the CPU (numpy, a CPU runtime): batches stay there
+    threads: int | None = None   # a CPU runtime's threads (cpu_threads: None is the run's)
 
     def __init__(self):
         super().__init__()
         self._display = None
+        self._runtime = None    # ((device, threads), a non-torch runtime): built per process on first use, never pickled
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where the adapter reads its waves: the CPU where it reads them with numpy or a CPU-only runtime (BirdNET's
+        litert, the ONNX speech model, Resemblyzer's preprocessing), else the module's device (torch models)."""
+        return torch.device("cpu") if self.cpu_input else self.device
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        """Lightning's batch move: none for an adapter that reads its waves on the CPU (no GPU round trip)."""
+        return batch if self.cpu_input else super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def setup(self, stage: str) -> None:
+        """In each process Lightning runs (DDP ranks included): its warning that this module's batch hook is used
+        beside a data module is no news (that is the hook's purpose), so it stays off the user's screen."""
+        warnings.filterwarnings("ignore", message="You have overridden `transfer_batch_to_device` in `LightningModule`")
+
+    @property
+    def runtime(self):
+        """The adapter's non-torch runtime (a litert interpreter, onnxruntime sessions): built by build_runtime on
+        first use in the process that runs it, again when the module moves to another device or the process's thread
+        count changes (Lightning sets each DDP rank's). Left out of pickles (embed.strategy=ddp_spawn pickles the
+        encoder), so each process builds its own."""
+        key = (self.device, cpu_threads(self.threads))
+        if self._runtime is None or self._runtime[0] != key:
+            self._runtime = (key, self.build_runtime())
+        return self._runtime[1]
+
+    def build_runtime(self):
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_runtime": None}
 
     @property
     def frontend(self) -> Frontend:
@@ -55,8 +111,8 @@ class Encoder(lightning.LightningModule):
         spectrograms (embed.inference.clips), as the block autoencoder's model.frontend gives them. Built on first
         use (some adapters learn their sr from the package); the encoder itself never reads it."""
         if self._display is None:
-            self._display = Frontend(kind="mel", sr=int(self.sr)).to(self.device)
-        return self._display
+            self._display = Frontend(kind="mel", sr=int(self.sr))
+        return self._display.to(self.input_device)
 
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, samples) float32 at self.sr, valid lengths (B,) -> (frame features (B, T, D), frame mask (B, T) bool)."""

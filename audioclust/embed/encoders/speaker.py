@@ -9,6 +9,8 @@ L2-normalises that mean once more: same direction, so the same cosine geometry).
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 
@@ -24,20 +26,26 @@ class ResemblyzerEncoder(Encoder):
     embedding_dim = 256
     licence = "Apache-2.0 (Resemblyzer code and pretrained.pt)"
     min_seconds = 0.03        # one VAD window; every clip is zero-padded to whole 1.6 s partials by the package
+    cpu_input = True          # the package's preprocessing and mels are numpy; only the LSTM runs on the module's device
 
     def __init__(self, normalize_volume: bool = True, trim_silences: bool = False, rate: float = 1.3,
                  min_coverage: float = 0.75):
         super().__init__()
-        self.resemblyzer = require("resemblyzer", "speaker", INSTALL)
-        self.audio = require("resemblyzer.audio", "speaker", INSTALL)
-        self.net = self.resemblyzer.VoiceEncoder(device="cpu", verbose=False)
+        resemblyzer = require("resemblyzer", "speaker", INSTALL)
+        require("resemblyzer.audio", "speaker", INSTALL)
+        self.net = resemblyzer.VoiceEncoder(device="cpu", verbose=False)
         self.net.requires_grad_(False).eval()
         self.normalize_volume, self.trim_silences = normalize_volume, trim_silences
         self.rate, self.min_coverage = rate, min_coverage
 
+    @property
+    def audio(self):
+        """The package's resemblyzer.audio (looked up, not kept: a module cannot be pickled for ddp_spawn)."""
+        return importlib.import_module("resemblyzer.audio")
+
     def preprocess(self, x: np.ndarray) -> np.ndarray:
         """The package's preprocess_wav steps (no resampling: the data module already gives 16 kHz)."""
-        hp = self.resemblyzer.hparams
+        hp = importlib.import_module("resemblyzer.hparams")
         if self.normalize_volume and np.any(x):   # an all-zero clip would become NaN (log of 0 rms)
             x = self.audio.normalize_volume(x, hp.audio_norm_target_dBFS, increase_only=True)
         if self.trim_silences:

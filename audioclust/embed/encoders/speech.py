@@ -11,37 +11,107 @@ the window's end. A clip is therefore swept through the window, as a stream that
 each clip gets LEAD s of silence before it and TAIL s after, and its embedding is the mean of every window over
 that (windows ending from the clip's start to TAIL s past its end), wherever the sound sits in the clip. On FSDD
 digits (bench/recipes.py) this took NMI from 0.30 (clip at the window's start) to 0.90 (0.93 + UMAP).
+
+The two ONNX models (openwakeword's files) run in sessions built here rather than by AudioFeatures: on the GPU
+through onnxruntime's CUDA provider where the module is on a GPU and the GPU build (onnxruntime-gpu, the extra
+speech-gpu) is installed, else on the CPU with the run's threads (base.cpu_threads). They are built in each process
+on first use and never pickled (embed.strategy=ddp_spawn).
 """
 from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import io
+import os
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, pad_frames, require
+from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, require, say_once
+from audioclust.errors import ConfigError
 
 INSTALL = "pip install 'audioclust[speech]'"
+GPU_INSTALL = "pip install 'audioclust[speech-gpu]'"
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+def providers(device: torch.device, available: list[str]) -> list:
+    """onnxruntime's execution providers for a module on ``device``: CUDA (the CPU for any node it lacks) where the
+    module is on a GPU and this onnxruntime has the CUDA provider (the GPU build, onnxruntime-gpu), else the CPU."""
+    if device.type == "cuda" and CUDA in available:
+        return [(CUDA, {"device_id": device.index or 0}), CPU]
+    return [CPU]
+
+
+def why_not_cuda(available: list[str]) -> str:
+    """Why a run on a GPU keeps the speech model on the CPU, one clause."""
+    if CUDA in available:
+        return "onnxruntime's CUDA provider did not load (it needs CUDA 12 and cuDNN 9)"
+    installed = {d for d in ("onnxruntime", "onnxruntime-gpu") if _installed(d)}
+    if installed == {"onnxruntime", "onnxruntime-gpu"}:
+        return ("onnxruntime and onnxruntime-gpu are both installed and the CPU build's files won: "
+                f"pip uninstall -y onnxruntime onnxruntime-gpu && {GPU_INSTALL}")
+    return f"this onnxruntime is the CPU build: for the GPU, pip uninstall -y onnxruntime && {GPU_INSTALL}"
+
+
+def _installed(dist: str) -> bool:
+    try:
+        importlib.metadata.version(dist)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+class Sessions(NamedTuple):
+    mel: object         # openwakeword's melspectrogram.onnx
+    embedding: object   # openwakeword's embedding_model.onnx (Google's speech_embedding)
 
 
 class SpeechEmbeddingEncoder(Encoder):
-    """Frames: one 96-d embedding per 775 ms window, every 80 ms; embedding: their mean. Runs on CPU (onnxruntime)."""
+    """Frames: one 96-d embedding per 775 ms window, every 80 ms; embedding: their mean. onnxruntime: CPU, or CUDA
+    with onnxruntime-gpu."""
 
     sr = 16000
     embedding_dim = 96
     licence = ("Apache-2.0 upstream (Google speech_embedding, TF Hub); openwakeword says its bundled models are "
                "CC BY-NC-SA 4.0: check before commercial use")
     min_seconds = 0.0         # LEAD + TAIL of silence make every clip at least one window long
+    cpu_input = True          # onnxruntime takes numpy arrays (and moves them to the GPU itself with CUDA)
 
-    def __init__(self, ncpu: int = 1, window_batch: int = 512):
+    def __init__(self, threads: int | None = None, window_batch: int = 512):
+        """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads)."""
         super().__init__()
         utils = require("openwakeword.utils", "speech", INSTALL)
         require("onnxruntime", "speech", INSTALL)
-        import warnings
-        with warnings.catch_warnings():   # it asks for CUDAExecutionProvider first and warns where there is none
-            warnings.simplefilter("ignore", UserWarning)
-            self.features = utils.AudioFeatures(ncpu=ncpu)
-        self.window_batch = window_batch
+        models = os.path.join(os.path.dirname(utils.__file__), "resources", "models")
+        self.paths = [os.path.join(models, f) for f in ("melspectrogram.onnx", "embedding_model.onnx")]
+        for path in self.paths:
+            if not os.path.isfile(path):
+                raise ConfigError(f"encoder=speech: {path} is missing; reinstall its extra: {INSTALL}")
+        self.threads, self.window_batch = threads, window_batch
+
+    def build_runtime(self) -> Sessions:
+        ort = require("onnxruntime", "speech", INSTALL)
+        threads, available = cpu_threads(self.threads), ort.get_available_providers()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3    # no warnings (e.g. nodes CUDA leaves to the CPU) on the user's screen
+        chosen = providers(self.device, available)
+        if chosen[0] == CPU:
+            sessions = Sessions(*(ort.InferenceSession(p, options, providers=chosen) for p in self.paths))
+        else:   # a CUDA provider that fails to load is onnxruntime's print and log lines: the line below says it
+            ort.set_default_logger_severity(4)
+            with contextlib.redirect_stdout(io.StringIO()):
+                sessions = Sessions(*(ort.InferenceSession(p, options, providers=chosen) for p in self.paths))
+        if sessions.embedding.get_providers()[0] == CUDA:
+            say_once(f"encoder=speech: onnxruntime on {self.device}")
+        else:
+            why = f" ({why_not_cuda(available)})" if self.device.type == "cuda" else ""
+            say_once(f"encoder=speech: onnxruntime on the CPU, {threads} thread{'s' * (threads > 1)} per process{why}")
+        return sessions
 
     @staticmethod
     def pcm16(x: np.ndarray) -> np.ndarray:
@@ -49,8 +119,10 @@ class SpeechEmbeddingEncoder(Encoder):
         return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
     def mel(self, pcm: np.ndarray) -> np.ndarray:
-        """openwakeword's mel frames (T, 32) of one int16 clip."""
-        return np.asarray(self.features._get_melspectrogram(pcm), dtype=np.float32).reshape(-1, 32)
+        """openwakeword's mel frames (T, 32) of one int16 clip: AudioFeatures._get_melspectrogram's steps (its
+        model, then its default ``x / 10 + 2``)."""
+        spec = np.squeeze(self.runtime.mel.run(None, {"input": pcm[None].astype(np.float32)})[0])
+        return np.asarray(spec / 10 + 2, dtype=np.float32).reshape(-1, 32)
 
     @torch.no_grad()
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,7 +136,7 @@ class SpeechEmbeddingEncoder(Encoder):
             windows += [spec[s:s + WINDOW] for s in starts]
             counts.append(len(starts))
         batch = np.stack(windows)[..., None].astype(np.float32)   # (N, 76, 32, 1)
-        out = [self.features.embedding_model.run(None, {"input_1": batch[k:k + self.window_batch]})[0]
-               for k in range(0, len(batch), self.window_batch)]
+        model = self.runtime.embedding
+        out = [model.run(None, {"input_1": batch[k:k + self.window_batch]})[0] for k in range(0, len(batch), self.window_batch)]
         z = torch.from_numpy(np.concatenate(out).reshape(len(batch), -1))
         return pad_frames(list(torch.split(z, counts)), self.embedding_dim)
