@@ -1,10 +1,11 @@
 """Lightning callbacks for jobs that get killed: save `last.ckpt` when SIGTERM arrives.
 
-SLURM (and most schedulers) send SIGTERM before SIGKILL. Lightning's signal connector turns SIGTERM into
-`received_sigterm` and raises SIGTERMException at the next batch boundary; this callback writes the
-checkpoint from `on_exception`, so the same command resumes from there. On SLURM the USR1 warning before a
-time limit is handled by audioclust.launch.slurm.SlurmRequeue (hpc_ckpt_*.ckpt, which the train task also resumes
-from when it is newer than `last.ckpt`); the SIGTERM of a requeue then lands here too, at the same step.
+SLURM (and most schedulers, `docker stop`, Kubernetes) send SIGTERM before SIGKILL. SigtermCheckpoint takes SIGTERM
+over from Lightning (audioclust.launch.signals: the handler only raises a flag, the ranks agree at a step boundary
+every `every_n_steps` steps, DDP-safe); at that step every rank saves `last.ckpt` and stops with SIGTERMException,
+and the train task exits 143, so the same command resumes from there. On SLURM the USR1 warning before a time
+limit is handled by audioclust.launch.slurm.SlurmRequeue (hpc_ckpt_*.ckpt, which the train task also resumes from
+when it is newer than `last.ckpt`).
 """
 from __future__ import annotations
 
@@ -14,20 +15,31 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from audioclust.launch.signals import AgreedSignal
+
 log = logging.getLogger(__name__)
 
 
-class SigtermCheckpoint(L.Callback):
-    def __init__(self, dirpath: str, filename: str = "last.ckpt"):
+class SigtermCheckpoint(AgreedSignal):
+    """A SIGTERM (to any one rank) makes all ranks save `dirpath/filename` at the next agreed step and stop. A
+    SIGTERM after the last check of the fit (e.g. in the final validation) lets training finish instead."""
+
+    def __init__(self, dirpath: str, filename: str = "last.ckpt", every_n_steps: int = 10):
+        super().__init__("SIGTERM", every_n_steps)
         self.path = Path(dirpath) / filename
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException):
-            return
-        trainer.save_checkpoint(self.path)  # every rank calls it; the strategy writes from rank 0
+    def take_over(self, trainer: L.Trainer) -> None:
+        super().take_over(trainer)
+        loop = trainer.fit_loop.epoch_loop
+        if self.active and hasattr(loop, "_broadcast_sigterm_tensor"):   # Lightning 2.6: rank 0's flag, every step
+            loop._broadcast_sigterm_tensor = lambda: None   # always 0 now that its handler is gone
+
+    def act(self, trainer: L.Trainer) -> None:
+        trainer.save_checkpoint(self.path)  # every rank calls it; the strategy writes from rank 0, then a barrier
         if trainer.is_global_zero:
             log.warning("SIGTERM: saved %s at epoch %d, step %d; run the same command again to resume",
                         self.path, trainer.current_epoch, trainer.global_step)
+        raise SIGTERMException()
 
 
 class CountResumedEpoch(L.Callback):

@@ -3,9 +3,9 @@
 SLURM sends USR1 to every task shortly before the end (`--signal=USR1@90`, see conf/hydra/launcher/slurm.yaml).
 Lightning's own handler (SLURMEnvironment auto_requeue) saves the checkpoint inside the signal handler; with
 DDP one rank can be inside a gradient all-reduce while another starts the checkpoint's collectives, and the
-job deadlocks (seen on the test cluster). Here the handler only raises a flag; at the next training batch end
-all ranks agree on it, save `<run dir>/hpc_ckpt_N.ckpt` together, rank 0 runs `scontrol requeue`, and every
-rank stops without a result, so the requeued job (same pickled Hydra job, same run dir) resumes from it.
+job deadlocks (seen on the test cluster). Here the handler only raises a flag (audioclust.launch.signals); at a
+step boundary all ranks agree on it, save `<run dir>/hpc_ckpt_N.ckpt` together, rank 0 runs `scontrol requeue`,
+and every rank stops without a result, so the requeued job (same pickled Hydra job, same run dir) resumes from it.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from audioclust.launch.signals import AgreedSignal
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +36,16 @@ def next_hpc_path(folder: Path) -> Path:
     return folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
 
 
-class SlurmRequeue(Callback):
-    """Inactive outside a SLURM job. Takes the signal over at train start, after Lightning registered its
-    handlers, so Lightning's own USR1 handler never runs and Lightning's teardown restores the original one."""
+class SlurmRequeue(AgreedSignal):
+    """Inactive outside a SLURM job. Takes the signal over when the fit starts, after Lightning registered its
+    handlers, so Lightning's own USR1 handler never runs and Lightning's teardown restores the original one.
+    Under DDP the ranks agree every `every_n_steps` steps (one all_reduce shared with SigtermCheckpoint)."""
 
-    def __init__(self, signal_name: str = "SIGUSR1") -> None:
-        self.signum = signal.Signals[signal_name]
-        self.requested = False
-        self.active = False
+    def __init__(self, signal_name: str = "SIGUSR1", every_n_steps: int = 10) -> None:
+        super().__init__(signal_name, every_n_steps)
 
-    def on_train_start(self, trainer, pl_module) -> None:
-        self.requested, self.active = False, bool(slurm_job_id())
-        if self.active:
-            signal.signal(self.signum, self._on_signal)
+    def wanted(self, trainer) -> bool:
+        return bool(slurm_job_id())
 
     def on_fit_end(self, trainer, pl_module) -> None:
         """Lightning has just put back the handler from before fit: SIG_DFL, with which a USR1 ends the process.
@@ -57,15 +55,7 @@ class SlurmRequeue(Callback):
             signal.signal(self.signum, signal.SIG_IGN)
             log.info("training done: a late %s from SLURM will be ignored", self.signum.name)
 
-    def teardown(self, trainer, pl_module, stage: str) -> None:
-        self.active = False
-
-    def _on_signal(self, signum, frame) -> None:
-        self.requested = True
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not self.active or not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
-            return
+    def act(self, trainer) -> None:
         path = next_hpc_path(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path)  # all ranks, at the same step
         if trainer.is_global_zero:

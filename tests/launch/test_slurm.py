@@ -24,6 +24,7 @@ from common_utils import ROOT, run_script
 
 pytestmark = pytest.mark.slow
 TINY = ["debug=default", "threads=1", "trainer.enable_progress_bar=false", "hydra/launcher=slurm"]
+RESUMED = re.compile(r"\[audioclust\.tasks\.train\]\[INFO\] - resuming from (\S+)")   # not Lightning's warning
 
 
 def cluster_problem() -> str | None:
@@ -161,7 +162,7 @@ def test_signalled_ddp_job_requeues_and_resumes(cluster, tmp_path, job_name):
         assert log.count(f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2") == 2  # both ranks, in both attempts
     assert f"requeued job {job_id}" in log and (run / "hpc_ckpt_1.ckpt").is_file()
     # the requeue's SIGTERM also makes callbacks.sigterm_checkpoint write last.ckpt at the same step: either is fine
-    resumed = re.findall(r"resuming from (\S+)", log)
+    resumed = re.findall(RESUMED, log)
     assert resumed and set(resumed) <= {str(run / "hpc_ckpt_1.ckpt"), str(run / "checkpoints" / "last.ckpt")}, resumed
     hpc = torch.load(run / "hpc_ckpt_1.ckpt", weights_only=True)
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
@@ -229,7 +230,7 @@ def test_time_limit_requeues_and_resumes(cluster, tmp_path, job_name):
     signals = re.findall(rf"^\[([^\]]+)\]\[audioclust\.launch\.slurm\]\[INFO\] - SLURM signal: saved (\S+), "
                          rf"requeued job {job_id}$", log, re.M)
     assert len(signals) == len(attempts) - 1, (signals, attempts)
-    resumed = re.findall(r"resuming from (\S+)", log)
+    resumed = re.findall(RESUMED, log)
     assert len(resumed) == len(attempts) - 1, resumed
     steps = logged(run, "train/loss_step", "step")  # per attempt: every step is logged (log_every_n_steps=1)
     assert len(steps) == len(attempts) and steps[0][0] == 0, steps
