@@ -156,15 +156,21 @@ def main() -> None:
     print("\n".join(table))
 
 
-def write_section(title: str, text: str) -> None:
-    """Replace the '## <title>' section of BENCHMARKS.md (atomic write)."""
+ARCHIVE = "Archive"   # BENCHMARKS.md: the sections after '## Archive' were measured under older defaults
+
+
+def write_section(title: str, text: str, path: Path | None = None) -> None:
+    """Replace the '## <title>' section of BENCHMARKS.md (or `path`; atomic write). The new text goes after the
+    current sections, before the '## Archive' part, so an archived section that a bench rewrites moves back up."""
     from audioclust.io import write_text
 
-    path = ROOT / "BENCHMARKS.md"
+    path = path or ROOT / "BENCHMARKS.md"
     old = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n\n"
     parts = old.split("\n## ")
-    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:] if not p.startswith(title)]
-    write_text(path, "\n".join(kept + [text]))
+    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:]
+                                         if not p.startswith(title) or p.split("\n", 1)[0] == ARCHIVE]
+    at = next((i for i, s in enumerate(kept) if i and s.split("\n", 1)[0] == "## " + ARCHIVE), len(kept))
+    write_text(path, "\n".join(kept[:at] + [text.rstrip() + "\n"] + kept[at:]))
 
 
 if __name__ == "__main__":
