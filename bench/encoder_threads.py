@@ -1,7 +1,7 @@
 """Threads of the CPU runtimes: BirdNET (ai-edge-litert) and the speech model (onnxruntime) at 1 thread and at
 every core, the same clips, side by side in one run.
 
-    python bench/encoder_threads.py [--clips 16] [--seconds 5] [--repeats 3] [--out FILE]
+    python bench/encoder_threads.py [--clips 8] [--seconds 5] [--repeats 9] [--out FILE]
 
 Each encoder embeds --clips clips of noise (--seconds long, one batch, as predict gives them); after one warm-up
 call per thread count (litert plans its graph on the first invoke), the thread counts take turns for --repeats
@@ -42,9 +42,9 @@ def rates(make, sr: int, clips: int, seconds: float, counts: list[int], repeats:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--clips", type=int, default=16)
+    p.add_argument("--clips", type=int, default=8)
     p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--out", default=None, help="write the section here instead of BENCHMARKS.md")
     a = p.parse_args()
     torch.set_num_threads(1)
