@@ -49,6 +49,29 @@ def test_trainer_presets_compose(trainer, tmp_path):
         assert cfg.trainer.strategy == "ddp"
 
 
+@pytest.mark.parametrize("overrides, batch", [
+    ([], 64), (["trainer=cpu"], 64), (["trainer=ddp_cpu"], 64), (["trainer=gpu"], 256), (["trainer=ddp"], 256),
+    (["trainer=gpu", "experiment=fsdd"], 256), (["trainer=ddp", "trainer.devices=2", "data.batch_size=32"], 32),
+    (["trainer=gpu", "debug=default"], 16),
+])
+def test_gpu_presets_feed_256_clips_per_device_and_a_later_setting_wins(overrides, batch, tmp_path, monkeypatch):
+    """trainer=gpu / ddp set data.batch_size (their files are global); the command line, an experiment or debug
+    that sets it wins; the trainer node itself stays Trainer's arguments only."""
+    monkeypatch.setenv("FSDD_DIR", str(tmp_path))
+    cfg = _compose("train", overrides, tmp_path)
+    assert cfg.data.batch_size == batch and "data" not in cfg.trainer and "batch_size" not in cfg.trainer
+    assert cfg.data.num_workers == (0 if "debug=default" in overrides else "auto") and cfg.data.pin_memory == "auto"
+    if "trainer=ddp" in overrides:   # the rest of the preset and its overrides as before
+        assert cfg.trainer.devices == (2 if "trainer.devices=2" in overrides else -1)
+        assert cfg.trainer.strategy == "ddp" and cfg.trainer.sync_batchnorm and cfg.trainer.max_epochs == 20
+    assert instantiate(cfg.data).batch_size == batch
+
+
+def test_cluster_encoder_data_loads_with_auto_workers(tmp_path):
+    cfg = _compose("cluster", ["encoder=aisfx", "data.root=/x"], tmp_path)
+    assert cfg.encoder_data.num_workers == "auto" and cfg.data.num_workers is None   # null: keep the base's
+
+
 def test_experiment_fsdd_takes_its_folder_from_fsdd_dir_or_data_root(tmp_path, monkeypatch):
     monkeypatch.delenv("FSDD_DIR", raising=False)
     cfg = _compose("train", ["experiment=fsdd"], tmp_path)
