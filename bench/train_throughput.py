@@ -210,7 +210,7 @@ def workers_text(rows: list[str], repeats: int, cores: int, gpu_rule: int) -> st
         f"| data | loop | blocks/s, auto (0 on CPU) | blocks/s, {gpu_rule} worker | {gpu_rule} worker vs auto | "
         f"s waiting for data, auto / {gpu_rule} worker |", "|---|---|---|---|---|---|", *rows, "",
         "On 16-bit WAV at the model's rate (the generated set, FSDD) decoding is 1-4% of a CPU step and handing each "
-        "batch over from a worker costs as much or more: the worker's runs were 0.61-0.99x, the short passes (embedding, "
+        "batch over from a worker costs as much or more: the worker's runs were 0.38-0.99x, the short passes (embedding, "
         "the debug-sized set) the slowest; hence no workers on CPU. On FLAC resampled from 44.1 kHz decoding is about "
         "12% of a step and the worker's runs were 1.01-1.24x: on CPU, `data.num_workers=1` pays for such folders. On a "
         "GPU the step is short and decoding the limit (docs/scale.md).", ""])

@@ -60,7 +60,7 @@ def auto_workers(cores: int, batches: int, cuda: bool = True) -> int:
     """num_workers=auto: the rank's cores minus one (the main process feeds the GPU), so none on one core; none for
     a loader of fewer than AUTO_MIN_BATCHES batches; and none when the model runs on CPU: its step then takes the
     same cores and dwarfs decoding, and handing each batch over from a worker costs about what it saves
-    (BENCHMARKS.md "Data loader workers": on 16-bit WAV 1 worker on 2 cores was 0.61-0.99x of none, on FLAC
+    (BENCHMARKS.md "Data loader workers": on 16-bit WAV 1 worker on 2 cores was 0.38-0.99x of none, on FLAC
     resampled from 44.1 kHz 1.01-1.24x; data.num_workers=1 for such folders on CPU)."""
     return 0 if not cuda or batches < AUTO_MIN_BATCHES else max(0, cores - 1)
 
