@@ -35,9 +35,11 @@ COPY pyproject.toml README.md /src/
 COPY audioclust /src/audioclust
 COPY conf /src/conf
 RUN pip install "/src[gpu,slurm]"
-# aisfx and resemblyzer pin old or broken dependencies: their extras bring the real ones, then --no-deps (Makefile)
-RUN if [ "$ENCODERS" = 1 ]; then pip install "/src[aisfx,birdnet,speech,speaker]" \
-    && pip install --no-deps aisfx==0.1.2 resemblyzer==0.1.4; fi
+# aisfx and resemblyzer pin old or broken dependencies: their extras bring the real ones, then --no-deps (Makefile);
+# speech-gpu: the speech model's onnxruntime with its CUDA provider (instead of [speech]'s CPU build; openwakeword,
+# which requires the CPU build, goes in with --no-deps too)
+RUN if [ "$ENCODERS" = 1 ]; then pip install "/src[aisfx,birdnet,speech-gpu,speaker]" \
+    && pip install --no-deps aisfx==0.1.2 resemblyzer==0.1.4 openwakeword==0.4.0; fi
 
 # outputs go under the working directory (mount one) or $AUDIOCLUST_HOME
 WORKDIR /runs

@@ -22,6 +22,8 @@ def setup_run(cfg: DictConfig) -> None:
     _route_lightning_logs()
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
+        # DDP ranks: Lightning sets each rank's torch threads to cores / ranks unless OMP_NUM_THREADS is set
+        os.environ["OMP_NUM_THREADS"] = str(int(cfg.threads))
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
 
 

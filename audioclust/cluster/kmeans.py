@@ -161,7 +161,6 @@ def _train_from(sample, start, niter: int, relax: float, seed: int, verbose: boo
     n = max(niter, 1)
     for it in range(n):
         obj = km.train(sample, init_centroids=c)
-        km.cp.min_points_per_centroid = 1   # FAISS's "too few points" warning: once, not every iteration
         m = np.asarray(km.centroids, dtype=np.float32)
         c = m if it == n - 1 else c + np.float32(relax) * (m - c)
     return obj, c
@@ -216,10 +215,12 @@ def flat_index(d: int, gpu="auto"):
 
 
 def _kmeans(d: int, k: int, gpu: bool, **params):
-    """faiss.Kmeans training on flat_index (FAISS's gpu=True would make new GPU resources for each object)."""
+    """faiss.Kmeans training on flat_index (FAISS's gpu=True would make new GPU resources for each object).
+    min_points_per_centroid=1: FAISS only uses it to print a "provide at least k * 39 points" warning on stderr
+    (small folders are normal here, and the user's screen stays clean)."""
     import faiss
 
-    km = faiss.Kmeans(d, k, **params)
+    km = faiss.Kmeans(d, k, min_points_per_centroid=1, **params)
     km.index = flat_index(d, gpu)
     return km
 

@@ -128,7 +128,8 @@ def test_speech_providers_follow_the_installed_build_and_the_device(monkeypatch)
     assert providers(gpu, ["AzureExecutionProvider", CPU]) == [CPU]      # the CPU build: no CUDA provider
     assert "CUDA provider did not load" in why_not_cuda([CUDA, CPU])
     monkeypatch.setattr(speech, "_installed", lambda dist: dist == "onnxruntime")
-    assert why_not_cuda([CPU]).endswith("pip uninstall -y onnxruntime && pip install 'audioclust[speech-gpu]'")
+    assert why_not_cuda([CPU]).endswith("pip uninstall -y onnxruntime && pip install 'audioclust[speech-gpu]' "
+                                        "&& pip install --no-deps openwakeword==0.4.0")
     monkeypatch.setattr(speech, "_installed", lambda dist: True)
     assert why_not_cuda([CPU]).startswith("onnxruntime and onnxruntime-gpu are both installed")
 

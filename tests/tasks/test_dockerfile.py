@@ -85,7 +85,12 @@ def test_encoders_layer_installs_what_make_install_encoders_does():
     make = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^\$\(VENV\)/\.installed-encoders:.*\n((?:\t.*\n)+)", make, re.M).group(1)
 
-    def extras_and_no_deps(text):
-        extras = set(re.search(r"\[([a-z,]+)\]", text).group(1).split(","))
-        return extras, set(re.search(r"--no-deps ([^;&\n]+)", text).group(1).split())
-    assert extras_and_no_deps(layer) == extras_and_no_deps(recipe), (layer, recipe)
+    def extras_and_no_deps(text, gpu=False):
+        extras = set(re.search(r"\[([a-z,-]+)\]", text).group(1).split(","))
+        no_deps = set(re.search(r"--no-deps ([^;&\n]+)", text).group(1).split())
+        if gpu:   # a CUDA image: the speech model's onnxruntime with its CUDA provider (one of the two, never both:
+            # openwakeword, which requires the CPU build, without its dependencies)
+            assert "speech" not in extras and "speech-gpu" in extras, text
+            extras, no_deps = extras - {"speech-gpu"} | {"speech"}, no_deps - {"openwakeword==0.4.0"}
+        return extras, no_deps
+    assert extras_and_no_deps(layer, gpu=True) == extras_and_no_deps(recipe), (layer, recipe)

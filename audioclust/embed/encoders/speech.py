@@ -32,7 +32,7 @@ from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, req
 from audioclust.errors import ConfigError
 
 INSTALL = "pip install 'audioclust[speech]'"
-GPU_INSTALL = "pip install 'audioclust[speech-gpu]'"
+GPU_INSTALL = "pip install 'audioclust[speech-gpu]' && pip install --no-deps openwakeword==0.4.0"
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
