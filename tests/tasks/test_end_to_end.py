@@ -33,7 +33,7 @@ def _quiet(p, log_file):
     """The screen shows progress, decisions and results: no library tips, warnings or tracebacks (they stay in the
     run's log file)."""
     screen = p.stdout + p.stderr
-    for noise in ("litlogger", "Tip:", "Warning", "warn(", "deprecated", "Traceback", "faiss.loader"):
+    for noise in ("litlogger", "Tip:", "Warning", "wandb: WARNING", "warn(", "deprecated", "Traceback", "faiss.loader"):
         assert noise not in screen, f"{noise!r} on the screen:\n{screen[-3000:]}"
     assert log_file.is_file()
 
