@@ -42,7 +42,7 @@ def main(devices: int, global_batch: int, steps: int, cache_dir: str, out: str) 
             m.train = types.MethodType(lambda self, mode=True: self, m)
 
     def train_dataloader(dm):
-        ds, t = dm._loader(dm.train_ids, shuffle=False).dataset, dm.trainer
+        ds, t = dm._loader(dm.train_ids, "train", shuffle=False).dataset, dm.trainer
         sampler = DistributedSampler(ds, num_replicas=t.world_size, rank=t.global_rank, shuffle=True, seed=0)
         return DataLoader(ds, batch_size=global_batch // t.world_size, sampler=sampler, drop_last=True)
 
