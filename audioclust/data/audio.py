@@ -48,9 +48,10 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     path = Path(path)
     if path.is_dir():
         raise DataError("is a directory")
-    if not path.exists():
-        raise DataError("missing file (broken symlink?)")
-    st = path.stat()
+    try:
+        st = path.stat()
+    except FileNotFoundError:   # a broken symlink, or the file went away after the folder was listed
+        raise DataError("missing file (removed while reading the folder, or a broken symlink)") from None
     if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader forever
         raise DataError("not a regular file (fifo, socket or device)")
     try:
