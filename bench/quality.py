@@ -101,11 +101,6 @@ CONFIGS = {
     "folder_1s_umap": (["data.clip_seconds=1.0", "data.hop_seconds=null"], ["reduce.method=umap"]),
     # whole clips the other way: one window per file of the folder's 90th-percentile duration, longer files in
     # windows of that length, one row per window
-    # whole files at embedding time; which windows of a pooled file train the model (data.train_windows)
-    "folder_first": (["data.train_windows=first"], []),
-    "folder_first_umap": (["data.train_windows=first"], ["reduce.method=umap"]),
-    "folder_loudest": (["data.train_windows=loudest"], []),
-    "folder_loudest_umap": (["data.train_windows=loudest"], ["reduce.method=umap"]),
     # files up to 10 s one row each (the default before 30 s): a 12 s cymbal was 12 rows
     "folder_pool10": ([], ["data.pool_windows_up_to=10"]),
     "folder_pool10_umap": ([], ["data.pool_windows_up_to=10", "reduce.method=umap"]),
@@ -294,10 +289,6 @@ def whole_table(results: dict, seeds, title: str = "Whole clips by default (data
                                  "folder"),
                                 ("whole files, clusters fitted on every row (`cluster.fit_on=rows`, before)",
                                  "folder_rows"),
-                                ("whole files, the model trained on each pooled file's first window "
-                                 "(`data.train_windows=first`)", "folder_first"),
-                                ("whole files, the model trained on each pooled file's loudest window "
-                                 "(`data.train_windows=loudest`)", "folder_loudest"),
                                 ("whole files, a file up to 10 s one row (`data.pool_windows_up_to=10`, before)",
                                  "folder_pool10"),
                                 ("whole files, every file one row (`data.pool_windows_up_to=180`)", "folder_pool180"),
@@ -329,17 +320,11 @@ def _nmi(row: dict, key: str) -> str:
 
 
 # fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, model
-# pooling, data.hop_seconds, how a file's windows are pooled (power: mean weighted by signal power; loudest: the
-# loudest window), files up to the run's pool_windows_up_to)
+# pooling, data.hop_seconds, how a file's windows are pooled (power: mean weighted by signal power), files up to
+# the run's pool_windows_up_to)
 VARIANTS = {
-    "`clip_seconds=auto`, padding left out of the pooled statistics (`model.pooling=timestats_audio`)":
-        ("folder_auto", "timestats_audio", None, None),
     "the 1 s crop model, 1 s windows to each file's end, weighted by signal power":
         ("folder_1s", None, 1.0, "power"),
-    "the whole-file model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
-        ("folder", None, None, "loudest"),
-    "the first-window model, each file's loudest 1 s window only (`data.pool_weights=loudest`)":
-        ("folder_first", None, None, "loudest"),
 }
 
 
@@ -369,9 +354,8 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     t = time.perf_counter()
     emb = embed(model, dm, "cpu", progress=False)
     seconds = time.perf_counter() - t
-    if weighting in ("power", "loudest"):   # each window's signal power, as the model's predict step gives it
-        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0, weights=emb["power"],
-                         loudest=weighting == "loudest")
+    if weighting == "power":   # each window's signal power, as the model's predict step gives it
+        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0, weights=emb["power"])
     ok = np.asarray(emb["ok"]).astype(bool)
     x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
     files = sorted(set(fids.tolist()))

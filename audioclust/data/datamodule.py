@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from audioclust import checks
 from audioclust.data.dataset import ClipDataset
-from audioclust.data.index import build_index, loudest_windows, scan, split_files, whole_files
+from audioclust.data.index import build_index, scan, split_files, whole_files
 from audioclust.data.labels import make_labeller
 from audioclust.errors import ConfigError
 
@@ -34,7 +34,7 @@ def auto_clip_seconds(durations) -> float:
     return float(min(max(math.ceil(round(p * 10, 6)) / 10, AUTO_MIN_SECONDS), AUTO_MAX_SECONDS))
 
 
-TRAIN_WINDOWS = ("all", "first", "loudest")
+POOL_WEIGHTS = ("power", "equal")   # a pooled file's mean: each window by its signal power, or alike
 # num_workers=auto: no workers for a loader of fewer batches than this (nothing to overlap: the worker's start and the
 # hand-over of each batch would only be added)
 AUTO_MIN_BATCHES = 2
@@ -93,7 +93,7 @@ class AudioDataModule(L.LightningDataModule):
                  synthetic: dict | None = None, n_clusters: int | None = None,
                  trim_db: float | None = None, cache_mb: float = 0, index_cache: str | None = None,
                  segment: dict | None = None, chunk_seconds: float = 60.0, pool_windows_up_to: float | None = None,
-                 pool_weights: str = "power", train_windows: str = "all"):
+                 pool_weights: str = "power"):
         super().__init__()
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
@@ -113,8 +113,7 @@ class AudioDataModule(L.LightningDataModule):
                 raise ConfigError(f"data.hop_seconds must be null, a number > 0 or auto, got "
                                   f"{checks._plain(hop_seconds)!r}") from None
         checks.number("data.pool_windows_up_to", pool_windows_up_to, strict=False, optional=True)
-        checks.choice("data.pool_weights", pool_weights, ("power", "equal", "loudest"))
-        checks.choice("data.train_windows", train_windows, TRAIN_WINDOWS)
+        checks.choice("data.pool_weights", pool_weights, POOL_WEIGHTS)
         checks.number("data.batch_size", batch_size, integer=True)
         if num_workers != "auto":
             try:
@@ -143,7 +142,6 @@ class AudioDataModule(L.LightningDataModule):
         self.cache_mb, self.index_cache, self.chunk_seconds = cache_mb, index_cache, chunk_seconds
         self.pool_windows_up_to = pool_windows_up_to   # cluster.py: files up to this long are one row each
         self.pool_weights = pool_weights               # ... the mean of their windows, weighted by signal power
-        self.train_windows = train_windows             # which windows of such a file train the model
         self.index = None
         self.predict_ids = None   # None: predict every sample; else only these sample ids (encoder=auto's sample)
         self._scan = None
@@ -234,33 +232,8 @@ class AudioDataModule(L.LightningDataModule):
         train_files, val_files = split_files(len(self.index.files), self.val_fraction, self.seed)
         in_val = set(val_files.tolist())
         fids = self.index.file_ids
-        fit = self.fit_windows()
-        self.train_ids = [i for i, f in enumerate(fids) if f not in in_val and fit[i]]
-        self.val_ids = [i for i, f in enumerate(fids) if f in in_val and fit[i]]
-
-    def fit_windows(self) -> np.ndarray:
-        """Which windows train (and validate) the model, as a mask over the index. A file pooled into one row
-        (pool_windows_up_to) gives all its windows (train_windows=all), its first (first: where a one-shot's
-        attack is) or its loudest (loudest: the window with the most signal power, read once before training);
-        a longer recording, one row per window, always gives all of them."""
-        fids, n = self.index.file_ids, len(self.index)
-        keep = np.ones(n, bool)
-        up_to = self.pool_windows_up_to
-        if self.train_windows == "all" or up_to is None or self.hop_seconds is None:
-            return keep
-        durations = np.asarray(self.index.durations, float)
-        counts = np.bincount(fids, minlength=len(durations))
-        pooled = whole_files(durations, up_to) & (counts > 1)
-        if not pooled.any():
-            return keep
-        ids = np.flatnonzero(pooled[fids])
-        keep[ids] = False
-        if self.train_windows == "first":
-            ids = ids[np.lexsort((self.index.offsets[ids], fids[ids]))]   # by file, then onset
-            keep[ids[np.unique(fids[ids], return_index=True)[1]]] = True
-        else:
-            keep[loudest_windows(self.index, ids, self.sr, float(self.clip_seconds))] = True
-        return keep
+        self.train_ids = [i for i, f in enumerate(fids) if f not in in_val]
+        self.val_ids = [i for i, f in enumerate(fids) if f in in_val]
 
     def loader_settings(self, n: int, name: str = "train") -> dict:
         """DataLoader settings of a loader over n samples, one rule for every loader (train, validation, predict:

@@ -64,31 +64,6 @@ def window_offsets(duration: float, clip_seconds: float, hop_seconds: float | No
     return starts
 
 
-def loudest_windows(index: Index, ids, sr: int, clip_seconds: float) -> np.ndarray:
-    """Of the windows `ids` (sample ids), the one with the most signal power (mean square) in each file: every
-    file is read once, whole (these are files pooled into one row, up to pool_windows_up_to long). A file that
-    cannot be decoded now keeps its first window (the embedding pass reports it)."""
-    from audioclust.data.audio import load
-
-    ids = np.asarray(ids, np.int64)
-    ids = ids[np.lexsort((index.offsets[ids], index.file_ids[ids]))]
-    fids = index.file_ids[ids]
-    starts = np.flatnonzero(np.r_[True, fids[1:] != fids[:-1]])
-    n_clip = int(round(clip_seconds * sr))
-    best = []
-    for a, b in zip(starts, np.r_[starts[1:], len(ids)]):
-        try:
-            x = load(index.files[int(fids[a])], sr).astype(np.float64)
-        except Exception as exc:   # noqa: BLE001 (the embedding pass reports the file)
-            log.debug("loudest window of %s: %s", index.files[int(fids[a])], exc)
-            best.append(ids[a])
-            continue
-        power = [np.mean(x[o: o + n_clip] ** 2) if o < len(x) else 0.0
-                 for o in (int(round(index.offsets[i] * sr)) for i in ids[a:b])]
-        best.append(ids[a + int(np.argmax(power))])
-    return np.asarray(best, np.int64)
-
-
 def cache_file(cache_dir, root) -> Path:
     """The index cache of a data root: <cache_dir>/<hash of the absolute root>.json."""
     key = hashlib.sha256(os.path.abspath(os.fspath(root)).encode()).hexdigest()[:16]

@@ -56,19 +56,17 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
 
 def pooled(emb: dict, dm, whole: bool = False) -> dict:
     """embed()'s output as the rows a run clusters: a file up to dm.pool_windows_up_to seconds one row, its
-    windows weighted by signal power (dm.pool_weights=power), alike (equal), or only its loudest one (loudest).
+    windows weighted by signal power (dm.pool_weights=power) or alike (equal).
     whole: every file one row, however long (what cluster.fit_on=files fits on)."""
     return pool_files(emb, dm.index, float("inf") if whole else dm.pool_windows_up_to,
-                      weights=None if dm.pool_weights == "equal" else emb.get("power"),
-                      loudest=dm.pool_weights == "loudest")
+                      weights=None if dm.pool_weights == "equal" else emb.get("power"))
 
 
-def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: bool = False,
-               chunk: int = 65536) -> dict:
+def pool_files(emb: dict, index, up_to: float | None, weights=None, chunk: int = 65536) -> dict:
     """One row per file up to `up_to` seconds long: the mean of its decoded windows' embeddings (and long-term
     spectra), under its first window's sample id; a longer file keeps one row per window. `emb` is embed()'s
     output (sample-id order, so a file's windows are contiguous); None: as it is. weights (per row of emb, >= 0):
-    a weighted mean instead (e.g. each window's signal power); loudest: only the window of the largest weight.
+    a weighted mean instead (e.g. each window's signal power).
     When no file is pooled the arrays come back as they are (memory-mapped); else the means are taken `chunk`
     rows at a time, so the only new memory is the pooled rows themselves."""
     if up_to is None or not len(emb["sample_id"]):
@@ -82,13 +80,6 @@ def pool_files(emb: dict, index, up_to: float | None, weights=None, loudest: boo
         return emb
     ok = np.asarray(emb["ok"]).astype(bool)
     w = ok.astype(np.float64) if weights is None else np.asarray(weights, np.float64) * ok + 1e-12 * ok
-    if loudest:   # all the weight on each row's window of the largest weight (the earliest of equals)
-        group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(w)]))
-        order = np.lexsort((np.arange(len(w)), -w, group))
-        top = order[np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]]
-        pick = np.zeros(len(w))
-        pick[top] = w[top] > 0
-        w = pick
     n = np.add.reduceat(w, first)
     out = {"sample_id": sid[first], "ok": np.add.reduceat(ok.astype(np.int64), first) > 0}
     ends = np.r_[first[1:], len(w)]

@@ -13,7 +13,7 @@ from audioclust.model.augment import SpecAugment, nt_xent
 from audioclust.model.autoencoder import ConvAutoencoder
 from audioclust.model.dec import DECHead
 
-POOLINGS = ("concat", "mean", "max", "timestats", "timestats_audio")
+POOLINGS = ("concat", "mean", "max", "timestats")
 
 
 class BlockAutoencoder(L.LightningModule):
@@ -46,7 +46,7 @@ class BlockAutoencoder(L.LightningModule):
 
     @property
     def embedding_dim(self) -> int:
-        if self.pooling.startswith("timestats"):   # mean and spread over time of each (freq row, channel, code row)
+        if self.pooling == "timestats":   # mean and spread over time of each (freq row, channel, code row)
             c, h, _ = self.net.code_shape
             return 2 * self.frontend.grid[0] * c * h
         return self.net.code_dim * (self.frontend.n_blocks if self.pooling == "concat" else 1)
@@ -105,36 +105,18 @@ class BlockAutoencoder(L.LightningModule):
         b = self.frontend.blocks(spec)
         return b.reshape(-1, *b.shape[2:])
 
-    def _valid_positions(self, lengths, nt: int, w: int, device) -> torch.Tensor:
-        """(B, nt * w) bool: the code time positions that start inside each clip's own audio (align=pad pads
-        shorter clips); all of them without lengths or when stretched."""
-        fe = self.frontend
-        if lengths is None or fe.align != "pad":
-            return torch.ones(1, nt * w, dtype=torch.bool, device=device)
-        step = fe.block_size[1] // w   # frames per code position
-        starts = (torch.arange(nt, device=device)[:, None] * fe.block_hop[1] + torch.arange(w, device=device) * step)
-        frames = lengths.to(device)[:, None] // fe.hop_length + 1
-        return starts.reshape(1, -1) < frames
-
-    def _pool(self, codes: torch.Tensor, n_clips: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def _pool(self, codes: torch.Tensor, n_clips: int) -> torch.Tensor:
         """Block codes (n_clips * blocks, C, h, w) -> clip embeddings. concat: in (freq, time) block order (tied to
         where a sound sits in the clip); mean / max: over blocks; timestats: each frequency row's code mean and
         standard deviation over every time position (blocks and the code's own time axis): a texture or event
         anywhere in the clip gives the same embedding. The silence that pads a short clip counts too: how long a
         sound lasts in the window is part of what it sounds like (leaving the padding out lowered drums NMI
-        0.50 -> 0.44, BENCHMARKS.md). timestats_audio: the same over the positions inside the clip's own audio only
-        (with `lengths`): a file shorter than the window gives the same embedding whatever the window length."""
-        if self.pooling.startswith("timestats"):
+        0.50 -> 0.44, BENCHMARKS.md)."""
+        if self.pooling == "timestats":
             nf, nt = self.frontend.grid
             c, h, w = codes.shape[1:]
             t = codes.reshape(n_clips, nf, nt, c, h, w).permute(0, 1, 3, 4, 2, 5).reshape(n_clips, nf, c, h, nt * w)
-            if self.pooling == "timestats" or lengths is None:
-                return torch.cat([t.mean(-1), t.std(-1, unbiased=False)], dim=-1).flatten(1)
-            m = self._valid_positions(lengths, nt, w, t.device).to(t.dtype)[:, None, None, None]   # B,1,1,1,T
-            n = m.sum(-1).clamp_min(1)
-            mean = (t * m).sum(-1) / n
-            std = (((t - mean[..., None]) ** 2 * m).sum(-1) / n).sqrt()
-            return torch.cat([mean, std], dim=-1).flatten(1)
+            return torch.cat([t.mean(-1), t.std(-1, unbiased=False)], dim=-1).flatten(1)
         codes = codes.flatten(1).reshape(n_clips, self.frontend.n_blocks, -1)
         if self.pooling == "concat":
             return codes.flatten(1)
@@ -177,7 +159,7 @@ class BlockAutoencoder(L.LightningModule):
     def embed(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, samples) -> (B, embedding_dim)."""
         spec = self.frontend.spectrogram(wave, lengths)
-        return self._pool(self.net.encoder(self._flat_blocks(spec)), wave.shape[0], lengths)
+        return self._pool(self.net.encoder(self._flat_blocks(spec)), wave.shape[0])
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         z = self.embed(batch["wave"], batch.get("length"))

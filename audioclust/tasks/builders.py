@@ -14,6 +14,17 @@ from audioclust.errors import AudioclustError, CheckpointError, ConfigError
 BLOCKAE = "blockae"   # the `encoder` choice that embeds with a train.py run (run_dir=...)
 # how a run's data config cuts files into clips: a mix with blockae reads the folder as the run does
 RUN_WINDOWS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights", "trim_db", "segment")
+# the version of what a train run (run_config.yaml) and a fit (encoder.json) record: their `schema`, written by this
+# version; read back only when it is this one (no older layout is read)
+SCHEMA = 1
+
+
+def check_schema(path, found, again: str) -> None:
+    """A train run's run_config.yaml or a fit's encoder.json is read only when this version wrote it (`schema`):
+    otherwise one ConfigError naming the command that writes it again."""
+    if found != SCHEMA:
+        by = "a newer" if isinstance(found, int) and found > SCHEMA else "an older"
+        raise ConfigError(f"{path} was written by {by} audioclust: fit it again with this version ({again})")
 
 
 def instantiate(node: DictConfig, **kwargs):
@@ -48,6 +59,8 @@ def load_run(run_dir) -> tuple[DictConfig, object]:
         raise CheckpointError(f"{run_dir} is not a finished train run: no run_config.yaml "
                               "(pass run_dir=<the output dir of train.py>)")
     cfg = OmegaConf.load(cfg_path)
+    check_schema(cfg_path, cfg.get("schema"), "audioclust-train with the overrides in "
+                 f"{run_dir / '.hydra' / 'overrides.yaml'}")
     model = build_model(cfg)
     ckpt = io.load_torch(run_dir / "model.pt")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:

@@ -30,7 +30,7 @@ from audioclust.report.outputs import (
     write_plots,
     write_tables,
 )
-from audioclust.tasks.builders import check_embedder, encoder_name, load_embedder, make_datamodule
+from audioclust.tasks.builders import SCHEMA, check_embedder, check_schema, encoder_name, load_embedder, make_datamodule
 from audioclust.tasks.choose import AUTO, choose_encoder
 from audioclust.utils import Stages, is_rank_zero, setup_run, show_progress
 
@@ -101,9 +101,9 @@ def cluster(cfg: DictConfig) -> float | None:
         else:
             clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
             fit_rows = len(x)
-        io.write_json(out / "encoder.json", {**encoder, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
-                                             **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
-                                                for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
+        io.write_json(out / "encoder.json", {"schema": SCHEMA, **encoder, "clip_seconds": float(dm.clip_seconds),
+                                             "sr": int(dm.sr), **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
+                                                                  for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
         io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
         io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     else:
@@ -215,8 +215,8 @@ def _described(info: dict) -> str:
 
 
 def _same_encoder(fitted: dict, encoder: dict) -> bool:
-    """The same encoder (and, for a mix, the same members: an older encoder.json without them is not checked)."""
-    return fitted["name"] == encoder["name"] and ("members" not in fitted or fitted["members"] == encoder.get("members"))
+    """The same encoder (and, for a mix, the same members)."""
+    return fitted.get("name") == encoder["name"] and fitted.get("members") == encoder.get("members")
 
 
 def _load_clusters(cfg, encoder: dict):
@@ -225,6 +225,8 @@ def _load_clusters(cfg, encoder: dict):
         if not (cdir / name).is_file():
             raise ConfigError(f"no {name} in {cdir}: run `audioclust-cluster ... mode=fit` first")
     fitted = json.loads((cdir / "encoder.json").read_text())
+    check_schema(cdir / "encoder.json", fitted.get("schema"), f"audioclust-cluster {_described(encoder)}"
+                 + (f" run_dir={cfg.run_dir}" if cfg.get("run_dir") else " data.root=<the fitted folder>") + " mode=fit")
     if not _same_encoder(fitted, encoder):
         raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
                           f"{_described(encoder)}: pass the fit's (or fit again)")
@@ -238,8 +240,6 @@ def _fitted_window(data_cfg, fitted: dict, overrides):
     when it differs from the fit)."""
     data_cfg = data_cfg.copy()
     for key in WINDOW_KEYS:
-        if key not in fitted:   # encoder.json of an older fit: the data config's own value
-            continue
         given = (overrides or {}).get(key)
         if given is None:
             data_cfg[key] = fitted[key]

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from audioclust import checks, io
 from audioclust.data.datamodule import AUTO_MAX_SECONDS
 from audioclust.launch.callbacks import CountResumedEpoch
-from audioclust.tasks.builders import build_data, build_model
+from audioclust.tasks.builders import SCHEMA, build_data, build_model
 from audioclust.utils import group_wandb, instantiate_list, is_rank_zero, setup_run, show_progress
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def train(cfg: DictConfig) -> float | None:
     for lg in loggers:
         lg.log_hyperparams(resolved)
     if trainer.is_global_zero:
-        io.write_text(output_dir / "run_config.yaml", OmegaConf.to_yaml(resolved))
+        io.write_text(output_dir / "run_config.yaml", OmegaConf.to_yaml({**resolved, "schema": SCHEMA}))   # load_run checks it
     ckpt = resume_path(cfg, output_dir)
     if ckpt:
         log.info("resuming from %s", ckpt)

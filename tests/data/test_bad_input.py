@@ -188,34 +188,46 @@ def test_a_garbled_libsndfile_error_is_read_again(tmp_path, monkeypatch):
 
 def test_a_lost_reason_is_read_again_with_no_other_header_read_in_flight():
     """The re-read of a file whose reason was lost waits for the header reads in flight and keeps new ones out until
-    it is done (one libsndfile open at a time then), so no other open can clear its error again."""
+    it is done (one libsndfile open at a time then), so no other open can clear its error again. The threads are
+    ordered by events: each next one starts once the previous one waits on the lock."""
     import threading
-    import time
 
     from audioclust.data.audio import _SharedOrAlone
 
     lock, log = _SharedOrAlone(), []
+    waits = {name: threading.Event() for name in ("a", "alone", "b")}
+    release_a = threading.Event()
 
-    def shared(name, hold):
+    class Watched(threading.Condition):
+        def wait_for(self, predicate, timeout=None):   # called holding the lock, just before the thread waits on it
+            waits[threading.current_thread().name].set()
+            return super().wait_for(predicate, timeout)
+
+    lock._cond = Watched()
+
+    def shared(name):
         with lock.shared():
             log.append(f"{name}+")
-            time.sleep(hold)
+            if name == "a":
+                release_a.wait()   # a header read in flight until the others wait
             log.append(f"{name}-")
 
     def alone():
         with lock.alone():
             log.append("alone+")
-            time.sleep(0.1)
             log.append("alone-")
 
-    first = threading.Thread(target=shared, args=("a", 0.3))
+    first = threading.Thread(target=shared, args=("a",), name="a")
     first.start()
-    time.sleep(0.05)
-    again = threading.Thread(target=alone)
+    waits["a"].wait()
+    again = threading.Thread(target=alone, name="alone")
     again.start()
-    time.sleep(0.05)
-    late = threading.Thread(target=shared, args=("b", 0.0))   # arrives while the re-read waits: goes after it
+    waits["alone"].wait()   # the re-read waits for "a" to leave
+    late = threading.Thread(target=shared, args=("b",), name="b")   # arrives while the re-read waits: goes after it
     late.start()
+    waits["b"].wait()
+    release_a.set()
     for t in (first, again, late):
-        t.join(5)
+        t.join(60)   # a guard against a hang only: the order above does not depend on it
+        assert not t.is_alive()
     assert log == ["a+", "a-", "alone+", "alone-", "b+", "b-"], log
