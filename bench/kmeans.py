@@ -139,8 +139,13 @@ def stage_child(path: str, k: int, labels_path: str, baseline: str | None) -> di
     x = np.load(path, mmap_mode="r")
     km = dict(init=LARGE["init"], nredo=LARGE["nredo"], max_points_per_centroid=LARGE["mppc"], niter=LARGE["niter"],
               relax=LARGE["relax"], refine=LARGE["refine"])
+    try:   # the method as an object (audioclust/cluster/methods.py); a --baseline from before it: a dict of options
+        from audioclust.cluster.methods import KMeans
+        stage = pipeline.Stage("standard", None, KMeans(seed=0, gpu=False, **km), seed=0)
+    except ImportError:
+        stage = pipeline.Stage("standard", None, km, seed=0, gpu=False)
     t = time.perf_counter()
-    labels, _, z = pipeline.Stage("standard", None, km, seed=0, gpu=False).fit(x, k)
+    labels, _, z = stage.fit(x, k)
     wall = time.perf_counter() - t
     anon.done.set()
     np.save(labels_path, labels)

@@ -55,7 +55,9 @@ def embeddings(name: str, runs: Path, threads: int) -> tuple[np.ndarray, list[st
 
 
 def run(method: str, x, labels, k_range, seed: int) -> dict:
+    from audioclust.cluster.density import HDBSCAN
     from audioclust.cluster.ksearch import search_k
+    from audioclust.cluster.methods import KMeans
     from audioclust.cluster.metrics import clustering_scores
     from audioclust.cluster.pipeline import Stage
 
@@ -63,10 +65,10 @@ def run(method: str, x, labels, k_range, seed: int) -> dict:
     km = {"niter": 20, "nredo": 10, "max_points_per_centroid": 256, "init": "kmeans++", "refine": 1}
     t = time.perf_counter()
     if method == "hdbscan":
-        stage = Stage("l2", reduce, km, seed, False, {"method": "hdbscan"})
+        stage = Stage("l2", reduce, HDBSCAN(gpu=False), seed)
         clusters, _, z = stage.fit(x, None)
     else:
-        stage = Stage("l2", reduce, km, seed, False)
+        stage = Stage("l2", reduce, KMeans(seed=seed, gpu=False, **km), seed)
         clusters, _, z = stage.fit(x, lambda z: search_k(z, *k_range, seed=seed, gpu=False)["best_k"])
     seconds = time.perf_counter() - t
     s = clustering_scores(z, clusters, labels, seed=seed, noise=True)

@@ -1,4 +1,5 @@
-"""HDBSCAN (scikit-learn) for when the number of clusters is not known, and how new clips are put into its clusters.
+"""HDBSCAN (scikit-learn) for when the number of clusters is not known, and how new clips are put into its clusters:
+cluster.method=hdbscan, its options hdbscan.* (conf/cluster/method/hdbscan.yaml).
 
 HDBSCAN finds the clusters and leaves clips that belong to none as noise (cluster -1). Each cluster is then
 summarised by what is stored in preprocess.npz (plain arrays, no pickles): its centroid (the mean of its members in
@@ -15,26 +16,61 @@ from __future__ import annotations
 import numpy as np
 
 from audioclust import checks
+from audioclust.cluster.methods import NOISE, Method
 from audioclust.errors import ConfigError
 
-METHODS = ("kmeans", "hdbscan")
 SELECTIONS = ("eom", "leaf")
-NOISE = -1
+
+
+class HDBSCAN(Method):
+    """The clusters HDBSCAN finds (k is not given), members labelled 0..k-1 and noise -1; each cluster kept as its
+    centroid and radius (radius_), new rows within the nearest centroid's radius join it."""
+
+    name, takes_k, noise = "hdbscan", False, True
+
+    def __init__(self, min_cluster_size: int | None = None, min_samples: int | None = None, selection: str = "eom",
+                 radius_quantile: float = 1.0, **run):
+        super().__init__(**run)
+        check_options(min_cluster_size, min_samples, selection, radius_quantile)
+        self.options = dict(min_cluster_size=min_cluster_size, min_samples=min_samples, selection=selection,
+                            radius_quantile=radius_quantile)
+        self.radius_ = None
+
+    def fit(self, x, k=None) -> HDBSCAN:
+        o = self.options
+        self.labels_ = fit_hdbscan(x, o["min_cluster_size"], o["min_samples"], o["selection"])
+        self.centroids_, self.radius_ = cluster_stats(x, self.labels_, o["radius_quantile"])
+        self.distances_ = distances(x, self.labels_, self.centroids_, super().assign(x)[1])
+        return self
+
+    def assign(self, x):
+        """The nearest cluster if within its radius, else noise (-1); the distance to the nearest centroid."""
+        labels, dists = super().assign(x)
+        return within_radius(labels, dists, self.radius_), dists
+
+    def state(self) -> dict:
+        return {**super().state(), "cluster_radius": self.radius_}
+
+    @classmethod
+    def from_state(cls, state, gpu="auto") -> HDBSCAN:
+        method = super().from_state(state, gpu)
+        method.radius_ = np.asarray(state["cluster_radius"])
+        return method
 
 
 def auto_min_cluster_size(n: int) -> int:
-    """cluster.min_cluster_size=null: 1% of the clips, at least 5 and at most 500 (a few hundred clips: 5;
+    """hdbscan.min_cluster_size=null: 1% of the clips, at least 5 and at most 500 (a few hundred clips: 5;
     3,000: 30; 50,000 and more: 500)."""
     return int(min(max(5, n // 100), 500))
 
 
 def check_options(min_cluster_size, min_samples, selection: str, radius_quantile) -> None:
-    checks.number("cluster.min_cluster_size", min_cluster_size, low=2, strict=False, integer=True, optional=True)
-    checks.number("cluster.min_samples", min_samples, low=1, strict=False, integer=True, optional=True)
-    checks.choice("cluster.selection", selection, SELECTIONS)
-    checks.number("cluster.radius_quantile", radius_quantile)
+    checks.number("hdbscan.min_cluster_size", min_cluster_size, low=2, strict=False, integer=True, optional=True)
+    checks.number("hdbscan.min_samples", min_samples, low=1, strict=False, integer=True, optional=True)
+    checks.choice("hdbscan.selection", selection, SELECTIONS)
+    checks.number("hdbscan.radius_quantile", radius_quantile)
     if radius_quantile > 1:
-        raise ConfigError(f"cluster.radius_quantile must be in (0, 1] (1: the farthest member), got {radius_quantile}")
+        raise ConfigError(f"hdbscan.radius_quantile must be in (0, 1] (1: the farthest member), got {radius_quantile}")
 
 
 def fit_hdbscan(z, min_cluster_size: int | None = None, min_samples: int | None = None,
@@ -46,12 +82,12 @@ def fit_hdbscan(z, min_cluster_size: int | None = None, min_samples: int | None 
     n = len(z)
     mcs = auto_min_cluster_size(n) if min_cluster_size is None else int(min_cluster_size)
     if n < max(mcs, 2):
-        raise ConfigError(f"cluster.method=hdbscan needs at least cluster.min_cluster_size={mcs} clips, got {n}")
+        raise ConfigError(f"cluster.method=hdbscan needs at least hdbscan.min_cluster_size={mcs} clips, got {n}")
     labels = HDBSCAN(min_cluster_size=mcs, min_samples=None if min_samples is None else min(int(min_samples), n),
                      cluster_selection_method=selection, copy=True).fit_predict(z).astype(np.int64)
     if not (labels >= 0).any():
-        raise ConfigError(f"HDBSCAN found no clusters in {n} clips (all noise): lower cluster.min_cluster_size "
-                          f"(now {mcs}) or cluster.min_samples, or reduce first (reduce.method=umap)")
+        raise ConfigError(f"HDBSCAN found no clusters in {n} clips (all noise): lower hdbscan.min_cluster_size "
+                          f"(now {mcs}) or hdbscan.min_samples, or reduce first (reduce.method=umap)")
     return labels
 
 

@@ -1,7 +1,8 @@
-"""cluster.py's clustering: preprocess -> reduce -> FAISS k-means or HDBSCAN, optionally co-clustered with voice groups.
+"""cluster.py's clustering: preprocess -> reduce -> a clustering method, optionally co-clustered with voice groups.
 
-`cluster.method` chooses inside the one Stage: kmeans (k given or searched) or hdbscan (audioclust/cluster/density.py:
-the number of clusters found, clips in none labelled -1 = noise; not with voice groups).
+The method (audioclust/cluster/methods.py) is one object in the Stage: kmeans (k given or searched), hdbscan
+(density.py: the number of clusters found, clips in none labelled -1 = noise; not with voice groups), agglomerative
+(agglomerative.py), or any other registered one; `cluster.method` names it (conf/cluster/method/<name>.yaml).
 
 Voice groups (audioclust/cluster/voice.py) standardise the embeddings within groups of clips that share a voice or a
 channel. With `rounds` > 0 the groups and the clusters are estimated in turn: the clusters (what is said)
@@ -11,14 +12,14 @@ through what), the spectra are grouped, the embeddings are standardised per grou
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
 
 from audioclust import checks
-from audioclust.cluster import density
-from audioclust.cluster.kmeans import Preprocess, assign, check_relax, fit_kmeans
+from audioclust.cluster.kmeans import Preprocess
+from audioclust.cluster.methods import KMeans, Method, method_class
 from audioclust.cluster.reduce import Reducer
 from audioclust.cluster.voice import group_means, group_stats, standardise
 from audioclust.errors import ConfigError
@@ -27,36 +28,25 @@ from audioclust.utils import show_progress
 TARGETS = ("content", "voice")
 FIT_ON = ("auto", "files", "rows")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
+RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
 
 
 class Stage:
-    """One preprocess -> reduce -> k-means or HDBSCAN, fitted on some features and re-applied to new ones.
+    """One preprocess -> reduce -> clustering method (methods.Method; default: KMeans() with fit_kmeans's defaults),
+    fitted on some features and re-applied to new ones. seed: the reducer's (the method has its own)."""
 
-    cluster: {method: kmeans | hdbscan, min_cluster_size, min_samples, selection, radius_quantile} (the last four
-    for hdbscan only; density.py). With hdbscan, labels may be -1 (noise) and `radius` holds each cluster's radius."""
-
-    def __init__(self, preprocess: str = "l2", reduce: dict | None = None, kmeans: dict | None = None,
-                 seed: int = 0, gpu="auto", cluster: dict | None = None):
-        self._args = (preprocess, dict(reduce or {}), dict(kmeans or {}), gpu, dict(cluster or {}))
+    def __init__(self, preprocess: str = "l2", reduce: dict | None = None, method: Method | None = None, seed: int = 0):
+        self._args = (preprocess, dict(reduce or {}))
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
-        self.km, self.seed, self.gpu, self.centroids = dict(kmeans or {}), int(seed), gpu, None
-        opts = dict(cluster or {})
-        self.method = checks.choice("cluster.method", opts.pop("method", "kmeans"), density.METHODS)
-        self.hdb = {"min_cluster_size": None, "min_samples": None, "selection": "eom", "radius_quantile": 1.0, **opts}
-        density.check_options(**self.hdb)
-        self.radius = None
-        for key in ("niter", "nredo", "max_points_per_centroid"):
-            if key in self.km:
-                checks.number(f"kmeans.{key}", self.km[key], integer=True)
-        if "refine" in self.km:
-            checks.number("kmeans.refine", self.km["refine"], strict=False, integer=True)
-        if "relax" in self.km:
-            check_relax(self.km["relax"], self.km.get("init", "random"))
+        self.method = KMeans(seed=seed) if method is None else method
 
-    def fresh(self, seed: int, **kmeans) -> Stage:
-        """An unfitted stage with the same settings, another seed (and any k-means option changed)."""
-        pre, red, km, gpu, cluster = self._args
-        return Stage(pre, red, {**km, **kmeans}, seed, gpu, cluster)
+    @property
+    def centroids(self) -> np.ndarray | None:
+        return self.method.centroids_
+
+    def fresh(self, seed: int) -> Stage:
+        """An unfitted stage with the same settings, another seed."""
+        return Stage(*self._args, self.method.fresh(seed), seed)
 
     def fit(self, x, k: int | Callable, weights=None, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search);
@@ -64,37 +54,28 @@ class Stage:
         chunk of rows at a time and preprocessed into one new float32 array; inplace: into x itself (the caller's
         own float32 array, overwritten)."""
         z = self.red.fit_transform(self.pre.fit(x, weights)(x, out=x if inplace else None))
-        if self.method == "hdbscan":   # k is found, not given
-            h = self.hdb
-            labels = density.fit_hdbscan(z, h["min_cluster_size"], h["min_samples"], h["selection"])
-            self.centroids, self.radius = density.cluster_stats(z, labels, h["radius_quantile"])
-            nearest = assign(z, self.centroids, self.gpu)[1]
-            return labels, density.distances(z, labels, self.centroids, nearest), z
-        k = k(z) if callable(k) else k
-        self.centroids = fit_kmeans(z, int(k), seed=self.seed, gpu=self.gpu, **self.km)
-        return (*assign(z, self.centroids, self.gpu), z)
+        fitted = self.method.fit(z, k(z) if callable(k) else k)   # k: None for a method that finds it
+        return fitted.labels_, fitted.distances_, z
 
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         z = self.red.transform(self.pre(x, out=x if inplace else None))
-        labels, dists = assign(z, self.centroids, self.gpu)
-        if self.method == "hdbscan":   # the nearest cluster if within its radius, else noise
-            labels = density.within_radius(labels, dists, self.radius)
-        return labels, dists, z
+        return (*self.method.assign(z), z)
 
     def state(self, prefix: str = "") -> dict:
-        state = {**self.pre.state(), **self.red.state(), "centroids": self.centroids,
-                 "cluster_method": np.array(self.method)}
-        if self.method == "hdbscan":
-            state["cluster_radius"] = self.radius
+        state = {**self.pre.state(), **self.red.state(), **self.method.state(), "cluster_method": np.array(self.method.name)}
         return {prefix + k: v for k, v in state.items()}
 
     @classmethod
     def from_state(cls, state, prefix: str = "", gpu="auto") -> Stage:
         s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
-        stage = cls(gpu=gpu, cluster={"method": str(s["cluster_method"])})
-        stage.pre, stage.red, stage.centroids = Preprocess.from_state(s), Reducer.from_state(s), s.get("centroids")
-        stage.radius = s.get("cluster_radius")
+        stage = cls(method=method_class(str(s["cluster_method"])).from_state(s, gpu))
+        stage.pre, stage.red = Preprocess.from_state(s), Reducer.from_state(s)
         return stage
+
+
+def _is_method(node) -> bool:
+    """A clustering method's node (conf/cluster/method/<name>.yaml)."""
+    return isinstance(node, Mapping) and str(node.get("_target_", "")).startswith("audioclust.cluster.")
 
 
 class FileRows(NamedTuple):
@@ -117,31 +98,44 @@ class Clusterer:
         checks.number("voice.rounds", rounds, strict=False, integer=True)
         if checks.choice("voice.target", target, TARGETS) == "voice" and not groups:
             raise ConfigError("voice.target=voice clusters the voice groups: set voice.groups > 0 (their number)")
-        if groups and content.method != "kmeans":
-            raise ConfigError("voice groups co-cluster with k-means clusters only: use voice=none with "
-                              "cluster.method=hdbscan (noise clips have no cluster to centre their spectra in)")
+        if groups and content.method.noise:
+            raise ConfigError(f"voice groups co-cluster with clusters every clip is in: use voice=none with cluster.method="
+                              f"{content.method.name} (noise clips have no cluster to centre their spectra in)")
         self.content, self.voice, self.groups, self.rounds, self.target = content, voice, groups, rounds, target
         self.s: dict = {}
 
     @classmethod
     def from_config(cls, cfg) -> Clusterer:
+        """conf/cluster.yaml's settings; the method is cluster.method's node (conf/cluster/method/<name>.yaml, at the
+        key <name>) built with Hydra, kmeans.k / kmeans.search (the number of clusters) and kmeans.gpu (FAISS) aside."""
+        from hydra.utils import get_class
+        from omegaconf import OmegaConf
+
         seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice
         checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
         search = cfg.kmeans.get("search")
-        copts = dict(cfg.get("cluster") or {})
-        fit_on = copts.pop("fit_on", "auto")
-        if copts.get("method", "kmeans") == "hdbscan" and (cfg.kmeans.k is not None or search is not None):
-            raise ConfigError("kmeans.k and kmeans.search choose k for cluster.method=kmeans; hdbscan finds the "
-                              "number of clusters itself: drop them")
+        name, fit_on = cfg.cluster.method, cfg.cluster.get("fit_on", "auto")
+        for key in cfg.cluster:   # an old name (an interpolation of the method's key) set on the command line
+            if key not in ("method", "fit_on") and not OmegaConf.is_interpolation(cfg.cluster, key):
+                new = [f"{m}.{key}" for m, n in cfg.items() if _is_method(n) and key in n]
+                raise ConfigError(f"cluster.{key} is now {' / '.join(new) or 'gone'} (conf/cluster/method/)")
+        node = cfg.get(name) if isinstance(name, str) else None
+        if not _is_method(node):
+            raise ConfigError(f"cluster.method={name}: no such clustering method (one of "
+                              f"{', '.join(k for k, n in cfg.items() if _is_method(n))}; conf/cluster/method/<name>.yaml)")
+        options = {k: n for k, n in OmegaConf.to_container(node, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
+        try:   # built here, not by instantiate(): its ConfigError reaches the screen as one line
+            method = get_class(node._target_)(**options, seed=seed, gpu=gpu, verbose=show_progress(cfg.get("progress")))
+        except TypeError as e:   # an option the method does not take (+hdbscan.foo=1)
+            raise ConfigError(f"cluster.method={name}: {e}") from None
+        if not method.takes_k and (cfg.kmeans.k is not None or search is not None):
+            raise ConfigError(f"kmeans.k and kmeans.search choose the number of clusters; {name} finds the number of "
+                              "clusters itself: drop them")
         if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
             raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
-        km = {k: cfg.kmeans[k] for k in ("niter", "nredo", "max_points_per_centroid", "init", "refine")}
-        if cfg.kmeans.get("relax") is not None:   # over-relaxed sample iterations (init=greedy)
-            km["relax"] = cfg.kmeans.relax
-        km["verbose"] = show_progress(cfg.get("progress"))   # FAISS prints each iteration
-        content = Stage(cfg.preprocess, dict(cfg.reduce), km, seed, gpu, copts)
+        content = Stage(cfg.preprocess, dict(cfg.reduce), method, seed)
         reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
-        voice = Stage("l2", reduce, VOICE_KMEANS, seed, gpu)
+        voice = Stage("l2", reduce, KMeans(seed=seed, gpu=gpu, **VOICE_KMEANS), seed)
         return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice, fit_on)
 
     @property

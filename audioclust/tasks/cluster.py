@@ -65,7 +65,7 @@ def cluster(cfg: DictConfig) -> float | None:
         faiss.omp_set_num_threads(int(cfg.threads))
     out = Path(cfg.paths.output_dir)
     if encoder_name(cfg) == AUTO:   # the most stable installed candidate becomes cfg.encoder
-        cfg = choose_encoder(cfg, _k(cfg, cfg.encoder_data.get("n_clusters"), out), out)
+        cfg = choose_encoder(cfg, _k(cfg, cfg.encoder_data.get("n_clusters"), out, clusterer.content.method), out)
     data_cfg, model, run_cfg = load_embedder(cfg)   # a train run's (encoder=blockae) or a pretrained encoder
     encoder, run_dir = _encoder_info(cfg, model), _run_dir(cfg)
     wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
@@ -93,7 +93,7 @@ def cluster(cfg: DictConfig) -> float | None:
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
-        k, weights = _k(cfg, dm.n_clusters, out), getattr(model, "dim_weights", None)
+        k, weights = _k(cfg, dm.n_clusters, out, clusterer.content.method), getattr(model, "dim_weights", None)
         if clusterer.fits_files(~whole_files(dm.index.durations, dm.pool_windows_up_to), k):   # clips and recordings
             files = _file_rows(windows, emb["sample_id"][ok], dm)
             clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
@@ -112,7 +112,7 @@ def cluster(cfg: DictConfig) -> float | None:
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     labels, seed = rows.labels, int(cfg.seed)
-    scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method == "hdbscan" or None)
+    scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method.noise or None)
     scores["by"] = grouping_scores(clusters, rows.groupings((dm.labels or {}).get("manifest")))   # folder, file, site
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
@@ -170,10 +170,10 @@ def _row_seconds(dm):
     return lambda path: whole.get(path, clip)
 
 
-def _k(cfg, n_clusters: int | None, out: Path):
+def _k(cfg, n_clusters: int | None, out: Path, method):
     """kmeans.k, the data config's n_clusters, or (kmeans.search) a function that picks k from the embeddings;
-    None for cluster.method=hdbscan (it finds k)."""
-    if OmegaConf.select(cfg, "cluster.method", default="kmeans") == "hdbscan":
+    None for a method that finds k (cluster.method=hdbscan)."""
+    if not method.takes_k:
         return None
     if cfg.kmeans.get("search"):
         return lambda z: _search(cfg, z, out)

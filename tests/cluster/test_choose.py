@@ -6,12 +6,13 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from audioclust.cluster.choose import stability
+from audioclust.cluster.methods import KMeans
 from audioclust.cluster.pipeline import Stage
 from audioclust.errors import ConfigError
 
 
 def _fit(k):
-    stage = Stage("l2", {"method": "none"}, {"nredo": 5, "init": "kmeans++"}, gpu=False)   # as conf/cluster.yaml
+    stage = Stage("l2", {"method": "none"}, KMeans(nredo=5, init="kmeans++", gpu=False))   # as conf/cluster.yaml
     return lambda rows, seed: stage.fresh(seed).fit(rows, k)[0]
 
 

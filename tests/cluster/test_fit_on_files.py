@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
+from audioclust.cluster.methods import KMeans
 from audioclust.cluster.pipeline import Clusterer, FileRows, Stage
 from audioclust.data.index import whole_files
 from audioclust.errors import ConfigError
@@ -48,9 +49,9 @@ def _folder(seed=0):
 def test_fit_files_gives_clips_their_clusters_and_assigns_every_window(reduce):
     x, files, kind = _folder()
     clip = files.of_row >= 0
-    on_rows = Clusterer(Stage("none", reduce, {"nredo": 5}, seed=0)).fit(x, None, 2)[0]
+    on_rows = Clusterer(Stage("none", reduce, KMeans(nredo=5), seed=0)).fit(x, None, 2)[0]
     assert nmi(kind, on_rows[clip]) < 0.2                   # the recording's windows took both clusters
-    clusterer = Clusterer(Stage("none", reduce, {"nredo": 5}, seed=0))
+    clusterer = Clusterer(Stage("none", reduce, KMeans(nredo=5), seed=0))
     labels, dists, z, centroids = clusterer.fit_files(files, x, None, 2)
     assert len(labels) == len(dists) == len(z) == len(x) and centroids.shape == (2, 2)
     assert nmi(kind, labels[clip]) == 1.0                   # each kind of clip its own cluster
@@ -64,7 +65,7 @@ def test_fit_files_gives_clips_their_clusters_and_assigns_every_window(reduce):
 def test_fit_files_with_umap_places_the_windows_with_the_fitted_model():
     x, files, kind = _folder()
     clip = files.of_row >= 0
-    clusterer = Clusterer(Stage("none", {"method": "umap", "dim": 2, "n_neighbors": 10}, {"nredo": 5}, seed=0))
+    clusterer = Clusterer(Stage("none", {"method": "umap", "dim": 2, "n_neighbors": 10}, KMeans(nredo=5), seed=0))
     labels, dists, z, _ = clusterer.fit_files(files, x, None, 2)
     assert nmi(kind, labels[clip]) == 1.0 and len(labels) == len(x) and np.isfinite(z).all()
     assert np.isin(labels[~clip], [0, 1]).all()

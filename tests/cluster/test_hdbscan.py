@@ -1,4 +1,4 @@
-"""cluster.method=hdbscan: the number of clusters found, noise (-1) labelled, assigned and scored, state in npz."""
+"""cluster.method=hdbscan (density.HDBSCAN): the number of clusters found, noise (-1) labelled, assigned and scored, state in npz."""
 import io
 
 import numpy as np
@@ -24,16 +24,15 @@ def blobs():
     return np.r_[x, out].astype(np.float32), np.r_[y, np.full(12, -1)]
 
 
-def _stage(**cluster):
-    return Stage("none", {"method": "none"}, cluster={"method": "hdbscan", "min_cluster_size": 15, **cluster},
-                 gpu=False)
+def _stage(**options):
+    return Stage("none", {"method": "none"}, density.HDBSCAN(**{"min_cluster_size": 15, **options}, gpu=False))
 
 
 def test_finds_the_blobs_and_labels_outliers_noise(blobs):
     x, y = blobs
     stage = _stage()
     labels, dists, z = stage.fit(x, None)
-    assert len(np.unique(labels[labels >= 0])) == CENTERS == len(stage.centroids) == len(stage.radius)
+    assert len(np.unique(labels[labels >= 0])) == CENTERS == len(stage.centroids) == len(stage.method.radius_)
     assert (labels[y == -1] == -1).all()                                   # every outlier is noise ...
     assert (labels[y >= 0] >= 0).mean() > 0.95                             # ... and nearly no blob point
     assert cluster_accuracy(y[labels >= 0], labels[labels >= 0]) == 1.0    # the clusters are the blobs
@@ -42,7 +41,7 @@ def test_finds_the_blobs_and_labels_outliers_noise(blobs):
     assert np.allclose(dists[member], own, atol=1e-4)
     nearest = np.linalg.norm(z[~member, None] - stage.centroids[None], axis=2).min(1)   # noise: to the nearest
     assert np.allclose(dists[~member], nearest, rtol=1e-4)
-    assert np.allclose(stage.radius, [own[labels[member] == c].max() for c in range(CENTERS)], rtol=1e-5)
+    assert np.allclose(stage.method.radius_, [own[labels[member] == c].max() for c in range(CENTERS)], rtol=1e-5)
 
 
 def test_assign_members_back_and_far_points_to_noise(blobs):
@@ -79,7 +78,7 @@ def test_state_round_trips_through_npz(blobs):
     state = dict(np.load(buf, allow_pickle=False))          # plain arrays: loads without pickles
     assert str(state["cluster_method"]) == "hdbscan" and state["cluster_radius"].shape == (CENTERS,)
     back = Clusterer.from_state(state, gpu=False)
-    assert back.content.method == "hdbscan" and np.array_equal(back.centroids, fit[3])
+    assert isinstance(back.content.method, density.HDBSCAN) and np.array_equal(back.centroids, fit[3])
     labels, dists, _ = back.assign(x, None)
     assert np.array_equal(labels, clusterer.assign(x, None)[0]) and (labels[fit[0] >= 0] == fit[0][fit[0] >= 0]).all()
 
@@ -104,36 +103,42 @@ def test_scores_with_and_without_noise():
 
 def test_all_noise_and_bad_options_fail_clearly():
     x = np.random.default_rng(0).uniform(size=(30, 4)).astype(np.float32)
-    with pytest.raises(ConfigError, match="at least cluster.min_cluster_size=50"):
+    with pytest.raises(ConfigError, match="at least hdbscan.min_cluster_size=50"):
         _stage(min_cluster_size=50).fit(x, None)
-    with pytest.raises(ConfigError, match="cluster.radius_quantile"):
+    with pytest.raises(ConfigError, match="hdbscan.radius_quantile"):
         _stage(radius_quantile=1.5)
-    with pytest.raises(ConfigError, match="cluster.selection"):
+    with pytest.raises(ConfigError, match="hdbscan.selection"):
         _stage(selection="best")
-    with pytest.raises(ConfigError, match="cluster.method"):
-        Stage(cluster={"method": "dbscan"})
+    with pytest.raises(ConfigError, match="cluster.method=dbscan: no such clustering method"):
+        Stage.from_state({"cluster_method": np.array("dbscan")})
+    with pytest.raises(ConfigError, match="cluster.method=dbscan: no such clustering method"):
+        Clusterer.from_config(_cfg(cluster={"method": "dbscan"}))
     assert density.auto_min_cluster_size(300) == 5 and density.auto_min_cluster_size(3000) == 30
     assert density.auto_min_cluster_size(10 ** 6) == 500
 
 
 def _cfg(**over):
     base = {"seed": 0, "preprocess": "l2", "reduce": {"method": "pca", "dim": 4, "n_neighbors": 10},
-            "kmeans": {"k": None, "search": None, "gpu": False, "niter": 5, "nredo": 1, "max_points_per_centroid": 256,
-                       "init": "kmeans++", "refine": 0},
+            "kmeans": {"_target_": "audioclust.cluster.methods.KMeans", "k": None, "search": None, "gpu": False,
+                       "niter": 5, "nredo": 1, "max_points_per_centroid": 256, "init": "kmeans++", "refine": 0},
+            "hdbscan": {"_target_": "audioclust.cluster.density.HDBSCAN", "min_cluster_size": None, "min_samples": None,
+                        "selection": "eom", "radius_quantile": 1.0},
             "voice": {"groups": 0, "rounds": 0, "target": "content"},
-            "cluster": {"method": "hdbscan", "min_cluster_size": None, "min_samples": None, "selection": "eom",
-                        "radius_quantile": 1.0}}
+            "cluster": {"method": "hdbscan", "fit_on": "auto"}}
     return OmegaConf.merge(OmegaConf.create(base), OmegaConf.create(over))
 
 
 def test_config_refuses_k_with_hdbscan_and_hdbscan_with_voice_groups():
-    assert Clusterer.from_config(_cfg()).content.method == "hdbscan"
+    assert isinstance(Clusterer.from_config(_cfg()).content.method, density.HDBSCAN)
+    assert Clusterer.from_config(_cfg(hdbscan={"selection": "leaf"})).content.method.options["selection"] == "leaf"
     with pytest.raises(ConfigError, match="hdbscan finds the number of clusters itself"):
         Clusterer.from_config(_cfg(kmeans={"k": 10}))
     with pytest.raises(ConfigError, match="hdbscan finds the number of clusters itself"):
         Clusterer.from_config(_cfg(kmeans={"search": [2, 5]}))
-    with pytest.raises(ConfigError, match="voice groups co-cluster with k-means clusters only"):
+    with pytest.raises(ConfigError, match="voice groups co-cluster with clusters every clip is in"):
         Clusterer.from_config(_cfg(voice={"groups": 3}))
+    with pytest.raises(ConfigError, match="cluster.min_cluster_size is now hdbscan.min_cluster_size"):
+        Clusterer.from_config(_cfg(cluster={"min_cluster_size": 3}))   # the old key, given on the command line
 
 
 def test_reports_show_noise_apart(tmp_path):

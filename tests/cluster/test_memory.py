@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from audioclust.cluster import kmeans, reduce
+from audioclust.cluster.methods import KMeans
 from audioclust.cluster.pipeline import Stage
 
 
@@ -116,9 +117,9 @@ def test_in_place_and_fit_allocate_no_second_copy(kind, small_chunks):
 def test_stage_preprocesses_its_own_array_in_place(monkeypatch):
     """Stage.fit(inplace=True) (the voice groups' standardised rows) gives what a copy gives, in the same buffer."""
     x = _data(2000, 16)
-    ref = Stage("l2", kmeans={"nredo": 1, "niter": 5}, gpu=False).fit(x.copy(), 5)
+    ref = Stage("l2", method=KMeans(nredo=1, niter=5, gpu=False)).fit(x.copy(), 5)
     mine = x.copy()
-    got = Stage("l2", kmeans={"nredo": 1, "niter": 5}, gpu=False).fit(mine, 5, inplace=True)
+    got = Stage("l2", method=KMeans(nredo=1, niter=5, gpu=False)).fit(mine, 5, inplace=True)
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
     assert np.shares_memory(got[2], mine)

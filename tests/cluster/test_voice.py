@@ -5,6 +5,7 @@ import torch
 from common_utils import noise, tone
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
+from audioclust.cluster.methods import KMeans
 from audioclust.cluster.pipeline import Clusterer, Stage
 from audioclust.cluster.voice import group_stats, standardise
 from audioclust.errors import ConfigError
@@ -52,9 +53,9 @@ def _voices_and_words(seed=0, voices=3, words=4, n=20):
 
 
 def _clusterer(groups=3, rounds=2, target="content", reduce="none", k=4):
-    km = dict(niter=20, nredo=5, init="kmeans++")
-    return Clusterer(Stage("l2", {"method": reduce, "dim": 4}, km, gpu=False), groups, rounds, target,
-                     Stage("l2", {"method": reduce, "dim": 4} if rounds else None, km, gpu=False)), k
+    km = dict(niter=20, nredo=5, init="kmeans++", gpu=False)
+    return Clusterer(Stage("l2", {"method": reduce, "dim": 4}, KMeans(**km)), groups, rounds, target,
+                     Stage("l2", {"method": reduce, "dim": 4} if rounds else None, KMeans(**km))), k
 
 
 def test_group_statistics_standardise_each_group():

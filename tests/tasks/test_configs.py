@@ -99,9 +99,9 @@ def test_cluster_config_kmeans_relax_reaches_fit_kmeans_and_is_checked_before_th
     from audioclust.cluster.pipeline import Clusterer
     from audioclust.errors import ConfigError
 
-    assert Clusterer.from_config(_compose("cluster", ["run_dir=/x"], tmp_path)).content.km["relax"] == 1.0
+    assert Clusterer.from_config(_compose("cluster", ["run_dir=/x"], tmp_path)).content.method.options["relax"] == 1.0
     large = ["run_dir=/x", "kmeans.init=greedy", "kmeans.nredo=1", "kmeans.niter=10", "kmeans.relax=1.5"]
-    assert Clusterer.from_config(_compose("cluster", large, tmp_path)).content.km["relax"] == 1.5
+    assert Clusterer.from_config(_compose("cluster", large, tmp_path)).content.method.options["relax"] == 1.5
     with pytest.raises(ConfigError, match="needs kmeans.init=greedy"):
         Clusterer.from_config(_compose("cluster", ["run_dir=/x", "kmeans.relax=1.5"], tmp_path))
     with pytest.raises(ConfigError, match=r"kmeans.relax must be a number in \[1, 2\)"):

@@ -301,7 +301,7 @@ def test_hdbscan_fit_writes_noise_everywhere_then_assigns(trained, tmp_path):
     tmp, run = trained
     fit = tmp_path / "fit"
     p = run_script("cluster.py", f"run_dir={run}", f"hydra.run.dir={fit}", "cluster.method=hdbscan",
-                   "cluster.min_cluster_size=3", "reduce.method=pca", "export.raven=true", "wandb.max_table_rows=20")
+                   "hdbscan.min_cluster_size=3", "reduce.method=pca", "export.raven=true", "wandb.max_table_rows=20")
     assert p.returncode == 0, p.stderr[-3000:]
     rows = _rows(fit / "assignments.csv")
     m = json.loads((fit / "metrics.json").read_text())
