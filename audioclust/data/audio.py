@@ -202,7 +202,7 @@ def _read_soundfile(path: str, start: float, duration: float | None) -> tuple[np
 
 
 def _read_pcm16_wav(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
-    """The common case, 16-bit PCM WAV, through the standard library's wave module: 3-4x faster than opening
+    """The common case, 16-bit PCM WAV, through the standard library's wave module: faster than opening
     it with libsndfile, and the same samples (int / 32768, as libsndfile scales them)."""
     with wave.open(str(path), "rb") as w:
         native, channels, frames = w.getframerate(), w.getnchannels(), w.getnframes()

@@ -110,8 +110,8 @@ class BlockAutoencoder(L.LightningModule):
         where a sound sits in the clip); mean / max: over blocks; timestats: each frequency row's code mean and
         standard deviation over every time position (blocks and the code's own time axis): a texture or event
         anywhere in the clip gives the same embedding. The silence that pads a short clip counts too: how long a
-        sound lasts in the window is part of what it sounds like (leaving the padding out lowered drums NMI
-        0.50 -> 0.44, BENCHMARKS.md)."""
+        sound lasts in the window is part of what it sounds like (leaving the padding out lost on drums and FSDD:
+        BENCHMARKS.md "Pooling of block codes")."""
         if self.pooling == "timestats":
             nf, nt = self.frontend.grid
             c, h, w = codes.shape[1:]

@@ -4,7 +4,7 @@ The page (template: explorer.html next to this module, plain JS + canvas) shows 
 by cluster (hover: file, cluster, distance; click: play) -- every clip up to report.explorer_max_points (20,000),
 beyond that a seeded sample stratified by cluster (noise included) -- and a search box that finds ANY clip by file
 name and time (cluster, onset, play from the onset) in a compact lookup of every clip (`clip_lookup`: about one
-byte per window; the page is 1.7 MiB at 1M windows), per cluster its size and most / least
+byte per window, so the page stays small at a million windows: bench/explorer.py), per cluster its size and most / least
 typical clips with spectrogram thumbnails and play buttons, and, when labels exist, the clusters x labels
 table and the scores. Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "noise": its own
 legend button, the last card (clips closest to a cluster, and farthest from every cluster) and the last row of the

@@ -71,7 +71,7 @@ class WandbSettings:
 @dataclass(frozen=True)
 class Rows:
     """assignments.csv as columns, one entry per embedded sample: file id, offset, cluster, distance (labels per
-    file). No object per row, so a million rows cost a few tens of MB (BENCHMARKS.md "Scaling")."""
+    file). No object per row, so a million rows stay small (BENCHMARKS.md "Scaling")."""
     files: list[str]          # the index's usable files
     file_ids: np.ndarray      # per row: index into files
     offsets: np.ndarray       # per row: window start in its file, seconds
