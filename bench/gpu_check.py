@@ -169,7 +169,7 @@ def check_faiss(dev: str, work: Path) -> str:
            f"if '{dev}' == 'cuda' and gpus == 0:\n"
            "    print(json.dumps({'skip': f'FAISS sees no GPU ({installed_wheels()} installed): pip install audioclust[gpu]'})); raise SystemExit\n"
            f"gpu = kmeans.use_gpu('auto') if '{dev}' == 'cuda' else False\n"
-           "if not gpu and gpus:\n"
+           f"if '{dev}' == 'cuda' and not gpu and gpus:\n"
            "    print(json.dumps({'fail': 'FAISS GPU build cannot run on this GPU (fallback to CPU)'})); raise SystemExit\n"
            "from sklearn.datasets import make_blobs\n"
            "x = make_blobs(20000, 64, centers=50, cluster_std=4.0, random_state=0)[0].astype(np.float32)\n"

@@ -5,7 +5,6 @@ import logging
 import math
 import multiprocessing
 import os
-import warnings
 
 import lightning as L
 import numpy as np
@@ -38,8 +37,6 @@ POOL_WEIGHTS = ("power", "equal")   # a pooled file's mean: each window by its s
 # num_workers=auto: no workers for a loader of fewer batches than this (nothing to overlap: the worker's start and the
 # hand-over of each batch would only be added)
 AUTO_MIN_BATCHES = 2
-# the decision is printed instead (data loader: ...): Lightning's hint to add workers is not repeated on screen
-warnings.filterwarnings("ignore", message=r".*does not have many workers which may be a bottleneck")
 
 
 def cores_per_rank(ranks: int = 1) -> int:
@@ -63,6 +60,22 @@ def auto_workers(cores: int, batches: int, cuda: bool = True) -> int:
     (BENCHMARKS.md "Data loader workers": on 16-bit WAV 1 worker on 2 cores was 0.38-0.99x of none, on FLAC
     resampled from 44.1 kHz 1.01-1.24x; data.num_workers=1 for such folders on CPU)."""
     return 0 if not cuda or batches < AUTO_MIN_BATCHES else max(0, cores - 1)
+
+
+def worker_init(worker_id: int) -> None:
+    """Each loader worker ignores SIGTERM and SIGUSR1: SLURM (scancel, the time limit, --signal=USR1@90) and `docker
+    stop` signal every process of the job, workers included; the main process acts on them at a step boundary
+    (audioclust.launch.signals) and shuts its workers down, so a worker killed by the signal would only crash the
+    run before its checkpoint. Lightning's seeding of workers (seed_everything(workers=True)) is kept."""
+    import signal
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
+    if os.environ.get("PL_SEED_WORKERS") == "1":
+        from lightning.fabric.utilities.seed import pl_worker_init_function
+
+        pl_worker_init_function(worker_id)
 
 
 def worker_context(cuda: bool) -> str | None:
@@ -264,7 +277,8 @@ class AudioDataModule(L.LightningDataModule):
             self._said.add(line)
         pin = cuda if self.pin_memory == "auto" else bool(self.pin_memory)
         return {"batch_size": batch, "num_workers": workers, "persistent_workers": workers > 0, "pin_memory": pin,
-                "multiprocessing_context": worker_context(cuda) if workers > 0 else None}
+                "multiprocessing_context": worker_context(cuda) if workers > 0 else None,
+                "worker_init_fn": worker_init if workers > 0 else None}
 
     def _loader(self, ids, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
         ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db, cache_mb=self.cache_mb,
@@ -287,7 +301,8 @@ def _on_cuda(trainer) -> bool:
         return False
     from lightning.pytorch.accelerators import CUDAAccelerator
 
-    return isinstance(trainer.accelerator, CUDAAccelerator)
+    # an encoder that reads its waves on the CPU (a CPU runtime: BirdNET, speech) is fed like a CPU model
+    return isinstance(trainer.accelerator, CUDAAccelerator) and not getattr(getattr(trainer, "lightning_module", None), "cpu_input", False)
 
 
 def _rank_zero() -> bool:

@@ -8,5 +8,6 @@ from lightning.pytorch.loggers.wandb import WandbLogger as _LightningWandbLogger
 class WandbLogger(_LightningWandbLogger):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self._wandb_init.get("anonymous") is None:
-            self._wandb_init.pop("anonymous", None)
+        init = getattr(self, "_wandb_init", None)   # Lightning's private dict of wandb.init arguments
+        if isinstance(init, dict) and "anonymous" in init and init["anonymous"] is None:
+            init.pop("anonymous")

@@ -3,6 +3,8 @@ the same model and embeddings with loader workers as without."""
 import logging
 import multiprocessing
 import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import lightning as L
@@ -106,8 +108,11 @@ def test_pin_memory_only_when_the_trainer_runs_on_cuda(tone_folder, cores, monke
     dm.num_workers = "auto"
     from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 
-    assert datamodule._on_cuda(SimpleNamespace(accelerator=CUDAAccelerator()))
-    assert not datamodule._on_cuda(SimpleNamespace(accelerator=CPUAccelerator()))
+    gpu_model, cpu_runtime = SimpleNamespace(cpu_input=False), SimpleNamespace(cpu_input=True)
+    assert datamodule._on_cuda(SimpleNamespace(accelerator=CUDAAccelerator(), lightning_module=gpu_model))
+    assert not datamodule._on_cuda(SimpleNamespace(accelerator=CPUAccelerator(), lightning_module=gpu_model))
+    # an encoder that reads its waves on the CPU (BirdNET, speech) is fed as on CPU: no workers, no pinned memory
+    assert not datamodule._on_cuda(SimpleNamespace(accelerator=CUDAAccelerator(), lightning_module=cpu_runtime))
     monkeypatch.setattr(datamodule, "_on_cuda", lambda trainer: trainer is not None)
     for loader in (dm.train_dataloader(), dm.predict_dataloader()):   # training and embedding alike
         assert loader.pin_memory
@@ -163,3 +168,37 @@ def test_training_and_embedding_with_loader_workers_match_no_workers(tone_folder
     np.testing.assert_array_equal(emb1["sample_id"], np.arange(12))
     np.testing.assert_array_equal(emb1["embedding"], emb0["embedding"])
     assert np.abs(emb0["embedding"]).sum() > 0 and not np.allclose(emb0["embedding"], emb0["embedding"][:1])
+
+
+SIGNALLED = """
+import os, signal, sys, time, torch
+from torch.utils.data import DataLoader, Dataset
+from audioclust.data.datamodule import worker_init
+
+class Slow(Dataset):
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, i):
+        time.sleep(0.02)
+        return torch.tensor([i, os.getpid()])
+
+if __name__ == "__main__":
+    dl = DataLoader(Slow(), batch_size=4, num_workers=1, worker_init_fn=worker_init, multiprocessing_context=sys.argv[1])
+    it = iter(dl)
+    worker = int(next(it)[0, 1])
+    os.kill(worker, signal.SIGTERM)
+    os.kill(worker, signal.SIGUSR1)
+    print(sum(len(b) for b in it))
+"""
+
+
+@pytest.mark.parametrize("context", ["fork", "forkserver"])
+def test_loader_workers_outlive_the_schedulers_signals(tmp_path, context):
+    """SLURM and docker stop signal every process of the job: a worker ignores SIGTERM and SIGUSR1 (the main process
+    acts on them at a step boundary), so the loader goes on instead of dying with 'worker exited unexpectedly'."""
+    script = tmp_path / "signalled.py"
+    script.write_text(SIGNALLED)
+    p = subprocess.run([sys.executable, str(script), context], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["36"]   # the 9 batches after the first
