@@ -1,5 +1,6 @@
 """The tree reads like the pipeline: every module imports only its own stage and the stages before it
-(data -> frontend -> model -> embed -> cluster -> report -> launch -> tasks -> cli), never a later one."""
+(data -> frontend -> model -> embed -> cluster -> report -> launch -> tasks -> cli), never a later one. audioclust/api.py
+is the tasks' stage (the same steps, from keyword options); the package's __init__ (the API's names) is above all."""
 import ast
 
 from common_utils import ROOT
@@ -8,9 +9,15 @@ ORDER = ["errors", "checks", "io", "utils", "data", "frontend", "model", "embed"
          "tasks", "cli"]
 
 
+SAME_STAGE = {"api": "tasks"}
+
+
 def _stage(module: str) -> int:
     parts = module.split(".")
-    return ORDER.index(parts[1]) if len(parts) > 1 and parts[1] in ORDER else -1
+    if module == "audioclust":
+        return len(ORDER)
+    part = SAME_STAGE.get(parts[1], parts[1]) if len(parts) > 1 else ""
+    return ORDER.index(part) if part in ORDER else -1
 
 
 def test_imports_go_one_way_down_the_pipeline():

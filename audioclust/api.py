@@ -1,0 +1,323 @@
+"""The steps of `audioclust-cluster` as functions, for a notebook or a script: no Hydra config, keyword options
+(docs/api.md).
+
+    emb = audioclust.embed("clips/", run_dir="logs/train/runs/<time>")   # or encoder="speech" (no run)
+    cl = audioclust.cluster(emb, k=12)                                    # cl.labels_, cl.distances_, cl.centroids_
+    labels, dists = cl.assign(audioclust.embed("new/", run_dir=...))      # new audio into the fitted clusters
+    audioclust.write_outputs(cl, emb, "out/")                             # assignments.csv, centroids.npy, ...
+
+The objects are those the task builds (tasks/builders.py, cluster/pipeline.py, embed/inference.py), from the same
+defaults (conf/data/folder.yaml, conf/cluster.yaml, conf/cluster/method/<name>.yaml, shipped in the package).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from audioclust import checks
+from audioclust.errors import ConfigError
+
+PathLike = Union[str, "os.PathLike[str]"]
+WINDOW_KEYS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights")   # how files become rows
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings:
+    """One row per clip (or per window of a long recording): where it is in its file and its embedding.
+    skipped: the files that gave no row, {path, reason}; label: each row's true label ("" where none), from the
+    data's label settings (a train run's), only to score clusters."""
+    path: tuple[str, ...]
+    offset: np.ndarray      # (n,) float64, seconds into the file
+    duration: np.ndarray    # (n,) float64, seconds the row stands for (the whole file when its windows were pooled)
+    vectors: np.ndarray     # (n, d) float32
+    encoder: str
+    skipped: tuple[dict[str, str], ...] = ()
+    label: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def _columns(self) -> dict[str, Any]:
+        return {"path": list(self.path), "offset": self.offset, "duration": self.duration,
+                "label": list(self.label) if self.label else [""] * len(self)}
+
+    def to_pandas(self) -> Any:
+        """A DataFrame: path, offset, duration, label and `vector` (each row's embedding, a view of `vectors`)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("Embeddings.to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame({**self._columns(), "vector": list(self.vectors)})
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table: path, offset, duration, label and `vector` (fixed-size list of float32)."""
+        try:
+            import pyarrow as pa
+        except ImportError:
+            raise ConfigError("Embeddings.to_arrow needs pyarrow: pip install pyarrow") from None
+        d = self.vectors.shape[1]
+        vector = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(self.vectors).reshape(-1)), d)
+        return pa.table({**self._columns(), "vector": vector})
+
+
+def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str = "blockae",
+          run_dir: PathLike | None = None, windowing: Mapping[str, Any] | None = None, device: str = "auto", *,
+          labels: Mapping[str, Any] | None = None, batch_size: int | None = None, num_workers: int | str | None = None,
+          max_files: int | None = None, progress: bool = False) -> Embeddings:
+    """Embeddings of a folder of audio, or of a list of files, as audioclust-cluster makes them.
+
+    encoder: blockae (a train.py run: run_dir; no paths: the run's own data) or a pretrained encoder (aisfx,
+    birdnet, speech, speaker: its package installed, docs/encoders.md). windowing: data.clip_seconds, hop_seconds,
+    pool_windows_up_to, pool_weights (default: the run's, or conf/data/folder.yaml's); labels: data.labels
+    (e.g. {"pattern": "^([a-z]+)_"})."""
+    from omegaconf import OmegaConf
+
+    from audioclust.tasks.builders import make_datamodule
+
+    checks.choice("device", device, DEVICES)
+    unknown = set(windowing or {}) - set(WINDOW_KEYS)
+    if unknown:
+        raise ConfigError(f"windowing: {sorted(unknown)[0]} is not one of {', '.join(WINDOW_KEYS)}")
+    overrides = {**(windowing or {}), "batch_size": batch_size, "num_workers": num_workers, "max_files": max_files,
+                 **({"labels": dict(labels)} if labels else {})}
+    model, data_cfg, name = embedder(encoder, run_dir, overrides, given=paths_or_folder is not None)
+    with _folder(paths_or_folder) as (root, original):
+        dm = make_datamodule(data_cfg, OmegaConf.create(overrides), root)
+        line = dm.resolve_clip_seconds()   # clip_seconds / hop_seconds=auto: chosen from the folder's durations
+        if line:
+            print(line)
+        dm.setup("predict")
+        return embed_rows(model, dm, device, name, progress=progress, rename=original)
+
+
+def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True) -> tuple[Any, Any, str]:
+    """(model, base data config, encoder name): a train.py run's (encoder=blockae) or a pretrained encoder with
+    conf/data/folder.yaml at its sample rate. The task's rules (builders.check_embedder) apply."""
+    from omegaconf import OmegaConf
+
+    from audioclust.tasks.builders import BLOCKAE, build_encoder, check_embedder, encoder_node, load_run
+
+    node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else encoder_node(encoder)
+    check_embedder(OmegaConf.create({"encoder": node, "run_dir": None if run_dir is None else str(run_dir),
+                                     "data": {k: v for k, v in overrides.items() if k in WINDOW_KEYS}}))
+    if encoder == BLOCKAE:
+        run_cfg, model = load_run(run_dir)
+        return model, run_cfg.data, encoder
+    if not given:
+        raise ConfigError(f"encoder={encoder} needs paths_or_folder: the audio to embed")
+    model = build_encoder(node)
+    data = _shipped("data/synthetic.yaml", "data/folder.yaml")
+    data.update(sr=int(model.sr), seed=0, index_cache=None)
+    return model, data, encoder
+
+
+def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = False,
+               rename: Mapping[str, str] | None = None) -> Embeddings:
+    """embed() then pooled() (a file up to pool_windows_up_to seconds: one row), as the task does, in memory."""
+    from audioclust.data.index import whole_files
+    from audioclust.embed.inference import embed as run_predict
+    from audioclust.embed.inference import pooled
+    from audioclust.report.outputs import assignment_rows
+
+    model.predict_voice = False
+    with _quiet():
+        emb = pooled(run_predict(model, dm, device, progress=progress) or {}, dm)   # no shard_dir: never None
+    ok = np.asarray(emb["ok"]).astype(bool)
+    rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, np.zeros(int(ok.sum()), np.int64), np.zeros(int(ok.sum())))
+    fit = whole_files(dm.index.durations, dm.pool_windows_up_to)[rows.file_ids]
+    duration = np.where(fit, np.asarray(dm.index.durations, np.float64)[rows.file_ids], float(dm.clip_seconds))
+    back = rename or {}
+    label = tuple("" if v is None else str(v) for v in rows.labels) if rows.labels is not None else ()
+    return Embeddings(tuple(back.get(p, p) for p in rows.paths), np.asarray(rows.offsets, np.float64), duration,
+                      np.ascontiguousarray(emb["embedding"][ok], np.float32), name,
+                      tuple({"path": back.get(s["path"], s["path"]), "reason": s["reason"]} for s in skipped), label)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Lightning's banners, tips and library warnings off a notebook's output while embedding (errors still show)."""
+    names = ("lightning", "lightning.pytorch", "lightning.fabric")
+    levels = [logging.getLogger(n).level for n in names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for n, level in zip(names, levels):
+                logging.getLogger(n).setLevel(level)
+
+
+class _folder:
+    """A folder as it is; a list of files: links to them in a temporary folder (removed after), with the map from
+    each link back to its file."""
+
+    def __init__(self, given: PathLike | Sequence[PathLike] | None):
+        self.given: PathLike | Sequence[PathLike] | None = given
+        self.tmp: str | None = None
+
+    def __enter__(self) -> tuple[str | None, dict[str, str]]:
+        if self.given is None or isinstance(self.given, (str, os.PathLike)):
+            return (None if self.given is None else str(self.given)), {}
+        self.tmp = tempfile.mkdtemp(prefix="audioclust-files-")
+        back = {}
+        for i, p in enumerate(self.given):
+            src = Path(p).resolve()
+            if not src.is_file():
+                raise ConfigError(f"{p}: no such file")
+            link = Path(str(self.tmp)) / f"{i:06d}" / src.parent.name / src.name   # the parent's name: labels.source=parent
+            link.parent.mkdir(parents=True)
+            link.symlink_to(src)
+            back[str(link)] = str(p)
+        return self.tmp, back
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _shipped(*names: str) -> Any:
+    """conf/<name> as shipped in the package (audioclust.conf), merged in order, without Hydra's defaults list."""
+    from importlib import resources
+
+    from omegaconf import OmegaConf
+
+    nodes = [OmegaConf.create((resources.files("audioclust.conf") / n).read_text()) for n in names]
+    merged = OmegaConf.to_container(OmegaConf.merge(*nodes))
+    assert isinstance(merged, dict)
+    merged.pop("defaults", None)
+    return OmegaConf.create(merged)
+
+
+class Clusters:
+    """Fitted clusters, scikit-learn shaped: labels_ (n,) int64 (-1: noise, for hdbscan), distances_ (n,) float32
+    (to the row's centroid), centroids_ (k, d) in the reduced space; assign() puts new rows into them; state() /
+    from_state() keep them as plain arrays (cluster.py's preprocess.npz)."""
+
+    def __init__(self, clusterer: Any, labels: np.ndarray | None = None, distances: np.ndarray | None = None):
+        self.clusterer = clusterer
+        self.labels_, self.distances_ = labels, distances
+
+    @property
+    def centroids_(self) -> np.ndarray:
+        return np.asarray(self.clusterer.centroids)
+
+    @property
+    def method(self) -> str:
+        return str(self.clusterer.content.method.name)
+
+    def assign(self, x: Embeddings | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, distances) of new rows (embedded as the fitted ones were)."""
+        with _quiet():
+            labels, dists, _ = self.clusterer.assign(_array(x), None)
+        return labels, dists
+
+    def state(self) -> dict[str, np.ndarray]:
+        return dict(self.clusterer.state())
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, np.ndarray], gpu: str = "auto") -> Clusters:
+        from audioclust.cluster.pipeline import Clusterer
+
+        return cls(Clusterer.from_state(dict(state), gpu))
+
+
+def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = None, reduce: str | Mapping[str, Any] = "none",
+            preprocess: str = "l2", seed: int = 0, gpu: str = "auto", **options: Any) -> Clusters:
+    """Clusters of the rows of x (Embeddings or an (n, d) array): preprocess (l2 | standard | none) -> reduce
+    (none | pca | umap, or a dict of conf/cluster.yaml's reduce keys) -> method (kmeans | hdbscan | agglomerative;
+    **options: its own, conf/cluster/method/<name>.yaml, e.g. niter=50, min_cluster_size=20). k: the number of
+    clusters (kmeans, agglomerative); none for hdbscan."""
+    clusterer = clusterer_of(method, k, reduce, preprocess, seed, gpu, options)
+    with _quiet():   # umap-learn's and scikit-learn's warnings
+        labels, dists, _, _ = clusterer.fit(_array(x), None, k)
+    return Clusters(clusterer, labels, dists)
+
+
+def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any], preprocess: str, seed: int, gpu: str,
+                 options: Mapping[str, Any]) -> Any:
+    """The task's Clusterer (no voice groups) from keyword options over the shipped defaults."""
+    from audioclust.cluster.methods import method_class
+    from audioclust.cluster.pipeline import RUN_KEYS, Clusterer, Stage
+
+    checks.number("seed", seed, strict=False, integer=True)
+    checks.number("k", k, integer=True, optional=True)
+    defaults = {key: v for key, v in _shipped(f"cluster/method/{method}.yaml").items() if key not in (*RUN_KEYS, "_target_")} \
+        if method in ("kmeans", "hdbscan", "agglomerative") else {}
+    cls = method_class(method)
+    try:
+        m = cls(**{**defaults, **options}, seed=seed, gpu=gpu)
+    except TypeError as e:   # an option the method does not take
+        raise ConfigError(f"method={method}: {e}") from None
+    if m.takes_k and k is None:
+        raise ConfigError(f"method={method} needs k, the number of clusters")
+    if not m.takes_k and k is not None:
+        raise ConfigError(f"method={method} finds the number of clusters itself: drop k")
+    red = {**_shipped("cluster.yaml").reduce, **({"method": reduce} if isinstance(reduce, str) else dict(reduce))}
+    return Clusterer(Stage(preprocess, red, m, seed))
+
+
+def _array(x: Embeddings | np.ndarray) -> np.ndarray:
+    a = x.vectors if isinstance(x, Embeddings) else np.asarray(x, np.float32)
+    if a.ndim != 2 or not len(a):
+        raise ConfigError(f"expected rows to cluster, an (n, d) array, got shape {a.shape}")
+    return a
+
+
+def write_outputs(clusters: Clusters, embeddings: Embeddings, folder: PathLike) -> Path:
+    """cluster.py's tables of a fit: assignments.csv (one line per row of `embeddings`, as fitted or assigned),
+    skipped.csv, embeddings.npy, centroids.npy and preprocess.npz (Clusters.from_state reads it back)."""
+    from audioclust import io
+    from audioclust.report.outputs import Rows
+
+    labels, dists = _placed(clusters, embeddings)
+    files, fids = np.unique(np.asarray(embeddings.path, dtype=object), return_inverse=True)
+    per_file = {p: lab for p, lab in zip(embeddings.path, embeddings.label or [None] * len(embeddings))}
+    rows = Rows(list(files), fids, embeddings.offset, labels, dists, [per_file[p] or None for p in files])
+    out = Path(folder)
+    rows.write_csv(out / "assignments.csv")
+    io.write_csv(out / "skipped.csv", list(embeddings.skipped), ["path", "reason"])
+    io.write_npy(out / "embeddings.npy", embeddings.vectors)
+    io.write_bytes(out / "preprocess.npz", _npz(clusters.state()))
+    io.write_npy(out / "centroids.npy", clusters.centroids_)
+    return out
+
+
+def export(clusters: Clusters, embeddings: Embeddings, folder: PathLike, *, raven: bool = True, audacity: bool = True,
+           folders: bool = False, cut: bool = False) -> dict[str, list[Path]]:
+    """Raven selection tables, Audacity label tracks, cluster folders (report/export.py) of the rows' clusters."""
+    from audioclust.report.export import Assignment, export_all
+
+    labels, dists = _placed(clusters, embeddings)
+    rows = [Assignment(p, round(float(o), 3), float(d), int(c), round(float(s), 5), lab)
+            for p, o, d, c, s, lab in zip(embeddings.path, embeddings.offset, embeddings.duration, labels, dists,
+                                          embeddings.label or [""] * len(embeddings))]
+    return export_all(rows, folder, raven=raven, audacity=audacity, folders=folders, cut=cut)
+
+
+def _placed(clusters: Clusters, embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted rows' labels and distances when `embeddings` are those rows, else theirs assigned."""
+    if clusters.labels_ is not None and clusters.distances_ is not None and len(clusters.labels_) == len(embeddings):
+        return clusters.labels_, clusters.distances_
+    return clusters.assign(embeddings)
+
+
+def _npz(state: Mapping[str, np.ndarray]) -> bytes:
+    import io as _io
+
+    buf = _io.BytesIO()
+    savez: Any = np.savez   # numpy's stub types **kwds as its allow_pickle
+    savez(buf, **state)
+    return buf.getvalue()

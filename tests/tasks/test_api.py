@@ -1,0 +1,166 @@
+"""The Python API (audioclust/api.py, docs/api.md) as a user calls it: embed a folder with a trained run, cluster,
+assign new rows, state round trip; the same clusters as cluster.py writes; the guide's example runs."""
+import csv
+import filecmp
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from common_utils import ROOT, run_script, write_tone_folder
+
+import audioclust
+from audioclust.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny train run, and cluster.py's fits of its data: k-means, k-means after UMAP, HDBSCAN after UMAP."""
+    tmp = tmp_path_factory.mktemp("api")
+    p = run_script("train.py", "debug=default", f"paths.cache_dir={tmp}/cache", "data.synthetic.n_per_class=5",
+                   "data.max_files=null", f"hydra.run.dir={tmp}/run")
+    assert p.returncode == 0, p.stderr[-3000:]
+    for name, *args in (("km", "kmeans.k=4"), ("umap", "kmeans.k=4", "reduce.method=umap"),
+                        ("hdb", "cluster.method=hdbscan", "reduce.method=umap")):
+        p = run_script("cluster.py", f"run_dir={tmp}/run", f"hydra.run.dir={tmp}/run/fit/{name}", "report.plots=false",
+                       "report.explorer=false", *args)
+        assert p.returncode == 0, p.stderr[-3000:]
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module")
+def emb(run):
+    return audioclust.embed(run_dir=run)
+
+
+def _clusters(csv_path):
+    with open(csv_path, newline="") as f:
+        return [int(r["cluster"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("fit, options", [("km", dict(k=4)), ("umap", dict(k=4, reduce="umap")),
+                                          ("hdb", dict(method="hdbscan", reduce="umap"))])
+def test_same_clusters_and_files_as_cluster_py(run, emb, tmp_path, fit, options):
+    clusters = audioclust.cluster(emb, **options)
+    assert clusters.labels_.tolist() == _clusters(run / "fit" / fit / "assignments.csv")
+    audioclust.write_outputs(clusters, emb, tmp_path)
+    for name in ("assignments.csv", "centroids.npy", "preprocess.npz", "embeddings.npy", "skipped.csv"):
+        assert filecmp.cmp(tmp_path / name, run / "fit" / fit / name, shallow=False), name
+
+
+def test_embeddings_rows(run, emb):
+    assert emb.vectors.dtype == np.float32 and emb.vectors.shape == (100, 128) and emb.encoder == "blockae"
+    assert len(emb) == len(emb.path) == len(emb.offset) == len(emb.duration) == len(emb.label) == 100
+    assert all(Path(p).is_file() and Path(p).parent.name == lab for p, lab in zip(emb.path, emb.label))
+    assert set(emb.duration.tolist()) == {1.0} and emb.skipped == ()
+    assert np.array_equal(emb.vectors, np.load(run / "fit" / "km" / "embeddings.npy"))
+
+
+def test_a_list_of_files_is_embedded_as_in_its_folder(run, emb):
+    picked = [emb.path[i] for i in (0, 37, 99)]
+    some = audioclust.embed(picked, run_dir=run)
+    assert some.path == tuple(sorted(picked, key=emb.path.index))   # the caller's paths, not the temporary links
+    rows = [emb.path.index(p) for p in some.path]
+    np.testing.assert_allclose(some.vectors, emb.vectors[rows], rtol=1e-5, atol=1e-6)
+    assert some.label == tuple(emb.label[i] for i in rows)
+
+
+def test_assign_and_state_round_trip(run, emb):
+    clusters = audioclust.cluster(emb, k=4)
+    labels, dists = clusters.assign(emb.vectors[10:20])
+    assert labels.tolist() == clusters.labels_[10:20].tolist()
+    np.testing.assert_allclose(dists, clusters.distances_[10:20], rtol=1e-5)
+    again = audioclust.Clusters.from_state({k: np.asarray(v) for k, v in clusters.state().items()})
+    assert again.assign(emb)[0].tolist() == clusters.labels_.tolist()
+    fitted = audioclust.Clusters.from_state(dict(np.load(run / "fit" / "km" / "preprocess.npz")))   # cluster.py's fit
+    assert fitted.assign(emb)[0].tolist() == _clusters(run / "fit" / "km" / "assignments.csv")
+
+
+def test_exports_the_rows_clusters(emb, tmp_path):
+    clusters = audioclust.cluster(emb, k=4)
+    written = audioclust.export(clusters, emb, tmp_path, raven=True, audacity=False)
+    table = (tmp_path / "raven" / "all.Table.1.selections.txt").read_text().splitlines()
+    assert written["raven"] and len(table) == 1 + len(emb)
+
+
+def test_a_plain_array():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 10
+    x = np.concatenate([c + rng.normal(size=(40, 16)) for c in centres]).astype(np.float32)
+    truth = np.repeat(np.arange(3), 40)
+    for clusters in (audioclust.cluster(x, k=3), audioclust.cluster(x, method="agglomerative", k=3, preprocess="none"),
+                     audioclust.cluster(x, method="hdbscan", reduce="pca", min_cluster_size=10)):
+        labels = clusters.labels_
+        assert len(set(labels.tolist()) - {-1}) == 3, clusters.method
+        assert all(len(set(labels[truth == t].tolist()) - {-1}) == 1 for t in range(3)), clusters.method
+        assert clusters.centroids_.shape[0] == 3 and clusters.distances_.shape == (120,)
+
+
+def test_bad_options_are_one_clear_error(run):
+    x = np.zeros((10, 4), np.float32)
+    for call, needle in ((lambda: audioclust.cluster(x), "needs k"),
+                         (lambda: audioclust.cluster(x, method="hdbscan", k=3), "drop k"),
+                         (lambda: audioclust.cluster(x, method="nope", k=3), "no such clustering method"),
+                         (lambda: audioclust.cluster(x, k=3, niterr=3), "niterr"),
+                         (lambda: audioclust.cluster(np.zeros(5), k=2), "(n, d) array"),
+                         (lambda: audioclust.embed(run_dir=run, windowing={"clip": 2}), "not one of clip_seconds"),
+                         (lambda: audioclust.embed(run_dir=run, windowing={"clip_seconds": 2}), "train with it"),
+                         (lambda: audioclust.embed(run_dir=run, device="tpu"), "device"),
+                         (lambda: audioclust.embed(["/no/such.wav"], run_dir=run), "no such file"),
+                         (lambda: audioclust.embed("x", encoder="nope"), "not a pretrained encoder")):
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            call()
+
+
+def test_tables(emb):
+    for method, module in (("to_pandas", "pandas"), ("to_arrow", "pyarrow")):
+        if importlib.util.find_spec(module) is None:
+            with pytest.raises(ConfigError, match=f"pip install {module}"):
+                getattr(emb, method)()
+            continue
+        table = getattr(emb, method)()
+        assert len(table) == len(emb) and list(table.column_names if module == "pyarrow" else table.columns)[:3] == [
+            "path", "offset", "duration"]
+
+
+def test_a_pretrained_encoder_needs_no_run(tmp_path):
+    pytest.importorskip("openwakeword", reason="encoder=speech needs its extra: pip install 'audioclust[speech]'")
+    folder = write_tone_folder(tmp_path)
+    emb = audioclust.embed(folder, encoder="speech", labels={"source": "parent"})
+    assert len(emb) == 12 and emb.encoder == "speech" and set(emb.label) == {"low", "up", "noise"}
+    assert len(set(audioclust.cluster(emb, k=3).labels_.tolist())) == 3
+
+
+def test_import_is_cheap_and_steps_are_the_subpackages_too():
+    code = "import sys, audioclust; print(sorted(m for m in ('torch', 'numpy', 'omegaconf', 'lightning') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    from audioclust.cluster.pipeline import Clusterer
+    assert audioclust.cluster.pipeline.Clusterer is Clusterer and callable(audioclust.cluster) and callable(audioclust.embed)
+
+
+def test_the_api_type_checks():
+    pytest.importorskip("mypy")
+    p = subprocess.run([sys.executable, "-m", "mypy", "audioclust/api.py", "audioclust/__init__.py", "--ignore-missing-imports",
+                        "--follow-imports=silent", "--disallow-untyped-defs", "--disallow-incomplete-defs", "--warn-return-any",
+                        "--no-implicit-optional", "--warn-unused-ignores", "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:]
+
+
+def test_the_guide_example_runs(tmp_path):
+    text = (ROOT / "docs" / "api.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", TMPDIR=str(tmp_path))
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = p.stdout.splitlines()
+    assert lines[0] == "18 rows of 128 dimensions"
+    groups = {line.split(" ", 1)[1] for line in lines[1:4]}   # each kind of sound its own cluster
+    assert groups == {str([f"{kind}_{i}" for i in range(6)]) for kind in ("high", "low", "noise")}
+    for noise in ("Warning", "warn(", "Tip:", "GPU available", "Traceback"):
+        assert noise not in p.stdout + p.stderr, noise
