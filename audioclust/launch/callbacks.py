@@ -30,6 +30,9 @@ class SigtermCheckpoint(AgreedSignal):
 
     def take_over(self, trainer: L.Trainer) -> None:
         super().take_over(trainer)
+        connector = getattr(trainer, "_signal_connector", None)   # Lightning's: a SIGTERM before this hook
+        if self.active and getattr(connector, "received_sigterm", False):
+            self.raised, connector.received_sigterm = True, False   # goes through the agreement, not one rank alone
         loop = trainer.fit_loop.epoch_loop
         if self.active and hasattr(loop, "_broadcast_sigterm_tensor"):   # Lightning 2.6: rank 0's flag, every step
             loop._broadcast_sigterm_tensor = lambda: None   # always 0 now that its handler is gone

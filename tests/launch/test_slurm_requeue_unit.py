@@ -137,3 +137,21 @@ def test_next_hpc_path_counts_up(tmp_path):
     (tmp_path / "hpc_ckpt_1.ckpt").touch()
     (tmp_path / "hpc_ckpt_3.ckpt").touch()
     assert next_hpc_path(tmp_path).name == "hpc_ckpt_4.ckpt"
+
+
+def test_a_sigterm_before_the_take_over_goes_through_the_agreement():
+    """Lightning's handler may catch a SIGTERM before the callback takes the signal over (loader set-up): its flag
+    becomes the callback's, so all ranks stop together at an agreed step, not the signalled rank alone."""
+    import signal
+    from types import SimpleNamespace
+
+    from audioclust.launch.callbacks import SigtermCheckpoint
+
+    connector = SimpleNamespace(received_sigterm=True)
+    trainer = SimpleNamespace(_signal_connector=connector, fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace()))
+    cb, before = SigtermCheckpoint("/nonexistent"), signal.getsignal(signal.SIGTERM)
+    try:
+        cb.take_over(trainer)
+        assert cb.active and cb.raised and connector.received_sigterm is False
+    finally:
+        signal.signal(signal.SIGTERM, before)
