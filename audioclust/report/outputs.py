@@ -109,7 +109,8 @@ class Rows:
         several rows: windows of recordings) and every column of the label manifest (recording, site, date, ...)."""
         from audioclust.data.labels import manifest_columns
 
-        out = {"folder": [str(Path(self.files[f]).parent) for f in self.file_ids.tolist()]}
+        folders = [str(Path(f).parent) for f in self.files]   # per file, then per row: no Path per row
+        out = {"folder": [folders[f] for f in self.file_ids.tolist()]}
         if len(np.unique(self.file_ids)) < len(self.file_ids):
             out["file"] = self.paths
         for name, table in (manifest_columns(manifest) if manifest else {}).items():
