@@ -24,11 +24,13 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# The pretrained encoders' extras (docs/encoders.md): aisfx and resemblyzer pin old or broken dependencies, so
-# the extras bring their real ones and the two packages themselves go in with --no-deps.
+# The pretrained encoders' extras, as the registry declares them (conf/encoder + each adapter's extra and no_deps;
+# docs/encoders.md): some pin old or broken dependencies, so their extras bring the real ones and those packages
+# themselves go in with --no-deps.
+REGISTRY = $(BIN)/python -m audioclust.embed.encoders.registry
 $(VENV)/.installed-encoders: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[aisfx,birdnet,speech,speaker]"
-	$(BIN)/pip install -q --no-deps aisfx==0.1.2 resemblyzer==0.1.4
+	$(BIN)/pip install -q -e ".[$$($(REGISTRY) --extras)]"
+	pins="$$($(REGISTRY) --no-deps)"; [ -z "$$pins" ] || $(BIN)/pip install -q --no-deps $$pins
 	touch $@
 
 install: $(VENV)/.installed

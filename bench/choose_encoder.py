@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from common import write_section  # noqa: E402
 
+from audioclust.embed.encoders import registry  # noqa: E402
+
 TARGETS = {   # data set -> [(target, k, label of a path)]
     "drums": [("class", 10, lambda p: Path(p).parent.name)],
     "sfx": [("class", 10, lambda p: Path(p).parent.name)],   # bench/sfx_data.sh
@@ -34,7 +36,7 @@ TARGETS = {   # data set -> [(target, k, label of a path)]
              ("speaker", 6, lambda p: re.match(r"\d_([a-z]+)_", Path(p).name).group(1))],
     "synthetic": [("class", 20, lambda p: Path(p).parent.name)],
 }
-ENCODERS = ("aisfx", "birdnet", "speech", "speaker")   # conf/encoder/auto.yaml's candidates
+ENCODERS = registry.pretrained()   # conf/encoder/auto.yaml's default candidates
 
 
 def evaluate(x: np.ndarray, labels: list[str], k: int, reduce: str, sample: int, pairs: int) -> dict:

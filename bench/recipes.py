@@ -45,8 +45,10 @@ import numpy as np
 from common import ROOT, machine, write_section
 from quality import DRUMS, SFX, _synthetic_root, spread  # the same folders, subset rule and generated set as quality.py
 
+from audioclust.embed.encoders import registry
+
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
-ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
+ENCODERS = registry.pretrained()   # every pretrained encoder (conf/encoder; audioclust/embed/encoders/registry.py)
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
 ONE_SECOND = ["data.clip_seconds=1.0", "data.hop_seconds=null"]   # this table's protocol (the folder default then)
 WHOLE_FILES = ["data.pool_windows_up_to=180"]   # data=folder's whole files, and each file one row up to 180 s

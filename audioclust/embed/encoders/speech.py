@@ -28,10 +28,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, require, say_once
+from audioclust.embed.encoders.base import Encoder, cpu_threads, pad_frames, say_once
 from audioclust.errors import ConfigError
 
-INSTALL = "pip install 'audioclust[speech]'"
 GPU_INSTALL = "pip install 'audioclust[speech-gpu]' && pip install --no-deps openwakeword==0.4.0"
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
@@ -78,23 +77,24 @@ class SpeechEmbeddingEncoder(Encoder):
     embedding_dim = 96
     licence = ("Apache-2.0 upstream (Google speech_embedding, TF Hub); openwakeword says its bundled models are "
                "CC BY-NC-SA 4.0: check before commercial use")
+    extra, requires = "speech", ("openwakeword", "onnxruntime")
     min_seconds = 0.0         # LEAD + TAIL of silence make every clip at least one window long
     cpu_input = True          # onnxruntime takes numpy arrays (and moves them to the GPU itself with CUDA)
 
     def __init__(self, threads: int | None = None, window_batch: int = 512):
         """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads)."""
         super().__init__()
-        utils = require("openwakeword.utils", "speech", INSTALL)
-        require("onnxruntime", "speech", INSTALL)
+        utils = self.need("openwakeword.utils")
+        self.need("onnxruntime")
         models = os.path.join(os.path.dirname(utils.__file__), "resources", "models")
         self.paths = [os.path.join(models, f) for f in ("melspectrogram.onnx", "embedding_model.onnx")]
         for path in self.paths:
             if not os.path.isfile(path):
-                raise ConfigError(f"encoder=speech: {path} is missing; reinstall its extra: {INSTALL}")
+                raise ConfigError(f"encoder=speech: {path} is missing; reinstall its extra: {self.install()}")
         self.threads, self.window_batch = threads, window_batch
 
     def build_runtime(self) -> Sessions:
-        ort = require("onnxruntime", "speech", INSTALL)
+        ort = self.need("onnxruntime")
         threads, available = cpu_threads(self.threads), ort.get_available_providers()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

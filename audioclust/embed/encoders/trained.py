@@ -18,6 +18,7 @@ from audioclust.frontend import signal_power
 
 class TrainedEncoder(Encoder):
     licence = "your own model (audioclust-train)"
+    pretrained = False   # encoder=blockae: a train.py run
     min_seconds = 0.0
 
     def __init__(self, model: torch.nn.Module):
