@@ -223,7 +223,7 @@ def file_scores(assignments: Path) -> dict:
     import csv
     from collections import Counter
 
-    from audioclust.cluster.metrics import _label_scores
+    from audioclust.cluster.metrics import label_scores
 
     with open(assignments, newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: (r["path"], float(r["offset"])))
@@ -232,7 +232,7 @@ def file_scores(assignments: Path) -> dict:
         votes.setdefault(r["path"], (r["label"], []))[1].append(int(r["cluster"]))
     files = sorted(votes)
     clusters = [Counter(votes[p][1]).most_common(1)[0][0] for p in files]
-    return {**_label_scores([votes[p][0] for p in files], clusters), "files": files}
+    return {**label_scores([votes[p][0] for p in files], clusters), "files": files}
 
 
 def _cell(row: dict, key: str) -> str:
@@ -336,7 +336,7 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
     from omegaconf import OmegaConf
     from recipes import compose
 
-    from audioclust.cluster.metrics import _label_scores
+    from audioclust.cluster.metrics import label_scores
     from audioclust.cluster.pipeline import Clusterer
     from audioclust.embed.inference import embed, pool_files
     from audioclust.tasks.builders import load_run, make_datamodule
@@ -369,11 +369,11 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
             for seed in seeds:
                 cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *ov])
                 clusters = Clusterer.from_config(cfg).fit(x, None, k)[0]
-                rows.append(_label_scores(labels, clusters))
+                rows.append(label_scores(labels, clusters))
                 vote = {}
                 for f, c, lab in zip(fids.tolist(), clusters.tolist(), labels):
                     vote.setdefault(f, (lab, []))[1].append(c)
-                per_file.append(_label_scores([vote[f][0] for f in files],
+                per_file.append(label_scores([vote[f][0] for f in files],
                                               [Counter(vote[f][1]).most_common(1)[0][0] for f in files]))
             for key, scores in ((f"{target}{suffix}", rows), (f"{target} per file{suffix}", per_file)):
                 for m in ("acc", "nmi", "ari"):

@@ -99,14 +99,14 @@ def clustering_scores(embeddings, clusters, labels=None, max_silhouette: int = 5
     y = np.array([str(lab) for lab, k in zip(labels, known) if k], dtype=object)
     c = clusters[known]
     out["n_labelled"] = int(known.sum())
-    out.update(_label_scores(y, c, noise=-1))
+    out.update(label_scores(y, c, noise=-1))
     if noise:
         m = c >= 0
-        out.update({f"{k}_clustered": v for k, v in _label_scores(y[m], c[m]).items()})
+        out.update({f"{k}_clustered": v for k, v in label_scores(y[m], c[m]).items()})
     return out
 
 
-def _label_scores(y, c, noise=None) -> dict:
+def label_scores(y, c, noise=None) -> dict:
     if len(y) == 0:
         return {"acc": None, "nmi": None, "ami": None, "ari": None}
     return {"acc": cluster_accuracy(y, c, noise), "nmi": float(normalized_mutual_info_score(y, c)),
@@ -126,6 +126,6 @@ def grouping_scores(clusters, groupings: dict) -> dict:
         n = len(set(g.tolist()))
         if n < 2 or n == len(g):
             continue
-        scores = _label_scores(g, clusters[known])
+        scores = label_scores(g, clusters[known])
         out[name] = {"n_groups": n, **{k: scores[k] for k in ("nmi", "ami", "ari")}}
     return out

@@ -235,7 +235,7 @@ def _clips(model, dm, sample_ids, idx: list[int]):
     return waves, specs
 
 
-def _window_rows(dm) -> bool:
+def window_rows(dm) -> bool:
     """Whether some rows are windows of a file (played from their offset for one clip length), not whole files."""
     up_to = getattr(dm, "pool_windows_up_to", None)
     if dm.hop_seconds is None:
@@ -256,7 +256,7 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     data = explorer.page_data(
         result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels or [None] * len(rows), out,
         drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
-        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=_window_rows(dm),
+        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=window_rows(dm),
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
     path = explorer.write_page(out, data)
     print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")

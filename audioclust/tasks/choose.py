@@ -63,6 +63,15 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
         log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, st.score, len(x), scores[name]["seconds"])
     if not scores:
         raise ConfigError("encoder=auto: none of the candidates is installed: " + "; ".join(missing.values()))
+    pick = _record(scores, missing, out)
+    chosen = OmegaConf.merge(cfg, {})   # a copy with the picked encoder's node
+    with open_dict(chosen):
+        chosen.encoder = nodes[pick]
+    return chosen
+
+
+def _record(scores: dict, missing: dict, out: Path) -> str:
+    """The most stable candidate, written to encoder_choice.json with every score and printed in one line."""
     pick = max(scores, key=lambda n: scores[n]["stability"])
     io.write_json(out / "encoder_choice.json", {"pick": pick, "criterion": "stability (mean ARI of subsample pairs)",
                                                 "scores": scores, "not_installed": missing})
@@ -70,10 +79,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     print(f"encoder=auto: picked {pick} (stability {scores[pick]['stability']:.3f}; {others or 'no other'}"
           + (f"; not installed: {', '.join(missing)}" if missing else "") + f"). Weights licence: "
           f"{scores[pick]['licence']}. Scores in {out / 'encoder_choice.json'}")
-    chosen = OmegaConf.merge(cfg, {})   # a copy with the picked encoder's node
-    with open_dict(chosen):
-        chosen.encoder = nodes[pick]
-    return chosen
+    return pick
 
 
 def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) -> np.ndarray:

@@ -57,77 +57,131 @@ def plan(cfg: DictConfig) -> Plan:
 
 
 def cluster(cfg: DictConfig) -> float | None:
+    """Embed (load, embed), fit or assign (cluster), write the tables and exports (outputs), then the report."""
     mode, device, report, clusterer = plan(cfg)
-    stages = Stages()
-    faiss = load_faiss()   # one clear line when no (or two) FAISS wheels are installed
-    setup_run(cfg)
-    if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
-        faiss.omp_set_num_threads(int(cfg.threads))
-    out = Path(cfg.paths.output_dir)
+    stages, out = Stages(), Path(cfg.paths.output_dir)
+    _setup(cfg)
     if encoder_name(cfg) == AUTO:   # the most stable installed candidate becomes cfg.encoder
         cfg = choose_encoder(cfg, _k(cfg, cfg.encoder_data.get("n_clusters"), out, clusterer.content.method), out)
     data_cfg, model, run_cfg = load_embedder(cfg)   # a train run's (encoder=blockae) or a pretrained encoder
     encoder, run_dir = _encoder_info(cfg, model), _run_dir(cfg)
-    wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
-    if wandb.group is None and run_cfg is not None:   # join the training run's group (train sets it to its run dir's name)
-        wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
+    wandb = _wandb(cfg, mode, run_cfg)
     if mode == "assign":
         clusterer, fitted = _load_clusters(cfg, encoder)
-        data_cfg = _fitted_window(data_cfg, fitted, cfg.get("data"))
+        data_cfg = fitted_window(data_cfg, fitted, cfg.get("data"))
     model.predict_voice = clusterer.needs_ltas
-    dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
-    line = dm.resolve_clip_seconds()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
-    if line and is_rank_zero():
-        print(line)
-    dm.setup("predict")
+    dm = _datamodule(cfg, data_cfg)
     stages.done("load")   # model, index of the data
-    ecfg = cfg.get("embed") or {}
-    emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
-                strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
-    if emb is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
+    embedded = _embed(cfg, model, dm, device, out)
+    if embedded is None:  # a non-zero predict rank: its shard is written, rank 0 merges and clusters
         return None
-    # data=folder: one row per file up to 30 s, its windows weighted by their signal power
-    windows, emb = emb, pooled(emb, dm)
+    windows, emb, ok, x, ltas = embedded
     stages.done("embed")
-    ok = np.asarray(emb["ok"]).astype(bool)
-    x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
-    ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     if mode == "fit":
-        k, weights = _k(cfg, dm.n_clusters, out, clusterer.content.method), getattr(model, "dim_weights", None)
-        if clusterer.fits_files(~whole_files(dm.index.durations, dm.pool_windows_up_to), k):   # clips and recordings
-            files = _file_rows(windows, emb["sample_id"][ok], dm)
-            clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
-            fit_rows = len(files.x)
-        else:
-            clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
-            fit_rows = len(x)
-        io.write_json(out / "encoder.json", {"schema": SCHEMA, **encoder, "clip_seconds": float(dm.clip_seconds),
-                                             "sr": int(dm.sr), **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
-                                                                  for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
-        io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
-        io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
+        clusters, dists, z, centroids, fit_rows = _fit(cfg, clusterer, model, dm, windows, emb, ok, x, ltas, encoder)
     else:
         clusters, dists, z = clusterer.assign(x, ltas)
         centroids, fit_rows = clusterer.centroids, None
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
-    labels, seed = rows.labels, int(cfg.seed)
-    scores = clustering_scores(z, clusters, labels, seed=seed, noise=clusterer.content.method.noise or None)
-    scores["by"] = grouping_scores(clusters, rows.groupings((dm.labels or {}).get("manifest")))   # folder, file, site
-    if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
-        scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
-    scores.update(mode=mode, k=int(len(centroids)), n_files=len(dm.index.files) + len(dm.index.skipped),
-                  n_skipped=len(skipped), run_dir=run_dir, encoder=encoder["name"],
-                  **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
+    scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
+                                                              run_dir=run_dir, encoder=encoder["name"]), fit_rows)
     write_tables(out, rows, skipped, dm.index.segments, x, scores)
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
+    _export(cfg, rows, dm, out)
+    stages.done("outputs")   # scores, csv and npy files, exports
+    _report(cfg, report, wandb, out, model, dm, z, result, stages, encoder)
+    io.write_json(out / "timings.json", stages.record())
+    _print_summary(out, scores)
+    return scores.get("acc", scores.get("silhouette"))
+
+
+def _setup(cfg) -> None:
+    faiss = load_faiss()   # one clear line when no (or two) FAISS wheels are installed
+    setup_run(cfg)
+    if cfg.get("threads"):  # FAISS's OpenMP too: on a shared CPU fewer threads are much faster (BENCHMARKS.md)
+        faiss.omp_set_num_threads(int(cfg.threads))
+
+
+def _wandb(cfg, mode: str, run_cfg) -> WandbSettings:
+    wandb = WandbSettings.from_config(cfg.wandb, tags=[mode])
+    if wandb.group is None and run_cfg is not None:   # join the training run's group (train sets it to its run dir's name)
+        wandb = replace(wandb, group=OmegaConf.select(run_cfg, "wandb.group", default=None))
+    return wandb
+
+
+def _datamodule(cfg, data_cfg):
+    dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
+    line = dm.resolve_clip_seconds()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
+    if line and is_rank_zero():
+        print(line)
+    dm.setup("predict")
+    return dm
+
+
+def _embed(cfg, model, dm, device: str, out: Path):
+    """(every window's embeddings, the rows clustered, their ok mask, embeddings and long-term spectra of the ok
+    rows); None on a non-zero predict rank."""
+    ecfg = cfg.get("embed") or {}
+    emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
+                strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
+    if emb is None:
+        return None
+    # data=folder: one row per file up to 30 s, its windows weighted by their signal power
+    windows, emb = emb, pooled(emb, dm)
+    ok = np.asarray(emb["ok"]).astype(bool)
+    x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
+    ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
+    return windows, emb, ok, x, ltas
+
+
+def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, ltas, encoder: dict):
+    """mode=fit: labels, distances, reduced features, centroids and the number of rows fitted on; the fit's
+    encoder.json, preprocess.npz and centroids.npy written."""
+    out = Path(cfg.paths.output_dir)
+    k, weights = _k(cfg, dm.n_clusters, out, clusterer.content.method), getattr(model, "dim_weights", None)
+    if clusterer.fits_files(~whole_files(dm.index.durations, dm.pool_windows_up_to), k):   # clips and recordings
+        files = _file_rows(windows, emb["sample_id"][ok], dm)
+        clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
+        fit_rows = len(files.x)
+    else:
+        clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
+        fit_rows = len(x)
+    io.write_json(out / "encoder.json", {"schema": SCHEMA, **encoder, "clip_seconds": float(dm.clip_seconds),
+                                         "sr": int(dm.sr), **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
+                                                              for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
+    io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
+    io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
+    return clusters, dists, z, centroids, fit_rows
+
+
+def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fit_rows: int | None) -> dict:
+    """metrics.json: the scores against the labels and the other groupings (folder, file, site), the network's own
+    clusters scored the same way, and the run's facts (`run`: mode, k, n_skipped, run_dir, encoder)."""
+    labels, seed = rows.labels, int(cfg.seed)
+    scores = clustering_scores(z, rows.clusters, labels, seed=seed, noise=clusterer.content.method.noise or None)
+    scores["by"] = grouping_scores(rows.clusters, rows.groupings((dm.labels or {}).get("manifest")))
+    if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
+        scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
+    scores.update(mode=run["mode"], k=run["k"], n_files=len(dm.index.files) + len(dm.index.skipped),
+                  n_skipped=run["n_skipped"], run_dir=run["run_dir"], encoder=run["encoder"],
+                  **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
+    return scores
+
+
+def _export(cfg, rows, dm, out: Path) -> None:
     if any(cfg.export.values()):
         seconds = _row_seconds(dm)
         exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), seconds(rows.path(i)),
                                           int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "")
                                for i in range(len(rows))], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
-    stages.done("outputs")   # scores, csv and npy files, exports
+
+
+def _report(cfg, report: ReportSettings, wandb: WandbSettings, out: Path, model, dm, z, result: ClusterResult,
+            stages: Stages, encoder: dict) -> None:
+    """Plots, the map, explorer.html and the W&B run, each a stage of timings.json."""
+    mode, run_dir, seed = result.scores["mode"], _run_dir(cfg), int(cfg.seed)
     plots = write_plots(report, out, model, dm, z, result)
     stages.done("plots")
     result.drawn, result.xy, result.picks, result.method = map_coords(report, wandb, z, result, seed)
@@ -140,9 +194,6 @@ def cluster(cfg: DictConfig) -> float | None:
     log_wandb(wandb, out, plots, model, dm, result, job_type=mode, run_dir=run_dir and Path(run_dir), seed=seed,
               config=config)
     stages.done("wandb")
-    io.write_json(out / "timings.json", stages.record())
-    _print_summary(out, scores)
-    return scores.get("acc", scores.get("silhouette"))
 
 
 def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
@@ -234,7 +285,7 @@ def _load_clusters(cfg, encoder: dict):
     return Clusterer.from_state(state, cfg.kmeans.gpu), fitted
 
 
-def _fitted_window(data_cfg, fitted: dict, overrides):
+def fitted_window(data_cfg, fitted: dict, overrides):
     """mode=assign: new audio is cut as the fitted clips were (encoder.json's clip length and hop), not chosen
     again from the new folder's durations; an explicit data.clip_seconds / hop_seconds still wins (with a warning
     when it differs from the fit)."""

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from audioclust.data.datamodule import AudioDataModule
 from audioclust.tasks.builders import SCHEMA, make_datamodule
-from audioclust.tasks.cluster import _fitted_window
+from audioclust.tasks.cluster import fitted_window
 
 SR = 8000
 SHORT = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]   # seconds; and one 3 s file
@@ -147,7 +147,7 @@ def test_assign_cuts_new_audio_as_the_fit_did(tmp_path):
     base.sr = SR
     fitted = {"name": "speaker", "clip_seconds": CLIP, "hop_seconds": CLIP, "pool_windows_up_to": None,
               "pool_weights": "power", "sr": SR}
-    dm = make_datamodule(_fitted_window(base, fitted, cfg.data), cfg.data, str(new))
+    dm = make_datamodule(fitted_window(base, fitted, cfg.data), cfg.data, str(new))
     assert dm.resolve_clip_seconds() is None and (dm.clip_seconds, dm.hop_seconds) == (CLIP, CLIP)
     assert dm.pool_windows_up_to is None
     dm.setup()
@@ -205,14 +205,14 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
 def test_explorer_plays_pooled_files_whole_and_windows_from_their_offset():
     from types import SimpleNamespace
 
-    from audioclust.report.outputs import _window_rows
+    from audioclust.report.outputs import window_rows
 
     def dm(hop, up_to, durations):
         return SimpleNamespace(hop_seconds=hop, pool_windows_up_to=up_to, index=SimpleNamespace(durations=durations))
 
-    assert not _window_rows(dm(1.0, 10.0, [0.5, 4.0]))   # every row a whole file: play it all
-    assert _window_rows(dm(1.0, 10.0, [0.5, 40.0]))      # a recording in windows: play each from its offset
-    assert _window_rows(dm(1.0, None, [0.5, 4.0])) and not _window_rows(dm(None, None, [4.0]))
+    assert not window_rows(dm(1.0, 10.0, [0.5, 4.0]))   # every row a whole file: play it all
+    assert window_rows(dm(1.0, 10.0, [0.5, 40.0]))      # a recording in windows: play each from its offset
+    assert window_rows(dm(1.0, None, [0.5, 4.0])) and not window_rows(dm(None, None, [4.0]))
 
 
 def test_every_window_of_a_pooled_file_trains_the_model(tmp_path):

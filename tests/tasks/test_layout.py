@@ -41,3 +41,34 @@ def test_every_package_folder_is_in_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "audioclust").rglob("__init__.py")}
     assert found | {"audioclust.conf"} == listed
+
+
+MAX_TASK_LINES = 40
+
+
+def test_task_functions_are_short_compositions():
+    """Each top-level function of audioclust/tasks/ is at most 40 lines: a task reads as its steps (the same steps
+    audioclust/api.py offers), the work being in the stages below."""
+    long = [f"{path.name}:{node.name} {node.end_lineno - node.lineno + 1} lines"
+            for path in sorted((ROOT / "audioclust" / "tasks").glob("*.py"))
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > MAX_TASK_LINES]
+    assert not long, long
+
+
+def _private_imports(path):
+    """(module, name) of every `from audioclust.x import _name` in a file."""
+    return [(node.module, a.name) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("audioclust")
+            for a in node.names if a.name.startswith("_")]
+
+
+def test_no_private_imports_across_stages():
+    """bench/ uses only public names; a test of one stage (tests/<stage>/) may reach its own stage's private
+    helpers, not another stage's."""
+    bad = [f"{p.relative_to(ROOT)}: {m}.{n}" for p in sorted((ROOT / "bench").rglob("*.py")) for m, n in _private_imports(p)]
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        own = path.relative_to(ROOT / "tests").parts[0]
+        bad += [f"{path.relative_to(ROOT)}: {m}.{n}" for m, n in _private_imports(path)
+                if _stage(m) != _stage(f"audioclust.{own}")]
+    assert not bad, bad
