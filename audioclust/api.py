@@ -125,7 +125,6 @@ def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any
 def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = False,
                rename: Mapping[str, str] | None = None) -> Embeddings:
     """embed() then pooled() (a file up to pool_windows_up_to seconds: one row), as the task does, in memory."""
-    from audioclust.data.index import whole_files
     from audioclust.embed.inference import embed as run_predict
     from audioclust.embed.inference import pooled
     from audioclust.report.outputs import assignment_rows
@@ -135,13 +134,21 @@ def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = Fal
         emb = pooled(run_predict(model, dm, device, progress=progress) or {}, dm)   # no shard_dir: never None
     ok = np.asarray(emb["ok"]).astype(bool)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, np.zeros(int(ok.sum()), np.int64), np.zeros(int(ok.sum())))
-    fit = whole_files(dm.index.durations, dm.pool_windows_up_to)[rows.file_ids]
-    duration = np.where(fit, np.asarray(dm.index.durations, np.float64)[rows.file_ids], float(dm.clip_seconds))
+    duration = row_seconds(dm, rows.file_ids)
     back = rename or {}
     label = tuple("" if v is None else str(v) for v in rows.labels) if rows.labels is not None else ()
     return Embeddings(tuple(back.get(p, p) for p in rows.paths), np.asarray(rows.offsets, np.float64), duration,
                       np.ascontiguousarray(emb["embedding"][ok], np.float32), name,
                       tuple({"path": back.get(s["path"], s["path"]), "reason": s["reason"]} for s in skipped), label)
+
+
+def row_seconds(dm: Any, file_ids: np.ndarray) -> np.ndarray:
+    """The stretch of audio each row stands for (its file's index in dm.index): the whole file when its windows
+    were pooled into one row, else a clip."""
+    from audioclust.data.index import whole_files
+
+    pooled = whole_files(dm.index.durations, dm.pool_windows_up_to)[file_ids]
+    return np.where(pooled, np.asarray(dm.index.durations, np.float64)[file_ids], float(dm.clip_seconds))
 
 
 @contextlib.contextmanager
@@ -290,7 +297,7 @@ def write_outputs(clusters: Clusters, embeddings: Embeddings, folder: PathLike) 
     rows.write_csv(out / "assignments.csv")
     io.write_csv(out / "skipped.csv", list(embeddings.skipped), ["path", "reason"])
     io.write_npy(out / "embeddings.npy", embeddings.vectors)
-    io.write_bytes(out / "preprocess.npz", _npz(clusters.state()))
+    io.write_bytes(out / "preprocess.npz", npz_bytes(clusters.state()))
     io.write_npy(out / "centroids.npy", clusters.centroids_)
     return out
 
@@ -314,7 +321,8 @@ def _placed(clusters: Clusters, embeddings: Embeddings) -> tuple[np.ndarray, np.
     return clusters.assign(embeddings)
 
 
-def _npz(state: Mapping[str, np.ndarray]) -> bytes:
+def npz_bytes(state: Mapping[str, np.ndarray]) -> bytes:
+    """A state (Clusters.state, Clusterer.state) as preprocess.npz's bytes."""
     import io as _io
 
     buf = _io.BytesIO()

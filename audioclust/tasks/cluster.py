@@ -12,6 +12,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import checks, io
+from audioclust.api import WINDOW_KEYS, npz_bytes, row_seconds
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores, grouping_scores
 from audioclust.cluster.pipeline import Clusterer, FileRows
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 
 MODES, DEVICES = ("fit", "assign"), ("auto", "cpu", "cuda")
-WINDOW_KEYS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights")   # how files become rows: recorded, reused
 
 
 class Plan(NamedTuple):
@@ -150,7 +150,7 @@ def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, 
     io.write_json(out / "encoder.json", {"schema": SCHEMA, **encoder, "clip_seconds": float(dm.clip_seconds),
                                          "sr": int(dm.sr), **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
                                                               for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
-    io.write_bytes(out / "preprocess.npz", _npz(clusterer.state()))
+    io.write_bytes(out / "preprocess.npz", npz_bytes(clusterer.state()))
     io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     return clusters, dists, z, centroids, fit_rows
 
@@ -171,8 +171,8 @@ def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fi
 
 def _export(cfg, rows, dm, out: Path) -> None:
     if any(cfg.export.values()):
-        seconds = _row_seconds(dm)
-        exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), seconds(rows.path(i)),
+        seconds = row_seconds(dm, rows.file_ids)
+        exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), float(seconds[i]),
                                           int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "")
                                for i in range(len(rows))], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
@@ -212,13 +212,6 @@ def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
               "fitted on every row)")
     return FileRows(files["embedding"][fok], files["voice"][fok] if "voice" in files else None,
                     np.where(long, -1, np.searchsorted(fsid, sid)))
-
-
-def _row_seconds(dm):
-    """path -> the stretch of audio its rows stand for: the whole file when its windows were pooled, else a clip."""
-    clip, pooled = float(dm.clip_seconds), whole_files(dm.index.durations, dm.pool_windows_up_to)
-    whole = {p: float(d) for p, d, w in zip(dm.index.files, dm.index.durations, pooled) if w}
-    return lambda path: whole.get(path, clip)
 
 
 def _k(cfg, n_clusters: int | None, out: Path, method):
@@ -313,14 +306,6 @@ def _newest_fit(run_dir: Path, encoder: dict) -> Path:
             return False
 
     return max([f for f in fits if same(f)] or fits, key=lambda p: (p / "centroids.npy").stat().st_mtime)
-
-
-def _npz(state: dict) -> bytes:
-    import io as _io
-
-    buf = _io.BytesIO()
-    np.savez(buf, **state)
-    return buf.getvalue()
 
 
 def _print_summary(out: Path, scores: dict) -> None:
