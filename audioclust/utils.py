@@ -126,7 +126,8 @@ class _NotOnScreen(logging.Filter):
     console; the task's log file still gets them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "py.warnings" or (record.name.startswith("lightning") and "Tip:" in record.getMessage()))
+        return not (record.name == "py.warnings" or getattr(record, "file_only", False)
+                    or (record.name.startswith("lightning") and "Tip:" in record.getMessage()))
 
 
 def quiet_console() -> None:
@@ -147,7 +148,7 @@ def run_task(task, cfg: DictConfig):
     try:
         return task(cfg)
     except AudioclustError as exc:
-        log.error("%s: %s", type(exc).__name__, exc)
+        log.error("%s: %s", type(exc).__name__, exc, extra={"file_only": True})   # the screen gets the line below
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     finally:

@@ -22,6 +22,7 @@ def test_warnings_and_tips_reach_the_log_file_not_the_console(tmp_path):
         logging.getLogger("lightning.pytorch.utilities.rank_zero").info("💡 Tip: try installing litlogger")
         logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False, used: False")
         logging.getLogger("audioclust").info("fit: 80 clips in 5 clusters")
+        logging.getLogger("audioclust").error("ConfigError: k too large", extra={"file_only": True})   # run_task's
     finally:
         logging.captureWarnings(False)
         root.handlers[:] = saved[1]
@@ -29,6 +30,7 @@ def test_warnings_and_tips_reach_the_log_file_not_the_console(tmp_path):
         log_file.close()
     shown, kept = screen.getvalue(), path.read_text()
     assert "GPU available" in shown and "80 clips" in shown
-    assert "deprecated" not in shown and "litlogger" not in shown
+    assert "deprecated" not in shown and "litlogger" not in shown and "k too large" not in shown
+    assert "k too large" in kept
     assert "deprecated" in kept and "litlogger" in kept and "80 clips" in kept
     assert len(console.filters) == 1
