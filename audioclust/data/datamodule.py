@@ -7,33 +7,17 @@ import multiprocessing
 import os
 
 import lightning as L
-import numpy as np
 from torch.utils.data import DataLoader
 
 from audioclust import checks
 from audioclust.data.dataset import ClipDataset
-from audioclust.data.index import build_index, scan, split_files, whole_files
+from audioclust.data.index import build_index, scan, split_files
 from audioclust.data.labels import make_labeller
+from audioclust.data.windowing import Windowing
 from audioclust.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# clip_seconds=auto: this percentile of the folder's file durations, rounded up to 0.1 s, clamped to [min, max]
-AUTO_PERCENTILE, AUTO_MIN_SECONDS, AUTO_MAX_SECONDS = 90, 0.5, 10.0
-
-
-def auto_clip_seconds(durations) -> float:
-    """The clip length for a folder whose files last `durations` seconds: the 90th percentile, rounded up to
-    0.1 s, clamped to [0.5, 10] s. Nine files in ten fit whole, the longest tenth (decays, tails, a few long
-    takes) are cut after their start, where a one-shot's character is; the maximum would let one long outlier
-    make every clip mostly padding (and each epoch that many times slower). 0.5 s: the default front end's
-    smallest spectrogram that holds a block; 10 s: beyond that, window long recordings (data.hop_seconds)."""
-    d = np.asarray(durations, dtype=float)
-    p = float(np.percentile(d, AUTO_PERCENTILE)) if d.size else AUTO_MIN_SECONDS
-    return float(min(max(math.ceil(round(p * 10, 6)) / 10, AUTO_MIN_SECONDS), AUTO_MAX_SECONDS))
-
-
-POOL_WEIGHTS = ("power", "equal")   # a pooled file's mean: each window by its signal power, or alike
 # num_workers=auto: no workers for a loader of fewer batches than this (nothing to overlap: the worker's start and the
 # hand-over of each batch would only be added)
 AUTO_MIN_BATCHES = 2
@@ -111,22 +95,10 @@ class AudioDataModule(L.LightningDataModule):
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
         checks.number("data.sr", sr, integer=True)
-        if clip_seconds != "auto":
-            try:
-                checks.number("data.clip_seconds", clip_seconds)
-            except ConfigError:
-                raise ConfigError(f"data.clip_seconds must be a number > 0 or auto, got {checks._plain(clip_seconds)!r}") from None
-        elif synthetic:
+        self.windowing = Windowing(clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment)
+        if self.windowing.clip_seconds == "auto" and synthetic:
             raise ConfigError("data.clip_seconds=auto needs a folder (data=folder): the synthetic set is generated "
                               "at a length you give")
-        if hop_seconds != "auto":
-            try:
-                checks.number("data.hop_seconds", hop_seconds, optional=True)
-            except ConfigError:
-                raise ConfigError(f"data.hop_seconds must be null, a number > 0 or auto, got "
-                                  f"{checks._plain(hop_seconds)!r}") from None
-        checks.number("data.pool_windows_up_to", pool_windows_up_to, strict=False, optional=True)
-        checks.choice("data.pool_weights", pool_weights, POOL_WEIGHTS)
         checks.number("data.batch_size", batch_size, integer=True)
         if num_workers != "auto":
             try:
@@ -141,20 +113,13 @@ class AudioDataModule(L.LightningDataModule):
         checks.number("data.n_clusters", n_clusters, integer=True, optional=True)
         if not 0 <= checks.number("data.val_fraction", val_fraction, strict=False) < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
-        self.segment = _segment_config(segment)
-        if (self.segment is not None and hop_seconds not in (None, "auto") and clip_seconds != "auto"
-                and hop_seconds > clip_seconds):
-            raise ConfigError(f"data.hop_seconds ({hop_seconds}) must be <= data.clip_seconds ({clip_seconds}) with "
-                              "data.segment, so that the windows of an event leave no gap")
-        self.root, self.sr, self.clip_seconds, self.hop_seconds = root, sr, clip_seconds, hop_seconds
+        self.root, self.sr = root, sr
         self.labels = dict(labels or {})
         self.val_fraction, self.batch_size, self.num_workers = val_fraction, batch_size, num_workers
         self.pin_memory, self._said = pin_memory, set()   # the data loader decisions printed so far
         self.seed, self.strict, self.max_files, self.synthetic = seed, strict, max_files, synthetic
         self.n_clusters, self.trim_db = n_clusters, trim_db  # the suggested k for cluster.py
         self.cache_mb, self.index_cache, self.chunk_seconds = cache_mb, index_cache, chunk_seconds
-        self.pool_windows_up_to = pool_windows_up_to   # cluster.py: files up to this long are one row each
-        self.pool_weights = pool_weights               # ... the mean of their windows, weighted by signal power
         self.index = None
         self.predict_ids = None   # None: predict every sample; else only these sample ids (encoder=auto's sample)
         self._scan = None
@@ -168,78 +133,34 @@ class AudioDataModule(L.LightningDataModule):
         if not self.synthetic:
             return self.root
         from audioclust.data.synthetic import generate
-        return str(generate(self.root, sr=self.sr, duration=self.clip_seconds, **self.synthetic))
+        return str(generate(self.root, sr=self.sr, duration=self.windowing.clip_seconds, **self.synthetic))
 
     def _scanned(self):
         if self._scan is None:
             self._scan = scan(self._data_root(), self.max_files, self.index_cache)
         return self._scan
 
-    def resolve_clip_seconds(self) -> str | None:
-        """clip_seconds=auto: index the folder (headers only, cached) and set the clip length from its durations;
-        hop_seconds=auto: files longer than a clip are cut into windows every clip length (one row per window, the
-        last one ending at the file's end), so that no file is cropped. Returns the line to print (None when both
-        were numbers)."""
-        line = None
-        if self.clip_seconds == "auto":
-            d = np.asarray(self._scanned().durations())
-            if not d.size:  # nothing readable: setup() raises the usual error with the reasons
-                self.clip_seconds = AUTO_MIN_SECONDS
-            else:
-                self.clip_seconds = auto_clip_seconds(d)
-                line = (f"clip length: {self.clip_seconds:g} s (auto: {AUTO_PERCENTILE}th percentile of {d.size} file "
-                        f"durations {d.min():.2f}-{d.max():.2f} s, median {np.median(d):.2f} s, rounded up to 0.1 s, "
-                        f"within [{AUTO_MIN_SECONDS:g}, {AUTO_MAX_SECONDS:g}] s; set data.clip_seconds to choose)")
-        hop_auto = self.hop_seconds == "auto"
-        if hop_auto:
-            self.hop_seconds = float(self.clip_seconds)
-            if line is None:
-                line = f"clip length: {self.clip_seconds:g} s"
-        if line is None:
+    def resolve_windowing(self) -> str | None:
+        """The windowing's "auto" values from the folder's durations (headers only, cached; Windowing.resolved).
+        Returns the line to print (None when every value was given)."""
+        if self.windowing.resolved_now:
             return None
-        if self.segment is not None and self.hop_seconds is not None and self.hop_seconds > self.clip_seconds:
-            raise ConfigError(f"data.hop_seconds ({self.hop_seconds}) must be <= the clip length with data.segment; "
-                              f"clip_seconds=auto chose {self.clip_seconds:g} s")
-        note = self.long_files_note(self._scanned().durations()) if self.segment is None else None
-        if note is None and hop_auto and self.segment is None:
-            note = f"no file is longer than {self.clip_seconds:g} s (longer ones: windows every {self.hop_seconds:g} s)"
-        self._noted = True
-        return line + (f"\n{note}" if note else "")
-
-    def long_files_note(self, durations=None) -> str | None:
-        """How many files are longer than a clip and what becomes of them (durations: the index's by default)."""
-        if self.segment is not None or "auto" in (self.clip_seconds, self.hop_seconds):
-            return None
-        d = np.asarray(self.index.durations if durations is None else durations)
-        n = int(np.sum(d > self.clip_seconds + 1e-3))
-        if not n:
-            return None
-        if self.hop_seconds is None:
-            return (f"{n} of {d.size} files are longer than {self.clip_seconds:g} s (up to {d.max():.2f} s): only "
-                    f"their first {self.clip_seconds:g} s are used (data.hop_seconds=auto windows them)")
-        line = (f"{n} of {d.size} files are longer than {self.clip_seconds:g} s (up to {d.max():.2f} s): cut into "
-                f"windows every {self.hop_seconds:g} s")
-        up_to = self.pool_windows_up_to
-        if up_to is None:
-            return line + ", one row per window"
-        n_long = int(np.sum(~whole_files(d, up_to)))
-        return (line + f"; a file up to {up_to:g} s is one row (its windows' embeddings pooled, weighted by "
-                f"{'signal power' if self.pool_weights == 'power' else 'window'})"
-                + (f", the {n_long} longer one(s) one row per window" if n_long else ""))
+        chosen = self.windowing.resolved(self._scanned().durations())
+        self.windowing = chosen.windowing
+        self._noted = chosen.line is not None
+        return chosen.line
 
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return
-        if "auto" in (self.clip_seconds, self.hop_seconds):
-            line = self.resolve_clip_seconds()
-            if line and _rank_zero():
-                log.info("%s", line)
+        line = self.resolve_windowing()
+        if line and _rank_zero():
+            log.info("%s", line)
         labeller = make_labeller(**self.labels)
-        self.index = build_index(self._data_root(), self.clip_seconds, self.hop_seconds, labeller,
-                                 self.strict, self.max_files, cache_dir=self.index_cache, segment=self.segment,
-                                 sr=self.sr, scanned=self._scan)
+        self.index = build_index(self._data_root(), self.windowing, labeller, self.strict, self.max_files,
+                                 cache_dir=self.index_cache, sr=self.sr, scanned=self._scan)
         self._scan = None
-        note = None if self._noted else self.long_files_note()
+        note = None if self._noted else self.windowing.long_files_note(self.index.durations)
         if note and _rank_zero():
             log.info("%s", note)
         train_files, val_files = split_files(len(self.index.files), self.val_fraction, self.seed)
@@ -281,7 +202,7 @@ class AudioDataModule(L.LightningDataModule):
                 "worker_init_fn": worker_init if workers > 0 else None}
 
     def _loader(self, ids, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
-        ds = ClipDataset(self.index, ids, self.sr, self.clip_seconds, self.trim_db, cache_mb=self.cache_mb,
+        ds = ClipDataset(self.index, ids, self.sr, self.trim_db, cache_mb=self.cache_mb,
                          chunk_seconds=self.chunk_seconds)
         return DataLoader(ds, shuffle=shuffle, drop_last=drop_last, **self.loader_settings(len(ds), name))
 
@@ -309,19 +230,3 @@ def _rank_zero() -> bool:
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     return getattr(rank_zero_only, "rank", 0) == 0
-
-
-def _segment_config(segment):
-    """data.segment: null (off) or the activity detector's settings (SegmentConfig fields)."""
-    if segment is None:
-        return None
-    from audioclust.data.segment import SegmentConfig
-
-    plain = checks._plain(segment)
-    if not isinstance(plain, dict):
-        raise ConfigError(f"data.segment must be null or a mapping of detector settings (data/segment=energy), got {plain!r}")
-    unknown = sorted(set(plain) - set(SegmentConfig.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(f"unknown data.segment key(s) {', '.join(unknown)}: use "
-                          f"{', '.join(SegmentConfig.__dataclass_fields__)}")
-    return SegmentConfig(**plain)

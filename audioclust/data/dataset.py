@@ -56,16 +56,17 @@ class Chunks:
 
 
 class ClipDataset(Dataset):
-    def __init__(self, index: Index, sample_ids, sr: int, clip_seconds: float, trim_db: float | None = None,
+    def __init__(self, index: Index, sample_ids, sr: int, trim_db: float | None = None,
                  cache_mb: float = 0, chunk_seconds: float = 60.0):
-        """cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
+        """The index's samples as clips of its windowing's length at `sr`.
+        cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
         first skips decoding, trimming and resampling (each DataLoader worker holds its own cache).
         chunk_seconds > 0: windows of a file requested in order are cut out of chunks of this many seconds
         (plus one clip) decoded in one go (`Chunks`); 0: every window is decoded on its own."""
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
-        self.clip_seconds = clip_seconds
+        self.clip_seconds = clip_seconds = float(index.windowing.clip_seconds)
         self.n = int(round(sr * clip_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)

@@ -5,7 +5,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from audioclust.data.index import whole_files
+from audioclust.data.windowing import whole_files
 from audioclust.embed.shards import KEYS, ShardWriter, load_merged, merge_shards
 from audioclust.errors import ConfigError
 
@@ -54,12 +54,12 @@ def clips(model, datamodule, sample_ids) -> tuple[list[np.ndarray], list[np.ndar
     return ([w[:int(n)].cpu().numpy() for w, n in zip(waves, lengths)], [s[0].cpu().numpy() for s in spec])
 
 
-def pooled(emb: dict, dm, whole: bool = False) -> dict:
-    """embed()'s output as the rows a run clusters: a file up to dm.pool_windows_up_to seconds one row, its
-    windows weighted by signal power (dm.pool_weights=power) or alike (equal).
+def pooled(emb: dict, index, whole: bool = False) -> dict:
+    """embed()'s output as the rows a run clusters, as the index's windowing says: a file up to its
+    pool_windows_up_to seconds one row, its windows weighted by signal power (pool_weights=power) or alike (equal).
     whole: every file one row, however long (what cluster.fit_on=files fits on)."""
-    return pool_files(emb, dm.index, float("inf") if whole else dm.pool_windows_up_to,
-                      weights=None if dm.pool_weights == "equal" else emb.get("power"))
+    w = index.windowing
+    return pool_files(emb, index, float("inf") if whole else w.pool_windows_up_to, weights=w.weights(emb.get("power")))
 
 
 def pool_files(emb: dict, index, up_to: float | None, weights=None, chunk: int = 65536) -> dict:

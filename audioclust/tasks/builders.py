@@ -9,21 +9,20 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import checks, io
+from audioclust.data.windowing import FIELDS
 from audioclust.errors import AudioclustError, CheckpointError, ConfigError
 
 BLOCKAE = "blockae"   # the `encoder` choice that embeds with a train.py run (run_dir=...)
-# how a run's data config cuts files into clips: a mix with blockae reads the folder as the run does
-RUN_WINDOWS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights", "trim_db", "segment")
-# the version of what a train run (run_config.yaml) and a fit (encoder.json) record: their `schema`, written by this
-# version; read back only when it is this one (no older layout is read)
-SCHEMA = 1
+# the versions of what a train run (run_config.yaml) and a fit (encoder.json) record: their `schema`, written by this
+# version; read back only when it is this one (no older layout is read). 2: encoder.json's windowing in one record.
+RUN_SCHEMA, FIT_SCHEMA = 1, 2
 
 
-def check_schema(path, found, again: str) -> None:
-    """A train run's run_config.yaml or a fit's encoder.json is read only when this version wrote it (`schema`):
-    otherwise one ConfigError naming the command that writes it again."""
-    if found != SCHEMA:
-        by = "a newer" if isinstance(found, int) and found > SCHEMA else "an older"
+def check_schema(path, found, again: str, expected: int = RUN_SCHEMA) -> None:
+    """A train run's run_config.yaml (RUN_SCHEMA) or a fit's encoder.json (FIT_SCHEMA) is read only when this version
+    wrote it (`schema`): otherwise one ConfigError naming the command that writes it again."""
+    if found != expected:
+        by = "a newer" if isinstance(found, int) and found > expected else "an older"
         raise ConfigError(f"{path} was written by {by} audioclust: fit it again with this version ({again})")
 
 
@@ -154,7 +153,7 @@ def load_embedder(cfg: DictConfig) -> tuple[DictConfig, object, DictConfig | Non
     model = build_encoder(cfg.encoder, trained)
     data = encoder_data(cfg, model)
     own = ("root", "synthetic", "labels") if OmegaConf.select(cfg, "data.root") is None else ()   # the run's folder
-    for key in (*own, *RUN_WINDOWS):   # cut as the run cuts its clips (data.* overrides still win)
+    for key in (*own, *FIELDS, "trim_db"):   # cut as the run cuts its clips (data.* overrides still win)
         if key in run_cfg.data:
             data[key] = run_cfg.data[key]
     return data, model, run_cfg

@@ -20,7 +20,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from audioclust import checks, io
 from audioclust.cluster.choose import stability
 from audioclust.cluster.pipeline import Clusterer
-from audioclust.data.index import whole_files
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.tasks.builders import build_encoder, encoder_data, encoder_node, make_datamodule
@@ -90,7 +89,7 @@ def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) ->
     dm = make_datamodule(encoder_data(cfg, model), cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     fids = dm.index.file_ids
-    whole = whole_files(dm.index.durations, dm.pool_windows_up_to)
+    whole = dm.index.windowing.pooled(dm.index.durations)
     files = fits_files(~whole)   # the run fits on one row per file (clips and long recordings)
     if files:
         whole[:] = True
@@ -100,5 +99,5 @@ def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) ->
     if len(keys) > n:
         keys = np.random.default_rng(seed).choice(keys, n, replace=False)
     dm.predict_ids = sid[np.isin(row, keys)]
-    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm, whole=files)
+    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm.index, whole=files)
     return emb["embedding"][np.asarray(emb["ok"], bool)]

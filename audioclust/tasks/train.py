@@ -11,9 +11,9 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audioclust import checks, io
-from audioclust.data.datamodule import AUTO_MAX_SECONDS
+from audioclust.data.windowing import AUTO_MAX_SECONDS
 from audioclust.launch.callbacks import CountResumedEpoch
-from audioclust.tasks.builders import SCHEMA, build_data, build_model
+from audioclust.tasks.builders import RUN_SCHEMA, build_data, build_model
 from audioclust.utils import group_wandb, instantiate_list, is_rank_zero, setup_run, show_progress
 
 log = logging.getLogger(__name__)
@@ -34,17 +34,17 @@ def build(cfg: DictConfig):
     to choose the length; it and the window hop (data.hop_seconds=auto) are written into cfg as numbers, so that the
     front end, run_config.yaml and every cluster.py run on the trained model (fit, assign) use them)."""
     datamodule = build_data(cfg.data)
-    clip_auto = datamodule.clip_seconds == "auto"
+    clip_auto = datamodule.windowing.clip_seconds == "auto"
     model = None if clip_auto else build_model(cfg)   # checked before the folder is read (hop_seconds=auto reads it)
     if clip_auto:  # what does not depend on the length is checked before the folder is read
         provisional = cfg.copy()
         with open_dict(provisional):
             provisional.data.clip_seconds = AUTO_MAX_SECONDS
         build_model(provisional)
-    line = datamodule.resolve_clip_seconds()
+    line = datamodule.resolve_windowing()
     if line:
         with open_dict(cfg):
-            cfg.data.clip_seconds, cfg.data.hop_seconds = datamodule.clip_seconds, datamodule.hop_seconds
+            cfg.data.clip_seconds, cfg.data.hop_seconds = datamodule.windowing.clip_seconds, datamodule.windowing.hop_seconds
         if is_rank_zero():
             print(line)
     if model is None:
@@ -68,7 +68,7 @@ def train(cfg: DictConfig) -> float | None:
     for lg in loggers:
         lg.log_hyperparams(resolved)
     if trainer.is_global_zero:
-        io.write_text(output_dir / "run_config.yaml", OmegaConf.to_yaml({**resolved, "schema": SCHEMA}))   # load_run checks it
+        io.write_text(output_dir / "run_config.yaml", OmegaConf.to_yaml({**resolved, "schema": RUN_SCHEMA}))   # load_run checks it
     ckpt = resume_path(cfg, output_dir)
     if ckpt:
         log.info("resuming from %s", ckpt)

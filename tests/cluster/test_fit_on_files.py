@@ -6,7 +6,7 @@ from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from audioclust.cluster.methods import KMeans
 from audioclust.cluster.pipeline import Clusterer, FileRows, Stage
-from audioclust.data.index import whole_files
+from audioclust.data.windowing import whole_files
 from audioclust.errors import ConfigError
 
 CLIPS = [2.0] * 6   # seconds

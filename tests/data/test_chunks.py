@@ -9,6 +9,7 @@ import soundfile as sf
 from audioclust.data import audio
 from audioclust.data.dataset import ClipDataset
 from audioclust.data.index import build_index
+from audioclust.data.windowing import Windowing
 
 NATIVE, SR, SECONDS = 22050, 16000, 130.37   # a non-native rate; the last window starts off the 0.1 s grid
 
@@ -25,7 +26,7 @@ def long_file(tmp_path_factory):
 
 
 def _items(index, order, chunk_seconds, trim_db=None, cache_mb=0):
-    ds = ClipDataset(index, np.arange(len(index)), SR, 1.0, trim_db, cache_mb=cache_mb, chunk_seconds=chunk_seconds)
+    ds = ClipDataset(index, np.arange(len(index)), SR, trim_db, cache_mb=cache_mb, chunk_seconds=chunk_seconds)
     return {int(i): ds[int(i)] for i in order}, ds
 
 
@@ -36,7 +37,7 @@ def _reads(monkeypatch) -> list:
 
 
 def test_chunked_windows_equal_windows_decoded_alone_and_read_each_file_a_few_times(long_file, monkeypatch):
-    index = build_index(long_file, 1.0, 0.1)
+    index = build_index(long_file, Windowing(1.0, 0.1))
     n = len(index)
     reads = _reads(monkeypatch)
     chunked, ds = _items(index, range(n), 60.0)
@@ -55,7 +56,7 @@ def test_chunked_windows_equal_windows_decoded_alone_and_read_each_file_a_few_ti
 
 
 def test_trimmed_lengths_and_the_clip_cache_are_the_same_with_chunks(long_file):
-    index = build_index(long_file, 1.0, 0.1)
+    index = build_index(long_file, Windowing(1.0, 0.1))
     order = range(350, 520)   # through the silent stretch
     chunked, ds = _items(index, order, 10.0, trim_db=30, cache_mb=1)
     alone, _ = _items(index, order, 0, trim_db=30)
@@ -71,7 +72,7 @@ def test_trimmed_lengths_and_the_clip_cache_are_the_same_with_chunks(long_file):
 
 
 def test_shuffled_requests_decode_windows_alone_strided_ones_use_chunks(long_file, monkeypatch):
-    index = build_index(long_file, 1.0, 0.1)
+    index = build_index(long_file, Windowing(1.0, 0.1))
     n = len(index)
     shuffled = np.random.default_rng(0).permutation(n)[:300]
     reads = _reads(monkeypatch)

@@ -6,8 +6,9 @@ from common_utils import chirp, tone
 
 from audioclust.data.audio import list_audio_files, load, probe
 from audioclust.data.datamodule import AudioDataModule
-from audioclust.data.index import build_index, split_files, window_offsets
+from audioclust.data.index import build_index, split_files
 from audioclust.data.labels import make_labeller
+from audioclust.data.windowing import Windowing
 from audioclust.errors import ConfigError, DataError
 
 FORMATS = [("wav", "PCM_16"), ("flac", "PCM_16"), ("ogg", "VORBIS"), ("aiff", "PCM_16"), ("mp3", "MPEG_LAYER_III")]
@@ -48,9 +49,9 @@ def test_wav_fast_path_decodes_the_same_samples_as_libsndfile(tmp_path, monkeypa
 
 
 def test_windows_cut_long_files_without_dropping_the_tail():
-    assert window_offsets(0.5, 1.0, 0.5) == [0.0]
-    assert window_offsets(3.2, 1.0, None) == [0.0]
-    starts = window_offsets(3.2, 1.0, 1.0)
+    assert Windowing(1.0, 0.5).offsets(0.5) == [0.0]
+    assert Windowing(1.0, None).offsets(3.2) == [0.0]
+    starts = Windowing(1.0, 1.0).offsets(3.2)
     assert starts[:3] == [0.0, 1.0, 2.0] and starts[-1] == pytest.approx(2.2)
 
 
@@ -60,23 +61,23 @@ def test_index_lists_bad_files_with_reasons(tmp_path):
     (tmp_path / "junk.flac").write_bytes(np.random.default_rng(0).bytes(2000))
     (tmp_path / "folder.wav").mkdir()
     (tmp_path / "notes.txt").write_text("not audio")
-    idx = build_index(tmp_path, 1.0)
+    idx = build_index(tmp_path, Windowing(1.0, None))
     assert [p.split("/")[-1] for p in idx.files] == ["good.wav"]
     reasons = {p.split("/")[-1]: r for p, r in idx.skipped}
     assert reasons == {"empty.wav": "empty file", "junk.flac": reasons["junk.flac"], "folder.wav": "is a directory"}
     assert reasons["junk.flac"].startswith("not readable audio")
     with pytest.raises(DataError, match="junk.flac|empty.wav|folder.wav"):
-        build_index(tmp_path, 1.0, strict=True)
+        build_index(tmp_path, Windowing(1.0, None), strict=True)
 
 
 def test_missing_or_empty_roots_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         list_audio_files(tmp_path / "nope")
     with pytest.raises(DataError, match="no audio files found"):
-        build_index(tmp_path, 1.0)
+        build_index(tmp_path, Windowing(1.0, None))
     (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVE")
     with pytest.raises(DataError, match="no readable audio"):
-        build_index(tmp_path, 1.0)
+        build_index(tmp_path, Windowing(1.0, None))
 
 
 def test_labels_from_regex_parent_and_manifest(tmp_path):

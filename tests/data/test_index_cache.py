@@ -9,9 +9,10 @@ import soundfile as sf
 from common_utils import ROOT, run_script, tone
 
 from audioclust.data import index as index_mod
-from audioclust.data.datamodule import AudioDataModule, auto_clip_seconds
+from audioclust.data.datamodule import AudioDataModule
 from audioclust.data.index import build_index, cache_file
 from audioclust.data.segment import SegmentConfig
+from audioclust.data.windowing import Windowing, auto_clip_seconds
 from audioclust.errors import ConfigError
 
 
@@ -40,22 +41,22 @@ def _same(a, b):
 
 def test_second_build_probes_nothing_and_gives_the_same_index(tmp_path, counted, monkeypatch):
     root, cache = _folder(tmp_path / "clips"), tmp_path / "cache"
-    first = build_index(root, 0.5, 0.25, cache_dir=cache)
+    first = build_index(root, Windowing(0.5, 0.25), cache_dir=cache)
     assert len(counted) == 7 and cache_file(cache, root).is_file()
     counted.clear()
-    second = build_index(root, 0.5, 0.25, cache_dir=cache)
+    second = build_index(root, Windowing(0.5, 0.25), cache_dir=cache)
     assert counted == []                       # headers and the unreadable file's reason: all from the cache
     _same(first, second)
     assert second.skipped[0][1].startswith("not readable audio")
     # the same root spelled another way (another process, another cwd) finds the same cache
     monkeypatch.chdir(tmp_path)
-    third = build_index("clips", 0.5, 0.25, cache_dir=cache)
+    third = build_index("clips", Windowing(0.5, 0.25), cache_dir=cache)
     assert counted == [] and third.durations == first.durations and third.files[0] == "clips/c0.wav"
 
 
 def test_changed_added_and_removed_files_are_noticed(tmp_path, counted):
     root, cache = _folder(tmp_path / "clips"), tmp_path / "cache"
-    build_index(root, 0.5, cache_dir=cache)
+    build_index(root, Windowing(0.5, None), cache_dir=cache)
     counted.clear()
     sf.write(root / "c2.wav", tone(440, sr=8000, seconds=2.0), 8000)          # changed: size and mtime
     st = os.stat(root / "c2.wav")
@@ -63,12 +64,12 @@ def test_changed_added_and_removed_files_are_noticed(tmp_path, counted):
     os.utime(root / "c3.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10 ** 9))  # touched only
     sf.write(root / "new.wav", tone(300, sr=8000, seconds=0.4), 8000)         # added
     (root / "c5.wav").unlink()                                                 # removed
-    idx = build_index(root, 0.5, cache_dir=cache)
+    idx = build_index(root, Windowing(0.5, None), cache_dir=cache)
     assert sorted(counted) == ["c2.wav", "c3.wav", "new.wav"]
     names = [os.path.basename(f) for f in idx.files]
     assert "c5.wav" not in names and "new.wav" in names
     assert idx.durations[names.index("c2.wav")] == pytest.approx(2.0)
-    fresh = build_index(root, 0.5)                                             # no cache: the same answer
+    fresh = build_index(root, Windowing(0.5, None))                                             # no cache: the same answer
     _same(idx, fresh)
     assert "c5.wav" not in str(cache_file(cache, root).read_text())
 
@@ -77,9 +78,9 @@ def test_a_broken_cache_file_is_ignored_and_rewritten(tmp_path, counted):
     root, cache = _folder(tmp_path / "clips", n=2), tmp_path / "cache"
     cache_file(cache, root).parent.mkdir(parents=True)
     cache_file(cache, root).write_text("{not json")
-    build_index(root, 0.5, cache_dir=cache)
+    build_index(root, Windowing(0.5, None), cache_dir=cache)
     counted.clear()
-    build_index(root, 0.5, cache_dir=cache)
+    build_index(root, Windowing(0.5, None), cache_dir=cache)
     assert counted == []
 
 
@@ -103,8 +104,8 @@ def test_auto_clip_seconds_rule():
 def test_auto_resolves_from_the_folder_and_notes_long_files(tmp_path, caplog):
     root = _folder(tmp_path / "clips")   # 0.3 .. 0.8 s and one unreadable file
     dm = AudioDataModule(str(root), sr=8000, clip_seconds="auto", val_fraction=0, index_cache=str(tmp_path / "c"))
-    line = dm.resolve_clip_seconds()
-    assert dm.clip_seconds == 0.8 and line.startswith("clip length: 0.8 s (auto: 90th percentile of 6 file durations")
+    line = dm.resolve_windowing()
+    assert dm.windowing.clip_seconds == 0.8 and line.startswith("clip length: 0.8 s (auto: 90th percentile of 6 file durations")
     dm.setup()
     assert len(dm.index) == 6
     dm = AudioDataModule(str(root), sr=8000, clip_seconds=0.5, val_fraction=0)
@@ -170,7 +171,7 @@ def test_segmented_index_has_windows_only_at_the_events_and_accounts_for_every_s
     rec = _recording(tmp_path / "long" / "rec.wav")
     sf.write(tmp_path / "long" / "silent.wav", np.zeros(SR * 3, np.float32), SR)
     cfg = SegmentConfig()
-    idx = build_index(tmp_path / "long", 1.0, None, sr=SR, segment=cfg, cache_dir=tmp_path / "cache")
+    idx = build_index(tmp_path / "long", Windowing(1.0, None, segment=cfg), sr=SR, cache_dir=tmp_path / "cache")
     assert [os.path.basename(f) for f in idx.files] == ["rec.wav"]
     assert idx.skipped == [(str(tmp_path / "long" / "silent.wav"),
                             "no sound events above the noise floor (quiet stretches in segments.csv)")]
@@ -190,17 +191,17 @@ def test_segmented_index_has_windows_only_at_the_events_and_accounts_for_every_s
     import audioclust.data.segment as seg_mod
     real = seg_mod.detect_file
     monkeypatch.setattr(seg_mod, "detect_file", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
-    again = build_index(tmp_path / "long", 1.0, None, sr=SR, segment=cfg, cache_dir=tmp_path / "cache")
+    again = build_index(tmp_path / "long", Windowing(1.0, None, segment=cfg), sr=SR, cache_dir=tmp_path / "cache")
     assert calls == [] and again.segments == idx.segments
     np.testing.assert_array_equal(again.offsets, idx.offsets)
-    build_index(tmp_path / "long", 1.0, None, sr=SR, segment=SegmentConfig(threshold_db=10), cache_dir=tmp_path / "cache")
+    build_index(tmp_path / "long", Windowing(1.0, None, segment=SegmentConfig(threshold_db=10)), sr=SR, cache_dir=tmp_path / "cache")
     assert len(calls) == 2                     # other settings: detected again
     # a file whose header reads but whose audio does not: skipped with the reason, the others indexed
     monkeypatch.setattr(seg_mod, "detect_file", lambda p, *a, **k: (_ for _ in ()).throw(
         seg_mod.DataError(f"cannot decode {p}: truncated")) if p.endswith("rec.wav") else real(p, *a, **k))
     with pytest.raises(index_mod.DataError, match="no readable audio.*truncated"):
-        build_index(tmp_path / "long", 1.0, None, sr=SR, segment=SegmentConfig(threshold_db=12))
-    assert build_index(tmp_path / "long", 1.0, None, sr=SR, segment=cfg, cache_dir=tmp_path / "cache").files  # cached
+        build_index(tmp_path / "long", Windowing(1.0, None, segment=SegmentConfig(threshold_db=12)), sr=SR)
+    assert build_index(tmp_path / "long", Windowing(1.0, None, segment=cfg), sr=SR, cache_dir=tmp_path / "cache").files  # cached
     assert rec.is_file()
 
 

@@ -13,7 +13,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from audioclust.data.datamodule import AudioDataModule
-from audioclust.tasks.builders import SCHEMA, make_datamodule
+from audioclust.data.windowing import Windowing
+from audioclust.tasks.builders import FIT_SCHEMA, RUN_SCHEMA, make_datamodule
 from audioclust.tasks.cluster import fitted_window
 
 SR = 8000
@@ -111,8 +112,8 @@ def test_a_folder_of_equal_lengths_is_read_whole_without_windows(tmp_path, capsy
     for i in range(5):
         sf.write(root / f"c{i}.wav", tone(300, sr=SR, seconds=4.98), SR)   # e.g. 5 s environmental recordings
     dm = AudioDataModule(str(root), sr=SR, clip_seconds="auto", hop_seconds="auto", val_fraction=0)
-    line = dm.resolve_clip_seconds()
-    assert dm.clip_seconds == 5.0 and dm.hop_seconds == 5.0
+    line = dm.resolve_windowing()
+    assert dm.windowing.clip_seconds == 5.0 and dm.windowing.hop_seconds == 5.0
     assert line.startswith("clip length: 5 s (auto") and "no file is longer than 5 s" in line
     dm.setup()
     assert len(dm.index) == 5
@@ -121,9 +122,9 @@ def test_a_folder_of_equal_lengths_is_read_whole_without_windows(tmp_path, capsy
 def test_hop_auto_with_a_given_length_windows_every_clip(tmp_path):
     root = _mixed(tmp_path / "clips")
     dm = AudioDataModule(str(root), sr=SR, clip_seconds=1.0, hop_seconds="auto", val_fraction=0)
-    assert dm.resolve_clip_seconds().startswith("clip length: 1 s\n2 of 10 files are longer than 1 s")
+    assert dm.resolve_windowing().startswith("clip length: 1 s\n2 of 10 files are longer than 1 s")
     dm.setup()
-    assert dm.hop_seconds == 1.0 and len(dm.index) == 8 + 2 + 3   # 1.1 s: 2 windows, 3 s: 3
+    assert dm.windowing.hop_seconds == 1.0 and len(dm.index) == 8 + 2 + 3   # 1.1 s: 2 windows, 3 s: 3
 
 
 def test_bad_hop_seconds_is_one_config_error(tmp_path):
@@ -145,11 +146,9 @@ def test_assign_cuts_new_audio_as_the_fit_did(tmp_path):
     base = OmegaConf.create(OmegaConf.to_container(cfg.encoder_data, resolve=True))   # as load_embedder does
     assert (base.clip_seconds, base.hop_seconds, base.pool_windows_up_to) == (1.0, "auto", 30.0)
     base.sr = SR
-    fitted = {"name": "speaker", "clip_seconds": CLIP, "hop_seconds": CLIP, "pool_windows_up_to": None,
-              "pool_weights": "power", "sr": SR}
+    fitted = {"name": "speaker", "sr": SR, "windowing": Windowing(CLIP, CLIP, None, "power").record()}
     dm = make_datamodule(fitted_window(base, fitted, cfg.data), cfg.data, str(new))
-    assert dm.resolve_clip_seconds() is None and (dm.clip_seconds, dm.hop_seconds) == (CLIP, CLIP)
-    assert dm.pool_windows_up_to is None
+    assert dm.resolve_windowing() is None and dm.windowing == Windowing(CLIP, CLIP, None, "power")
     dm.setup()
     np.testing.assert_allclose(dm.index.offsets[dm.index.file_ids == 0], [0.0, CLIP, 2 * CLIP, 4.0 - CLIP])
 
@@ -176,9 +175,9 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
     assert "clusters fitted on one row per file (11 files); the 40 windows of the 1 file(s) over 30 s then" in p.stdout
     assert json.loads((tmp_path / "fit" / "metrics.json").read_text())["n_fit_rows"] == 11
     enc = json.loads((tmp_path / "fit" / "encoder.json").read_text())
-    assert enc["schema"] == OmegaConf.load(run / "run_config.yaml").schema == SCHEMA   # what assign and load_run check
-    assert (enc["clip_seconds"], enc["hop_seconds"], enc["pool_windows_up_to"], enc["pool_weights"]) == (
-        1.0, 1.0, 30.0, "power")
+    assert OmegaConf.load(run / "run_config.yaml").schema == RUN_SCHEMA and enc["schema"] == FIT_SCHEMA   # checked on reading
+    assert enc["windowing"] == {"clip_seconds": 1.0, "hop_seconds": 1.0, "pool_windows_up_to": 30.0, "pool_weights": "power",
+                                "segment": None}
     rows = _rows(tmp_path / "fit" / "assignments.csv")
     assert {r["path"] for r in rows} == {str(p) for p in root.rglob("*.wav")}   # count in = count out
     per_file = {}
@@ -203,16 +202,12 @@ def test_train_fit_assign_with_the_folder_defaults(tmp_path):
 
 
 def test_explorer_plays_pooled_files_whole_and_windows_from_their_offset():
-    from types import SimpleNamespace
+    def rows(hop, up_to, durations):
+        return Windowing(1.0, hop, up_to).window_rows(durations)
 
-    from audioclust.report.outputs import window_rows
-
-    def dm(hop, up_to, durations):
-        return SimpleNamespace(hop_seconds=hop, pool_windows_up_to=up_to, index=SimpleNamespace(durations=durations))
-
-    assert not window_rows(dm(1.0, 10.0, [0.5, 4.0]))   # every row a whole file: play it all
-    assert window_rows(dm(1.0, 10.0, [0.5, 40.0]))      # a recording in windows: play each from its offset
-    assert window_rows(dm(1.0, None, [0.5, 4.0])) and not window_rows(dm(None, None, [4.0]))
+    assert not rows(1.0, 10.0, [0.5, 4.0])   # every row a whole file: play it all
+    assert rows(1.0, 10.0, [0.5, 40.0])      # a recording in windows: play each from its offset
+    assert rows(1.0, None, [0.5, 4.0]) and not rows(None, None, [4.0])
 
 
 def test_every_window_of_a_pooled_file_trains_the_model(tmp_path):

@@ -302,9 +302,9 @@ def test_mix_concatenates_its_members_each_at_its_own_rate():
 
 
 def test_a_trained_run_embeds_longer_clips_in_its_own_windows_pooled_by_power():
-    """blockae as a mix member: a clip 2.5x the run's length is 3 windows of it (the last zero-padded, its valid
-    length passed on); the clip's embedding is their embeddings' mean weighted by signal power; a clip of the
-    run's length is embedded as the model embeds it."""
+    """blockae as a mix member: a clip 2.5x the run's length is 3 windows of it, cut as the data index cuts a long
+    file (the last one ends at the clip's end: Windowing.offsets); the clip's embedding is their embeddings' mean
+    weighted by signal power; a clip of the run's length is embedded as the model embeds it."""
     from audioclust.embed.encoders.trained import TrainedEncoder
     from audioclust.frontend import Frontend, signal_power
     from audioclust.model.autoencoder import ConvAutoencoder
@@ -320,8 +320,8 @@ def test_a_trained_run_embeds_longer_clips_in_its_own_windows_pooled_by_power():
     w, lengths = torch.zeros(2, 10000), torch.tensor([10000, 4000])
     w[0], w[1, :4000] = long, short
     z = enc.embed(w, lengths)
-    parts = torch.stack([long[:4000], long[4000:8000], torch.nn.functional.pad(long[8000:], (0, 2000))])
-    valid = torch.tensor([4000, 4000, 2000])
+    parts = torch.stack([long[:4000], long[4000:8000], long[6000:]])
+    valid = torch.tensor([4000, 4000, 4000])
     p = signal_power(parts, valid)
     close(z[0], (model.embed(parts, valid) * p[:, None]).sum(0) / p.sum(), rtol=1e-5, atol=1e-6)
     close(z[1], model.embed(short[None], torch.tensor([4000]))[0], rtol=1e-5, atol=1e-6)

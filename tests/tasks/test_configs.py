@@ -38,7 +38,7 @@ def test_train_config_instantiates(overrides, tmp_path, monkeypatch):
     assert (cfg.logger or {}).keys() <= {"wandb", "csv"}
     if "data/segment=novelty" in overrides:     # the preset is energy's settings plus the spread rule
         energy = OmegaConf.load(ROOT / "conf" / "data" / "segment" / "energy.yaml")
-        assert set(cfg.data.segment) == set(energy) and dm.segment.spread_factor == 3.0   # energy's keys, inherited
+        assert set(cfg.data.segment) == set(energy) and dm.windowing.segment.spread_factor == 3.0   # energy's keys, inherited
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp", "ddp_cpu"])
@@ -118,7 +118,7 @@ def test_cluster_command_takes_the_detector_preset_as_train_does(preset, spread,
                                f"data/segment={preset}"], tmp_path)
     assert cfg.encoder_data.segment is None and cfg.data.segment.spread_factor == spread
     dm = make_datamodule(cfg.encoder_data, cfg.data)
-    assert dm.segment.spread_factor == spread
+    assert dm.windowing.segment.spread_factor == spread
     assert set(cfg.data.segment) == set(OmegaConf.load(ROOT / "conf" / "data" / "segment" / "energy.yaml"))
     assert make_datamodule(cfg.encoder_data, _compose("cluster", ["encoder=speech", f"data.root={tmp_path}",
-                                                                  "data.clip_seconds=1.0"], tmp_path).data).segment is None
+                                                                  "data.clip_seconds=1.0"], tmp_path).data).windowing.segment is None

@@ -88,13 +88,13 @@ def test_data_module_reads_at_the_encoders_rate_with_the_folder_clip_length(name
     data_cfg, model, run_cfg = load_embedder(cfg)
     dm = make_datamodule(data_cfg, cfg.data, cfg.input)   # the one way, as for a train run's data config
     # whole files, as data=folder: 1 s windows, a file up to 30 s one row (its windows pooled)
-    assert run_cfg is None and dm.sr == model.sr and dm.clip_seconds == 1.0 and dm.hop_seconds == 0.5
-    assert dm.pool_windows_up_to == 30.0
+    assert run_cfg is None and dm.sr == model.sr and dm.windowing.clip_seconds == 1.0 and dm.windowing.hop_seconds == 0.5
+    assert dm.windowing.pool_windows_up_to == 30.0
     assert dm.root == str(tmp_path) and not dm.synthetic
     assert model.frontend.sr == model.sr   # display spectrograms (montage, explorer) at the encoder's rate
     cfg = _compose([f"encoder={name}", f"data.root={tmp_path}", "data.clip_seconds=3", f"input={tmp_path}/new"], tmp_path)
     dm = make_datamodule(load_embedder(cfg)[0], cfg.data, cfg.input)
-    assert dm.clip_seconds == 3.0 and dm.root == f"{tmp_path}/new"
+    assert dm.windowing.clip_seconds == 3.0 and dm.root == f"{tmp_path}/new"
 
 
 # ---------------------------------------------------------------- the script, as a user runs it

@@ -4,14 +4,15 @@
 
 The run's model embeds the clips the mix reads (cut as the run cuts its clips: tasks/builders.py; resampled to the
 run's rate by MixEncoder). A clip longer than the run's length (data.clip_seconds= larger) is cut into windows of
-that length (the last one zero-padded, as the run's data module pads a short file) and their embeddings are
-averaged, each weighted by its signal power (whatever the run's data.pool_weights).
+that length as the data index cuts a long file (data/windowing.py; the last one ends at the clip's end) and their
+embeddings are averaged, each weighted by its signal power (whatever the run's data.pool_weights).
 Measured in BENCHMARKS.md, "Pretrained encoders beside the block autoencoder".
 """
 from __future__ import annotations
 
 import torch
 
+from audioclust.data.windowing import Windowing
 from audioclust.embed.encoders.base import Encoder, valid_lengths
 from audioclust.frontend import signal_power
 
@@ -29,11 +30,13 @@ class TrainedEncoder(Encoder):
         self.embedding_dim = int(model.embedding_dim)
 
     def windows(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Each clip's valid samples in consecutive windows of the run's length (at least one per clip):
+        """Each clip's valid samples in windows of the run's length, cut as the data index cuts a file
+        (Windowing.offsets: every run length, the last one ending at the clip's end; a shorter clip is one window):
         (windows (W, n_samples), valid samples per window (W,), windows per clip)."""
         n, rows, valid, counts = self.n_samples, [], [], []
+        cut = Windowing(n / self.sr, n / self.sr)
         for row, k in zip(wave, valid_lengths(wave, lengths)):
-            starts = range(0, max(k, 1), n)
+            starts = sorted({min(round(t * self.sr), max(k - n, 0)) for t in cut.offsets(k / self.sr)})
             for s in starts:
                 piece = row[s:min(s + n, k)].float()
                 rows.append(torch.nn.functional.pad(piece, (0, n - piece.shape[0])))
