@@ -66,9 +66,9 @@ class Embeddings:
             import pyarrow as pa
         except ImportError:
             raise ConfigError("Embeddings.to_arrow needs pyarrow: pip install pyarrow") from None
-        d = self.vectors.shape[1]
-        vector = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(self.vectors).reshape(-1)), d)
-        return pa.table({**self._columns(), "vector": vector})
+        from audioclust import io
+
+        return pa.table({**self._columns(), "vector": io.vector_column(self.vectors)})   # clusters.parquet's column
 
 
 def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str = "blockae",
@@ -285,9 +285,9 @@ def _array(x: Embeddings | np.ndarray) -> np.ndarray:
 
 def write_outputs(clusters: Clusters, embeddings: Embeddings, folder: PathLike) -> Path:
     """cluster.py's tables of a fit: assignments.csv (one line per row of `embeddings`, as fitted or assigned),
-    skipped.csv, embeddings.npy, centroids.npy and preprocess.npz (Clusters.from_state reads it back)."""
+    clusters.parquet, skipped.csv, embeddings.npy, centroids.npy and preprocess.npz (Clusters.from_state reads it back)."""
     from audioclust import io
-    from audioclust.report.outputs import Rows
+    from audioclust.report.outputs import Rows, write_table
 
     labels, dists = _placed(clusters, embeddings)
     files, fids = np.unique(np.asarray(embeddings.path, dtype=object), return_inverse=True)
@@ -295,6 +295,7 @@ def write_outputs(clusters: Clusters, embeddings: Embeddings, folder: PathLike) 
     rows = Rows(list(files), fids, embeddings.offset, labels, dists, [per_file[p] or None for p in files])
     out = Path(folder)
     rows.write_csv(out / "assignments.csv")
+    write_table(out / "clusters.parquet", rows, embeddings.duration, embeddings.vectors)
     io.write_csv(out / "skipped.csv", list(embeddings.skipped), ["path", "reason"])
     io.write_npy(out / "embeddings.npy", embeddings.vectors)
     io.write_bytes(out / "preprocess.npz", npz_bytes(clusters.state()))

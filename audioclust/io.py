@@ -1,11 +1,15 @@
-"""Atomic output writing (temp file in the same folder + os.replace) and safe checkpoint loading."""
+"""Atomic output writing (temp file in the same folder + os.replace) and safe checkpoint loading.
+
+Every temp file or folder that becomes an output is made by `temp_beside`, with the mode the umask gives (files
+0644 and folders 0755 under umask 022, 0664 / 0775 under 002), as open() and mkdir() would: tempfile.mkstemp and
+mkdtemp make them 0600 / 0700, and the rename would leave every output unreadable to the owner's colleagues."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,13 +19,29 @@ import torch
 from audioclust.errors import CheckpointError
 
 
+def temp_beside(path, suffix: str = ".tmp", folder: bool = False) -> Path:
+    """A new, empty, hidden file (or folder) next to `path`, named `.<name>.<random><suffix>`, created exclusively
+    (never an existing name or a symlink's target) with the mode the umask gives: 0o666 (folder 0o777) & ~umask."""
+    path = Path(path)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            if folder:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp name next to {path}")
+
+
 @contextmanager
 def atomic_path(path, suffix: str = ""):
-    """Yield a temp path next to `path`; on success it replaces `path` in one rename."""
+    """Yield a temp path next to `path` (temp_beside: the umask's mode); on success it replaces `path` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = str(temp_beside(path, suffix or ".tmp"))
     try:
         yield tmp
         os.replace(tmp, path)
@@ -69,6 +89,26 @@ def write_csv_rows(path, fields: list[str], rows) -> None:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(fields)
         writer.writerows(rows)
+
+
+def vector_column(vectors: np.ndarray):
+    """Row vectors (n, d) as an Arrow fixed-size list of float32 (d per row): what Parquet readers (pandas, polars,
+    DuckDB's FLOAT[d]) take as one array column."""
+    import pyarrow as pa
+
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), v.shape[1] if v.ndim == 2 else 1)
+
+
+def write_parquet(path, schema, batches) -> None:
+    """A Parquet file from an iterable of pyarrow RecordBatches (one row group each, streamed: never the whole
+    table in memory), written atomically like every output."""
+    import pyarrow.parquet as pq
+
+    with _atomic_file(path, "wb") as f:
+        with pq.ParquetWriter(f, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
 
 
 def save_torch(path, obj) -> None:

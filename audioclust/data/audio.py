@@ -1,4 +1,5 @@
-"""Find audio files in a folder and decode them: soundfile, mono mix, soxr resampling."""
+"""Find audio files in a folder and decode them: soundfile (libsndfile) or, for what it cannot read (m4a/AAC, mp4
+and mov sound tracks, webm, mkv, wma, amr), PyAV (FFmpeg); mono mix, soxr resampling."""
 from __future__ import annotations
 
 import math
@@ -17,7 +18,14 @@ import soxr
 from audioclust.errors import DataError
 
 CHUNK_MARGIN_SECONDS = 0.02   # load_chunk: audio resampled beyond each end of a chunk, then dropped
-EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".w64", ".caf", ".opus")
+SNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".w64", ".caf", ".opus")
+# what libsndfile cannot read: decoded by FFmpeg through PyAV (a video's first sound track; a video without one is skipped)
+FFMPEG_EXTENSIONS = (".m4a", ".m4b", ".aac", ".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".webm", ".mkv", ".mka", ".wma",
+                     ".asf", ".amr", ".awb", ".ac3", ".wv")
+EXTENSIONS = SNDFILE_EXTENSIONS + FFMPEG_EXTENSIONS
+# FFmpeg, read from a seek: audio decoded before the requested start and dropped, so that the decoder's state (AAC's
+# overlapping transform, MP3's bit reservoir) is the one a read from the file's start has there
+FFMPEG_PREROLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -30,17 +38,42 @@ class AudioInfo:
 
 def list_audio_files(root: str | os.PathLike, extensions=EXTENSIONS) -> list[Path]:
     """Every path under `root` (recursive, sorted) whose name ends in an audio extension."""
+    return walk_audio(root, extensions)[0]
+
+
+def walk_audio(root: str | os.PathLike, extensions=EXTENSIONS) -> tuple[list[Path], dict[str, int]]:
+    """The audio paths under `root` (recursive, sorted), and how many other files there are by extension
+    ('' for none; hidden files are not counted)."""
     root = Path(root)
     if not root.exists():
         raise DataError(f"data root does not exist: {root}")
     if not root.is_dir():
         raise DataError(f"data root is not a folder: {root}")
     exts = tuple(e.lower() for e in extensions)
-    found = []
+    found, other = [], {}
     for folder, dirs, files in os.walk(root):
         # a directory named like audio is listed too, so that it is reported as skipped
         found += [Path(folder) / n for n in files + dirs if n.lower().endswith(exts)]
-    return sorted(found)
+        for n in files:
+            if not n.lower().endswith(exts) and not n.startswith("."):
+                ext = os.path.splitext(n)[1].lower()
+                other[ext] = other.get(ext, 0) + 1
+    return sorted(found), dict(sorted(other.items()))
+
+
+def not_audio_line(other: dict[str, int]) -> str | None:
+    """The printed line for the files under a data root that are not audio (walk_audio), or None: there are none."""
+    if not other:
+        return None
+    top = sorted(other.items(), key=lambda kv: (-kv[1], kv[0]))
+    kinds = ", ".join(f"{n} {e or '(no extension)'}" for e, n in top[:5]) + (", ..." if len(top) > 5 else "")
+    n = sum(other.values())
+    return f"not audio, left out: {n} file{'s' if n != 1 else ''} ({kinds})"
+
+
+def uses_ffmpeg(path) -> bool:
+    """Whether `path` is decoded by FFmpeg (PyAV) rather than libsndfile: by its extension."""
+    return str(path).lower().endswith(FFMPEG_EXTENSIONS)
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:
@@ -110,6 +143,11 @@ _HEADERS = _SharedOrAlone()
 
 
 def _header(path: Path):
+    """The file's header (frames, samplerate, channels), or a DataError with a one-line reason."""
+    return _ffmpeg_header(path) if uses_ffmpeg(path) else _sndfile_header(path)
+
+
+def _sndfile_header(path: Path):
     """sf.info, with a one-line reason for a file it cannot read. libsndfile keeps its last error in one global:
     with files probed in parallel threads another open can clear it first, and the reason comes back as error 0,
     "(Garbled error message from libsndfile)" (libsndfile#610). Headers are read in parallel; a file whose reason
@@ -167,15 +205,12 @@ def load_chunk(path: str, sr: int, start: float, duration: float,
 def _read(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
     """Mono float32 samples of a window at the file's own rate (non-finite values zeroed), and that rate."""
     try:
-        if not str(path).lower().endswith((".wav", ".wave")):   # other formats: straight to libsndfile
+        if not str(path).lower().endswith((".wav", ".wave")):   # other formats: straight to libsndfile or FFmpeg
             raise wave.Error("not a WAV file")
         x, native = _read_pcm16_wav(path, start, duration)
-    except (wave.Error, EOFError, OSError, ValueError):  # not plain 16-bit PCM WAV: libsndfile reads it
-        x, native = _read_soundfile(path, start, duration)
-    x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
-    if not np.isfinite(x).all():
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    return x, native
+    except (wave.Error, EOFError, OSError, ValueError):  # not plain 16-bit PCM WAV: libsndfile (or FFmpeg) reads it
+        x, native = (read_ffmpeg if uses_ffmpeg(path) else _read_soundfile)(path, start, duration)
+    return _mono(x), native
 
 
 def _native_rate(path: str) -> int:
@@ -185,7 +220,12 @@ def _native_rate(path: str) -> int:
             return w.getframerate()
     except (wave.Error, EOFError, OSError, ValueError):
         try:
+            if uses_ffmpeg(path):
+                with _ffmpeg_open(path) as (_, stream):
+                    return stream.rate
             return sf.info(str(path)).samplerate
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(f"cannot decode {path}: {_short(exc)}") from None
 
@@ -199,6 +239,141 @@ def _read_soundfile(path: str, start: float, duration: float | None) -> tuple[np
             return f.read(frames=n, dtype="float32", always_2d=True), native
     except Exception as exc:
         raise DataError(f"cannot decode {path}: {_short(exc)}") from None
+
+
+@contextmanager
+def _ffmpeg_open(path):
+    """(container, its first audio stream) through PyAV; DataError when there is none."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise DataError("no audio track")
+        stream = container.streams.audio[0]
+        if not stream.rate or stream.rate <= 0:
+            raise DataError(f"invalid sample rate {stream.rate}")
+        yield container, stream
+
+
+def _ffmpeg_frames(container, stream) -> int | None:
+    """The stream's length in samples where the container states it exactly (MP4/MOV: the track's duration, in
+    units of 1/rate, without the encoder's padding), else None (ADTS, Matroska, ASF, AMR: estimates or milliseconds)."""
+    if "mov" not in container.format.name.split(",") or not stream.duration or stream.time_base is None:
+        return None
+    frames = stream.duration * stream.time_base * stream.rate
+    return int(frames) if frames.denominator == 1 else None
+
+
+def _ffmpeg_header(path: Path) -> AudioInfo:
+    """Rate, channels and length of the first audio stream; the length from an MP4/MOV header, else by decoding the
+    whole stream once (the decoded sample count: the index cache keeps it)."""
+    try:
+        with _ffmpeg_open(path) as (container, stream):
+            frames = _ffmpeg_frames(container, stream)
+            if frames is None:
+                frames = sum(frame.samples for frame in container.decode(stream))
+            return AudioInfo(str(path), frames, stream.rate, stream.channels)
+    except DataError as exc:
+        raise DataError(f"not readable audio: {exc}") from None
+    except Exception as exc:   # av.FFmpegError and what a damaged stream raises inside the decoder
+        raise DataError(f"not readable audio: {_ffmpeg_reason(exc)}") from None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or _short(exc).replace(" (libav.", " (")
+
+
+_SCALE = {"u8": (128.0, 1 / 128), "s16": (0.0, 1 / 32768), "s32": (0.0, 1 / 2 ** 31), "s64": (0.0, 1 / 2 ** 63)}
+
+
+def _frame_samples(frame) -> np.ndarray:
+    """One decoded frame as float32 (samples, channels) at full scale +-1, as libsndfile scales integers."""
+    a = frame.to_ndarray()
+    fmt = frame.format
+    a = a.T if fmt.is_planar else a.reshape(-1, len(frame.layout.channels))
+    name = fmt.name.rstrip("p")
+    if name in _SCALE:
+        shift, scale = _SCALE[name]
+        return ((a.astype(np.float64) - shift) * scale).astype(np.float32)
+    return a.astype(np.float32, copy=False)
+
+
+def read_ffmpeg(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """Samples [start, start + duration) of the first audio stream at its own rate, (samples, channels) float32,
+    decoding only what that needs. MP4/MOV (sample-exact timestamps): from a seek FFMPEG_PREROLL_SECONDS before the
+    start; other containers from the file's start (a seek there lands on estimated or millisecond timestamps)."""
+    try:
+        with _ffmpeg_open(path) as (container, stream):
+            native = stream.rate
+            first = int(round(start * native))
+            want = None if duration is None else int(round(duration * native))
+            total = _ffmpeg_frames(container, stream)   # the end of an exact stream: the encoder's padding is dropped
+            stop = total if want is None else (first + want if total is None else min(total, first + want))
+            seek = total is not None and start - FFMPEG_PREROLL_SECONDS > 0
+            if seek:
+                container.seek(int((start - FFMPEG_PREROLL_SECONDS) / stream.time_base), stream=stream, backward=True)
+            out, pos = [], None
+            for frame in container.decode(stream):
+                if pos is None:   # where the first frame lies: its timestamp after a seek, else the stream's start
+                    pos = int(round(frame.pts * frame.time_base * native)) if seek and frame.pts is not None else 0
+                a, at = _frame_samples(frame), pos
+                pos += len(a)
+                if pos <= first:
+                    continue
+                a = a[max(first - at, 0):]
+                if stop is not None:
+                    a = a[: max(stop - max(at, first), 0)]
+                out.append(a)
+                if stop is not None and pos >= stop:
+                    break
+            channels = stream.channels or 1
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"cannot decode {path}: {_ffmpeg_reason(exc)}") from None
+    return (np.concatenate(out) if out else np.zeros((0, channels), np.float32)), native
+
+
+def blocks(path, frames: int):
+    """The whole file, mono float32 at its own rate, in consecutive blocks of `frames` samples (the last shorter):
+    never the whole file in memory. Yields (block, rate)."""
+    if not uses_ffmpeg(path):
+        try:
+            with sf.SoundFile(str(path)) as f:
+                for x in f.blocks(blocksize=frames, dtype="float32", always_2d=True):
+                    yield _mono(x), f.samplerate
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"cannot decode {path}: {_short(exc)}") from None
+        return
+    try:
+        with _ffmpeg_open(path) as (container, stream):
+            total, pending, n, done = _ffmpeg_frames(container, stream), [], 0, 0
+            for frame in container.decode(stream):
+                a = _mono(_frame_samples(frame))
+                if total is not None:
+                    a = a[: max(total - done, 0)]
+                pending.append(a)
+                n, done = n + len(a), done + len(a)
+                while n >= frames:
+                    x = np.concatenate(pending)
+                    yield x[:frames], stream.rate
+                    pending, n = [x[frames:]], n - frames
+                if total is not None and done >= total:
+                    break
+            if n:
+                yield np.concatenate(pending), stream.rate
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"cannot decode {path}: {_ffmpeg_reason(exc)}") from None
+
+
+def _mono(x: np.ndarray) -> np.ndarray:
+    """A (samples, channels) block as one channel (their mean), non-finite values zeroed."""
+    x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+    return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _read_pcm16_wav(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:

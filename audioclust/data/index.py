@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from audioclust import io
-from audioclust.data.audio import AudioInfo, list_audio_files, probe
+from audioclust.data.audio import AudioInfo, not_audio_line, probe, walk_audio
 from audioclust.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Index:
     durations: list[float] = field(default_factory=list)          # seconds, per usable file
     # with an activity detector: (path, start, end, kind 'event' | 'quiet', reason), tiling every usable file
     segments: list[tuple[str, float, float, str, str]] = field(default_factory=list)
+    not_audio: dict[str, int] = field(default_factory=dict)       # files under the root that are not audio, by extension
 
     def __len__(self) -> int:
         return len(self.file_ids)
@@ -124,6 +125,7 @@ class Scan:
     results: list                    # AudioInfo | str, one per path
     cache: IndexCache
     n_probed: int = 0                # files actually opened this time (not answered by the cache)
+    not_audio: dict = field(default_factory=dict)   # the other files under the root, by extension (walk_audio)
 
     def durations(self) -> list[float]:
         return [r.frames / r.samplerate for r in self.results if isinstance(r, AudioInfo)]
@@ -136,9 +138,9 @@ def _workers(n: int, workers: int | None) -> int:
 def scan(root, max_files: int | None = None, cache_dir=None, workers: int | None = None) -> Scan:
     """List the audio files under root and probe each one not answered by the cache, in a thread pool
     (soundfile releases the GIL while it reads a header)."""
-    listed = list_audio_files(root)
+    listed, not_audio = walk_audio(root)
     if not listed:
-        raise DataError(f"no audio files found under {root} (looked for wav, flac, ogg, mp3, aiff, ...)")
+        raise DataError(f"no audio files found under {root} (looked for wav, flac, ogg, mp3, m4a, aiff, ...)")
     paths = listed
     if max_files and max_files < len(paths):  # an evenly spread, deterministic subset
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_files).round().astype(int)]
@@ -178,7 +180,7 @@ def scan(root, max_files: int | None = None, cache_dir=None, workers: int | None
     cache.save()
     if n_probed and cache.path is not None:
         log.info("probed %d of %d files (the others from the index cache); cached in %s", n_probed, len(paths), cache.path)
-    return Scan(str(root), [str(p) for p in paths], results, cache, n_probed)
+    return Scan(str(root), [str(p) for p in paths], results, cache, n_probed, not_audio)
 
 
 def build_index(root, clip_seconds: float, hop_seconds: float | None = None, labeller=None,
@@ -224,6 +226,9 @@ def build_index(root, clip_seconds: float, hop_seconds: float | None = None, lab
         reasons = "; ".join(f"{p}: {r}" for p, r in idx.skipped[:3])
         raise DataError(f"no readable audio under {root}: {len(idx.skipped)} files skipped ({reasons})")
     idx.file_ids, idx.offsets = np.asarray(fids, np.int64), np.asarray(offs, np.float64)
+    idx.not_audio = dict(sc.not_audio)
+    if idx.not_audio:
+        log.info("%s", not_audio_line(idx.not_audio))
     if idx.skipped:
         log.warning("skipped %d of %d files (listed in the outputs)", len(idx.skipped), len(sc.paths))
     return idx

@@ -384,9 +384,7 @@ def detect_file(path: str | os.PathLike, sr: int | None = None, cfg: SegmentConf
                 chunk_seconds: float = 60.0) -> Segmentation:
     """Segment an audio file read sequentially in blocks of `chunk_seconds` (mono mix, resampled to `sr` when
     given and different from the file's rate; None = the file's own rate). Never holds the whole file."""
-    import soundfile as sf
-
-    from audioclust.data.audio import probe
+    from audioclust.data.audio import blocks, probe
 
     cfg = cfg or SegmentConfig()
     if not chunk_seconds > 0:
@@ -402,14 +400,12 @@ def detect_file(path: str | os.PathLike, sr: int | None = None, cfg: SegmentConf
 
         stream = soxr.ResampleStream(native, sr, 1, dtype="float32")
     try:
-        with sf.SoundFile(str(path)) as f:
-            for x in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-                x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
-                if stream is not None:
-                    x = stream.resample_chunk(x)
-                fe.push(np.clip(x, -1.0, 1.0))
+        for x, _ in blocks(path, block):   # mono, libsndfile or FFmpeg
             if stream is not None:
-                fe.push(np.clip(stream.resample_chunk(np.zeros(0, np.float32), last=True), -1.0, 1.0))
+                x = stream.resample_chunk(x)
+            fe.push(np.clip(x, -1.0, 1.0))
+        if stream is not None:
+            fe.push(np.clip(stream.resample_chunk(np.zeros(0, np.float32), last=True), -1.0, 1.0))
     except DataError:
         raise
     except Exception as exc:

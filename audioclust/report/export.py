@@ -34,7 +34,6 @@ import csv
 import math
 import os
 import shutil
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +191,9 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
     import numpy as np
     import soundfile as sf
 
+    from audioclust.data.audio import read_ffmpeg, uses_ffmpeg
+    from audioclust.io import temp_beside
+
     out_dir = Path(out_dir)
     final = out_dir / "clusters"
     if final.exists() and not (final / MARKER).exists():
@@ -201,7 +203,7 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
     groups: dict[int, list[Assignment]] = defaultdict(list)
     for r in rows:
         groups[r.cluster].append(r)
-    build = Path(tempfile.mkdtemp(prefix=".clusters.", dir=out_dir))
+    build = temp_beside(final, "", folder=True)   # the umask's mode, as the rest of the outputs
     written = []
     try:
         (build / MARKER).write_text("written by audioclust.report.export; replaced on every export\n")
@@ -215,11 +217,14 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
                 name = f"{rank:0{width}d}_{stems[r.path]}@{r.offset:.3f}s{ext}"
                 if cut:
                     try:
-                        with sf.SoundFile(r.path) as f:
-                            sr = f.samplerate
-                            f.seek(min(int(round(r.offset * sr)), f.frames))
-                            x = f.read(frames=int(round(r.duration * sr)), dtype="float32", always_2d=True)
-                            subtype = f.subtype if sf.check_format("WAV", f.subtype) else "FLOAT"
+                        if uses_ffmpeg(r.path):   # m4a, mp4, ...: FFmpeg's samples, as 32-bit float WAV
+                            (x, sr), subtype = read_ffmpeg(r.path, r.offset, r.duration), "FLOAT"
+                        else:
+                            with sf.SoundFile(r.path) as f:
+                                sr = f.samplerate
+                                f.seek(min(int(round(r.offset * sr)), f.frames))
+                                x = f.read(frames=int(round(r.duration * sr)), dtype="float32", always_2d=True)
+                                subtype = f.subtype if sf.check_format("WAV", f.subtype) else "FLOAT"
                     except Exception as exc:
                         raise DataError(f"cannot cut {r.path} at {r.offset:g} s: {str(exc).splitlines()[0][:200]}") \
                             from None
@@ -229,7 +234,7 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
                 written.append(final / cluster_name(c) / name)
         old = None
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=".clusters.old.", dir=out_dir))
+            old = temp_beside(final, ".old", folder=True)
             os.replace(final, old / "clusters")
         os.replace(build, final)
         if old is not None:

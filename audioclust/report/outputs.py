@@ -135,6 +135,39 @@ class Rows:
         io.write_csv_rows(path, list(self.FIELDS), lines())
 
 
+TABLE_BYTES = 64 << 20   # write_table: the rows of one row group hold about this many bytes of embeddings
+
+
+def write_table(path, rows: Rows, seconds, embeddings) -> None:
+    """clusters.parquet: assignments.csv joined with each row's duration (seconds it stands for) and its embedding,
+    one table in one open format: path, offset, duration, cluster, distance, label ("" where none; the columns of
+    Embeddings.to_arrow, and their types) and `vector`, a fixed-size list of float32. Streamed in row groups of
+    about TABLE_BYTES of embeddings (a memory-mapped embeddings.npy is read through, never whole); atomic."""
+    import pyarrow as pa
+
+    from audioclust import io
+
+    d = int(np.prod(embeddings.shape[1:])) if embeddings.ndim > 1 else 1
+    schema = pa.schema([("path", pa.string()), ("offset", pa.float64()), ("duration", pa.float64()),
+                        ("cluster", pa.int64()), ("distance", pa.float64()), ("label", pa.string()),
+                        ("vector", pa.list_(pa.float32(), d))])
+    seconds, step = np.asarray(seconds, np.float64), max(1024, TABLE_BYTES // (4 * d))
+    labels = ["" if v is None else str(v) for v in rows.file_labels]
+
+    def batches():
+        for a in range(0, len(rows), step):
+            b = min(a + step, len(rows))
+            fids = rows.file_ids[a:b].tolist()
+            yield pa.record_batch([pa.array([rows.files[f] for f in fids], pa.string()),
+                                   pa.array(np.asarray(rows.offsets[a:b], np.float64)), pa.array(seconds[a:b]),
+                                   pa.array(np.asarray(rows.clusters[a:b], np.int64)),
+                                   pa.array(np.asarray(rows.dists[a:b], np.float64)),
+                                   pa.array([labels[f] for f in fids], pa.string()),
+                                   io.vector_column(np.asarray(embeddings[a:b]).reshape(b - a, d))], schema=schema)
+
+    io.write_parquet(path, schema, batches())
+
+
 @dataclass
 class ClusterResult:
     """One cluster run's outcome, row-aligned: every embedded sample with its cluster and distance; the map
@@ -170,12 +203,14 @@ def assignment_rows(index, sample_ids, ok, clusters, dists) -> tuple[Rows, list[
     return rows, skipped
 
 
-def write_tables(out: Path, rows: Rows, skipped: list[dict], segments, embeddings, scores: dict) -> None:
+def write_tables(out: Path, rows: Rows, skipped: list[dict], segments, embeddings, scores: dict, seconds=None) -> None:
     """assignments.csv, skipped.csv, segments.csv (with a detector: every second of every recording, event or
-    quiet, with the reason), embeddings.npy and metrics.json."""
+    quiet, with the reason), embeddings.npy, metrics.json and (given each row's `seconds`) clusters.parquet."""
     from audioclust import io
 
     rows.write_csv(out / "assignments.csv")
+    if seconds is not None:
+        write_table(out / "clusters.parquet", rows, seconds, embeddings)
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
     if segments:
         io.write_csv_rows(out / "segments.csv", ["path", "start", "end", "kind", "reason"],

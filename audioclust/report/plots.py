@@ -3,12 +3,10 @@
 Noise (cluster -1, HDBSCAN): drawn grey under the clusters on the map, left out of the size bars (its count is in
 the title) and out of the montage (cluster.py leaves it out: it has no typical clip).
 
-Every figure is written atomically (temp .png in the same folder, then os.replace) and closed afterwards.
+Every figure is written atomically (io.atomic_path: temp .png in the same folder, then os.replace) and closed afterwards.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
+
+from audioclust import io  # noqa: E402
 
 MAX_PIXELS = 30000  # keep either side of a figure well under matplotlib's 2**16 limit
 
@@ -28,14 +28,8 @@ def _save(fig, path, dpi: float = 110) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         width, height = fig.get_size_inches()
         dpi = min(dpi, MAX_PIXELS / max(width, height, 1e-9))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-        os.close(fd)
-        try:
+        with io.atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     finally:
         plt.close(fig)
 

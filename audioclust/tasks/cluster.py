@@ -86,7 +86,7 @@ def cluster(cfg: DictConfig) -> float | None:
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
                                                               run_dir=run_dir, encoder=encoder["name"]), fit_rows)
-    write_tables(out, rows, skipped, dm.index.segments, x, scores)
+    write_tables(out, rows, skipped, dm.index.segments, x, scores, row_seconds(dm, rows.file_ids))
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     _export(cfg, rows, dm, out)
     stages.done("outputs")   # scores, csv and npy files, exports
@@ -164,7 +164,7 @@ def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fi
     if "dec_cluster" in emb:  # the network's own clusters, scored the same way, for comparison
         scores["dec"] = clustering_scores(z, emb["dec_cluster"][ok], labels, seed=seed)
     scores.update(mode=run["mode"], k=run["k"], n_files=len(dm.index.files) + len(dm.index.skipped),
-                  n_skipped=run["n_skipped"], run_dir=run["run_dir"], encoder=run["encoder"],
+                  n_skipped=run["n_skipped"], n_not_audio=sum(dm.index.not_audio.values()), run_dir=run["run_dir"], encoder=run["encoder"],
                   **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
     return scores
 
