@@ -242,14 +242,15 @@ class Clusters:
 
 
 def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = None, reduce: str | Mapping[str, Any] = "none",
-            preprocess: str = "l2", seed: int = 0, gpu: str = "auto", **options: Any) -> Clusters:
+            preprocess: str = "l2", seed: int = 0, gpu: str = "auto", weights: np.ndarray | None = None, **options: Any) -> Clusters:
     """Clusters of the rows of x (Embeddings or an (n, d) array): preprocess (l2 | standard | none) -> reduce
     (none | pca | umap, or a dict of conf/cluster.yaml's reduce keys) -> method (kmeans | hdbscan | agglomerative;
     **options: its own, conf/cluster/method/<name>.yaml, e.g. niter=50, min_cluster_size=20). k: the number of
-    clusters (kmeans, agglomerative); none for hdbscan."""
+    clusters (kmeans, agglomerative); none for hdbscan. weights: (d,) factors of the columns after the z-score, as
+    encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension))."""
     clusterer = clusterer_of(method, k, reduce, preprocess, seed, gpu, options)
     with _quiet():   # umap-learn's and scikit-learn's warnings
-        labels, dists, _, _ = clusterer.fit(_array(x), None, k)
+        labels, dists, _, _ = clusterer.fit(_array(x), None, k, weights)
     return Clusters(clusterer, labels, dists)
 
 

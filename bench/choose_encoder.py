@@ -42,21 +42,21 @@ ENCODERS = registry.pretrained()   # conf/encoder/auto.yaml's default candidates
 def evaluate(x: np.ndarray, labels: list[str], k: int, reduce: str, sample: int, pairs: int) -> dict:
     """One candidate, as encoder=auto sees it (tasks/choose.py): stability of its clusters on a seeded sample of
     `sample` clips, and, with labels, the NMI of the run's clusters of every clip (seed 0)."""
-    from recipes import compose
     from sklearn.metrics import normalized_mutual_info_score
 
+    import audioclust
     from audioclust.cluster.choose import stability
-    from audioclust.cluster.pipeline import Clusterer
 
-    cfg = compose([f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", f"reduce.method={reduce}"])
-    stage = Clusterer.from_config(cfg).content
+    def fit(rows: np.ndarray, seed: int) -> np.ndarray:   # cluster.py's clustering (conf/cluster.yaml defaults)
+        return audioclust.cluster(rows, k=k, reduce=reduce, seed=seed, gpu=False).labels_
+
     rows = np.arange(len(x))
     if len(x) > sample:
         rows = np.sort(np.random.default_rng(0).choice(len(x), sample, replace=False))
     t = time.perf_counter()
-    st = stability(x[rows], lambda r, seed: stage.fresh(seed).fit(r, k)[0], pairs=pairs, seed=0)
+    st = stability(x[rows], fit, pairs=pairs, seed=0)
     seconds = time.perf_counter() - t
-    clusters = stage.fresh(0).fit(x, k)[0]
+    clusters = fit(x, 0)
     return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "stability": st.score,
             "stability_seconds": seconds}
 

@@ -1,4 +1,5 @@
-"""Shared by the bench scripts: the machine line (CPU, cores, load: the CPU may be shared), peak memory."""
+"""Shared by the bench scripts: their BENCHMARKS.md section, the machine line (CPU, cores, load: the CPU may be
+shared), peak memory. Imports no other bench module (they import it)."""
 from __future__ import annotations
 
 import os
@@ -12,17 +13,32 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def write_section(title: str, text: str, out: str | None = None) -> None:
-    """The section `title` of BENCHMARKS.md (bench/frontend.py's writer, imported late: it loads torch and
-    matplotlib), or, with `out` (a bench's --out), the file `out` instead, written atomically."""
-    if out:
-        from audioclust.io import write_text
+ARCHIVE = "Archive"   # BENCHMARKS.md: the sections after '## Archive' were measured under older defaults
 
+
+def write_section(title: str, text: str, out: str | None = None) -> None:
+    """The section `title` of BENCHMARKS.md (replace_section), or, with `out` (a bench's --out), the file `out`
+    instead, written atomically."""
+    from audioclust.io import write_text
+
+    if out:
         write_text(out, text)
         return
-    from frontend import write_section as write
+    replace_section(title, text)
 
-    write(title, text)
+
+def replace_section(title: str, text: str, path: Path | None = None) -> None:
+    """Replace the '## <title>' section of BENCHMARKS.md (or `path`; atomic write). The new text goes after the
+    current sections, before the '## Archive' part, so an archived section that a bench rewrites moves back up."""
+    from audioclust.io import write_text
+
+    path = path or ROOT / "BENCHMARKS.md"
+    old = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n\n"
+    parts = old.split("\n## ")
+    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:]
+                                         if not p.startswith(title) or p.split("\n", 1)[0] == ARCHIVE]
+    at = next((i for i, s in enumerate(kept) if i and s.split("\n", 1)[0] == "## " + ARCHIVE), len(kept))
+    write_text(path, "\n".join(kept[:at] + [text.rstrip() + "\n"] + kept[at:]))
 
 
 def cpu_name() -> str:

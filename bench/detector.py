@@ -197,15 +197,22 @@ def score(events, truth, duration: float) -> dict:
                 at_events=float(inter.sum() / duration))   # detections and events do not overlap themselves
 
 
-def detector_config(spec: str, **extra) -> SegmentConfig:
-    """A detector setting of --detectors: 'PRESET[:key=value,...]', composed as the command line would
-    (`data/segment=PRESET data.segment.key=value`); `extra` on top."""
+def segment_preset(spec: str) -> dict:
+    """A detector setting of --detectors, 'PRESET[:key=value,...]': conf/data/segment/PRESET.yaml (its defaults
+    list, another preset, included) with the values on top, as `data/segment=PRESET data.segment.key=value` gives."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
-    from recipes import compose
 
     name, _, rest = spec.partition(":")
-    cfg = compose([f"data/segment={name}"] + [f"data.segment.{kv}" for kv in rest.split(",") if kv])
-    return SegmentConfig(**{**OmegaConf.to_container(cfg.data.segment), **extra})
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf" / "data" / "segment"), version_base=None):
+        return OmegaConf.to_container(compose(name, overrides=[kv for kv in rest.split(",") if kv]))
+
+
+def detector_config(spec: str, **extra) -> SegmentConfig:
+    """segment_preset(spec) as the detector's settings; `extra` on top."""
+    return SegmentConfig(**{**segment_preset(spec), **extra})
 
 
 def window_labels(offsets, clip: float, truth) -> tuple[list[str], np.ndarray]:
@@ -238,49 +245,34 @@ def cluster_scores(labels: list[str], clusters: np.ndarray) -> dict:
 
 
 def cluster_quality(folder: Path, truths: dict, args) -> list[dict]:
-    """Embed the recordings in `folder` as fixed windows and as each detector's events (cluster.py's data config,
-    encoder and clustering), k = the classes present + 1 (background), scored per k-means seed."""
+    """Embed the recordings in `folder` as fixed windows and as each detector's events (audioclust.embed: the
+    cluster task's data route and encoder; each window one row), cluster them (audioclust.cluster, conf/cluster.yaml's
+    defaults), k = the classes present + 1 (background), scored per k-means seed."""
     import torch
-    from recipes import compose
 
-    from audioclust.cluster.pipeline import Clusterer
-    from audioclust.embed.inference import embed
-    from audioclust.tasks.builders import load_embedder, make_datamodule
+    import audioclust
 
     classes = {t[3] for truth in truths.values() for t in truth}
     k = len(classes) + 1
     n_events = sum(len(t) for t in truths.values())
     out = []
-    modes = [("fixed windows", [])] + [(f"{d} events", [f"data/segment={d}"])
-                                       for d in args.cluster_detectors]
+    modes = [("fixed windows", {})] + [(f"{d} events", {"segment": segment_preset(d)}) for d in args.cluster_detectors]
     for mode, extra in modes:
-        base = [f"encoder={args.encoder}", f"data.root={folder}", f"data.clip_seconds={args.clip:g}",
-                f"data.hop_seconds={args.hop:g}", "progress=false", "kmeans.gpu=false", f"kmeans.k={k}", *extra]
-        cfg = compose(base)
-        data_cfg, model, _ = load_embedder(cfg)
-        dm = make_datamodule(data_cfg, cfg.get("data"))
-        dm.setup("predict")
-        t0 = time.perf_counter()
+        windowing = {"clip_seconds": args.clip, "hop_seconds": args.hop, "pool_windows_up_to": 0, **extra}
         torch.set_num_threads(1)
-        emb = embed(model, dm, "cpu", progress=False)
+        t0 = time.perf_counter()
+        emb = audioclust.embed(folder, encoder=args.encoder, windowing=windowing, device="cpu")
         embed_s = time.perf_counter() - t0
-        ok = np.asarray(emb["ok"]).astype(bool)
-        ids = np.asarray(emb["sample_id"])[ok]
-        x = np.asarray(emb["embedding"])[ok]
-        files = [Path(dm.index.files[int(dm.index.file_ids[i])]).name for i in ids]
-        offs = dm.index.offsets[ids]
-        y, seen = [""] * len(ids), [None] * len(ids)   # per window: its label, (recording, event) or None
+        x, offs = emb.vectors, emb.offset
+        files = [Path(p).name for p in emb.path]
+        y, seen = [""] * len(x), [None] * len(x)   # per window: its label, (recording, event) or None
         for name in set(files):
             sel = [i for i, f in enumerate(files) if f == name]
-            lab, eid = window_labels(offs[sel], float(dm.clip_seconds), truths[name])
+            lab, eid = window_labels(offs[sel], float(args.clip), truths[name])
             for i, v, e in zip(sel, lab, eid):
                 y[i], seen[i] = v, (name, int(e)) if e >= 0 else None
         events_seen = len({e for e in seen if e is not None}) / max(n_events, 1)
-        seeds = []
-        for seed in args.cluster_seeds:
-            c = compose([*base, f"seed={seed}"])
-            clusters = Clusterer.from_config(c).fit(x, None, k)[0]
-            seeds.append(cluster_scores(y, clusters))
+        seeds = [cluster_scores(y, audioclust.cluster(x, k=k, seed=seed, gpu=False).labels_) for seed in args.cluster_seeds]
         row = {m: float(np.mean([s[m] for s in seeds])) for m in seeds[0]}
         row.update(mode=mode, k=k, embed_s=embed_s, events_seen=events_seen, nmi_sd=float(np.std([s["nmi_ev"] for s in seeds])))
         out.append(row)
@@ -410,8 +402,9 @@ def main() -> None:
 def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str = "") -> str:
     text = [f"## {CLUSTERS}{suffix} ({line})", "",
             f"`python bench/detector.py --cluster{noise_args(args)}` (the recordings above: {args.recordings} x {args.minutes:g} min "
-            f"per SNR). Each SNR's recordings are clustered once as fixed windows and once per detector by cluster.py's own route (data config, "
-            f"Lightning predict, Clusterer: preprocess l2, FAISS k-means, conf/cluster.yaml defaults) with the "
+            f"per SNR). Each SNR's recordings are clustered once as fixed windows and once per detector by cluster.py's own route "
+            f"(`audioclust.embed`: data config, Lightning predict; `audioclust.cluster`: preprocess l2, FAISS k-means, "
+            f"conf/cluster.yaml defaults) with the "
             f"pretrained encoder `encoder={args.encoder}` (no training per SNR): **fixed windows** "
             f"(`data.clip_seconds={args.clip:g} data.hop_seconds={args.hop:g}`, every window of the recording) "
             f"and the **events** of each detector (the same plus `data/segment=NAME`, "
@@ -423,7 +416,8 @@ def cluster_section(crows: list[dict], args, line: str, wall: float, suffix: str
             "Columns: **windows** (of them at events); **NMI / ACC all**: every window, background a class of "
             "its own; **NMI / ACC events**: only the windows at events (their clusters from the same "
             "clustering); **background clusters**: share of clusters whose largest label is background; "
-            "**events reached**: share of the placed clips with at least one window at them.", "",
+            "**events reached**: share of the placed clips with at least one window at them; **embedding s**: the "
+            "`audioclust.embed` call (the encoder's load included).", "",
             "| SNR (dB) | windows | windows at events | k | NMI all | ACC all | NMI events | ACC events | "
             "background clusters | events reached | embedding s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in crows:

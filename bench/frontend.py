@@ -141,7 +141,7 @@ def main() -> None:
             rows.append((f"training path, experiment=fsdd: DataModule + Frontend (torch.stft mel, log, norm, stretch, "
                          f"blocks), batch {batch}, {workers} loader workers, {how}",
                          med(lambda: training_path(len(paths), batch, workers, cached))))
-    from common import machine
+    from common import machine, write_section
 
     table = [f"## Front end ({len(paths)} clips at {sr} Hz; {machine()})", "",
              f"Median of {args.repeats} runs, torch with 1 intra-op thread (faster than 2 on this shared CPU). The "
@@ -154,23 +154,6 @@ def main() -> None:
     table += [f"| {name} | {rate:,.1f} | {rate / png:.1f}x |" for name, rate in rows]
     write_section("Front end", "\n".join(table) + "\n")
     print("\n".join(table))
-
-
-ARCHIVE = "Archive"   # BENCHMARKS.md: the sections after '## Archive' were measured under older defaults
-
-
-def write_section(title: str, text: str, path: Path | None = None) -> None:
-    """Replace the '## <title>' section of BENCHMARKS.md (or `path`; atomic write). The new text goes after the
-    current sections, before the '## Archive' part, so an archived section that a bench rewrites moves back up."""
-    from audioclust.io import write_text
-
-    path = path or ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n\n"
-    parts = old.split("\n## ")
-    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:]
-                                         if not p.startswith(title) or p.split("\n", 1)[0] == ARCHIVE]
-    at = next((i for i, s in enumerate(kept) if i and s.split("\n", 1)[0] == "## " + ARCHIVE), len(kept))
-    write_text(path, "\n".join(kept[:at] + [text.rstrip() + "\n"] + kept[at:]))
 
 
 if __name__ == "__main__":

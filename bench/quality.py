@@ -34,12 +34,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import baselines  # noqa: E402
 from common import write_section  # noqa: E402
+from sets import DRUMS, FSDD, SFX, labels_of, spread, synthetic_root  # noqa: E402
 
 from audioclust.data.audio import list_audio_files  # noqa: E402
 
-FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
-DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))
-SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
 SPEAKER = r"'^\d_([a-z]+)_'"
 DATASETS = {
     "fsdd": {"sr": 8000, "train": ["data=fsdd", f"data.root={FSDD}"],
@@ -128,14 +126,6 @@ CONFIGS = {
     "demo_lifter": (["frontend.lifter=12"], []),
     "demo_lifter_umap": (["frontend.lifter=12"], ["reduce.method=umap"]),
 }
-
-
-def labels_of(paths, pattern: str | None):
-    import re
-
-    if pattern is None:
-        return [Path(p).parent.name for p in paths]
-    return [re.search(pattern, Path(p).name).group(1) for p in paths]
 
 
 def summarise(name: str, per_target: dict, seconds: float) -> dict:
@@ -319,59 +309,47 @@ def _nmi(row: dict, key: str) -> str:
     return f"{row[key][0]:.3f} ± {row[key][1]:.3f}" if key in row else "-"
 
 
-# fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, model
-# pooling, data.hop_seconds, how a file's windows are pooled (power: mean weighted by signal power), files up to
-# the run's pool_windows_up_to)
+# fixes tried on the models trained above, at embedding time (no retraining): name -> (the run's config, how the
+# variant cuts and pools files: audioclust.embed's windowing over the run's own; a file up to the run's
+# pool_windows_up_to, else 10 s, one row)
 VARIANTS = {
     "the 1 s crop model, 1 s windows to each file's end, weighted by signal power":
-        ("folder_1s", None, 1.0, "power"),
+        ("folder_1s", {"hop_seconds": 1.0, "pool_weights": "power"}),
 }
 
 
-def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
-    """One VARIANTS row: embed in this process as cluster.py does, then cluster.py's clustering per seed, with and
-    without UMAP; scores per row and per file (majority of its windows, or its one mean embedding)."""
+def run_variant(data: str, name: str, runs: Path, seeds) -> dict | None:
+    """One VARIANTS row: embedded in this process as cluster.py embeds (audioclust.embed, on a copy of the run whose
+    data config cuts files the variant's way: a run keeps its own windowing), then cluster.py's clustering
+    (audioclust.cluster) per seed, with and without UMAP; scores per row and per file (majority of its windows, or
+    its one mean embedding)."""
     from collections import Counter
 
-    from omegaconf import OmegaConf
-    from recipes import compose
-
+    import audioclust
     from audioclust.cluster.metrics import label_scores
-    from audioclust.cluster.pipeline import Clusterer
-    from audioclust.embed.inference import embed, pool_files
-    from audioclust.tasks.builders import load_run, make_datamodule
 
-    config, pooling, hop, weighting = VARIANTS[name]
+    config, windowing = VARIANTS[name]
     train_ov = CONFIGS[config][0]
     run = runs / data / "-".join(train_ov + ["base"]).replace("=", "_").replace("/", "_")
     if not (run / "model.pt").is_file():
         return None
-    run_cfg, model = load_run(run)
-    if pooling:
-        model.pooling = pooling
-    dm = make_datamodule(run_cfg.data, OmegaConf.create({"hop_seconds": hop}))
-    dm.setup("predict")
+    variant, clip, hop = _variant_run(run, windowing, hashlib.sha256(name.encode()).hexdigest()[:10])
     t = time.perf_counter()
-    emb = embed(model, dm, "cpu", progress=False)
+    emb = audioclust.embed(run_dir=variant, device="cpu")
     seconds = time.perf_counter() - t
-    if weighting == "power":   # each window's signal power, as the model's predict step gives it
-        emb = pool_files(emb, dm.index, dm.pool_windows_up_to or 10.0, weights=emb["power"])
-    ok = np.asarray(emb["ok"]).astype(bool)
-    x, fids = np.asarray(emb["embedding"][ok], np.float32), dm.index.file_ids[emb["sample_id"][ok]]
-    files = sorted(set(fids.tolist()))
-    paths = [dm.index.files[f] for f in fids]
-    out = {"method": name, "config": name, "clip": float(dm.clip_seconds), "hop": dm.hop_seconds, "rows": len(x),
+    x, paths = emb.vectors, list(emb.path)
+    files = sorted(set(paths))
+    out = {"method": name, "config": name, "clip": clip, "hop": hop, "rows": len(x),
            "files": len(files), "reused": True, "seconds": seconds, "variant": True}
     for target, (pattern, k, _) in DATASETS[data]["targets"].items():
         labels = labels_of(paths, pattern)
-        for suffix, ov in (("", []), ("_umap", ["reduce.method=umap"])):
+        for suffix, reduce in (("", "none"), ("_umap", "umap")):
             rows, per_file = [], []
             for seed in seeds:
-                cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *ov])
-                clusters = Clusterer.from_config(cfg).fit(x, None, k)[0]
+                clusters = audioclust.cluster(x, k=k, reduce=reduce, seed=seed, gpu=False).labels_
                 rows.append(label_scores(labels, clusters))
                 vote = {}
-                for f, c, lab in zip(fids.tolist(), clusters.tolist(), labels):
+                for f, c, lab in zip(paths, clusters.tolist(), labels):
                     vote.setdefault(f, (lab, []))[1].append(c)
                 per_file.append(label_scores([vote[f][0] for f in files],
                                               [Counter(vote[f][1]).most_common(1)[0][0] for f in files]))
@@ -380,6 +358,22 @@ def run_variant(data: str, name: str, runs: Path, seeds) -> dict:
                     vals = [sc[m] for sc in scores]
                     out[f"{key}/{m}"] = (float(np.mean(vals)), float(np.std(vals)))
     return out
+
+
+def _variant_run(run: Path, windowing: dict, slug: str) -> tuple[Path, float, float | None]:
+    """A copy of the train run (its model.pt linked) whose run_config.yaml cuts files as `windowing` says, a file up
+    to the run's pool_windows_up_to (else 10 s) one row; with the variant's clip and hop seconds."""
+    from omegaconf import OmegaConf
+
+    out = run.parent / f"{run.name}-variant-{slug}"
+    out.mkdir(exist_ok=True)
+    cfg = OmegaConf.load(run / "run_config.yaml")
+    cfg.data.pool_windows_up_to = cfg.data.get("pool_windows_up_to") or 10.0
+    cfg.data.update(windowing)
+    OmegaConf.save(cfg, out / "run_config.yaml")
+    if not (out / "model.pt").exists():
+        (out / "model.pt").symlink_to((run / "model.pt").resolve())
+    return out, float(cfg.data.clip_seconds), cfg.data.hop_seconds
 
 
 def run_whole(args) -> None:
@@ -460,7 +454,7 @@ def main() -> None:
 
 def run_one(data: str, args) -> None:
     root = {"fsdd": FSDD, "fsdd_folder": FSDD, "drums": DRUMS}.get(data) or (
-        _mixed_root() if data == "mixed" else _synthetic_root())
+        _mixed_root() if data == "mixed" else synthetic_root())
     paths = spread(list_audio_files(root), args.max_files)
     extra = [f"data.max_files={args.max_files}"] if args.max_files else []
     rows = [] if args.no_baselines else run_baselines(data, paths, args.seeds)
@@ -475,19 +469,6 @@ def run_one(data: str, args) -> None:
     print(text)
     title = f"{args.title} ({data})" if args.title else f"Quality on {data}"
     write_section(title, text if args.out else text.replace(f"## Quality on {data}", f"## {title}", 1), args.out)
-
-
-def spread(paths, n: int | None):
-    """The evenly spread subset that data.max_files selects (same rule as audioclust.data.index)."""
-    if not n or n >= len(paths):
-        return paths
-    return [paths[i] for i in np.linspace(0, len(paths) - 1, n).round().astype(int)]
-
-
-def _synthetic_root() -> Path:
-    from audioclust.data.synthetic import generate
-
-    return Path(generate(ROOT / ".cache" / "synthetic", sr=16000, duration=1.0, n_per_class=30, seed=0))
 
 
 MIXED_CLASSES = ("low_tone", "high_tone", "harmonic_high", "chirp_down", "fm_tone", "click_slow", "noise_low",

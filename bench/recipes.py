@@ -7,17 +7,17 @@
 
 Rows are recipes, columns data sets (labels score only; they are never used to embed or cluster):
 - each pretrained encoder (aisfx, birdnet, speech, speaker; docs/encoders.md): the adapter's mean-pooled clip
-  embedding, then cluster.py's own clustering (Clusterer.from_config of conf/cluster.yaml: preprocess l2 -> reduce
-  -> FAISS k-means), without and with `reduce.method=umap`;
+  embedding (`audioclust.embed`), then cluster.py's own clustering (`audioclust.cluster`, conf/cluster.yaml's
+  defaults: preprocess l2 -> reduce -> FAISS k-means), without and with `reduce="umap"`;
 - blockae: the block autoencoder trained by train.py on that data set (drums, sfx: `data=folder` defaults; FSDD:
   `experiment=fsdd`; synthetic: `experiment=demo`), reused when already under --runs, clustered the same way;
   on FSDD also the documented co-clustering recipes (`voice=speech` for digits, `voice=speakers kmeans.k=10` for
-  speakers);
+  speakers), run as a user runs them: `cluster.py -m run_dir=<the run> seed=...` (the Python API has no voice groups);
 - the classic baselines of bench/baselines.py (their own z-score / PCA / UMAP path).
 
-Each (encoder, data set) is embedded ONCE, in this process, by the cluster task's route (builders.load_embedder ->
-make_datamodule -> embed.inference.embed: Lightning predict) and cached under --runs (embeddings.npy, voice.npy,
-meta.json with the clip paths and the embedding time); the k-means seeds and the UMAP variant reuse it.
+Each (encoder, data set) is embedded ONCE, in this process, by the public API (`audioclust.embed`: the cluster
+task's route, Lightning predict) and cached under --runs (embeddings.npy, meta.json with the clip paths and the
+embedding time); the k-means seeds and the UMAP variant reuse it.
 Clip length 1 s, pinned (`data.clip_seconds=1.0 data.hop_seconds=null`: the `data=folder` default when the table
 was made; whole clips, the default now, are compared with it by `bench/quality.py --whole`), except on sfx (made
 later by bench/sfx_data.sh): whole files as `data=folder` reads them now, each file one row. BirdNET pads each clip
@@ -43,55 +43,53 @@ from pathlib import Path
 
 import numpy as np
 from common import ROOT, machine, write_section
-from quality import DRUMS, SFX, _synthetic_root, spread  # the same folders, subset rule and generated set as quality.py
+from sets import DRUMS, FSDD, SFX, labels_of, spread, synthetic_root  # the same folders, subset rule and generated set as quality.py
 
 from audioclust.embed.encoders import registry
 
-FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 ENCODERS = registry.pretrained()   # every pretrained encoder (conf/encoder; audioclust/embed/encoders/registry.py)
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
-ONE_SECOND = ["data.clip_seconds=1.0", "data.hop_seconds=null"]   # this table's protocol (the folder default then)
-WHOLE_FILES = ["data.pool_windows_up_to=180"]   # data=folder's whole files, and each file one row up to 180 s
+ONE_SECOND = {"clip_seconds": 1.0, "hop_seconds": None}   # this table's protocol (the folder default then)
+WHOLE_FILES = {"pool_windows_up_to": 180}   # data=folder's whole files, and each file one row up to 180 s
+
+
+def data_overrides(windowing: dict) -> list[str]:
+    """A windowing (audioclust.embed's) as train.py's data.* overrides."""
+    return [f"data.{k}={'null' if v is None else v}" for k, v in windowing.items()]
+
+
 # data set -> its folder (None: generated), the classic baselines' sample rate, train.py overrides of its blockae,
-# how every encoder reads it (clip: data overrides; sfx, added later, is read whole as data=folder does now, each
-# file one row),
+# how every encoder reads it (clip: audioclust.embed's windowing; sfx, added later, is read whole as data=folder
+# does now, each file one row),
 # columns {name: (label regex of the file name or None for the parent folder, k, extra cluster overrides of the
 # co-clustering row or None where that recipe is not documented)}
 DATASETS = {
     "drums": {"root": DRUMS, "sr": 16000,
               "train": ["data=folder", f"data.root={DRUMS}", "data.labels.source=parent", "data.n_clusters=10",
-                        *ONE_SECOND],
+                        *data_overrides(ONE_SECOND)],
               "clip": ONE_SECOND, "columns": {"drums k=10": (None, 10, None)}},
     "sfx": {"root": SFX, "sr": 16000,   # whole files, each one row (its ambience loops run to 168 s)
             "train": ["data=folder", f"data.root={SFX}", "data.labels.source=parent", "data.n_clusters=10",
-                      *WHOLE_FILES],
+                      *data_overrides(WHOLE_FILES)],
             "clip": WHOLE_FILES, "columns": {"sfx k=10": (None, 10, None)}},
     "fsdd": {"root": FSDD, "sr": 8000, "train": ["experiment=fsdd", f"data.root={FSDD}"], "clip": ONE_SECOND,
              "columns": {"FSDD digits k=10": (DIGIT, 10, ["voice=speech"]),
                          "FSDD speakers k=6": (SPEAKER, 6, ["voice=speakers", "kmeans.k=10"])}},
     "synthetic": {"root": None, "sr": 16000, "train": ["experiment=demo"], "clip": ONE_SECOND,
                   "columns": {"synthetic k=20": (None, 20, None)}},
-    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent", *ONE_SECOND], "clip": ONE_SECOND,
+    "folder": {"root": None, "sr": 16000, "train": ["data=folder", "data.labels.source=parent", *data_overrides(ONE_SECOND)], "clip": ONE_SECOND,
                "columns": {"folder": (None, None, None)}},   # --folder / --k: any folder with class subfolders
 }
 
 
-def compose(overrides: list[str]):
-    """conf/cluster.yaml with overrides, as cluster.py composes it (nothing under hydra: is resolved)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
-        return hydra_compose("cluster", overrides=overrides)
-
-
-def script(*args: str) -> None:
+def script(*args: str) -> float:
+    """train.py / cluster.py as a user runs them; wall seconds."""
+    t = time.perf_counter()
     env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HYDRA_FULL_ERROR="1", PYTHONPATH=str(ROOT))
     p = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{p.stderr[-3000:]}")
+    return time.perf_counter() - t
 
 
 def train_seconds(run: Path) -> float | None:
@@ -114,21 +112,19 @@ def train_blockae(data: str, spec: dict, root: Path, runs: Path, args) -> tuple[
     run = runs / data / "blockae"
     reused = (run / "model.pt").is_file()
     if not reused:
-        t = time.perf_counter()
         where = [f"data.root={root}"] if data == "folder" else []
-        script("train.py", *spec["train"], *where, *args.train_override, "logger=none", f"threads={args.threads}",
-               f"seed={0}", f"hydra.run.dir={run}")
-        seconds = time.perf_counter() - t
+        seconds = script("train.py", *spec["train"], *where, *args.train_override, "logger=none", f"threads={args.threads}",
+                         f"seed={0}", f"hydra.run.dir={run}")
     else:
         seconds = train_seconds(run)
     return run, seconds, reused
 
 
 def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> dict | None:
-    """Embeddings (and long-term spectra for blockae) of every clip, cached; None when the extra is missing."""
-    from audioclust.embed.inference import embed, pooled
+    """Embeddings of every clip (audioclust.embed), cached; None when the encoder's extra is missing."""
+    import audioclust
+    from audioclust.data.audio import list_audio_files
     from audioclust.errors import ConfigError
-    from audioclust.tasks.builders import load_embedder, make_datamodule
 
     out = runs / data / encoder
     meta_path = out / "meta.json"
@@ -137,70 +133,68 @@ def embed_once(data: str, encoder: str, root: Path | None, runs: Path, args) -> 
         meta["cached"] = True
     else:
         spec = DATASETS[data]
-        subset = [f"data.max_files={args.max_files}"] if args.max_files else []
         if encoder == "blockae":   # the run's own data config (clip length, trimming) on the run's folder
             run, tsec, reused = train_blockae(data, spec, root, runs, args)
-            cfg = compose([f"run_dir={run}", *subset])
+            how: dict = {"run_dir": run}
         else:
-            cfg = compose([f"encoder={encoder}", f"data.root={root}", *spec["clip"], *subset])
+            how = {"encoder": encoder, "windowing": spec["clip"]}
             tsec, reused = None, False
         t = time.perf_counter()
-        try:
-            data_cfg, model, _ = load_embedder(cfg)
+        try:   # one clip first: the model's load and first calls (numba, litert compile / plan), not per clip
+            audioclust.embed(list_audio_files(root)[:1], device="cpu", **how)
         except ConfigError as exc:
             print(f"skipping encoder={encoder}: {exc}", flush=True)
             return None
-        if encoder != "blockae":   # first calls compile / plan (numba, litert): in the load time, not per clip
-            import torch
-
-            sr = int(model.sr)
-            with torch.no_grad():
-                model.embed(torch.zeros(2, sr), torch.tensor([sr, sr // 2]))
         load_s = time.perf_counter() - t
-        model.predict_voice = encoder == "blockae"   # the long-term spectra of voice=speech|speakers
-        dm = make_datamodule(data_cfg, cfg.get("data"))
-        dm.setup("predict")
-        t = time.perf_counter()
-        emb = pooled(embed(model, dm, "cpu", progress=False), dm)   # the rows a run clusters (a file: one row)
+        t = time.perf_counter()   # the rows a run clusters (a file up to pool_windows_up_to: one row)
+        emb = audioclust.embed(None if encoder == "blockae" else root, device="cpu", max_files=args.max_files, **how)
         embed_s = time.perf_counter() - t
-        ok = np.asarray(emb["ok"]).astype(bool)
-        ids = emb["sample_id"][ok]
-        paths = [str(dm.index.files[int(dm.index.file_ids[i])]) for i in ids]
         out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "embeddings.npy", np.asarray(emb["embedding"][ok], np.float32))
-        if "voice" in emb:
-            np.save(out / "voice.npy", np.asarray(emb["voice"][ok], np.float32))
-        meta = {"paths": paths, "embed_seconds": embed_s, "load_seconds": load_s, "train_seconds": tsec,
-                "model_reused": reused, "clip_seconds": float(dm.clip_seconds), "sr": int(dm.sr),
-                "n_skipped": int((~ok).sum()) + len(dm.index.skipped)}
+        np.save(out / "embeddings.npy", emb.vectors)
+        meta = {"paths": list(emb.path), "embed_seconds": embed_s, "load_seconds": load_s, "train_seconds": tsec,
+                "model_reused": reused, "n_skipped": len(emb.skipped)}
         meta_path.write_text(json.dumps(meta))
         meta["cached"] = False
     x = np.load(out / "embeddings.npy")
-    voice = np.load(out / "voice.npy") if (out / "voice.npy").is_file() else None
     print(f"{data}/{encoder}: {len(x)} clips, {x.shape[1]}-d, embedding {meta['embed_seconds']:.0f} s"
           f"{' (cached)' if meta['cached'] else ''}", flush=True)
-    return {**meta, "x": x, "voice": voice}
+    return {**meta, "x": x}
 
 
-def labels_of(paths, pattern: str | None) -> list[str]:
-    if pattern is None:
-        return [Path(p).parent.name for p in paths]
-    return [re.search(pattern, Path(p).name).group(1) for p in paths]
-
-
-def cluster_seeds(x, voice, labels, k: int, overrides: list[str], seeds, weights=None) -> tuple[list[dict], float]:
-    """cluster.py's clustering (conf/cluster.yaml + overrides) of cached embeddings, once per seed (weights: an
-    encoder=mix's per-dimension weights)."""
-    from audioclust.cluster.metrics import clustering_scores
-    from audioclust.cluster.pipeline import Clusterer
+def cluster_seeds(x, labels, k: int, reduce: str, seeds, weights=None) -> tuple[list[dict], float]:
+    """cluster.py's clustering (audioclust.cluster: conf/cluster.yaml's defaults) of cached embeddings, once per
+    seed (weights: an encoder=mix's per-dimension weights)."""
+    import audioclust
+    from audioclust.cluster.metrics import label_scores
 
     scores, t = [], time.perf_counter()
     for seed in seeds:
-        cfg = compose([f"seed={seed}", f"kmeans.k={k}", "kmeans.gpu=false", "progress=false", *overrides])
-        clusterer = Clusterer.from_config(cfg)
-        clusters, _, z, _ = clusterer.fit(x, voice, int(cfg.kmeans.k), weights)
-        scores.append(clustering_scores(z, clusters, labels, seed=seed))
+        clusters = audioclust.cluster(x, k=k, reduce=reduce, seed=seed, gpu=False, weights=weights)
+        scores.append(label_scores(labels, clusters.labels_, noise=-1))
     return scores, time.perf_counter() - t
+
+
+def cocluster_seeds(run: Path, labels_pattern: str | None, k: int, overrides: list[str], seeds, sweep: Path,
+                    args) -> tuple[list[dict], float]:
+    """A documented co-clustering recipe (voice=...: voice groups, which the Python API has not) as a user runs it:
+    `cluster.py -m run_dir=<run> seed=...` with reduce.method=umap; each seed's assignments.csv scored."""
+    import csv
+
+    from audioclust.cluster.metrics import label_scores
+
+    subset = [f"data.max_files={args.max_files}"] if args.max_files else []
+    k_given = [o for o in overrides if o.startswith("kmeans.k=")] or [f"kmeans.k={k}"]   # voice=speakers: words, not speakers
+    seconds = script("cluster.py", "-m", f"run_dir={run}", "seed=" + ",".join(map(str, seeds)), *k_given, "kmeans.gpu=false",
+                     "progress=false", "reduce.method=umap", *[o for o in overrides if o not in k_given], *subset,
+                     f"threads={args.threads}", "wandb.enabled=false", "report.plots=false", "report.explorer=false",
+                     f"hydra.sweep.dir={sweep}")
+    scores = []
+    for i in range(len(seeds)):
+        with open(sweep / str(i) / "assignments.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        scores.append(label_scores(labels_of([r["path"] for r in rows], labels_pattern),
+                                   [int(r["cluster"]) for r in rows], noise=-1))
+    return scores, seconds
 
 
 def stats(scores: list[dict]) -> dict:
@@ -235,13 +229,13 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
                 f"({emb['train_seconds'] or 0:.0f}) read from its train.log" if emb.get("model_reused") else "")
         for column, (pattern, k, cocluster) in columns.items():
             labels = labels_of(emb["paths"], pattern)
-            variants = [("", []), (" + umap", ["reduce.method=umap"])]
-            if encoder == "blockae" and cocluster:
-                variants.append((" + umap + voice co-clustering", ["reduce.method=umap", *cocluster]))
-            for suffix, overrides in variants:
-                voice = emb["voice"] if any(o.startswith("voice=") for o in overrides) else None
-                scores, seconds = cluster_seeds(emb["x"], voice, labels, k, overrides, args.seeds)
+            for suffix, reduce in (("", "none"), (" + umap", "umap")):
+                scores, seconds = cluster_seeds(emb["x"], labels, k, reduce, args.seeds)
                 put(f"{encoder}{suffix}", column, scores, base + seconds, per_clip, len(labels), note)
+            if encoder == "blockae" and cocluster:
+                sweep = runs / data / "cocluster" / re.sub(r"\W+", "_", column)
+                scores, seconds = cocluster_seeds(runs / data / "blockae", pattern, k, cocluster, args.seeds, sweep, args)
+                put(f"{encoder} + umap + voice co-clustering", column, scores, base + seconds, per_clip, len(labels), note)
     for mix in args.mixes:   # encoder=mix: the members' cached embeddings side by side (tests: equal to MixEncoder's)
         members = [cached.get(m) for m in mix.split("+")]
         if any(m is None for m in members) or any(m["paths"] != members[0]["paths"] for m in members):
@@ -253,8 +247,8 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
         per_clip = sum(m["embed_seconds"] for m in members) / max(len(x), 1)
         for column, (pattern, k, _) in columns.items():
             labels = labels_of(members[0]["paths"], pattern)
-            for suffix, overrides in [("", []), (" + umap", ["reduce.method=umap"])]:
-                scores, seconds = cluster_seeds(x, None, labels, k, overrides, args.seeds, weights)
+            for suffix, reduce in (("", "none"), (" + umap", "umap")):
+                scores, seconds = cluster_seeds(x, labels, k, reduce, args.seeds, weights)
                 put(f"mix {mix}{suffix}", column, scores, base + seconds, per_clip, len(labels))
     if not args.baselines:
         return
@@ -304,9 +298,9 @@ def whole_note(args) -> str:
 
 def _warm_umap() -> None:
     """numba compiles UMAP on first use: not in any recipe's time."""
-    from audioclust.cluster.reduce import Reducer
+    import audioclust
 
-    Reducer("umap", dim=10, n_neighbors=10).fit_transform(np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32))
+    audioclust.cluster(np.random.default_rng(0).normal(size=(60, 8)), k=2, reduce={"method": "umap", "n_neighbors": 10}, gpu=False)
 
 
 def _cell(s: dict | None) -> str:
@@ -334,10 +328,12 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
              "voice groups are the clusters). **mix A+B**: `encoder=mix encoder.members=[A,B]`, the members' embeddings side by "
              "side, each member's dimensions weighted 1/sqrt(its dim) after the z-score (embedding time: the members'); "
              "member blockae: that data set's blockae run (`run_dir=`, embedded as the blockae row). Classic: bench/baselines.py (z-score, PCA-50, UMAP-10, FAISS k-means). "
-             "Each (encoder, data set) embedded once and cached; **embedding s/clip**: the Lightning predict "
-             "alone, per data set in column order; **wall s**: what a user spends for that recipe per data set "
-             "(blockae training + model load and one warm-up call + embedding + clustering with every seed; classic: features + "
-             "clustering).", "",
+             "Each (encoder, data set) embedded once (`audioclust.embed`) and cached, clustered by `audioclust.cluster` "
+             "(co-clustering: `cluster.py -m seed=...`, which embeds again per seed); **embedding s/clip**: the "
+             "`audioclust.embed` call of the set (model load and Lightning predict) after a warm-up call on one clip "
+             "(first-call compilation), per data set in column order; **wall s**: what a user spends for that recipe "
+             "per data set (blockae training + the warm-up call + embedding + clustering with every seed; classic: "
+             "features + clustering).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for recipe in order:
         cells = results[recipe]
@@ -402,7 +398,7 @@ def main() -> None:
                     help="the BENCHMARKS.md section it writes (another name keeps the full table)")
     args = ap.parse_args()
     if args.whole:
-        DATASETS["folder"].update(train=["data=folder", "data.labels.source=parent", *WHOLE_FILES], clip=WHOLE_FILES)
+        DATASETS["folder"].update(train=["data=folder", "data.labels.source=parent", *data_overrides(WHOLE_FILES)], clip=WHOLE_FILES)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     start = machine()
     import torch
@@ -419,7 +415,7 @@ def main() -> None:
     for data in args.data:
         root = {"drums": DRUMS, "fsdd": FSDD, "sfx": SFX}.get(data)
         if data == "synthetic":
-            root = _synthetic_root()
+            root = synthetic_root()
         if data == "folder":
             if not args.folder or not args.k:
                 ap.error("--data folder needs --folder and --k")

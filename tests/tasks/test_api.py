@@ -102,6 +102,18 @@ def test_a_plain_array():
         assert clusters.centroids_.shape[0] == 3 and clusters.distances_.shape == (120,)
 
 
+def test_weights_choose_which_columns_group_the_rows():
+    """weights (encoder=mix's per-column factors after the z-score): the columns weighted up decide the clusters."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    first, second = np.repeat([0, 1], 40), np.tile([0, 1], 40)   # two groupings of the same 80 rows
+    x = np.concatenate([first[:, None] * 6 + rng.normal(size=(80, 4)), second[:, None] * 6 + rng.normal(size=(80, 4))], 1)
+    for weights, truth in ((np.r_[np.ones(4), np.full(4, 0.01)], first), (np.r_[np.full(4, 0.01), np.ones(4)], second)):
+        labels = audioclust.cluster(x, k=2, weights=weights.astype(np.float32)).labels_
+        assert adjusted_rand_score(truth, labels) == 1.0
+
+
 def test_bad_options_are_one_clear_error(run):
     x = np.zeros((10, 4), np.float32)
     for call, needle in ((lambda: audioclust.cluster(x), "needs k"),
@@ -135,6 +147,11 @@ def test_a_pretrained_encoder_needs_no_run(tmp_path):
     emb = audioclust.embed(folder, encoder="speech", labels={"source": "parent"})
     assert len(emb) == 12 and emb.encoder == "speech" and set(emb.label) == {"low", "up", "noise"}
     assert len(set(audioclust.cluster(emb, k=3).labels_.tolist())) == 3
+    # a Windowing replaces the defaults whole (None: no pooling); a dict changes only the fields it names
+    halves = audioclust.embed(folder, encoder="speech", windowing=audioclust.Windowing(0.5, 0.5, None))
+    assert len(halves) == 24 and set(halves.duration.tolist()) == {0.5} and sorted(set(halves.offset.tolist())) == [0.0, 0.5]
+    same = audioclust.embed(folder, encoder="speech", windowing={"clip_seconds": 0.5, "hop_seconds": 0.5, "pool_windows_up_to": 0})
+    assert same.path == halves.path and np.array_equal(same.vectors, halves.vectors)
 
 
 def test_import_is_cheap_and_steps_are_the_subpackages_too():

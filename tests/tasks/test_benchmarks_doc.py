@@ -1,4 +1,4 @@
-"""BENCHMARKS.md: bench/frontend.py's write_section puts a new or rewritten section above '## Archive' (an archived
+"""BENCHMARKS.md: bench/common.py's replace_section puts a new or rewritten section above '## Archive' (an archived
 section that a bench rewrites moves back up, nothing else moves); the file opens with a one-screen summary whose
 pointers name existing sections, with their dates; the archived sections are dated, oldest first; README.md and
 docs/ link to headings that exist."""
@@ -8,7 +8,7 @@ import sys
 from common_utils import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from frontend import write_section  # noqa: E402
+from common import replace_section as write_section  # noqa: E402
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -72,3 +72,37 @@ def test_no_private_imports_across_stages():
         bad += [f"{path.relative_to(ROOT)}: {m}.{n}" for m, n in _private_imports(path)
                 if _stage(m) != _stage(f"audioclust.{own}")]
     assert not bad, bad
+
+
+def _imported(path) -> set[str]:
+    """Every module a file imports, at module level or inside a function (`from audioclust import x`: audioclust.x)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_bench_imports_go_one_way():
+    """bench/'s scripts import each other without a circle (shared things live in bench/common.py, bench/sets.py)."""
+    from graphlib import CycleError, TopologicalSorter
+
+    scripts = {p.stem: p for p in (ROOT / "bench").glob("*.py")}
+    graph = {name: _imported(p) & set(scripts) - {name} for name, p in scripts.items()}
+    assert graph["recipes"] >= {"common", "sets"}   # the graph is really read
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as e:
+        raise AssertionError(f"bench/ imports in a circle: {' -> '.join(e.args[1])}") from None
+
+
+def test_quality_benches_embed_and_cluster_through_the_public_api():
+    """bench/recipes.py, quality.py, detector.py and choose_encoder.py embed and cluster with audioclust.embed /
+    audioclust.cluster, not the task's internals."""
+    internal = ("audioclust.tasks", "audioclust.embed.inference", "audioclust.cluster.pipeline")
+    bad = {name: sorted(m for m in _imported(ROOT / "bench" / f"{name}.py") if m.startswith(internal))
+           for name in ("recipes", "quality", "detector", "choose_encoder")}
+    assert not any(bad.values()), bad
+    assert "audioclust" in _imported(ROOT / "bench" / "recipes.py")
