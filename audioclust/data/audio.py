@@ -301,15 +301,19 @@ def _frame_samples(frame) -> np.ndarray:
 def read_ffmpeg(path: str, start: float, duration: float | None) -> tuple[np.ndarray, int]:
     """Samples [start, start + duration) of the first audio stream at its own rate, (samples, channels) float32,
     decoding only what that needs. MP4/MOV (sample-exact timestamps): from a seek FFMPEG_PREROLL_SECONDS before the
-    start; other containers from the file's start (a seek there lands on estimated or millisecond timestamps)."""
+    start; other containers (a seek there lands on estimated or millisecond timestamps) from the file's start, or
+    from where this thread's last read of the same file stopped (_FromStart: chunks in order decode the file once)."""
     try:
         with _ffmpeg_open(path) as (container, stream):
             native = stream.rate
             first = int(round(start * native))
             want = None if duration is None else int(round(duration * native))
             total = _ffmpeg_frames(container, stream)   # the end of an exact stream: the encoder's padding is dropped
-            stop = total if want is None else (first + want if total is None else min(total, first + want))
-            seek = total is not None and start - FFMPEG_PREROLL_SECONDS > 0
+            if total is None:
+                container.close()
+                return _FromStart.read(path, first, None if want is None else first + want), native
+            stop = total if want is None else min(total, first + want)
+            seek = start - FFMPEG_PREROLL_SECONDS > 0
             if seek:
                 container.seek(int((start - FFMPEG_PREROLL_SECONDS) / stream.time_base), stream=stream, backward=True)
             out, pos = [], None
@@ -320,11 +324,8 @@ def read_ffmpeg(path: str, start: float, duration: float | None) -> tuple[np.nda
                 pos += len(a)
                 if pos <= first:
                     continue
-                a = a[max(first - at, 0):]
-                if stop is not None:
-                    a = a[: max(stop - max(at, first), 0)]
-                out.append(a)
-                if stop is not None and pos >= stop:
+                out.append(a[max(first - at, 0):][: max(stop - max(at, first), 0)])
+                if pos >= stop:
                     break
             channels = stream.channels or 1
     except DataError:
@@ -332,6 +333,58 @@ def read_ffmpeg(path: str, start: float, duration: float | None) -> tuple[np.nda
     except Exception as exc:
         raise DataError(f"cannot decode {path}: {_ffmpeg_reason(exc)}") from None
     return (np.concatenate(out) if out else np.zeros((0, channels), np.float32)), native
+
+
+class _FromStart:
+    """A file's FFmpeg decoder left open where the last read stopped, holding the samples from that read's start on:
+    a read of the same (unchanged) file that starts there or later continues it, so a file read in consecutive
+    chunks (the predict loop, Chunks) is decoded once, not once per chunk from its start. One per thread."""
+
+    _local = threading.local()
+
+    def __init__(self, path: str, key):
+        import av
+
+        self.key, self.container = key, av.open(str(path))
+        if not self.container.streams.audio:
+            self.container.close()
+            raise DataError("no audio track")
+        self.stream = self.container.streams.audio[0]
+        self.frames = self.container.decode(self.stream)
+        self.kept, self.pos, self.parts, self.ended = 0, 0, [], False   # parts: samples kept..pos
+
+    @classmethod
+    def read(cls, path: str, first: int, stop: int | None) -> np.ndarray:
+        """Samples [first, stop) (stop None: to the end) as (samples, channels) float32."""
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, os.getpid())   # a forked loader worker opens its own
+        dec = getattr(cls._local, "dec", None)
+        if dec is None or dec.key != key or first < dec.kept:
+            if dec is not None:
+                dec.container.close()
+                cls._local.dec = None
+            dec = cls._local.dec = cls(path, key)
+        try:
+            while not dec.ended and (stop is None or dec.pos < stop):
+                frame = next(dec.frames, None)
+                if frame is None:
+                    dec.ended = True
+                    break
+                a = _frame_samples(frame)
+                dec.parts.append(a)
+                dec.pos += len(a)
+        except Exception:
+            dec.container.close()
+            cls._local.dec = None
+            raise
+        x = np.concatenate(dec.parts) if dec.parts else np.zeros((0, dec.stream.channels or 1), np.float32)
+        out = x[max(first - dec.kept, 0): None if stop is None else max(stop - dec.kept, 0)]
+        if stop is None:   # read to the end: nothing left to continue
+            dec.container.close()
+            cls._local.dec = None
+        else:
+            dec.parts, dec.kept = [x[max(first - dec.kept, 0):]], max(first, dec.kept)
+        return out
 
 
 def blocks(path, frames: int):

@@ -74,6 +74,23 @@ def test_chunks_and_windows_decoded_alone_are_the_whole_file_cut(media, kind):
     assert ended and len(tail) == len(whole) - 7 * sr
 
 
+def test_chunks_in_order_decode_a_file_without_exact_seeking_once(media, monkeypatch):
+    """Matroska cannot seek to an exact sample: its chunks are decoded from the start, continuing where the last one
+    stopped (a 7.3 s file in 1 s chunks: each frame about once, not once per chunk after it)."""
+    path = str(media["mka"])
+    whole, _ = audio.read_ffmpeg(path, 0.0, None)
+    calls = []
+    monkeypatch.setattr(audio, "_frame_samples", lambda f, _f=audio._frame_samples: calls.append(1) or _f(f))
+    got = [audio.read_ffmpeg(path, s, 1.0 + 0.1)[0] for s in range(7)]   # overlapping, as Chunks asks
+    n_frames = -(-round(7.1 * NATIVE) // 1024)   # AAC frames up to the last chunk's end
+    assert n_frames <= len(calls) <= n_frames + 1
+    for s, x in enumerate(got):
+        np.testing.assert_array_equal(x, whole[s * NATIVE: s * NATIVE + len(x)])
+    calls.clear()
+    audio.read_ffmpeg(path, 0.5, 0.1)   # back before the kept samples: from the start again
+    assert 0 < len(calls) < 30
+
+
 def test_blocks_stream_the_whole_file(media):
     x, _ = audio.read_ffmpeg(str(media["m4a"]), 0.0, None)
     parts = list(audio.blocks(media["m4a"], 10000))
