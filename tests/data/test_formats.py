@@ -91,6 +91,16 @@ def test_chunks_in_order_decode_a_file_without_exact_seeking_once(media, monkeyp
     assert 0 < len(calls) < 30
 
 
+def test_exported_cluster_folders_cut_windows_out_of_an_m4a(tmp_path, media):
+    from audioclust.report.export import Assignment, write_cluster_folders
+
+    (wav,) = write_cluster_folders([Assignment(str(media["m4a"]), 2.0, 1.5, 0, 0.1)], tmp_path, cut=True)
+    x, sr = sf.read(wav, dtype="float32")
+    want, _ = audio.read_ffmpeg(str(media["m4a"]), 2.0, 1.5)
+    assert sr == NATIVE and x.shape == (round(1.5 * NATIVE), 2)
+    np.testing.assert_array_equal(x, want)
+
+
 def test_blocks_stream_the_whole_file(media):
     x, _ = audio.read_ffmpeg(str(media["m4a"]), 0.0, None)
     parts = list(audio.blocks(media["m4a"], 10000))

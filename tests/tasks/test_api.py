@@ -50,7 +50,7 @@ def test_same_clusters_and_files_as_cluster_py(run, emb, tmp_path, fit, options)
     clusters = audioclust.cluster(emb, **options)
     assert clusters.labels_.tolist() == _clusters(run / "fit" / fit / "assignments.csv")
     audioclust.write_outputs(clusters, emb, tmp_path)
-    for name in ("assignments.csv", "centroids.npy", "preprocess.npz", "embeddings.npy", "skipped.csv"):
+    for name in ("assignments.csv", "clusters.parquet", "centroids.npy", "preprocess.npz", "embeddings.npy", "skipped.csv"):
         assert filecmp.cmp(tmp_path / name, run / "fit" / fit / name, shallow=False), name
 
 
