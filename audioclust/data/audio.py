@@ -43,7 +43,7 @@ def list_audio_files(root: str | os.PathLike, extensions=EXTENSIONS) -> list[Pat
 
 def walk_audio(root: str | os.PathLike, extensions=EXTENSIONS) -> tuple[list[Path], dict[str, int]]:
     """The audio paths under `root` (recursive, sorted), and how many other files there are by extension
-    ('' for none; hidden files are not counted)."""
+    ('' for none; hidden files and what hidden folders hold, .git or .cache, are not counted)."""
     root = Path(root)
     if not root.exists():
         raise DataError(f"data root does not exist: {root}")
@@ -54,7 +54,8 @@ def walk_audio(root: str | os.PathLike, extensions=EXTENSIONS) -> tuple[list[Pat
     for folder, dirs, files in os.walk(root):
         # a directory named like audio is listed too, so that it is reported as skipped
         found += [Path(folder) / n for n in files + dirs if n.lower().endswith(exts)]
-        for n in files:
+        hidden = any(part.startswith(".") for part in Path(folder).relative_to(root).parts)
+        for n in [] if hidden else files:
             if not n.lower().endswith(exts) and not n.startswith("."):
                 ext = os.path.splitext(n)[1].lower()
                 other[ext] = other.get(ext, 0) + 1

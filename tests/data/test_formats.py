@@ -120,11 +120,12 @@ def test_broken_and_soundless_files_have_a_one_line_reason(tmp_path, media):
 
 
 def test_the_folder_walk_counts_what_is_not_audio(tmp_path):
-    for name in ("a.wav", "b.M4A", "c.mp4", "notes.txt", "cover.jpg", "more.txt", "README", ".DS_Store"):
+    (tmp_path / ".git").mkdir()
+    for name in ("a.wav", "b.M4A", "c.mp4", "notes.txt", "cover.jpg", "more.txt", "README", ".DS_Store", ".git/HEAD"):
         (tmp_path / name).write_bytes(b"x")
     found, other = audio.walk_audio(tmp_path)
     assert [p.name for p in found] == ["a.wav", "b.M4A", "c.mp4"]
-    assert other == {"": 1, ".jpg": 1, ".txt": 2}   # hidden files are not counted
+    assert other == {"": 1, ".jpg": 1, ".txt": 2}   # hidden files and hidden folders' files are not counted
     assert audio.not_audio_line(other) == "not audio, left out: 4 files (2 .txt, 1 (no extension), 1 .jpg)"
     assert audio.not_audio_line({}) is None
 
