@@ -314,13 +314,13 @@ def read_ffmpeg(path: str, start: float, duration: float | None) -> tuple[np.nda
                 container.close()
                 return _FromStart.read(path, first, None if want is None else first + want), native
             stop = total if want is None else min(total, first + want)
-            seek = start - FFMPEG_PREROLL_SECONDS > 0
+            seek, t0 = start - FFMPEG_PREROLL_SECONDS > 0, stream.start_time or 0   # t0: the track's first timestamp
             if seek:
-                container.seek(int((start - FFMPEG_PREROLL_SECONDS) / stream.time_base), stream=stream, backward=True)
+                container.seek(t0 + int((start - FFMPEG_PREROLL_SECONDS) / stream.time_base), stream=stream, backward=True)
             out, pos = [], None
             for frame in container.decode(stream):
                 if pos is None:   # where the first frame lies: its timestamp after a seek, else the stream's start
-                    pos = int(round(frame.pts * frame.time_base * native)) if seek and frame.pts is not None else 0
+                    pos = int(round((frame.pts - t0) * frame.time_base * native)) if seek and frame.pts is not None else 0
                 a, at = _frame_samples(frame), pos
                 pos += len(a)
                 if pos <= first:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 
-def write_av(path, x: np.ndarray, sr: int, fmt: str = "mp4", codec: str = "aac", video: bool = False) -> Path:
+def write_av(path, x: np.ndarray, sr: int, fmt: str = "mp4", codec: str = "aac", video: bool = False, start: int = 0) -> Path:
     """Encode `x` ((samples,) mono or (channels, samples)) into `path` (container `fmt`, audio `codec`); with
-    `video`, a small MPEG-4 video track (10 frames a second) of the same length beside the sound track."""
+    `video`, a small MPEG-4 video track (10 frames a second) of the same length beside the sound track; `start`: the
+    sound track's first timestamp, in samples (a camera's track that starts after the video's)."""
     import av
 
     x = np.atleast_2d(np.asarray(x, np.float32))
@@ -28,7 +29,7 @@ def write_av(path, x: np.ndarray, sr: int, fmt: str = "mp4", codec: str = "aac",
                 out.mux(packet)
         for i in range(0, x.shape[1], 1024):
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i:i + 1024]), format="fltp", layout=layout)
-            frame.sample_rate, frame.pts = sr, i
+            frame.sample_rate, frame.pts = sr, start + i
             for packet in a.encode(frame):
                 out.mux(packet)
         for packet in a.encode():

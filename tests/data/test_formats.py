@@ -49,6 +49,19 @@ def test_mp4_length_is_the_samples_written_and_what_is_decoded(media, kind):
     assert np.sqrt(np.mean((x.T - _signal(7.3)) ** 2)) < 0.02
 
 
+def test_a_track_that_starts_late_is_read_from_its_own_start(tmp_path):
+    """Timestamps after a seek count from the track's first one (an .mp4 whose sound starts 0.5 s in): a window
+    read from a seek equals the same window of the whole track."""
+    path = write_av(tmp_path / "late.mp4", _signal(4.0), NATIVE, start=NATIVE // 2)
+    whole, _ = audio.read_ffmpeg(str(path), 0.0, None)
+    assert len(whole) == audio.probe(path).frames   # the written samples and, here, one AAC frame of priming
+    assert 0 <= len(whole) - _signal(4.0).shape[1] <= 1024
+    for start in (1.0, 2.5):
+        x, _ = audio.read_ffmpeg(str(path), start, 0.5)
+        a = int(start * NATIVE)
+        np.testing.assert_allclose(x, whole[a:a + len(x)], atol=1e-4, rtol=0)
+
+
 def test_other_containers_length_is_their_decoded_sample_count(media):
     info = audio.probe(media["mka"])   # Matroska gives milliseconds: the length is counted by decoding once
     assert info.frames == decoded_samples(media["mka"]) == len(audio.load(str(media["mka"]), NATIVE))
