@@ -25,10 +25,11 @@ from typing import Any, Union
 import numpy as np
 
 from audioclust import checks
+from audioclust.data.windowing import FIELDS as WINDOWING
+from audioclust.data.windowing import Windowing
 from audioclust.errors import ConfigError
 
 PathLike = Union[str, "os.PathLike[str]"]
-WINDOW_KEYS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights")   # how files become rows
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -44,6 +45,7 @@ class Embeddings:
     encoder: str
     skipped: tuple[dict[str, str], ...] = ()
     label: tuple[str, ...] = field(default=())
+    weights: np.ndarray | None = None   # (d,) the encoder's column weights (encoder=mix: each member weighs the same)
 
     def __len__(self) -> int:
         return len(self.path)
@@ -72,33 +74,44 @@ class Embeddings:
 
 
 def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str = "blockae",
-          run_dir: PathLike | None = None, windowing: Mapping[str, Any] | None = None, device: str = "auto", *,
+          run_dir: PathLike | None = None, windowing: Windowing | Mapping[str, Any] | None = None, device: str = "auto", *,
           labels: Mapping[str, Any] | None = None, batch_size: int | None = None, num_workers: int | str | None = None,
-          max_files: int | None = None, progress: bool = False) -> Embeddings:
+          max_files: int | None = None, progress: bool = False, store: PathLike | None = None) -> Embeddings:
     """Embeddings of a folder of audio, or of a list of files, as audioclust-cluster makes them.
 
     encoder: blockae (a train.py run: run_dir; no paths: the run's own data) or a pretrained encoder (aisfx,
-    birdnet, speech, speaker: its package installed, docs/encoders.md). windowing: data.clip_seconds, hop_seconds,
-    pool_windows_up_to, pool_weights (default: the run's, or conf/data/folder.yaml's); labels: data.labels
-    (e.g. {"pattern": "^([a-z]+)_"})."""
+    birdnet, speech, speaker: its package installed, docs/encoders.md). windowing: a Windowing, or a mapping of
+    some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment), over the run's (or
+    conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
+    (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder are read, only the others
+    embedded and added to it."""
     from omegaconf import OmegaConf
 
     from audioclust.tasks.builders import make_datamodule
 
     checks.choice("device", device, DEVICES)
-    unknown = set(windowing or {}) - set(WINDOW_KEYS)
+    whole: dict[str, Any] | None = None
+    if isinstance(windowing, Windowing):
+        given = whole = windowing.record()   # every field, None included
+    else:
+        given = dict(windowing or {})
+    unknown = set(given) - set(WINDOWING)
     if unknown:
-        raise ConfigError(f"windowing: {sorted(unknown)[0]} is not one of {', '.join(WINDOW_KEYS)}")
-    overrides = {**(windowing or {}), "batch_size": batch_size, "num_workers": num_workers, "max_files": max_files,
+        raise ConfigError(f"windowing: {sorted(unknown)[0]} is not one of {', '.join(WINDOWING)}")
+    overrides = {**given, "batch_size": batch_size, "num_workers": num_workers, "max_files": max_files,
                  **({"labels": dict(labels)} if labels else {})}
     model, data_cfg, name = embedder(encoder, run_dir, overrides, given=paths_or_folder is not None)
+    if whole is not None:   # a Windowing replaces the base's (a None in it means none, not "keep")
+        data_cfg = data_cfg.copy()
+        data_cfg.update(whole)
     with _folder(paths_or_folder) as (root, original):
         dm = make_datamodule(data_cfg, OmegaConf.create(overrides), root)
-        line = dm.resolve_clip_seconds()   # clip_seconds / hop_seconds=auto: chosen from the folder's durations
+        line = dm.resolve_windowing()   # clip_seconds / hop_seconds=auto: chosen from the folder's durations
         if line:
             print(line)
         dm.setup("predict")
-        return embed_rows(model, dm, device, name, progress=progress, rename=original)
+        return embed_rows(model, dm, device, name, progress=progress, rename=original, store=store,
+                          options=_options(encoder))
 
 
 def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True) -> tuple[Any, Any, str]:
@@ -110,7 +123,7 @@ def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any
 
     node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else encoder_node(encoder)
     check_embedder(OmegaConf.create({"encoder": node, "run_dir": None if run_dir is None else str(run_dir),
-                                     "data": {k: v for k, v in overrides.items() if k in WINDOW_KEYS}}))
+                                     "data": {k: v for k, v in overrides.items() if k in WINDOWING}}))
     if encoder == BLOCKAE:
         run_cfg, model = load_run(run_dir)
         return model, run_cfg.data, encoder
@@ -123,32 +136,30 @@ def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any
 
 
 def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = False,
-               rename: Mapping[str, str] | None = None) -> Embeddings:
-    """embed() then pooled() (a file up to pool_windows_up_to seconds: one row), as the task does, in memory."""
+               rename: Mapping[str, str] | None = None, store: PathLike | None = None,
+               options: Mapping[str, Any] | None = None) -> Embeddings:
+    """embed() then pooled() (a file up to pool_windows_up_to seconds: one row), as the task does, in memory;
+    through the store at `store` (a folder) when given (`options`: the encoder's config node, part of its key)."""
     from audioclust.embed.inference import embed as run_predict
     from audioclust.embed.inference import pooled
+    from audioclust.embed.store import Store, identity_of
     from audioclust.report.outputs import assignment_rows
 
     model.predict_voice = False
-    with _quiet():
-        emb = pooled(run_predict(model, dm, device, progress=progress) or {}, dm)   # no shard_dir: never None
+    with _quiet(), tempfile.TemporaryDirectory(prefix="audioclust-rows-") as tmp:
+        kept = None if store is None else Store(store, name, identity_of(dict(options or {}), model, dm))
+        emb = run_predict(model, dm, device, progress=progress, store=kept, out_dir=tmp) or {}   # one process: never None
+        emb = {k: np.array(v) for k, v in pooled(emb, dm.index).items()}   # in memory: the folder goes
     ok = np.asarray(emb["ok"]).astype(bool)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, np.zeros(int(ok.sum()), np.int64), np.zeros(int(ok.sum())))
-    duration = row_seconds(dm, rows.file_ids)
+    duration = dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids)
     back = rename or {}
     label = tuple("" if v is None else str(v) for v in rows.labels) if rows.labels is not None else ()
+    weights = getattr(model, "dim_weights", None)
     return Embeddings(tuple(back.get(p, p) for p in rows.paths), np.asarray(rows.offsets, np.float64), duration,
                       np.ascontiguousarray(emb["embedding"][ok], np.float32), name,
-                      tuple({"path": back.get(s["path"], s["path"]), "reason": s["reason"]} for s in skipped), label)
-
-
-def row_seconds(dm: Any, file_ids: np.ndarray) -> np.ndarray:
-    """The stretch of audio each row stands for (its file's index in dm.index): the whole file when its windows
-    were pooled into one row, else a clip."""
-    from audioclust.data.index import whole_files
-
-    pooled = whole_files(dm.index.durations, dm.pool_windows_up_to)[file_ids]
-    return np.where(pooled, np.asarray(dm.index.durations, np.float64)[file_ids], float(dm.clip_seconds))
+                      tuple({"path": back.get(s["path"], s["path"]), "reason": s["reason"]} for s in skipped), label,
+                      None if weights is None else np.asarray(weights, np.float32))
 
 
 @contextlib.contextmanager
@@ -193,6 +204,19 @@ class _folder:
     def __exit__(self, *exc: object) -> None:
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _options(encoder: str) -> dict[str, Any]:
+    """The encoder's config node (conf/encoder/<name>.yaml) as plain values: part of its store key."""
+    from omegaconf import OmegaConf
+
+    from audioclust.tasks.builders import BLOCKAE, encoder_node
+
+    if encoder == BLOCKAE:
+        return {"name": BLOCKAE}
+    plain = OmegaConf.to_container(encoder_node(encoder), resolve=True)
+    assert isinstance(plain, dict)
+    return {str(k): v for k, v in plain.items()}
 
 
 def _shipped(*names: str) -> Any:
@@ -247,7 +271,9 @@ def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = 
     (none | pca | umap, or a dict of conf/cluster.yaml's reduce keys) -> method (kmeans | hdbscan | agglomerative;
     **options: its own, conf/cluster/method/<name>.yaml, e.g. niter=50, min_cluster_size=20). k: the number of
     clusters (kmeans, agglomerative); none for hdbscan. weights: (d,) factors of the columns after the z-score, as
-    encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension))."""
+    encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension)); default: the Embeddings'."""
+    if weights is None and isinstance(x, Embeddings):
+        weights = x.weights
     clusterer = clusterer_of(method, k, reduce, preprocess, seed, gpu, options)
     with _quiet():   # umap-learn's and scikit-learn's warnings
         labels, dists, _, _ = clusterer.fit(_array(x), None, k, weights)

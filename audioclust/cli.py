@@ -3,6 +3,7 @@
     audioclust-train                                    # the generated synthetic set (20 classes)
     audioclust-train data=folder data.root=/my/clips    # your own audio
     audioclust-cluster run_dir=logs/train/runs/<time>   # cluster the run's clips
+    audioclust-store [action=prune]                     # the embedding store: list or prune
     audioclust-train --config-dir ./my_conf experiment=mine   # your own configs beside the packaged ones
 
 The configs ship inside the package (audioclust/conf, from the repository's conf/); outputs go under the
@@ -25,5 +26,12 @@ def train(cfg):
 @hydra.main(version_base="1.3", config_path=CONF, config_name="cluster")
 def cluster(cfg):
     from audioclust.tasks.cluster import cluster as task
+
+    return run_task(task, cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="store")
+def store(cfg):
+    from audioclust.tasks.store import store as task
 
     return run_task(task, cfg)

@@ -12,6 +12,13 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _home(tmp_path_factory):
+    """Every run a test starts writes under a session folder, never into the checkout: $AUDIOCLUST_HOME (logs/,
+    .cache/: the generated synthetic set, the index cache, the embedding store) unless the test moves it."""
+    os.environ.setdefault("AUDIOCLUST_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _wandb_data_dir(tmp_path_factory):
     """W&B stages offline artifacts (tables with audio, cluster files) under WANDB_DATA_DIR: keep tests' there."""
     os.environ.setdefault("WANDB_DATA_DIR", str(tmp_path_factory.mktemp("wandb-data")))

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from audioclust import io
 from audioclust.data.audio import AudioInfo, not_audio_line, probe, walk_audio
+from audioclust.data.windowing import Windowing
 from audioclust.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -42,27 +43,10 @@ class Index:
     # with an activity detector: (path, start, end, kind 'event' | 'quiet', reason), tiling every usable file
     segments: list[tuple[str, float, float, str, str]] = field(default_factory=list)
     not_audio: dict[str, int] = field(default_factory=dict)       # files under the root that are not audio, by extension
+    windowing: Windowing = field(default_factory=lambda: Windowing(hop_seconds=None))   # how the files were cut
 
     def __len__(self) -> int:
         return len(self.file_ids)
-
-
-def whole_files(durations, up_to: float | None) -> np.ndarray:
-    """Which files are one row each (their windows pooled): those up to `up_to` seconds (data.pool_windows_up_to;
-    None: none is); a longer recording is one row per window."""
-    d = np.asarray(durations, dtype=float)
-    return np.zeros(d.shape, bool) if up_to is None else d <= float(up_to) + 1e-6
-
-
-def window_offsets(duration: float, clip_seconds: float, hop_seconds: float | None) -> list[float]:
-    """Start times of the windows of one file: one window when hop is None, else every hop seconds."""
-    if hop_seconds is None or duration <= clip_seconds:
-        return [0.0]
-    n = int(np.floor((duration - clip_seconds) / hop_seconds)) + 1
-    starts = [i * hop_seconds for i in range(n)]
-    if duration - (starts[-1] + clip_seconds) > 1e-6:
-        starts.append(duration - clip_seconds)  # the tail gets its own window, nothing is dropped
-    return starts
 
 
 def cache_file(cache_dir, root) -> Path:
@@ -183,16 +167,17 @@ def scan(root, max_files: int | None = None, cache_dir=None, workers: int | None
     return Scan(str(root), [str(p) for p in paths], results, cache, n_probed, not_audio)
 
 
-def build_index(root, clip_seconds: float, hop_seconds: float | None = None, labeller=None,
-                strict: bool = False, max_files: int | None = None, cache_dir=None, segment=None,
-                sr: int | None = None, scanned: Scan | None = None, workers: int | None = None) -> Index:
-    """Probe every audio file under root; usable ones become samples, the rest are listed with a reason.
+def build_index(root, windowing: Windowing, labeller=None, strict: bool = False, max_files: int | None = None,
+                cache_dir=None, sr: int | None = None, scanned: Scan | None = None, workers: int | None = None) -> Index:
+    """Probe every audio file under root; usable ones become samples (cut by `windowing`, resolved: no "auto"), the
+    rest are listed with a reason.
 
-    segment: a SegmentConfig (activity detector): each file's events become windows (event_windows) and every
-    second of it is listed in `Index.segments` as event or quiet; files without events are skipped with that
-    reason. sr: the rate the detector runs at (the data's)."""
+    With a detector (windowing.segment) each file's events become windows and every second of it is listed in
+    `Index.segments` as event or quiet; files without events are skipped with that reason. sr: the rate the
+    detector runs at (the data's)."""
     sc = scanned or scan(root, max_files, cache_dir, workers)
-    idx = Index()
+    segment = windowing.segment
+    idx = Index(windowing=windowing)
     usable = []
     for path, res in zip(sc.paths, sc.results):
         if isinstance(res, AudioInfo):
@@ -206,14 +191,14 @@ def build_index(root, clip_seconds: float, hop_seconds: float | None = None, lab
     for i, (path, info) in enumerate(usable):
         duration = info.frames / info.samplerate
         if segs is None:
-            starts = window_offsets(duration, clip_seconds, hop_seconds)
+            starts = windowing.offsets(duration)
         else:
             if "error" in segs[i]:
                 if strict:
                     raise DataError(f"{path}: {segs[i]['error']} (data.strict=true)")
                 idx.skipped.append((path, segs[i]["error"]))
                 continue
-            starts = _event_starts(segs[i], clip_seconds, hop_seconds, idx, path, segment)
+            starts = _event_starts(segs[i], windowing, idx, path)
             if not starts:
                 idx.skipped.append((path, "no sound events above the noise floor (quiet stretches in segments.csv)"))
                 continue
@@ -280,16 +265,14 @@ def _segment_all(sc: Scan, usable, segment, sr, workers) -> list[dict]:
     return out
 
 
-def _event_starts(seg: dict, clip_seconds, hop_seconds, idx: Index, path: str, segment) -> list[float]:
+def _event_starts(seg: dict, windowing: Windowing, idx: Index, path: str) -> list[float]:
     """Window starts at the events of one file; its events and quiet stretches appended to idx.segments."""
-    from audioclust.data.segment import event_windows
-
     sr, n = seg["sr"], seg["n"]
     events = [(a / sr, b / sr) for a, b in seg["events"]]
-    rows = [(path, a / sr, b / sr, "event", segment.describe_event()) for a, b in seg["events"]]
+    rows = [(path, a / sr, b / sr, "event", windowing.segment.describe_event()) for a, b in seg["events"]]
     rows += [(path, a / sr, b / sr, "quiet", r) for a, b, r in seg["quiet"]]
     idx.segments += sorted(rows, key=lambda r: r[1])
-    return [s for w in event_windows(events, clip_seconds, hop_seconds, n / sr) for s in w]
+    return windowing.event_offsets(events, n / sr)
 
 
 def split_files(n_files: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

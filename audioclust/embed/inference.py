@@ -1,39 +1,68 @@
-"""Embed every clip of a data module with Lightning's predict loop (sharded, exactly once on 1..N ranks)."""
+"""Embed every clip of a data module with Lightning's predict loop: through the embedding store (embed/store.py;
+reused rows, resumable, exactly once on 1..N ranks) or in memory."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
 
+from audioclust import io
 from audioclust.data.windowing import whole_files
-from audioclust.embed.shards import KEYS, ShardWriter, load_merged, merge_shards
 from audioclust.errors import ConfigError
+
+KEYS = ("embedding", "sample_id", "ok", "dec_cluster", "voice", "power")   # what a predict step gives
 
 
 def embed(model, datamodule, device: str = "auto", progress: bool = True, devices=1, strategy: str = "auto",
-          shard_dir=None) -> dict | None:
-    """Embeddings of every sample, in sample-id order: {embedding (n, d), sample_id (n,), ok (n,)}.
+          store=None, out_dir=None) -> dict | None:
+    """Embeddings of the data module's samples (its predict_ids, default every one), in sample-id order:
+    {embedding (n, d), sample_id (n,), ok (n,), power (n,) [, voice, dec_cluster]}.
 
-    With shard_dir, each predict rank writes its own shard there and rank 0 merges them (every sample exactly
-    once) and returns the merged arrays memory-mapped; other ranks return None. devices/strategy are
-    Lightning's (e.g. devices=2 strategy=ddp: gloo on CPU, NCCL on GPUs)."""
+    With a store (embed/store.py Store) and out_dir: the rows it holds are reused and only the others embedded,
+    each predict rank writing its own parts into it; rank 0 then copies every sample's row into out_dir and returns
+    them memory-mapped (other ranks: None), and prints how many were embedded and reused. devices/strategy are
+    Lightning's (e.g. devices=2 strategy=ddp: gloo on CPU, NCCL on GPUs). Without a store: in memory, one process."""
+    if store is None:
+        if devices != 1 or strategy not in ("auto", None):
+            raise ConfigError("distributed embedding needs a store (cluster.py has one)")
+        parts = _trainer(device, progress, devices, strategy, []).predict(model, datamodule=datamodule)
+        keys = [k for k in KEYS if k in parts[0]]
+        out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
+        order = np.argsort(out["sample_id"], kind="stable")
+        return {k: v[order] for k, v in out.items()}
+    from audioclust.embed.store import Keys, StoreWriter
+
+    keys = Keys.of(datamodule.index, store.hash)
+    wanted = np.arange(len(datamodule.index)) if datamodule.predict_ids is None else np.asarray(datamodule.predict_ids)
+    missing = wanted[~store.lookup(keys).present[wanted]]
+    rank, asked, before = 0, datamodule.predict_ids, set(store.parts())
+    if len(missing):
+        store.open()
+        datamodule.predict_ids = missing
+        trainer = _trainer(device, progress, devices, strategy, [StoreWriter(store, keys)])
+        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+        datamodule.predict_ids = asked
+        rank = trainer.global_rank
+    if rank != 0:
+        return None
+    found = store.lookup(keys)
+    emb = store.read(found, out_dir, wanted)
+    info = {"embedded": int(len(missing)), "reused": int(len(wanted) - len(missing)), "keys": list(emb),
+            "rows_by_rank": store.rows_by_rank(set(found.parts) - before), "store": str(store.dir),
+            "store_bytes": store.size_bytes()}
+    io.write_json(Path(out_dir) / "rows.json", info)
+    print(f"embedding: {info['embedded']} windows embedded, {info['reused']} reused from the store "
+          f"({store.dir}, {info['store_bytes'] / 2 ** 20:.1f} MiB)")
+    return emb
+
+
+def _trainer(device: str, progress: bool, devices, strategy, callbacks):
     accelerator = "gpu" if device == "cuda" else ("cpu" if device == "cpu" else "auto")
-    if shard_dir is None and (devices != 1 or strategy not in ("auto", None)):
-        raise ConfigError("distributed embedding needs a shard_dir (cluster.py sets one)")
-    writer = [ShardWriter(shard_dir)] if shard_dir is not None else []
-    trainer = L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy or "auto", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
-                        callbacks=writer)
-    parts = trainer.predict(model, datamodule=datamodule, return_predictions=shard_dir is None)
-    if shard_dir is not None:
-        if trainer.global_rank != 0:
-            return None
-        merge_shards(shard_dir)
-        return load_merged(shard_dir)
-    keys = [k for k in KEYS if k in parts[0]]
-    out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
-    order = np.argsort(out["sample_id"], kind="stable")
-    return {k: v[order] for k, v in out.items()}
+    return L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy or "auto", logger=False,
+                     enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+                     callbacks=callbacks)
 
 
 def spectrograms(model, datamodule, sample_ids) -> list[np.ndarray]:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from audioclust import checks
-from audioclust.data.index import whole_files
 from audioclust.utils import is_rank_zero, sweep_group
 
 log = logging.getLogger(__name__)
@@ -270,14 +269,6 @@ def _clips(model, dm, sample_ids, idx: list[int]):
     return waves, specs
 
 
-def window_rows(dm) -> bool:
-    """Whether some rows are windows of a file (played from their offset for one clip length), not whole files."""
-    up_to = getattr(dm, "pool_windows_up_to", None)
-    if dm.hop_seconds is None:
-        return False
-    return up_to is None or not whole_files(dm.index.durations, up_to).all()
-
-
 def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str) -> Path | None:
     """explorer.html: map, per-cluster typical/atypical clips with thumbnails, confusion."""
     rows = result.rows
@@ -291,7 +282,8 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     data = explorer.page_data(
         result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels or [None] * len(rows), out,
         drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
-        scores=result.scores, clip_seconds=float(dm.clip_seconds), windows=window_rows(dm),
+        scores=result.scores, clip_seconds=float(dm.index.windowing.clip_seconds),
+        windows=dm.index.windowing.window_rows(dm.index.durations),
         method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
     path = explorer.write_page(out, data)
     print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")

@@ -62,6 +62,9 @@ def load_run(run_dir) -> tuple[DictConfig, object]:
                  f"{run_dir / '.hydra' / 'overrides.yaml'}")
     model = build_model(cfg)
     ckpt = io.load_torch(run_dir / "model.pt")
+    # what decides its embeddings (the embedding store's key): the weights and the model's config
+    model.run_identity = {"checkpoint": io.sha256(run_dir / "model.pt"),
+                          "model": OmegaConf.to_yaml(cfg.model, resolve=True)}
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{run_dir / 'model.pt'} holds no state_dict")
     try:
@@ -184,3 +187,12 @@ def make_datamodule(data_cfg: DictConfig, overrides=None, input_dir: str | None 
     return build_data(cfg)
 
 
+def build_store(cfg: DictConfig, node, model, dm, out):
+    """The embedding store of a cluster run (conf/cluster.yaml `store`; embed/store.py), for the encoder of `node`:
+    under store.dir (null: this run's own, out/embed/store)."""
+    from audioclust.embed.store import Store, identity_of
+
+    s = cfg.get("store") or {}
+    identity = identity_of(OmegaConf.to_container(node, resolve=True), model, dm)
+    return Store(s.get("dir") or Path(out) / "embed" / "store", str(node.get("name") or encoder_name(cfg)), identity,
+                 hash=s.get("hash", "stat"), flush_rows=s.get("flush_rows", 4096), flush_seconds=s.get("flush_seconds", 60))

@@ -22,7 +22,7 @@ from audioclust.cluster.choose import stability
 from audioclust.cluster.pipeline import Clusterer
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
-from audioclust.tasks.builders import build_encoder, encoder_data, encoder_node, make_datamodule
+from audioclust.tasks.builders import build_encoder, build_store, encoder_data, encoder_node, make_datamodule
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
@@ -53,7 +53,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
             missing[name] = str(e)
             continue
         t = time.perf_counter()
-        x = _sample_embeddings(cfg, model, sample, int(cfg.seed), lambda long: clusterer.fits_files(long, k))
+        x = _sample_embeddings(cfg, node, model, sample, lambda long: clusterer.fits_files(long, k), out)
 
         w = getattr(model, "dim_weights", None)
         st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
@@ -81,11 +81,14 @@ def _record(scores: dict, missing: dict, out: Path) -> str:
     return pick
 
 
-def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) -> np.ndarray:
+def _sample_embeddings(cfg: DictConfig, node, model, n: int, fits_files, out: Path) -> np.ndarray:
     """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will fit its clusters on
     (decoded ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled
     into one row; every file's when the run fits on one row per file: fits_files(long files)), so each
-    candidate is judged on what it would cluster."""
+    candidate is judged on what it would cluster. Through the run's embedding store: the pick's rows are not
+    embedded again by the run, nor any candidate's by a later one."""
+    import shutil
+
     dm = make_datamodule(encoder_data(cfg, model), cfg.get("data"), cfg.get("input"))
     dm.setup("predict")
     fids = dm.index.file_ids
@@ -97,7 +100,12 @@ def _sample_embeddings(cfg: DictConfig, model, n: int, seed: int, fits_files) ->
     row = np.where(whole[fids], -1 - fids, sid)   # a pooled file's windows share one row key
     keys = np.unique(row)
     if len(keys) > n:
-        keys = np.random.default_rng(seed).choice(keys, n, replace=False)
+        keys = np.random.default_rng(int(cfg.seed)).choice(keys, n, replace=False)
     dm.predict_ids = sid[np.isin(row, keys)]
-    emb = pooled(embed(model, dm, cfg.get("device", "auto"), progress=False), dm.index, whole=files)
-    return emb["embedding"][np.asarray(emb["ok"], bool)]
+    tmp = out / "embed" / f"auto-{node.name}"
+    emb = embed(model, dm, cfg.get("device", "auto"), progress=False, store=build_store(cfg, node, model, dm, out), out_dir=tmp)
+    rows = pooled(emb, dm.index, whole=files)
+    x = np.array(rows["embedding"][np.asarray(rows["ok"], bool)])
+    del emb, rows
+    shutil.rmtree(tmp, ignore_errors=True)
+    return x

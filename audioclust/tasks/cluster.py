@@ -12,11 +12,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from audioclust import checks, io
-from audioclust.api import WINDOW_KEYS, npz_bytes, row_seconds
+from audioclust.api import npz_bytes
 from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores, grouping_scores
 from audioclust.cluster.pipeline import Clusterer, FileRows
-from audioclust.data.index import whole_files
+from audioclust.data.windowing import Windowing
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
@@ -31,7 +31,15 @@ from audioclust.report.outputs import (
     write_plots,
     write_tables,
 )
-from audioclust.tasks.builders import SCHEMA, check_embedder, check_schema, encoder_name, load_embedder, make_datamodule
+from audioclust.tasks.builders import (
+    FIT_SCHEMA,
+    build_store,
+    check_embedder,
+    check_schema,
+    encoder_name,
+    load_embedder,
+    make_datamodule,
+)
 from audioclust.tasks.choose import AUTO, choose_encoder
 from audioclust.utils import Stages, is_rank_zero, setup_run, show_progress
 
@@ -86,7 +94,7 @@ def cluster(cfg: DictConfig) -> float | None:
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
     scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
                                                               run_dir=run_dir, encoder=encoder["name"]), fit_rows)
-    write_tables(out, rows, skipped, dm.index.segments, x, scores, row_seconds(dm, rows.file_ids))
+    write_tables(out, rows, skipped, dm.index.segments, x, scores, dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids))
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     _export(cfg, rows, dm, out)
     stages.done("outputs")   # scores, csv and npy files, exports
@@ -112,7 +120,7 @@ def _wandb(cfg, mode: str, run_cfg) -> WandbSettings:
 
 def _datamodule(cfg, data_cfg):
     dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
-    line = dm.resolve_clip_seconds()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
+    line = dm.resolve_windowing()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
     if line and is_rank_zero():
         print(line)
     dm.setup("predict")
@@ -123,12 +131,13 @@ def _embed(cfg, model, dm, device: str, out: Path):
     """(every window's embeddings, the rows clustered, their ok mask, embeddings and long-term spectra of the ok
     rows); None on a non-zero predict rank."""
     ecfg = cfg.get("embed") or {}
+    store = build_store(cfg, cfg.encoder, model, dm, out)
     emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
-                strategy=ecfg.get("strategy", "auto"), shard_dir=out / "embed")
+                strategy=ecfg.get("strategy", "auto"), store=store, out_dir=out / "embed")
     if emb is None:
         return None
     # data=folder: one row per file up to 30 s, its windows weighted by their signal power
-    windows, emb = emb, pooled(emb, dm)
+    windows, emb = emb, pooled(emb, dm.index)
     ok = np.asarray(emb["ok"]).astype(bool)
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
@@ -140,16 +149,14 @@ def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, 
     encoder.json, preprocess.npz and centroids.npy written."""
     out = Path(cfg.paths.output_dir)
     k, weights = _k(cfg, dm.n_clusters, out, clusterer.content.method), getattr(model, "dim_weights", None)
-    if clusterer.fits_files(~whole_files(dm.index.durations, dm.pool_windows_up_to), k):   # clips and recordings
+    if clusterer.fits_files(~dm.index.windowing.pooled(dm.index.durations), k):   # clips and recordings
         files = _file_rows(windows, emb["sample_id"][ok], dm)
         clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
         fit_rows = len(files.x)
     else:
         clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
         fit_rows = len(x)
-    io.write_json(out / "encoder.json", {"schema": SCHEMA, **encoder, "clip_seconds": float(dm.clip_seconds),
-                                         "sr": int(dm.sr), **{k: None if getattr(dm, k) is None else float(getattr(dm, k))
-                                                              for k in WINDOW_KEYS[1:3]}, "pool_weights": dm.pool_weights})
+    io.write_json(out / "encoder.json", {"schema": FIT_SCHEMA, **encoder, "sr": int(dm.sr), "windowing": dm.index.windowing.record()})
     io.write_bytes(out / "preprocess.npz", npz_bytes(clusterer.state()))
     io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     return clusters, dists, z, centroids, fit_rows
@@ -171,7 +178,7 @@ def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fi
 
 def _export(cfg, rows, dm, out: Path) -> None:
     if any(cfg.export.values()):
-        seconds = row_seconds(dm, rows.file_ids)
+        seconds = dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids)
         exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), float(seconds[i]),
                                           int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "")
                                for i in range(len(rows))], out / "exports", **cfg.export)
@@ -200,10 +207,10 @@ def _file_rows(windows: dict, sid: np.ndarray, dm) -> FileRows:
     """One row per file (every file's windows pooled) to fit clusters on, when some files are one row each and
     longer recordings one row per window (sid: the rows clustered; Clusterer.fits_files): a recording then counts
     once, as a clip does, not once per window."""
-    up_to = float(dm.pool_windows_up_to)
+    up_to = float(dm.index.windowing.pool_windows_up_to)
     fid = dm.index.file_ids[sid]
-    long = ~whole_files(dm.index.durations, up_to)[fid]
-    files = pooled(windows, dm, whole=True)
+    long = ~dm.index.windowing.pooled(dm.index.durations)[fid]
+    files = pooled(windows, dm.index, whole=True)
     fok = np.asarray(files["ok"]).astype(bool)
     fsid = np.asarray(files["sample_id"])[fok]
     if is_rank_zero():
@@ -270,7 +277,8 @@ def _load_clusters(cfg, encoder: dict):
             raise ConfigError(f"no {name} in {cdir}: run `audioclust-cluster ... mode=fit` first")
     fitted = json.loads((cdir / "encoder.json").read_text())
     check_schema(cdir / "encoder.json", fitted.get("schema"), f"audioclust-cluster {_described(encoder)}"
-                 + (f" run_dir={cfg.run_dir}" if cfg.get("run_dir") else " data.root=<the fitted folder>") + " mode=fit")
+                 + (f" run_dir={cfg.run_dir}" if cfg.get("run_dir") else " data.root=<the fitted folder>") + " mode=fit",
+                 FIT_SCHEMA)
     if not _same_encoder(fitted, encoder):
         raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
                           f"{_described(encoder)}: pass the fit's (or fit again)")
@@ -279,16 +287,16 @@ def _load_clusters(cfg, encoder: dict):
 
 
 def fitted_window(data_cfg, fitted: dict, overrides):
-    """mode=assign: new audio is cut as the fitted clips were (encoder.json's clip length and hop), not chosen
-    again from the new folder's durations; an explicit data.clip_seconds / hop_seconds still wins (with a warning
+    """mode=assign: new audio is cut as the fitted clips were (encoder.json's windowing: clip length, hop, pooling,
+    detector), not chosen again from the new folder's durations; an explicit data.* value still wins (with a warning
     when it differs from the fit)."""
     data_cfg = data_cfg.copy()
-    for key in WINDOW_KEYS:
+    for key, value in Windowing.from_record(fitted["windowing"]).record().items():
         given = (overrides or {}).get(key)
         if given is None:
-            data_cfg[key] = fitted[key]
-        elif given != fitted[key]:
-            log.warning("data.%s=%s, but the clusters were fitted with %s", key, given, fitted[key])
+            data_cfg[key] = value
+        elif given != value:
+            log.warning("data.%s=%s, but the clusters were fitted with %s", key, given, value)
     return data_cfg
 
 

@@ -161,6 +161,7 @@ def test_two_spawned_ranks_embed_as_one_process(tmp_path):
     embeddings of one process, every clip once."""
     from audioclust.data.datamodule import AudioDataModule
     from audioclust.embed.inference import embed
+    from audioclust.embed.store import Store
 
     enc = build("speech", threads=1)
     for i, kind in enumerate(["tone", "chirp", "noise"] * 3):   # 9 clips: not divisible by 2 ranks
@@ -170,7 +171,9 @@ def test_two_spawned_ranks_embed_as_one_process(tmp_path):
                          batch_size=2, num_workers=0)
     dm.setup("predict")
     one = embed(enc, dm, "cpu", progress=False)
-    two = embed(enc, dm, "cpu", progress=False, devices=2, strategy="ddp_spawn", shard_dir=tmp_path / "shards")
+    store = Store(tmp_path / "store", "speech", {"encoder": enc.identity()})
+    two = embed(enc, dm, "cpu", progress=False, devices=2, strategy="ddp_spawn", store=store, out_dir=tmp_path / "rows")
+    assert store.rows_by_rank(store.parts()).keys() == {0, 1}
     np.testing.assert_array_equal(two["sample_id"], np.arange(9))
     np.testing.assert_array_equal(np.asarray(two["embedding"]), one["embedding"])
 

@@ -193,11 +193,11 @@ def test_two_ddp_ranks_embed_every_clip_once_as_one_rank_does(clips, fitted, tmp
     out = tmp_path / "ddp"
     p = run_script("cluster.py", "encoder=speaker", f"data.root={clips}", "kmeans.k=3", "threads=1", "data.batch_size=4",
                    "embed.devices=2", "embed.strategy=ddp", "wandb.enabled=false", "report.plots=false",
-                   "report.explorer=false", f"hydra.run.dir={out}")
+                   "report.explorer=false", f"hydra.run.dir={out}", "store.dir=null")   # this run's own store: all embedded
     assert p.returncode == 0, p.stderr[-3000:]
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in p.stdout + p.stderr
-    info = json.loads((out / "embed" / "shards.json").read_text())
-    assert info["world_size"] == 2 and sum(info["rows_per_shard"]) >= N_CLIPS and min(info["rows_per_shard"]) > 0
+    info = json.loads((out / "embed" / "rows.json").read_text())
+    assert info["embedded"] == N_CLIPS and sorted(info["rows_by_rank"]) == ["0", "1"] and min(info["rows_by_rank"].values()) > 0
     np.testing.assert_array_equal(np.load(out / "embed" / "sample_id.npy"), np.arange(N_CLIPS))
     assert sorted(r["path"] for r in _rows(out / "assignments.csv")) == sorted(str(p) for p in clips.glob("*/*.wav"))
     np.testing.assert_allclose(np.load(out / "embeddings.npy"), np.load(fitted / "embeddings.npy"), rtol=1e-4, atol=1e-5)
@@ -216,7 +216,8 @@ def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     path = os.pathsep.join([str(tmp_path / "shim"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     p = subprocess.run([sys.executable, "cluster.py", "encoder=auto", "encoder.candidates=[speaker,speech,birdnet]",
                         "encoder.sample=10", f"data.root={clips}", "data.labels.source=parent", "kmeans.k=3",
-                        "threads=1", "wandb.enabled=false", "report.explorer=false", f"hydra.run.dir={out}"],
+                        "threads=1", "wandb.enabled=false", "report.explorer=false", f"hydra.run.dir={out}",
+                        "store.dir=null"],   # the run's own store: what it embeds is counted from empty
                        cwd=ROOT, env=_env(PYTHONPATH=path), capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     choice = json.loads((out / "encoder_choice.json").read_text())
@@ -229,6 +230,10 @@ def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     assert json.loads((out / "encoder.json").read_text())["name"] == pick   # the run went on with the pick
     m = json.loads((out / "metrics.json").read_text())
     assert m["encoder"] == pick and m["n_clips"] == N_CLIPS
+    # each candidate embedded its sample once, into the store; the run embedded only the pick's other clips
+    rows = json.loads((out / "embed" / "rows.json").read_text())
+    assert rows["reused"] == 10 and rows["embedded"] == N_CLIPS - 10
+    assert "embedding: 0 windows embedded" not in p.stdout and f"{N_CLIPS - 10} windows embedded, 10 reused" in p.stdout
 
 
 @pytest.mark.slow

