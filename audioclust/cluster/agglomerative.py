@@ -6,7 +6,7 @@ distance (n^2 / 2 float64: 10,000 rows take 400 MB, and the time grows as n^2), 
 `agglomerative.max_rows` rows: cluster.method=kmeans for larger folders.
 
 Each cluster is kept as its centroid (the mean of its rows, in preprocess.npz); new clips (mode=assign) join the
-nearest centroid, as with k-means.
+cluster of their nearest fitted rows (pipeline.Stage, neighbours.py): Ward's clusters are not its centroids' cells.
 """
 from __future__ import annotations
 

@@ -8,8 +8,10 @@ the reduced space) and its radius (the `radius_quantile` quantile of its members
 Distances (assignments.csv `distance`): a member's distance to its own cluster's centroid; a noise clip's distance
 to the nearest centroid (how far it is from being in any cluster).
 
-New clips (mode=assign; scikit-learn has no `approximate_predict`): the nearest centroid, if the clip lies within
-that cluster's radius, else noise (-1).
+New clips (mode=assign; scikit-learn has no `approximate_predict`): the cluster of their nearest fitted rows, kept
+for it (pipeline.Stage, neighbours.py; noise where those are noise), if the clip lies within that cluster's radius
+(in the reduced space; after UMAP the clip lies where that fitted row does), else noise (-1). A fit by an older
+audioclust, which kept no rows: the nearest centroid within its radius (HDBSCAN.assign).
 """
 from __future__ import annotations
 
@@ -46,7 +48,11 @@ class HDBSCAN(Method):
     def assign(self, x):
         """The nearest cluster if within its radius, else noise (-1); the distance to the nearest centroid."""
         labels, dists = super().assign(x)
-        return within_radius(labels, dists, self.radius_), dists
+        return self.admit(labels, dists), dists
+
+    def admit(self, labels, distances):
+        """Rows beyond their cluster's radius are noise."""
+        return within_radius(labels, distances, self.radius_)
 
     def state(self) -> dict:
         return {**super().state(), "cluster_radius": self.radius_}

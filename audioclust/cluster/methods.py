@@ -33,11 +33,14 @@ class Method(ABC):
     options; `options` holds the latter (fresh() rebuilds from them).
 
     Class attributes: name (cluster.method), takes_k (False: it finds the number of clusters; kmeans.k and
-    kmeans.search must then be null), noise (labels may be -1: in no cluster)."""
+    kmeans.search must then be null), noise (labels may be -1: in no cluster), nearest_centroid (its clusters are
+    its centroids' cells, a fitted row's cluster is its nearest centroid: new rows are assigned so; otherwise
+    pipeline.Stage assigns them by their nearest fitted rows, neighbours.py)."""
 
     name: ClassVar[str]
     takes_k: ClassVar[bool] = True
     noise: ClassVar[bool] = False
+    nearest_centroid: ClassVar[bool] = False
 
     def __init__(self, seed: int = 0, gpu="auto", verbose: bool = False):
         self.seed, self.gpu, self.verbose = int(seed), gpu, bool(verbose)
@@ -59,6 +62,11 @@ class Method(ABC):
         """New rows: the nearest centroid (FAISS) and the distance to it."""
         return assign(x, self.centroids_, self.gpu)
 
+    def admit(self, labels: np.ndarray, distances: np.ndarray) -> np.ndarray:
+        """New rows labelled by their nearest fitted rows (pipeline.Stage), with their distances to those clusters'
+        centroids: the labels the method keeps (a method with noise may make some -1)."""
+        return labels
+
     def state(self) -> dict[str, np.ndarray]:
         """What assign() needs, as plain arrays."""
         return {"centroids": self.centroids_}
@@ -78,7 +86,7 @@ class KMeans(Method):
     """FAISS k-means (kmeans.py fit_kmeans; options: its keywords, kmeans.* in conf/cluster/method/kmeans.yaml);
     a row's cluster is its nearest centroid."""
 
-    name = "kmeans"
+    name, nearest_centroid = "kmeans", True
 
     def __init__(self, seed: int = 0, gpu="auto", verbose: bool = False, **options):
         super().__init__(seed, gpu, verbose)

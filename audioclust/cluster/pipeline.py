@@ -18,8 +18,10 @@ from typing import NamedTuple
 import numpy as np
 
 from audioclust import checks
-from audioclust.cluster.kmeans import Preprocess
+from audioclust.cluster.density import distances
+from audioclust.cluster.kmeans import Preprocess, assign
 from audioclust.cluster.methods import KMeans, Method, method_class
+from audioclust.cluster.neighbours import Neighbours
 from audioclust.cluster.reduce import Reducer
 from audioclust.cluster.voice import group_means, group_stats, standardise
 from audioclust.errors import ConfigError
@@ -33,12 +35,16 @@ RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the
 
 class Stage:
     """One preprocess -> reduce -> clustering method (methods.Method; default: KMeans() with fit_kmeans's defaults),
-    fitted on some features and re-applied to new ones. seed: the reducer's (the method has its own)."""
+    fitted on some features and re-applied to new ones. seed: the reducer's (the method has its own).
+    New rows join the nearest centroid where the fit did so too (k-means, no UMAP), else the cluster of their
+    nearest fitted rows (neighbours.py: for HDBSCAN or agglomerative, and after UMAP, which stores no model; in the
+    run that fitted it, the UMAP model places them, then the method's own rule)."""
 
     def __init__(self, preprocess: str = "l2", reduce: dict | None = None, method: Method | None = None, seed: int = 0):
         self._args = (preprocess, dict(reduce or {}))
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.method = KMeans(seed=seed) if method is None else method
+        self.near: Neighbours | None = None   # the fitted rows new rows are placed by, when kept
 
     @property
     def centroids(self) -> np.ndarray | None:
@@ -53,23 +59,36 @@ class Stage:
         weights: per-dimension factors after the z-score (Preprocess.fit). x may be memory-mapped: it is read a
         chunk of rows at a time and preprocessed into one new float32 array; inplace: into x itself (the caller's
         own float32 array, overwritten)."""
-        z = self.red.fit_transform(self.pre.fit(x, weights)(x, out=x if inplace else None))
+        p = self.pre.fit(x, weights)(x, out=x if inplace else None)
+        z = self.red.fit_transform(p)
         fitted = self.method.fit(z, k(z) if callable(k) else k)   # k: None for a method that finds it
+        umap, m = self.red.method == "umap", self.method
+        self.near = None if m.nearest_centroid and not umap else Neighbours.fitted(p, fitted.labels_, z if umap else None)
         return fitted.labels_, fitted.distances_, z
 
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        z = self.red.transform(self.pre(x, out=x if inplace else None))
-        return (*self.method.assign(z), z)
+        """Labels, distances (to the cluster's centroid; noise: to the nearest) and reduced features of new rows."""
+        p = self.pre(x, out=x if inplace else None)
+        if self.near is None or self.red.umap is not None:   # the fit's own rule, or the UMAP fitted in this run
+            z = self.red.transform(p)
+            return (*self.method.assign(z), z)
+        labels, at = self.near(p, self.method.gpu)
+        z = self.red.transform(p) if self.near.z is None else self.near.z[at]   # after UMAP: where that row lies
+        nearest = assign(z, self.method.centroids_, self.method.gpu)[1]
+        dists = distances(z, labels, self.method.centroids_, nearest)
+        kept = self.method.admit(labels, dists)   # HDBSCAN: beyond the cluster's radius, noise
+        return kept, np.where(kept == labels, dists, nearest), z
 
     def state(self, prefix: str = "") -> dict:
-        state = {**self.pre.state(), **self.red.state(), **self.method.state(), "cluster_method": np.array(self.method.name)}
+        state = {**self.pre.state(), **self.red.state(), **self.method.state(), "cluster_method": np.array(self.method.name),
+                 **(self.near.state() if self.near else {})}
         return {prefix + k: v for k, v in state.items()}
 
     @classmethod
     def from_state(cls, state, prefix: str = "", gpu="auto") -> Stage:
         s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
         stage = cls(method=method_class(str(s["cluster_method"])).from_state(s, gpu))
-        stage.pre, stage.red = Preprocess.from_state(s), Reducer.from_state(s)
+        stage.pre, stage.red, stage.near = Preprocess.from_state(s), Reducer.from_state(s), Neighbours.from_state(s)
         return stage
 
 

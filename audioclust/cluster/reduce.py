@@ -1,4 +1,6 @@
-"""Optional reduction of embeddings before k-means: PCA (storable, re-applied on assign) or UMAP (as in N2D)."""
+"""Optional reduction of embeddings before clustering: PCA (storable, re-applied on assign) or UMAP (as in N2D; its
+model places new rows in the run that fitted it, and is not stored: later, new rows are placed by the nearest
+fitted rows, neighbours.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -66,9 +68,9 @@ class Reducer:
             return x
         if self.method == "umap" and self.umap is not None:   # the same run (e.g. long files' windows)
             return umap_transform(self.umap, x)
-        if self.method == "umap":
-            raise ConfigError("clusters fitted with reduce.method=umap cannot take new audio (a UMAP model is not "
-                              "stored, to keep outputs free of pickles): fit with reduce.method=pca or none")
+        if self.method == "umap":   # a later run: pipeline.Stage places new rows by the fitted rows (neighbours.py)
+            raise ConfigError("these clusters were fitted with reduce.method=umap by an older audioclust, which kept no "
+                              "fitted rows to place new audio by (no UMAP model is stored: no pickles): fit them again")
         out, rows = np.empty((len(x), len(self.components)), np.float32), chunk_rows(x.shape[1], 4)
         for s in range(0, len(x), rows):   # a chunk of rows at a time: no centred copy of all of x
             out[s:s + rows] = (x[s:s + rows] - self.mean) @ self.components.T

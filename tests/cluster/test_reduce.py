@@ -28,7 +28,7 @@ def test_umap_keeps_clusters_places_new_rows_in_the_same_run_and_refuses_assign_
     new = red.transform(x[400:])   # the fitted model, in memory (e.g. long recordings' windows)
     _, nn = NearestNeighbors(n_neighbors=1).fit(z).kneighbors(new)
     assert new.shape == (100, 4) and (y[:400][nn[:, 0]] == y[400:]).mean() > 0.95
-    with pytest.raises(ConfigError, match="cannot take new audio"):   # no UMAP model is stored
+    with pytest.raises(ConfigError, match="fit them again"):   # no UMAP model is stored (Stage keeps fitted rows)
         Reducer.from_state({k: np.asarray(v) for k, v in red.state().items()}).transform(x)
 
 
