@@ -219,3 +219,20 @@ def test_two_ddp_ranks_embed_every_clip_exactly_once(run, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "ddp" / "embeddings.npy"), np.load(tmp_path / "one" / "embeddings.npy"),
                                rtol=1e-4, atol=1e-5)
     assert not list(tmp_path.glob("**/*ddp_process_1*"))   # no per-rank output dirs
+
+
+def test_the_store_command_lists_and_prunes(tmp_path):
+    root = _folder(tmp_path / "a", 2)
+    store = Store(tmp_path / "store", "speech", {"encoder": {"adapter": "test"}})
+    store.open()
+    store.write_part(Keys.of(_index(root)), [0, 1], _outputs([0, 1]))
+    sorted(root.rglob("*.wav"))[0].unlink()
+    cmd = [sys.executable, "-c", "from audioclust.cli import store; store()", f"dir={tmp_path / 'store'}",
+           f"hydra.run.dir={tmp_path / 'log'}"]
+    p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "speech" in p.stdout and "1 partitions, 2 rows" in p.stdout and not p.stderr
+    p = subprocess.run([*cmd, "action=prune"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0 and "pruned 1 rows and 0 partitions" in p.stdout and "1 partitions, 1 rows" in p.stdout
+    p = subprocess.run([*cmd, "action=nope"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1

@@ -154,6 +154,18 @@ def test_a_pretrained_encoder_needs_no_run(tmp_path):
     assert same.path == halves.path and np.array_equal(same.vectors, halves.vectors)
 
 
+def test_embeddings_through_a_store_are_reused(tmp_path, capsys):
+    pytest.importorskip("openwakeword", reason="encoder=speech needs its extra: pip install 'audioclust[speech]'")
+    folder = write_tone_folder(tmp_path)
+    first = audioclust.embed(folder, encoder="speech", store=tmp_path / "store")
+    assert "embedding: 12 windows embedded, 0 reused" in capsys.readouterr().out
+    files = sorted(str(p) for p in folder.rglob("*.wav"))[:5]
+    again = audioclust.embed(files, encoder="speech", store=tmp_path / "store")   # a list of the same files
+    assert "embedding: 0 windows embedded, 5 reused" in capsys.readouterr().out
+    mine = {p: v for p, v in zip(first.path, first.vectors)}
+    assert list(again.path) == files and all(np.array_equal(mine[p], v) for p, v in zip(again.path, again.vectors))
+
+
 def test_import_is_cheap_and_steps_are_the_subpackages_too():
     code = "import sys, audioclust; print(sorted(m for m in ('torch', 'numpy', 'omegaconf', 'lightning') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
