@@ -1,0 +1,70 @@
+"""mode=assign after the README's recipes, run as a user runs them: clusters fitted after reduce.method=umap (k-means
+or HDBSCAN) take new audio by the nearest fitted rows kept in preprocess.npz (no UMAP model, no pickles): the fit's
+own files assigned again keep their cluster, a new file of a known kind lands with its kind."""
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from common_utils import chirp, noise, run_script, tone
+
+pytestmark = pytest.mark.slow
+SR, PER_CLASS = 16000, 7
+QUIET = ["threads=1", "report.explorer=false", "report.plots=false", "wandb.enabled=false"]
+MAKERS = {"tone": lambda i: tone(300 + 40 * i), "chirp": lambda i: chirp(200 + 50 * i, 4000), "noise": noise}
+
+
+def _rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _clip(kind: str, i: float) -> np.ndarray:
+    return np.r_[MAKERS[kind](i), np.zeros(int(1.5 * SR), np.float32)].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """3 kinds of one-shot, 7 of each, and the README's no-pretrained-weights training on them (small, short)."""
+    root = tmp_path_factory.mktemp("assign")
+    for kind in MAKERS:
+        (root / "clips" / kind).mkdir(parents=True)
+        for i in range(PER_CLASS):
+            sf.write(root / "clips" / kind / f"{kind}_{i}.wav", _clip(kind, i), SR)
+    p = run_script("train.py", "debug=default", "data=folder", f"data.root={root / 'clips'}", "data.hop_seconds=null",
+                   "data.max_files=null", "data.labels.source=parent", "trainer.max_epochs=1", "threads=1",
+                   f"hydra.run.dir={root / 'run'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return root / "clips", root / "run"
+
+
+@pytest.mark.parametrize("recipe", [["reduce.method=umap", "kmeans.k=3"],
+                                    ["reduce.method=umap", "cluster.method=hdbscan", "hdbscan.min_cluster_size=4"]])
+def test_assign_after_umap_own_files_keep_their_cluster_new_file_lands_with_its_kind(trained, tmp_path, recipe):
+    clips, run = trained
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", f"run_dir={run}", *recipe, *QUIET, f"hydra.run.dir={fit}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    state = np.load(fit / "preprocess.npz", allow_pickle=False)   # the fitted rows, plain arrays
+    assert state["neighbour_rows"].shape[0] == 3 * PER_CLASS and state["neighbour_z"].shape == (3 * PER_CLASS, 10)
+    fitted = {Path(r["path"]).name: int(r["cluster"]) for r in _rows(fit / "assignments.csv")}
+    new = tmp_path / "new"
+    shutil.copytree(clips, new)   # the fit's own files, elsewhere ...
+    for kind in MAKERS:           # ... and one new file of each kind, unlike any fitted one
+        sf.write(new / kind / f"{kind}_new.wav", _clip(kind, 3.5 if kind != "noise" else 99), SR)
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={new}", f"clusters_dir={fit}", *QUIET,
+                   f"hydra.run.dir={tmp_path / 'assign'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assigned = {Path(r["path"]).name: (int(r["cluster"]), float(r["distance"])) for r in _rows(tmp_path / "assign" / "assignments.csv")}
+    assert len(assigned) == 3 * PER_CLASS + 3
+    again = [assigned[name][0] == cluster for name, cluster in fitted.items()]
+    assert np.mean(again) >= 0.98, f"{sum(again)} of {len(again)} fitted files kept their cluster"
+    for kind in MAKERS:
+        kind_cluster = Counter(c for name, c in fitted.items() if name.startswith(kind + "_")).most_common(1)[0][0]
+        assert assigned[f"{kind}_new.wav"][0] == kind_cluster, (kind, assigned[f"{kind}_new.wav"], fitted)
+    assert all(d >= 0 for _, d in assigned.values())
