@@ -86,3 +86,16 @@ def test_after_umap_fitted_rows_come_back_and_new_rows_land_with_their_blob(meth
     old = {k: v for k, v in stage.state().items() if not k.startswith("neighbour_")}   # an older fit: no rows
     with pytest.raises(ConfigError, match="fit them again"):
         Stage.from_state(old, gpu=False).assign(x[:10])
+
+
+@pytest.mark.slow
+def test_api_clusters_read_back_after_umap_and_hdbscan_assign_their_rows_again():
+    import audioclust
+
+    x, _ = _blobs(300)
+    for clusters in (audioclust.cluster(x, k=5, reduce="umap", gpu=False),
+                     audioclust.cluster(x, method="hdbscan", reduce="umap", gpu=False)):
+        again = audioclust.Clusters.from_state(dict(np.load(io.BytesIO(npz_bytes(clusters.state())), allow_pickle=False)),
+                                               gpu=False)
+        labels, dists = again.assign(x)
+        assert np.array_equal(labels, clusters.labels_) and np.allclose(dists, clusters.distances_, atol=1e-4)
