@@ -173,6 +173,9 @@ def table(results: dict, args) -> str:
         lines += ["", f"Kept for assign: {r[next(iter(RECIPES))]['bytes_per_row']:.0f} bytes per fitted row (float16 rows, "
                   "int64 label, 10 float32 UMAP coordinates). k-means on every row, NMI: "
                   f"umap {_ms(r['umap'])}, none {_ms(r['none'])}.", ""]
+    lines.append("Decided: one voter, the nearest fitted row (audioclust/cluster/neighbours.py K = 1): it keeps every fitted row's "
+                 "cluster, while 5 or 15 voters lose some of them and raise no held-out NMI by more than its spread; "
+                 "rows kept as float16 (every figure equal to float32's).")
     return "\n".join(lines)
 
 
