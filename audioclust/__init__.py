@@ -1,20 +1,21 @@
 """audioclust: group audio recordings by how they sound.
 
 The Python API (docs/api.md; audioclust/api.py), imported on first use so that `import audioclust` stays cheap:
-audioclust.embed(...), audioclust.cluster(...), write_outputs, export, Embeddings, Clusters."""
+audioclust.embed(...), audioclust.cluster(...), audioclust.search(...), write_outputs, export, Embeddings, Clusters, Windowing."""
 from __future__ import annotations
 
 import types
 from typing import TYPE_CHECKING, Any
 
-from audioclust import cluster as _cluster_package  # both __init__ files are a docstring: cheap
+from audioclust import cluster as _cluster_package  # their __init__ files are a docstring: cheap
 from audioclust import embed as _embed_package
+from audioclust import search as _search_package
 
 __version__ = "0.1.0"
-__all__ = ["Clusters", "Embeddings", "cluster", "embed", "export", "write_outputs"]
+__all__ = ["Clusters", "Embeddings", "Matches", "Windowing", "cluster", "embed", "export", "search", "write_outputs"]
 
 if TYPE_CHECKING:
-    from audioclust.api import Clusters, Embeddings, cluster, embed, export, write_outputs  # noqa: F811
+    from audioclust.api import Clusters, Embeddings, Matches, Windowing, cluster, embed, export, search, write_outputs  # noqa: F811
 
 
 class _Step(types.ModuleType):
@@ -27,7 +28,7 @@ class _Step(types.ModuleType):
         return getattr(api, self.__name__.rsplit(".", 1)[1])(*args, **kwargs)
 
 
-_cluster_package.__class__ = _embed_package.__class__ = _Step
+_cluster_package.__class__ = _embed_package.__class__ = _search_package.__class__ = _Step
 
 
 def __getattr__(name: str) -> Any:

@@ -357,3 +357,86 @@ def npz_bytes(state: Mapping[str, np.ndarray]) -> bytes:
     savez: Any = np.savez   # numpy's stub types **kwds as its allow_pickle
     savez(buf, **state)
     return buf.getvalue()
+
+
+@dataclass(frozen=True, eq=False)
+class Matches:
+    """audioclust.search's answer: one line per query and neighbour, nearest first. query: which query (0..m-1, in
+    the order given); rank: 1 = nearest; row: the neighbour's row in the searched set; distance: Euclidean in the
+    index's space (default: the clusters', 0 to 2). path, offset, duration, label: the neighbour's, when the set
+    searched is Embeddings; query_path, query_offset: the query's, when it is Embeddings or rows of the set."""
+    query: np.ndarray
+    rank: np.ndarray
+    row: np.ndarray
+    distance: np.ndarray
+    path: tuple[str, ...] = ()
+    offset: np.ndarray | None = None
+    duration: np.ndarray | None = None
+    label: tuple[str, ...] = ()
+    query_path: tuple[str, ...] = ()
+    query_offset: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def columns(self) -> dict[str, Any]:
+        """The filled columns, in table order: query, query_path, query_offset, rank, row, distance, path, offset,
+        duration, label."""
+        order = ["query", "query_path", "query_offset", "rank", "row", "distance", "path", "offset", "duration", "label"]
+        return {k: getattr(self, k) for k in order if getattr(self, k) is not None and len(getattr(self, k))}
+
+    def to_pandas(self) -> Any:
+        """A DataFrame of columns()."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("Matches.to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame({k: list(v) if isinstance(v, tuple) else v for k, v in self.columns().items()})
+
+
+def search(embeddings: Embeddings | np.ndarray, query: Embeddings | np.ndarray | int | Sequence[int], n: int = 10, *,
+           space: str = "l2", index: Any = None, gpu: str = "auto") -> Matches:
+    """The n nearest rows of `embeddings` (Embeddings or an (n, d) array) to each query: vectors ((m, d) or (d,)
+    floats), row ids of the set (integers: each row's own row left out of its answer) or Embeddings of query audio
+    (embedded with the same encoder). index: an audioclust.search.index.Index of these rows, built once for many
+    searches (else built here: exact up to 100k rows, IVF above; space: l2 = the clusters', cosine, standard, none)."""
+    from audioclust.search.index import Index
+
+    checks.number("n", n, integer=True)
+    x = _array(embeddings)
+    if index is None:
+        index = Index.build(x, space=space)
+    elif len(index) != len(x):
+        raise ConfigError(f"index has {len(index)} rows, the embeddings {len(x)}: build it from these embeddings")
+    meta = embeddings if isinstance(embeddings, Embeddings) else None
+    rows: np.ndarray | None = None
+    qpath: tuple[str, ...] = ()
+    qoffset: np.ndarray | None = None
+    if isinstance(query, Embeddings):
+        if meta is not None and query.encoder != meta.encoder:
+            raise ConfigError(f"query embedded with {query.encoder}, the set with {meta.encoder}: embed both with one encoder")
+        q, qpath, qoffset = query.vectors, query.path, query.offset
+    else:
+        q = np.asarray(query)
+        if q.ndim <= 1 and q.dtype.kind in "iu":   # row ids
+            rows = q.reshape(-1).astype(np.int64)
+            if len(rows) and (rows.min() < 0 or rows.max() >= len(x)):
+                raise ConfigError(f"query rows must be between 0 and {len(x) - 1}")
+            q = x[rows]
+            if meta is not None:
+                qpath, qoffset = tuple(meta.path[r] for r in rows), meta.offset[rows]
+    if not np.size(q):
+        raise ConfigError("search: no query (an empty array or list)")
+    found = index.search(q, n + (rows is not None), gpu=gpu)
+    keep = found.ids >= 0
+    if rows is not None:
+        keep &= found.ids != rows[:, None]
+    ranks = np.cumsum(keep, axis=1)
+    keep &= ranks <= n
+    qi, col = np.nonzero(keep)
+    row = found.ids[qi, col]
+    return Matches(qi.astype(np.int64), ranks[qi, col].astype(np.int64), row, found.distances[qi, col],
+                   tuple(meta.path[r] for r in row) if meta is not None else (),
+                   meta.offset[row] if meta is not None else None, meta.duration[row] if meta is not None else None,
+                   tuple(meta.label[r] for r in row) if meta is not None and meta.label else (),
+                   tuple(qpath[i] for i in qi) if qpath else (), qoffset[qi] if qoffset is not None else None)

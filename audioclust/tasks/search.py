@@ -1,0 +1,40 @@
+"""The search task: the nearest rows of a previous fit (audioclust-cluster's embeddings.npy and assignments.csv) to
+a row of it (a file, and an offset into it) or to a cluster (the mean of its rows), printed and written to
+neighbours.csv in the task's output folder (docs/api.md "Search by example").
+
+    audioclust-search fit_dir=<a cluster output folder> query.path=dog_3.wav [query.offset=2.0] [n=20]
+    audioclust-search fit_dir=<...> query.cluster=4
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from audioclust import checks, io
+from audioclust.api import search as find
+from audioclust.search.fit import query_rows, read_fit
+from audioclust.search.index import SPACES
+
+FIELDS = ["rank", "path", "offset", "cluster", "distance", "label"]
+
+
+def search(cfg: DictConfig) -> Path:
+    n = checks.number("n", cfg.n, integer=True)
+    fit = read_fit(cfg.fit_dir)
+    rows = query_rows(fit, cfg.query.path, cfg.query.offset, cfg.query.cluster)
+    q = rows if cfg.query.cluster is None else np.asarray(fit.vectors[rows], np.float32).mean(0)
+    m = find(fit.vectors, q, n=n, space=checks.choice("space", cfg.space, SPACES))
+    found = [{"rank": int(k), "path": fit.path[r], "offset": round(float(fit.offset[r]), 3), "cluster": int(fit.cluster[r]),
+              "distance": round(float(d), 5), "label": fit.label[r]} for k, r, d in zip(m.rank, m.row, m.distance)]
+    what = f"cluster {cfg.query.cluster} (the mean of its {len(rows)} rows)" if cfg.query.cluster is not None else \
+        f"{fit.path[rows[0]]} at {fit.offset[rows[0]]:.3f} s"
+    print(f"the {len(found)} nearest of {len(fit.path)} rows to {what}:")
+    print(f"{'rank':>4}  {'distance':>8}  {'cluster':>7}  {'offset':>8}  path")
+    for f in found:
+        print(f"{f['rank']:>4}  {f['distance']:>8.4f}  {f['cluster']:>7}  {f['offset']:>8.3f}  {f['path']}")
+    out = Path(cfg.paths.output_dir)
+    io.write_csv(out / "neighbours.csv", found, FIELDS)
+    print(f"neighbours.csv in {out}")
+    return out
