@@ -1,19 +1,24 @@
 """FAISS k-means (audioclust's fit_kmeans + streamed assign) versus scikit-learn KMeans, same points.
 
-    python bench/kmeans.py [--sizes 100000 1000000] [--k 300] [--threads 1] [--sklearn-full-sizes 100000]
-Two sets of 64-d points: separated (scikit-learn make_blobs, k centres, cluster_std 4: real clusters, where the
-initialisation decides) and overlapping (k unit-variance blobs with centres uniform in [-1, 1]^64: heavy overlap,
-where the iterations decide). Wall time (train + assign every point) and final inertia over all points, as ratios
-to sklearn's. Then peak memory of the 1M-point run from a memory-mapped .npy in a fresh process, and of the
-cluster path (preprocess=standard, k-means with the 100k settings, assign: pipeline.Stage.fit) on 1M x 1,536
-float32 rows (5.7 GiB, generated in chunks into a .npy under --tmp and memory-mapped), with --baseline DIR also
-on an older checkout of the code (e.g. `git worktree add /tmp/before <commit>`), side by side.
-Writes the sections 'k-means' and 'Memory of k-means' of BENCHMARKS.md.
+    taskset -c 1 python bench/kmeans.py [--n 100000] [--k 256] [--stds 4 8 12] [--seeds 0 1 2] [--threads 1]
+Structures side by side: 64-d points of scikit-learn make_blobs(n, centers=300, cluster_std=s) for each s (4:
+blobs well apart, the initialisation decides; 12: heavy overlap, Lloyd converges slowly and the iterations
+decide), plus `uniform` (300 unit-variance blobs with centres uniform in [-1, 1]^64), clustered into k=256. For
+each structure and seed (the data's and both methods' seed), sklearn and every FAISS variant run one after the
+other; wall and CPU time (train + assign every point) as ratios to sklearn's over the seeds, inertia over all
+points against sklearn's, the mean over the seeds. Then peak memory of the 1M-point run from a memory-mapped .npy
+in a fresh process, and of the cluster path (preprocess=standard, k-means with the 100k settings, assign:
+pipeline.Stage.fit) on 1M x 1,536 float32 rows (5.7 GiB, generated in chunks into a .npy under --tmp and
+memory-mapped), with --baseline DIR also on an older checkout of the code (e.g. `git worktree add /tmp/before
+<commit>`), side by side. Writes the sections 'k-means' and 'Memory of k-means' of BENCHMARKS.md (--speed-only,
+--memory-only: one of them).
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,44 +28,38 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, PeakAnon, machine, peak_rss_mb, write_section
 
-from audioclust.cluster.kmeans import assign, fit_kmeans
+if "--blas-child" in sys.argv:   # FAISS's OpenBLAS with the kernels named there (its own detection: "auto")
+    core = sys.argv[sys.argv.index("--blas-child") + 1]
+    os.environ["OPENBLAS_CORETYPE"] = "" if core == "auto" else core   # set: kmeans.py leaves it alone
+from audioclust.cluster.kmeans import assign, fit_kmeans  # noqa: E402  (before faiss: it picks FAISS's kernels)
 
-# the README's settings for 100k+ embeddings (kmeans.*), measured here
-LARGE = dict(mppc=128, init="greedy", nredo=1, niter=10, refine=1, trials=16, relax=1.5)
-FORMER = dict(LARGE, niter=16, trials=24, relax=1.0)   # the 100k settings before kmeans.relax
-LARGE_LABEL = ("**greedy k-means++, 16 trials, sample 128/centroid, 10 over-relaxed it. (relax=1.5), + 1 full Lloyd "
-               "step (the 100k settings)**")
+# the 100k+ settings of docs/scale.md (kmeans.*), measured here; batch: kmeans.batch_points_per_centroid
+LARGE = dict(mppc=256, init="greedy", nredo=1, niter=20, refine=1, trials=16, relax=1.3, batch=64)
+FORMER = dict(mppc=128, init="greedy", nredo=1, niter=10, refine=1, trials=16, relax=1.5, batch=None)
+LARGE_LABEL = ("**greedy k-means++, sample 256/centroid, 20 over-relaxed it. (relax=1.3) each on a fresh batch of "
+               "64/centroid, + 1 full Lloyd step (the 100k settings)**")
 # (label, fit_kmeans settings); mppc=None: every point. trials: greedy's candidates per step (None: 2 + ln k)
-VARIANTS = [("FAISS random init, sample 128/centroid, 12 it., + 1 full Lloyd step (the first 100k settings)",
-             dict(mppc=128, init="random", nredo=1, niter=12, refine=1, trials=None, relax=1.0)),
+VARIANTS = [(LARGE_LABEL, LARGE),
+            ("greedy k-means++, sample 128/centroid, 10 over-relaxed it. (relax=1.5), + 1 full Lloyd step (the "
+             "former 100k settings)", FORMER),
+            ("the 100k settings, every iteration on the whole sample (no batches)", dict(LARGE, batch=None)),
+            ("the 100k settings, plain iterations (relax=1)", dict(LARGE, relax=1.0)),
+            ("the 100k settings, 16 iterations", dict(LARGE, niter=16)),
+            ("the 100k settings, 2 full Lloyd steps (refine=2)", dict(LARGE, refine=2)),
+            ("the 100k settings, sample 128/centroid (the former sample)", dict(LARGE, mppc=128)),
             ("FAISS k-means++ init (FAISS's), sample 256/centroid, 20 it.",
-             dict(mppc=256, init="kmeans++", nredo=1, niter=20, refine=0, trials=None, relax=1.0)),
-            ("greedy k-means++, 2 + ln k trials (sklearn's), sample 128/centroid, 16 it., + 1 full Lloyd step",
-             dict(FORMER, trials=None)),
-            ("greedy k-means++, 24 trials, sample 128/centroid, 16 it., + 1 full Lloyd step (the former 100k "
-             "settings)", FORMER),
-            (LARGE_LABEL, LARGE),
-            ("greedy k-means++, 16 trials, sample 128/centroid, 10 plain it., + 1 full Lloyd step (no relax)",
-             dict(LARGE, relax=1.0)),
-            ("greedy k-means++, 16 trials, sample 128/centroid, 8 over-relaxed it. (relax=1.5), + 1 full Lloyd step",
-             dict(LARGE, niter=8)),
-            ("greedy k-means++, 24 trials, sample 128/centroid, 10 over-relaxed it. (relax=1.5), + 1 full Lloyd "
-             "step", dict(LARGE, trials=24)),
-            ("greedy k-means++, 24 trials, sample 256/centroid, 20 it., + 1 full Lloyd step",
-             dict(FORMER, mppc=256, niter=20))]
-KINDS = ("separated", "overlapping")
+             dict(mppc=256, init="kmeans++", nredo=1, niter=20, refine=0, trials=None, relax=1.0, batch=None))]
 
 
-def blobs(n: int, k: int, seed: int = 0, kind: str = "overlapping") -> np.ndarray:
-    """separated: make_blobs(n, 64, centers=k, cluster_std=4) (centres uniform in [-10, 10]^64: well apart, so
-    a centroid missing from a blob, or two in one, stays; the initialisation decides). overlapping: k unit-variance
-    blobs with centres uniform in [-1, 1]^64, like embeddings without structure (the iterations decide)."""
-    if kind == "separated":
+def blobs(n: int, k: int, seed: int = 0, kind: str = "uniform", d: int = 64) -> np.ndarray:
+    """kind 'std=<s>': make_blobs(n, d, centers=k, cluster_std=s) (centres uniform in [-10, 10]^d). 'uniform': k
+    unit-variance blobs with centres uniform in [-1, 1]^d, like embeddings without structure."""
+    if kind.startswith("std="):
         from sklearn.datasets import make_blobs
 
-        return make_blobs(n, 64, centers=k, cluster_std=4.0, random_state=seed)[0].astype(np.float32)
+        return make_blobs(n, d, centers=k, cluster_std=float(kind[4:]), random_state=seed)[0].astype(np.float32)
     rng = np.random.default_rng(seed)
-    centers = rng.uniform(-1, 1, (k, 64)).astype(np.float32)
+    centers = rng.uniform(-1, 1, (k, d)).astype(np.float32)
     x = centers[rng.integers(0, k, n)]
     x += rng.standard_normal(x.shape, dtype=np.float32)
     return x
@@ -71,26 +70,31 @@ def inertia(x, centroids) -> float:
     return float((d.astype(np.float64) ** 2).sum())
 
 
-def run_faiss(x, k, v: dict, threads: int) -> tuple[float, float, float]:
+def fit(x, k, v: dict, seed: int = 0):
+    """fit_kmeans with a VARIANTS entry."""
+    return fit_kmeans(x, k, niter=v["niter"], nredo=v["nredo"], init=v["init"], gpu=False, refine=v["refine"],
+                      max_points_per_centroid=v["mppc"] or len(x) // k + 1, n_local_trials=v["trials"],
+                      relax=v["relax"], batch_points_per_centroid=v["batch"], seed=seed)
+
+
+def run_faiss(x, k, v: dict, threads: int, seed: int = 0) -> tuple[float, float, float]:
     """(wall s, CPU s of this process, inertia)."""
     from threadpoolctl import threadpool_limits
 
     t, c = time.perf_counter(), time.process_time()
     with threadpool_limits(threads):  # numpy's BLAS (greedy seeding), as sklearn's
-        cen = fit_kmeans(x, k, niter=v["niter"], nredo=v["nredo"], init=v["init"], gpu=False, refine=v["refine"],
-                         max_points_per_centroid=v["mppc"] or len(x) // k + 1, n_local_trials=v["trials"],
-                         relax=v["relax"])
+        cen = fit(x, k, v, seed)
         assign(x, cen, gpu=False)
     return time.perf_counter() - t, time.process_time() - c, inertia(x, cen)
 
 
-def run_sklearn(x, k, threads, max_iter=20, tol=0.0) -> tuple[float, float, float, int]:
+def run_sklearn(x, k, threads, max_iter=20, tol=0.0, seed=0) -> tuple[float, float, float, int]:
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     t, c = time.perf_counter(), time.process_time()
     with threadpool_limits(threads):
-        km = KMeans(k, init="k-means++", n_init=1, max_iter=max_iter, tol=tol, random_state=0).fit(x)
+        km = KMeans(k, init="k-means++", n_init=1, max_iter=max_iter, tol=tol, random_state=seed).fit(x)
         km.predict(x)
     return (time.perf_counter() - t, time.process_time() - c, inertia(x, km.cluster_centers_.astype(np.float32)),
             int(km.n_iter_))
@@ -103,7 +107,7 @@ def memory_child(path: str, k: int, niter: int, mppc: int, init: str) -> dict:
     x = np.load(path, mmap_mode="r")
     t = time.perf_counter()
     cen = fit_kmeans(x, k, niter=niter, max_points_per_centroid=mppc, init=init, gpu=False, refine=1,
-                     n_local_trials=LARGE["trials"], relax=LARGE["relax"])
+                     n_local_trials=LARGE["trials"], relax=LARGE["relax"], batch_points_per_centroid=LARGE["batch"])
     labels, _ = assign(x, cen)
     wall = time.perf_counter() - t
     anon.done.set()
@@ -139,6 +143,9 @@ def stage_child(path: str, k: int, labels_path: str, baseline: str | None) -> di
     x = np.load(path, mmap_mode="r")
     km = dict(init=LARGE["init"], nredo=LARGE["nredo"], max_points_per_centroid=LARGE["mppc"], niter=LARGE["niter"],
               relax=LARGE["relax"], refine=LARGE["refine"])
+    from audioclust.cluster import kmeans
+    if "batch_points_per_centroid" in inspect.signature(kmeans.fit_kmeans).parameters:   # a --baseline may predate it
+        km["batch_points_per_centroid"] = LARGE["batch"]
     try:   # the method as an object (audioclust/cluster/methods.py); a --baseline from before it: a dict of options
         from audioclust.cluster.methods import KMeans
         stage = pipeline.Stage("standard", None, KMeans(seed=0, gpu=False, **km), seed=0)
@@ -156,18 +163,27 @@ def stage_child(path: str, k: int, labels_path: str, baseline: str | None) -> di
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    ap.add_argument("--k", type=int, default=300)
+    ap.add_argument("--n", type=int, default=100_000, help="points of each structure in the speed section")
+    ap.add_argument("--k", type=int, default=256, help="clusters in the speed section")
+    ap.add_argument("--centers", type=int, default=300, help="blobs of each structure")
+    ap.add_argument("--stds", type=float, nargs="+", default=[4.0, 8.0, 12.0], help="make_blobs cluster_std values")
+    ap.add_argument("--no-uniform", action="store_true", help="leave out the uniform-centres structure")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="data and method seeds (mean over them)")
     ap.add_argument("--threads", type=int, default=1, help="threads of FAISS (OpenMP) and of sklearn (threadpoolctl)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per method up to 100k points (median time)")
-    ap.add_argument("--sklearn-full-sizes", type=int, nargs="*", default=[100_000],
-                    help="sizes at which sklearn also runs with its defaults (max_iter=300, tol=1e-4), once")
+    ap.add_argument("--memory-n", type=int, default=1_000_000, help="points of the 64-d memory run")
+    ap.add_argument("--memory-k", type=int, default=300, help="clusters of the memory runs")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed section")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory section")
     ap.add_argument("--wide", type=int, nargs=2, default=[1_000_000, 1536], metavar=("N", "D"),
                     help="rows and dims of the cluster-path memory run (0 0: skip it)")
     ap.add_argument("--baseline", help="a checkout of older code: the cluster-path memory run on it too, side by side")
     ap.add_argument("--tmp", default=tempfile.gettempdir(), help="where the memory runs' .npy files go (GiB)")
+    ap.add_argument("--out", help="write the speed section to this file instead of BENCHMARKS.md")
+    ap.add_argument("--section", default="k-means", help="the speed section's title (e.g. 'Large k-means' for "
+                    "--n 1000000; a title starting with 'k-means' would be replaced by the default run's)")
+    ap.add_argument("--blas", nargs="*", default=["auto"], help="also the 100k settings (former and new) in a fresh "
+                    "process with FAISS's OpenBLAS on these kernels (auto: its own detection), beside sklearn's times")
+    ap.add_argument("--blas-child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--stage-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -175,90 +191,104 @@ def main() -> None:
 
     faiss.omp_set_num_threads(args.threads)
     if args.stage_child:
-        print(json.dumps(stage_child(args.stage_child[0], args.k, args.stage_child[1], args.stage_child[2] or None)))
+        print(json.dumps(stage_child(args.stage_child[0], args.memory_k, args.stage_child[1],
+                                     args.stage_child[2] or None)))
+        return
+    if args.blas_child:
+        _, kind, seed = args.blas_child
+        x = blobs(args.n, args.centers, int(seed), kind)
+        print(json.dumps({"blas": faiss_blas(), "runs": [run_faiss(x, args.k, v, args.threads, int(seed))
+                                                         for v in (LARGE, FORMER)]}))
         return
     if args.child:
-        print(json.dumps(memory_child(args.child[0], args.k, LARGE["niter"], int(args.child[1]), args.child[2])))
+        print(json.dumps(memory_child(args.child[0], args.memory_k, LARGE["niter"], int(args.child[1]),
+                                      args.child[2])))
         return
     if not args.memory_only:
         speed(args)
-    memory(args)
+    if not args.speed_only:
+        memory(args)
+
+
+def faiss_blas() -> str:
+    """The kernels of FAISS's own OpenBLAS (threadpoolctl), e.g. SkylakeX; Prescott is its SSE3 fallback."""
+    from threadpoolctl import threadpool_info
+
+    found = [i.get("architecture") for i in threadpool_info()
+             if i.get("internal_api") == "openblas" and "faiss" in i.get("filepath", "")]
+    return found[0] if found else "unknown (no OpenBLAS of FAISS's own)"
 
 
 def speed(args) -> None:
-    lines = [f"## k-means (64-d, k={args.k}; {machine()})", "",
-             "Time = train + assign every point, median of "
-             f"{args.repeats} runs up to 100k points, sklearn and FAISS runs interleaved (the machine is shared), "
-             "1 run at 1M; inertia = sum of squared distances of every point to its nearest centroid, over all "
-             "points for every method. Reference: scikit-learn KMeans(init='k-means++' (greedy, 2 + ln k trials), "
-             "n_init=1, max_iter=20, tol=0, random_state=0). `sklearn defaults`: the same with max_iter=300, "
-             "tol=1e-4 (run once). "
-             f"FAISS (OpenMP), numpy and sklearn (BLAS, threadpoolctl) all with {args.threads} thread(s) (on this loaded 2-core machine 2 threads were "
-             "slower for both). Greedy k-means++ seeds on 16 rows per centroid of the FAISS sample "
-             "(audioclust's greedy_kmeanspp, on CPU), then FAISS trains from those centroids. Speed-up, CPU time: "
-             "the same ratio in CPU seconds of the process (less sensitive to the machine's load).", "",
-             "Sets: **separated** = make_blobs(n, 64, centers=k, cluster_std=4): real clusters, the initialisation "
-             "decides (a blob left without a centroid stays so); **overlapping** = k unit-variance blobs with "
-             "centres uniform in [-1, 1]^64: the iterations decide.", "",
-             "| points | set | method | time (s) | speed-up vs sklearn | speed-up, CPU time | inertia vs sklearn | "
-             "inertia vs sklearn defaults |", "|---|---|---|---|---|---|---|---|"]
-    verdicts = []
-    for n in args.sizes:
-        for kind in args.kinds:
-            x = blobs(n, args.k, kind=kind)
-            reps = args.repeats if n <= 100_000 else 1
-            runs = {"sk": []} | {label: [] for label, _ in VARIANTS}
-            for _ in range(reps):  # interleaved, so that a change of load hits every method alike
-                runs["sk"].append(run_sklearn(x, args.k, args.threads)[:3])
-                for label, v in VARIANTS:
-                    runs[label].append(run_faiss(x, args.k, v, args.threads))
-            # median wall and CPU seconds; inertia is deterministic for a seed
-            med = {m: (float(np.median([r[0] for r in rs])), float(np.median([r[1] for r in rs])), rs[-1][2])
-                   for m, rs in runs.items()}
-            t_sk, c_sk, in_sk = med["sk"]
-            full = None
-            if n in args.sklearn_full_sizes:
-                t_full, c_full, in_full, it_full = run_sklearn(x, args.k, args.threads, max_iter=300, tol=1e-4)
-                full = in_full
-
-            def rel(i, ref):
-                return f"{100 * (i / ref - 1):+.2f}%" if ref else "-"
-
-            lines.append(f"| {n:,} | {kind} | scikit-learn KMeans, max_iter=20 (reference) | {t_sk:.2f} | 1.0x | "
-                         f"1.0x | +0.00% | {rel(in_sk, full)} |")
-            if full:
-                lines.append(f"| {n:,} | {kind} | scikit-learn KMeans defaults (max_iter=300, tol=1e-4: "
-                             f"{it_full} it.) | {t_full:.2f} | {t_sk / t_full:.1f}x | {c_sk / c_full:.1f}x | "
-                             f"{rel(in_full, in_sk)} | +0.00% |")
-            print(*lines[-2:], sep="\n", flush=True)
-            ok = []
-            for label, _ in VARIANTS:
-                t, c, i = med[label]
-                lines.append(f"| {n:,} | {kind} | {label} | {t:.2f} | {t_sk / t:.1f}x | {c_sk / c:.1f}x | "
-                             f"{rel(i, in_sk)} | {rel(i, full)} |")
-                print(lines[-1], flush=True)
-                if i / in_sk - 1 <= 0.01:
-                    ok.append((t_sk / t, label.strip("*")))
-            best = max(ok) if ok else None
-            t_l, c_l, i_l = med[LARGE_LABEL]
-            meets = t_sk / t_l >= 10 and i_l <= 1.01 * in_sk
-            verdicts.append(f"- {n:,} points, {kind}: the 100k settings {t_sk / t_l:.2f}x (CPU time "
-                            f"{c_sk / c_l:.2f}x) at {rel(i_l, in_sk)} ({'meet' if meets else 'miss'} >= 10x within "
-                            "1%); " + (f"fastest at most 1% above sklearn's inertia: {best[1]}, {best[0]:.2f}x"
-                                       if best else "no FAISS variant at most 1% above sklearn's inertia"))
+    kinds = [f"std={s:g}" for s in args.stds] + ([] if args.no_uniform else ["uniform"])
+    runs = {kind: {m: [] for m in ["sk"] + [label for label, _ in VARIANTS]} for kind in kinds}
+    for kind in kinds:
+        for seed in args.seeds:   # one after the other for each seed, so that a change of load hits every method
+            x = blobs(args.n, args.centers, seed, kind)
+            runs[kind]["sk"].append(run_sklearn(x, args.k, args.threads, seed=seed)[:3])
+            for label, v in VARIANTS:
+                runs[kind][label].append(run_faiss(x, args.k, v, args.threads, seed))
+            for core in args.blas:
+                r = child("--n", str(args.n), "--k", str(args.k), "--centers", str(args.centers), "--threads",
+                          str(args.threads), "--blas-child", core, kind, str(seed))
+                for what, run in zip(("the 100k settings", "the former 100k settings"), r["runs"]):
+                    how = "its own detection" if core == "auto" else f"OPENBLAS_CORETYPE={core}"
+                    runs[kind].setdefault(f"{what}, FAISS's OpenBLAS on its {r['blas']} kernels ({how})", []).append(run)
+            print(kind, seed, {m[:40]: [round(r, 3) for r in rs[-1]] for m, rs in runs[kind].items()}, flush=True)
             del x
-    lines += ["", *verdicts, "", "On separated blobs the initialisation decides: random and FAISS's k-means++ "
-              "starts leave blobs without a centroid (or put two in one) and no Lloyd iteration moves a centroid "
-              "across the gap. Greedy k-means++ (each step keeps the best of several D^2-sampled candidates) seeds "
-              "on a few thousand rows in a fraction of a second; more candidates per step than sklearn's 2 + ln k "
-              "cost little on so few rows and are what gets below sklearn's inertia. On overlapping blobs the "
-              "iterations decide and Lloyd converges slowly: the sample (128/centroid) keeps them cheap, "
-              "over-relaxed iterations (kmeans.relax=1.5: each centroid moves 1.5x the way to the mean of its "
-              "points, the last iteration plain) get as far in 10 iterations as plain ones in about 16, and one "
-              "full Lloyd step over every point (kmeans.refine) wins back most of what the sample lost. Every "
-              "method runs one thread, so CPU time is the same work measured without the other processes' share "
-              "of the machine."]
-    write_section("k-means", "\n".join(lines) + "\n")
+    pinned = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    names = {kind: (f"cluster_std={kind[4:]}" if kind != "uniform" else "uniform centres") for kind in kinds}
+    lines = [f"## {args.section} ({args.n:,} points, 64-d, {args.centers} blobs, k={args.k}; {machine()})", "",
+             f"`taskset -c 1 python {' '.join(sys.argv)}` (this process pinned to CPU core(s) {pinned}). "
+             f"Structures: scikit-learn make_blobs(n, 64, centers={args.centers}, cluster_std=s) (centres uniform in "
+             "[-10, 10]^64; s=4: blobs apart, the initialisation decides; s=12: heavy overlap, Lloyd converges "
+             f"slowly and the iterations decide) and `uniform centres` ({args.centers} unit-variance blobs, centres "
+             f"uniform in [-1, 1]^64), k={args.k}. For each structure and seed {args.seeds} (the data's, sklearn's "
+             "random_state and FAISS's seed) sklearn and every FAISS variant run one after the other in this "
+             "process. Reference: scikit-learn KMeans(init='k-means++' (greedy, 2 + ln k trials), n_init=1, "
+             f"max_iter=20, tol=0). sklearn (BLAS and OpenMP, threadpoolctl), numpy (greedy seeding) and FAISS "
+             f"(faiss.omp_set_num_threads) all with {args.threads} thread(s); FAISS's own OpenBLAS ran its "
+             f"{faiss_blas()} kernels (kmeans.py sets OPENBLAS_CORETYPE before FAISS loads: faiss_backend.py "
+             "openblas_coretype). Time = train + assign every point. Each cell: **speed-up in wall time / in CPU time "
+             "of the process** (sum of sklearn's seconds over the seeds / the method's) **/ inertia vs sklearn** "
+             "(sum of squared distances of every point to its nearest centroid, relative to sklearn's on the same "
+             "points, mean over the seeds; the worst seed in brackets).", ""]
+    head = "| method | " + " | ".join(names[k] for k in kinds) + " |"
+    lines += [head, "|---" * (len(kinds) + 1) + "|"]
+    sk = {kind: np.array(runs[kind]["sk"]) for kind in kinds}
+    lines.append("| scikit-learn KMeans, max_iter=20 (reference): wall / CPU seconds, mean over the seeds | " +
+                 " | ".join(f"{sk[k][:, 0].mean():.2f} s / {sk[k][:, 1].mean():.2f} s" for k in kinds) + " |")
+    cells, verdicts = {}, []
+    for label in [m for m in runs[kinds[0]] if m != "sk"]:
+        row = []
+        for kind in kinds:
+            r = np.array(runs[kind][label])
+            wall, cpu = sk[kind][:, 0].sum() / r[:, 0].sum(), sk[kind][:, 1].sum() / r[:, 1].sum()
+            rel = 100 * (r[:, 2] / sk[kind][:, 2] - 1)
+            cells[label, kind] = (wall, cpu, rel.mean(), rel.max())
+            row.append(f"{wall:.1f}x / {cpu:.1f}x / {rel.mean():+.2f}% ({rel.max():+.2f}%)")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    for label, what in ((LARGE_LABEL, "the 100k settings"), (VARIANTS[1][0], "the former 100k settings")):
+        parts = []
+        for kind in kinds:
+            wall, cpu, rel, worst = cells[label, kind]
+            ok = min(wall, cpu) >= 10 and rel <= 1
+            parts.append(f"{names[kind]} {wall:.1f}x (CPU {cpu:.1f}x) at {rel:+.2f}% ({'meets' if ok else 'misses'})")
+        verdicts.append(f"- {what}: " + "; ".join(parts) + " (target: >= 10x in wall and in CPU time, the mean "
+                        "inertia at most 1% above sklearn's).")
+    lines += ["", *verdicts, "",
+              "On blobs apart (cluster_std=4) the initialisation decides, and greedy k-means++ (each step keeps the "
+              "best of 16 D^2-sampled candidates) seeded on 16 rows per centroid of the sample gets there. On "
+              "overlapping blobs (cluster_std=12) Lloyd converges slowly (sklearn needs its 20 full iterations) and "
+              "the sample decides: iterations on one fixed sample of 128 rows per centroid fit that sample's noise, "
+              "which the one full Lloyd step (kmeans.refine) does not undo (the former settings' row). With "
+              "kmeans.batch_points_per_centroid=64 each iteration draws a fresh batch of 64 rows per centroid from "
+              "the sample of 256: an iteration costs a quarter of one on the whole sample, and with fresh rows every "
+              "iteration there is no one sample's noise to fit, so 20 cheap iterations (each moving a centroid 1.3x "
+              "the way to its batch mean, the last plain) and one full step end near sklearn's inertia for about the "
+              "former settings' time (the rows without batches, with plain iterations, with fewer iterations or the "
+              "former sample show what each part gives)."]
+    write_section(args.section, "\n".join(lines) + "\n", args.out)
     print("\n".join(lines))
 
 
@@ -271,15 +301,16 @@ def child(*argv: str) -> dict:
 
 
 def memory(args) -> None:
-    n = max(args.sizes)
+    n = args.memory_n
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         path = f"{tmp}/x.npy"
-        np.save(path, blobs(n, args.k))
-        m = child("--k", str(args.k), "--threads", str(args.threads), "--child", path, str(LARGE["mppc"]), LARGE["init"])
+        np.save(path, blobs(n, args.memory_k))
+        m = child("--memory-k", str(args.memory_k), "--threads", str(args.threads), "--child", path, str(LARGE["mppc"]),
+                  LARGE["init"])
     text = [f"## Memory of k-means ({machine()})", "",
             f"{m['n']:,} points (overlapping set) memory-mapped from a {m['file_mb']:.0f} MiB .npy in a fresh process, "
-            f"k={args.k}, the 100k settings (greedy k-means++, sample {LARGE['mppc']}/centroid, {LARGE['niter']} "
-            f"iterations with relax={LARGE['relax']:g}, 1 full Lloyd step), train + "
+            f"k={args.memory_k}, the 100k settings (greedy k-means++, sample {LARGE['mppc']}/centroid, {LARGE['niter']} "
+            f"iterations with relax={LARGE['relax']:g} on batches of {LARGE['batch']}/centroid, 1 full Lloyd step), train + "
             f"assignment streamed in batches of 65,536: {m['wall_s']:.1f} s.", "",
             "| measure | MiB |", "|---|---|",
             f"| peak RSS before loading the points (interpreter, numpy, torch, FAISS) | {m['base_rss_mb']:.0f} |",
@@ -305,16 +336,16 @@ def wide_memory(args) -> list[str]:
     runs = {}
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         path = f"{tmp}/wide.npy"
-        wide_file(path, n, d, args.k)
+        wide_file(path, n, d, args.memory_k)
         for name, code in ([("before", args.baseline)] if args.baseline else []) + [("this code", "")]:
-            runs[name] = child("--k", str(args.k), "--threads", str(args.threads), "--stage-child", path,
+            runs[name] = child("--memory-k", str(args.memory_k), "--threads", str(args.threads), "--stage-child", path,
                                f"{tmp}/labels-{len(runs)}.npy", code)
             runs[name]["labels"] = np.load(f"{tmp}/labels-{len(runs) - 1}.npy")
             print(name, {k: v for k, v in runs[name].items() if k != "labels"}, flush=True)
     m = runs["this code"]
     lines = [f"The cluster path at {m['n']:,} x {m['d']:,} float32 rows ({m['file_mb'] / 1024:.1f} GiB .npy, "
              f"memory-mapped; overlapping set with per-dimension offsets and spreads): `pipeline.Stage.fit` with "
-             f"preprocess=standard, k={args.k}, the 100k settings, assignment of every row, in a fresh process "
+             f"preprocess=standard, k={args.memory_k}, the 100k settings, assignment of every row, in a fresh process "
              f"(FAISS {args.threads} thread(s), on CPU). The preprocessed rows (z, {m['z_mb'] / 1024:.1f} GiB) are the "
              "run's output (the scores, plots and map use them): the file's pages + z is the floor. Wall: the whole "
              "fit on the shared machine, whose load changed between the runs: not a speed comparison.", "",

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from audioclust.cluster.faiss_backend import openblas_coretype
 from audioclust.errors import ConfigError
+
+openblas_coretype()   # before this module's first `import faiss`: FAISS's own OpenBLAS on new Intel CPUs
 
 
 def use_gpu(gpu="auto") -> bool:
@@ -96,10 +99,23 @@ def check_relax(relax, init: str) -> None:
         raise ConfigError(f"kmeans.relax={relax} needs kmeans.init=greedy (FAISS's own inits train in one call)")
 
 
+def check_batch(batch, init: str) -> None:
+    """kmeans.batch_points_per_centroid: null (every iteration on the whole sample) or an integer >= 1, only with
+    init=greedy."""
+    if batch is None:
+        return
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ConfigError(f"kmeans.batch_points_per_centroid must be null or an integer >= 1, got {batch!r}")
+    if init != "greedy":
+        raise ConfigError(f"kmeans.batch_points_per_centroid={batch} needs kmeans.init=greedy (FAISS's own inits "
+                          "train in one call)")
+
+
 def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int = 0,
                max_points_per_centroid: int = 256, gpu="auto", verbose: bool = False,
                init: str = "random", refine: int = 0, init_points_per_centroid: int = 16,
-               n_local_trials: int | None = 16, relax: float = 1.0) -> np.ndarray:
+               n_local_trials: int | None = 16, relax: float = 1.0,
+               batch_points_per_centroid: int | None = None) -> np.ndarray:
     """Centroids (k, d), trained on at most k * max_points_per_centroid rows of x (a seeded sample; x may be
     memory-mapped). init: random | kmeans++ | afkmc2 (FAISS ClusteringInitMethod) | greedy: greedy_kmeanspp on
     max(k * init_points_per_centroid, 4096) rows of that sample (on CPU), with n_local_trials candidates per step
@@ -108,9 +124,14 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
     nredo: restarts (for greedy each from its own seeding), the lowest objective on the sample kept. gpu: auto | true | false; on GPU FAISS uses every
     visible GPU. verbose: FAISS prints each iteration (its progress).
     relax (init=greedy): over-relaxed iterations on the sample, each centroid moved `relax` times the step to the
-    mean of its points (1: plain Lloyd; the last iteration always plain); on slowly converging, overlapping data
-    1.5 with 10 iterations got about as low an inertia as 16 plain ones (bench/kmeans.py); on separated
-    clusters it changed nothing measurable. Same FAISS route (GPU or CPU), one FAISS iteration per call on one index.
+    mean of its points (1: plain Lloyd; the last iteration always plain): further per iteration on slowly
+    converging, overlapping data (BENCHMARKS.md "k-means"). Same FAISS route (GPU or CPU), one FAISS iteration per
+    call on one index.
+    batch_points_per_centroid (init=greedy; None: off): each sample iteration on its own seeded random batch of
+    k * this many rows of the sample (the same batches for every restart, so their last objectives compare), not the
+    whole sample: a batch iteration costs batch/sample of one, and fresh rows every iteration keep the centroids
+    from fitting one sample's noise (where fewer rows in a fixed sample would); on overlapping data this gets
+    further per second than fewer iterations on the whole sample (BENCHMARKS.md "k-means").
     refine: Lloyd iterations over every row afterwards (streamed), which recover most of what the sample lost."""
     import faiss
 
@@ -126,16 +147,19 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
     if init == "greedy" and int(init_points_per_centroid) < 1:
         raise ConfigError(f"kmeans.init_points_per_centroid must be >= 1, got {init_points_per_centroid}")
     check_relax(relax, init)
+    check_batch(batch_points_per_centroid, init)
     sample = training_sample(x, k, max_points_per_centroid, seed)
     if init == "greedy":
         best, init_rows = None, max(int(k) * int(init_points_per_centroid), 4096)
+        batch = int(k) * int(batch_points_per_centroid) if batch_points_per_centroid else len(sample)
+        batches = (batch, int(seed)) if batch < len(sample) else None
         shared = seeding_rows(sample) if len(sample) <= init_rows and nredo > 1 else None   # every restart seeds on all of it
         for r in range(max(int(nredo), 1)):
             rseed = int(seed) + 1000003 * r
             seeds = sample if shared else training_sample(sample, 1, init_rows, rseed)
             start = greedy_kmeanspp(seeds, int(k), rseed, n_local_trials, shared)
             obj, cen = _train_from(sample, start, int(niter), float(relax), rseed, bool(verbose),
-                                   int(max_points_per_centroid), use_gpu(gpu))
+                                   int(max_points_per_centroid), use_gpu(gpu), batches)
             if best is None or obj < best[0]:
                 best = (obj, cen)
         centroids = best[1]
@@ -149,18 +173,23 @@ def fit_kmeans(x: np.ndarray, k: int, niter: int = 50, nredo: int = 1, seed: int
     return centroids
 
 
-def _train_from(sample, start, niter: int, relax: float, seed: int, verbose: bool, mppc: int, gpu: bool):
-    """(objective, centroids) of FAISS k-means on the sample from `start`; with relax > 1 one FAISS iteration
-    per call on the same index (GPU or CPU), each but the last step scaled by relax."""
-    km = _kmeans(sample.shape[1], len(start), gpu, niter=niter if relax == 1 else 1, nredo=1, seed=seed,
+def _train_from(sample, start, niter: int, relax: float, seed: int, verbose: bool, mppc: int, gpu: bool,
+                batches: tuple[int, int] | None = None):
+    """(objective, centroids) of FAISS k-means on the sample from `start`; with relax > 1 or batches one FAISS
+    iteration per call on the same index (GPU or CPU), each but the last step scaled by relax.
+    batches: (rows, seed): each iteration on its own random batch of that many rows of the sample (rows in order)."""
+    one_call = relax == 1 and batches is None
+    km = _kmeans(sample.shape[1], len(start), gpu, niter=niter if one_call else 1, nredo=1, seed=seed,
                  verbose=verbose, max_points_per_centroid=mppc)
-    if relax == 1:
+    if one_call:
         obj = km.train(sample, init_centroids=start)
         return obj, np.asarray(km.centroids, dtype=np.float32)
+    rng = np.random.default_rng(batches[1]) if batches else None
     c = np.asarray(start, dtype=np.float32)
     n = max(niter, 1)
     for it in range(n):
-        obj = km.train(sample, init_centroids=c)
+        rows = sample if rng is None else sample[np.sort(rng.choice(len(sample), batches[0], replace=False))]
+        obj = km.train(rows, init_centroids=c)
         m = np.asarray(km.centroids, dtype=np.float32)
         c = m if it == n - 1 else c + np.float32(relax) * (m - c)
     return obj, c

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from audioclust import checks
-from audioclust.cluster.kmeans import assign, check_relax, fit_kmeans
+from audioclust.cluster.kmeans import assign, check_batch, check_relax, fit_kmeans
 from audioclust.errors import ConfigError
 
 METHODS: dict[str, type[Method]] = {}   # name -> class: each registers itself when its module is imported
@@ -102,6 +102,8 @@ class KMeans(Method):
             checks.number("kmeans.refine", options["refine"], strict=False, integer=True)
         if "relax" in options:
             check_relax(options["relax"], options.get("init", "random"))
+        if options.get("batch_points_per_centroid") is not None:
+            check_batch(options["batch_points_per_centroid"], options.get("init", "random"))
         self.options = options
 
     def fit(self, x, k) -> KMeans:
