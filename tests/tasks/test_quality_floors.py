@@ -18,18 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from common_utils import ROOT, run_script
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from sklearn.metrics import normalized_mutual_info_score
 
-from audioclust.cluster.pipeline import Clusterer
+import audioclust
 
 pytestmark = pytest.mark.slow
 BUILD = ROOT.parent / "shared" / "data" / "drums" / "build.sh"
 FILES, K, MARGIN = 200, 10, 0.05
 # Mean NMI over seeds 0-4 (k-means and UMAP seeds: `seed=`) of each README recipe on the drums' data.max_files=200
 # subset, measured 2026-12-06 on a 2-core CPU: one cluster.py run per encoder (the recipe's command below), then
-# its embeddings.npy re-clustered by Clusterer.from_config(seed=s) as cluster.py does (seed 0 gave cluster.py's own
+# its embeddings.npy re-clustered by audioclust.cluster(seed=s) as cluster.py does (seed 0 gave cluster.py's own
 # NMI each time). Per seed: mix .596 .588 .565 .585 .589; aisfx .550 .517 .545 .554 .515; birdnet (the mix run's
 # BirdNET columns, identical to an encoder=birdnet run's embeddings) .604 .587 .566 .595 .596.
 MEAN_NMI = {"mix": 0.5842, "aisfx": 0.5362, "birdnet": 0.5896}
@@ -39,9 +37,17 @@ DIMS = {"aisfx": 512, "birdnet": 1024}
 # make demo (experiment=demo: 20 classes x 30 clips, 15 epochs; ACC 0.850 NMI 0.950) at 10 clips a class and 5
 # epochs (~1 min on 2 cores), then cluster.py's defaults: over k-means seeds 0-4 on that run's embeddings NMI .910
 # .920 .933 .909 .903 (mean 0.915), ACC .780 .810 .830 .800 .755 (mean 0.795), measured 2026-12-06 on a 2-core CPU
-# as the drums (Clusterer.from_config(seed=s); seed 0 gave cluster.py's own scores).
+# as the drums (re-clustered with seed=s; seed 0 gave cluster.py's own scores).
 DEMO = ["experiment=demo", "data.synthetic.n_per_class=10", "trainer.max_epochs=5"]
 DEMO_NMI, DEMO_ACC = 0.915, 0.795
+# The README's trained recipes on the same 200 drums: "no pretrained weights" (train data=folder data.hop_seconds=null,
+# here 5 epochs: ~1 min on 2 cores) then cluster.py reduce.method=umap; "percussion: past every single model" (the
+# same run beside BirdNET: encoder=mix 'encoder.members=[birdnet,blockae]'). Over seeds 0-4 of the clustering on
+# each run's embeddings (audioclust.cluster(x, k=10, reduce="umap", seed=s, weights=the mix's); seed 0 gave
+# cluster.py's own NMI), measured 2026-12-06 on a 2-core CPU: blockae .491 .462 .484 .494 .482 (mean 0.483);
+# birdnet+blockae .567 .584 .518 .568 .581 (mean 0.564).
+TRAIN = ["data=folder", "data.max_files=200", "data.hop_seconds=null", "data.labels.source=parent", "trainer.max_epochs=5"]
+TRAINED_NMI = {"blockae": 0.4827, "mix": 0.5636}
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +104,7 @@ def test_birdnet_member_of_the_mix_clusters_at_least_its_measured_mean_less_a_ma
     run's embeddings when measured), clustered as cluster.py clusters them."""
     out = recipe("mix")
     x = np.ascontiguousarray(np.load(out / "embeddings.npy")[:, DIMS["aisfx"]:])
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("cluster", overrides=["encoder=birdnet", "reduce.method=umap", f"kmeans.k={K}", "seed=0"])
-    labels = Clusterer.from_config(cfg).fit(x, None, K)[0]
+    labels = audioclust.cluster(x, k=K, reduce="umap", seed=0).labels_   # cluster.py's defaults, through the API
     nmi = normalized_mutual_info_score(_labels(out), labels)
     assert nmi >= MEAN_NMI["birdnet"] - MARGIN, f"birdnet: NMI {nmi:.3f} < {MEAN_NMI['birdnet']} - {MARGIN}"
 
@@ -116,3 +119,26 @@ def test_demo_at_a_smaller_size_scores_at_least_its_measured_mean_less_a_margin(
     m = json.loads((run / "fit" / "metrics.json").read_text())
     assert m["n_clips"] == 200 and m["k"] == 20
     assert m["nmi"] >= DEMO_NMI - MARGIN and m["acc"] >= DEMO_ACC - 2 * MARGIN, m   # chance: NMI ~0.2, ACC ~0.1
+
+
+@pytest.fixture(scope="module")
+def trained(drums, tmp_path_factory):
+    """The README's no-pretrained-weights recipe trained on the drums subset (once per test run)."""
+    run = tmp_path_factory.mktemp("drums-train") / "run"
+    p = run_script("train.py", *TRAIN, f"data.root={drums}", "logger=none", f"hydra.run.dir={run}", timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return run
+
+
+@pytest.mark.parametrize("name", ["blockae", "mix"])
+def test_trained_recipe_scores_at_least_its_measured_mean_less_a_margin(trained, name):
+    if name == "mix" and any(importlib.util.find_spec(m) is None for m in NEEDS["birdnet"]):
+        pytest.skip("the percussion recipe needs BirdNET: make install-encoders (docs/encoders.md)")
+    mix = ["encoder=mix", "encoder.members=[birdnet,blockae]", f"data.max_files={FILES}"] if name == "mix" else []
+    p = run_script("cluster.py", f"run_dir={trained}", *mix, "reduce.method=umap", f"kmeans.k={K}", "wandb.enabled=false",
+                   "report.explorer=false", f"hydra.run.dir={trained}/fit-{name}", timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads((trained / f"fit-{name}" / "metrics.json").read_text())
+    assert m["encoder"] == name and m["n_clips"] == FILES and m["k"] == K
+    floor = TRAINED_NMI[name] - MARGIN
+    assert m["nmi"] >= floor, f"{name}: NMI {m['nmi']:.3f} < {TRAINED_NMI[name]} - {MARGIN}"

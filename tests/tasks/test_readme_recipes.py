@@ -67,7 +67,7 @@ def test_no_pretrained_weights_recipe_clusters_each_files_first_second_with_umap
     assert sorted(r["path"] for r in rows) == sorted(str(f) for f in clips.glob("*/*.wav"))
     assert {float(r["offset"]) for r in rows} == {0.0}
     info = json.loads((out / "encoder.json").read_text())
-    assert info["hop_seconds"] is None and info["clip_seconds"] == 1.0
+    assert info["windowing"]["hop_seconds"] is None and info["windowing"]["clip_seconds"] == 1.0
     m = json.loads((out / "metrics.json").read_text())
     assert m["k"] == 3 and m["n_clips"] == 3 * PER_CLASS and len({r["cluster"] for r in rows}) == 3
     # the UMAP layout was fitted: new audio goes in by the nearest fitted rows (tests/tasks/test_assign_recipes.py);
@@ -90,7 +90,7 @@ def test_percussion_recipe_your_model_beside_birdnet_with_umap(trained, tmp_path
                    f"hydra.run.dir={out}")
     assert p.returncode == 0, p.stderr[-3000:]
     info = json.loads((out / "encoder.json").read_text())
-    assert info["members"] == ["birdnet", "blockae"] and info["hop_seconds"] is None   # the run's data settings
+    assert info["members"] == ["birdnet", "blockae"] and info["windowing"]["hop_seconds"] is None   # the run's data settings
     x = np.load(out / "embeddings.npy")
     assert x.shape[0] == 3 * PER_CLASS and x.shape[1] > 1024
     m = json.loads((out / "metrics.json").read_text())
