@@ -219,6 +219,12 @@ def _options(encoder: str) -> dict[str, Any]:
     return {str(k): v for k, v in plain.items()}
 
 
+def _is_shipped(name: str) -> bool:
+    from importlib import resources
+
+    return (resources.files("audioclust.conf") / name).is_file()
+
+
 def _shipped(*names: str) -> Any:
     """conf/<name> as shipped in the package (audioclust.conf), merged in order, without Hydra's defaults list."""
     from importlib import resources
@@ -288,8 +294,9 @@ def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any], pr
 
     checks.number("seed", seed, strict=False, integer=True)
     checks.number("k", k, integer=True, optional=True)
+    shipped = _is_shipped(f"cluster/method/{method}.yaml")   # a method registered in code only has no defaults
     defaults = {key: v for key, v in _shipped(f"cluster/method/{method}.yaml").items() if key not in (*RUN_KEYS, "_target_")} \
-        if method in ("kmeans", "hdbscan", "agglomerative") else {}
+        if shipped else {}
     cls = method_class(method)
     try:
         m = cls(**{**defaults, **options}, seed=seed, gpu=gpu)
