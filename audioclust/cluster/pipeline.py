@@ -25,7 +25,6 @@ from audioclust.cluster.neighbours import Neighbours
 from audioclust.cluster.reduce import Reducer
 from audioclust.cluster.voice import group_means, group_stats, standardise
 from audioclust.errors import ConfigError
-from audioclust.utils import show_progress
 
 TARGETS = ("content", "voice")
 FIT_ON = ("auto", "files", "rows")
@@ -92,7 +91,7 @@ class Stage:
         return stage
 
 
-def _is_method(node) -> bool:
+def is_method(node) -> bool:
     """A clustering method's node (conf/cluster/method/<name>.yaml)."""
     return isinstance(node, Mapping) and str(node.get("_target_", "")).startswith("audioclust.cluster.")
 
@@ -121,41 +120,7 @@ class Clusterer:
             raise ConfigError(f"voice groups co-cluster with clusters every clip is in: use voice=none with cluster.method="
                               f"{content.method.name} (noise clips have no cluster to centre their spectra in)")
         self.content, self.voice, self.groups, self.rounds, self.target = content, voice, groups, rounds, target
-        self.s: dict = {}
-
-    @classmethod
-    def from_config(cls, cfg) -> Clusterer:
-        """conf/cluster.yaml's settings; the method is cluster.method's node (conf/cluster/method/<name>.yaml, at the
-        key <name>) built with Hydra, kmeans.k / kmeans.search (the number of clusters) and kmeans.gpu (FAISS) aside."""
-        from hydra.utils import get_class
-        from omegaconf import OmegaConf
-
-        seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice
-        checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
-        search = cfg.kmeans.get("search")
-        name, fit_on = cfg.cluster.method, cfg.cluster.get("fit_on", "auto")
-        for key in cfg.cluster:   # an old name (an interpolation of the method's key) set on the command line
-            if key not in ("method", "fit_on") and not OmegaConf.is_interpolation(cfg.cluster, key):
-                new = [f"{m}.{key}" for m, n in cfg.items() if _is_method(n) and key in n]
-                raise ConfigError(f"cluster.{key} is now {' / '.join(new) or 'gone'} (conf/cluster/method/)")
-        node = cfg.get(name) if isinstance(name, str) else None
-        if not _is_method(node):
-            raise ConfigError(f"cluster.method={name}: no such clustering method (one of "
-                              f"{', '.join(k for k, n in cfg.items() if _is_method(n))}; conf/cluster/method/<name>.yaml)")
-        options = {k: n for k, n in OmegaConf.to_container(node, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
-        try:   # built here, not by instantiate(): its ConfigError reaches the screen as one line
-            method = get_class(node._target_)(**options, seed=seed, gpu=gpu, verbose=show_progress(cfg.get("progress")))
-        except TypeError as e:   # an option the method does not take (+hdbscan.foo=1)
-            raise ConfigError(f"cluster.method={name}: {e}") from None
-        if not method.takes_k and (cfg.kmeans.k is not None or search is not None):
-            raise ConfigError(f"kmeans.k and kmeans.search choose the number of clusters; {name} finds the number of "
-                              "clusters itself: drop them")
-        if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
-            raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
-        content = Stage(cfg.preprocess, dict(cfg.reduce), method, seed)
-        reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
-        voice = Stage("l2", reduce, KMeans(seed=seed, gpu=gpu, **VOICE_KMEANS), seed)
-        return cls(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice, fit_on)
+        self.voice_stats: dict = {}   # the voice groups' means, scales and long-term spectra means (state())
 
     @property
     def needs_ltas(self) -> bool:
@@ -172,7 +137,7 @@ class Clusterer:
         voice_fit, k = self._fit_groups(x, ltas, k)
         content_fit = self.content.fit(self._standardise(x, voice_fit[0]), k, inplace=True)
         if self.rounds:
-            self.s["voice_ltas_means"] = group_means(ltas, content_fit[0], k)
+            self.voice_stats["voice_ltas_means"] = group_means(ltas, content_fit[0], k)
             if "umap" not in (self.content.red.method, self.voice.red.method):   # consistent pairs, as assign
                 return (*self.assign(x, ltas), self.centroids)
         return (*(content_fit if self.target == "content" else voice_fit), self.centroids)
@@ -211,7 +176,7 @@ class Clusterer:
         for r in range(self.rounds):
             if r:
                 c = self.content.fit(self._standardise(x, voice_fit[0]), k, inplace=True)[0]
-            self.s["voice_ltas_means"] = group_means(ltas, c, k)
+            self.voice_stats["voice_ltas_means"] = group_means(ltas, c, k)
             voice_fit = self.voice.fit(self._centred(ltas, c), self.groups)
             self._group_stats(x, voice_fit[0])
         return voice_fit, k
@@ -251,19 +216,19 @@ class Clusterer:
 
     def _standardise(self, x, g) -> np.ndarray:
         """A new float32 array (the stage may preprocess it in place)."""
-        return standardise(x, g, self.s["voice_means"], self.s["voice_scales"])
+        return standardise(x, g, self.voice_stats["voice_means"], self.voice_stats["voice_scales"])
 
     def _centred(self, ltas, c):
-        return np.asarray(ltas, np.float32) - self.s["voice_ltas_means"][c]
+        return np.asarray(ltas, np.float32) - self.voice_stats["voice_ltas_means"][c]
 
     def _group_stats(self, x, g) -> None:
-        self.s["voice_means"], self.s["voice_scales"] = group_stats(x, g, self.groups)
+        self.voice_stats["voice_means"], self.voice_stats["voice_scales"] = group_stats(x, g, self.groups)
 
     def state(self) -> dict:
         out = {**self.content.state(), "voice_groups": np.array(self.groups)}
         if self.groups:
             out.update(self.voice.state("voice_"), voice_rounds=np.array(self.rounds),
-                       voice_target=np.array(self.target), **self.s)
+                       voice_target=np.array(self.target), **self.voice_stats)
         return out
 
     @classmethod
@@ -275,6 +240,6 @@ class Clusterer:
             return cls(content)
         voice = Stage.from_state(state, "voice_", gpu)
         clusterer = cls(content, groups, int(state["voice_rounds"]), str(state["voice_target"]), voice)
-        clusterer.s = {k: np.asarray(state[k]) for k in ("voice_means", "voice_scales", "voice_ltas_means")
+        clusterer.voice_stats = {k: np.asarray(state[k]) for k in ("voice_means", "voice_scales", "voice_ltas_means")
                        if k in state}
         return clusterer

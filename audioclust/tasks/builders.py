@@ -196,3 +196,41 @@ def build_store(cfg: DictConfig, node, model, dm, out):
     identity = identity_of(OmegaConf.to_container(node, resolve=True), model, dm)
     return Store(s.get("dir") or Path(out) / "embed" / "store", str(node.get("name") or encoder_name(cfg)), identity,
                  hash=s.get("hash", "stat"), flush_rows=s.get("flush_rows", 4096), flush_seconds=s.get("flush_seconds", 60))
+
+
+def build_clusterer(cfg: DictConfig):
+    """The Clusterer of a cluster config (conf/cluster.yaml): the method is cluster.method's node
+    (conf/cluster/method/<name>.yaml, at the key <name>), kmeans.k / kmeans.search (the number of clusters) and
+    kmeans.gpu (FAISS) aside; voice groups from `voice`. Every value is checked here, before any data is read."""
+    from hydra.utils import get_class
+
+    from audioclust.cluster.methods import KMeans
+    from audioclust.cluster.pipeline import RUN_KEYS, VOICE_KMEANS, Clusterer, Stage, is_method
+    from audioclust.utils import show_progress
+
+    seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice
+    checks.number("kmeans.k", cfg.kmeans.k, integer=True, optional=True)
+    search = cfg.kmeans.get("search")
+    name, fit_on = cfg.cluster.method, cfg.cluster.get("fit_on", "auto")
+    for key in cfg.cluster:   # an old name (an interpolation of the method's key) set on the command line
+        if key not in ("method", "fit_on") and not OmegaConf.is_interpolation(cfg.cluster, key):
+            new = [f"{m}.{key}" for m, n in cfg.items() if is_method(n) and key in n]
+            raise ConfigError(f"cluster.{key} is now {' / '.join(new) or 'gone'} (conf/cluster/method/)")
+    node = cfg.get(name) if isinstance(name, str) else None
+    if not is_method(node):
+        raise ConfigError(f"cluster.method={name}: no such clustering method (one of "
+                          f"{', '.join(k for k, n in cfg.items() if is_method(n))}; conf/cluster/method/<name>.yaml)")
+    options = {k: n for k, n in OmegaConf.to_container(node, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
+    try:   # built here, not by instantiate(): its ConfigError reaches the screen as one line
+        method = get_class(node._target_)(**options, seed=seed, gpu=gpu, verbose=show_progress(cfg.get("progress")))
+    except TypeError as e:   # an option the method does not take (+hdbscan.foo=1)
+        raise ConfigError(f"cluster.method={name}: {e}") from None
+    if not method.takes_k and (cfg.kmeans.k is not None or search is not None):
+        raise ConfigError(f"kmeans.k and kmeans.search choose the number of clusters; {name} finds the number of "
+                          "clusters itself: drop them")
+    if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
+        raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
+    content = Stage(cfg.preprocess, dict(cfg.reduce), method, seed)
+    reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
+    voice = Stage("l2", reduce, KMeans(seed=seed, gpu=gpu, **VOICE_KMEANS), seed)
+    return Clusterer(content, v.groups, v.get("rounds", 0), v.get("target", "content"), voice, fit_on)

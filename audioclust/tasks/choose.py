@@ -19,10 +19,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from audioclust import checks, io
 from audioclust.cluster.choose import stability
-from audioclust.cluster.pipeline import Clusterer
 from audioclust.embed.inference import embed, pooled
 from audioclust.errors import ConfigError
-from audioclust.tasks.builders import build_encoder, build_store, encoder_data, encoder_node, make_datamodule
+from audioclust.tasks.builders import build_clusterer, build_encoder, build_store, encoder_data, encoder_node, make_datamodule
 
 log = logging.getLogger(__name__)
 AUTO = "auto"
@@ -43,7 +42,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
     if not names:
         raise ConfigError("encoder=auto needs encoder.candidates=[...] (conf/encoder/auto.yaml)")
     nodes = {str(n): encoder_node(str(n)) for n in names}
-    clusterer = Clusterer.from_config(cfg)
+    clusterer = build_clusterer(cfg)
     stage = clusterer.content
     scores, missing = {}, {}
     for name, node in nodes.items():

@@ -33,6 +33,7 @@ from audioclust.report.outputs import (
 )
 from audioclust.tasks.builders import (
     FIT_SCHEMA,
+    build_clusterer,
     build_store,
     check_embedder,
     check_schema,
@@ -61,7 +62,7 @@ def plan(cfg: DictConfig) -> Plan:
     is touched."""
     check_embedder(cfg, voice_groups=bool(OmegaConf.select(cfg, "voice.groups")))
     return Plan(checks.choice("mode", cfg.mode, MODES), checks.choice("device", cfg.device, DEVICES),
-                ReportSettings(**cfg.report), Clusterer.from_config(cfg))
+                ReportSettings(**cfg.report), build_clusterer(cfg))
 
 
 def cluster(cfg: DictConfig) -> float | None:

@@ -10,6 +10,7 @@ from audioclust.cluster import density
 from audioclust.cluster.metrics import cluster_accuracy, clustering_scores
 from audioclust.cluster.pipeline import Clusterer, Stage
 from audioclust.errors import ConfigError
+from audioclust.tasks.builders import build_clusterer
 
 CENTERS = 5
 
@@ -112,7 +113,7 @@ def test_all_noise_and_bad_options_fail_clearly():
     with pytest.raises(ConfigError, match="cluster.method=dbscan: no such clustering method"):
         Stage.from_state({"cluster_method": np.array("dbscan")})
     with pytest.raises(ConfigError, match="cluster.method=dbscan: no such clustering method"):
-        Clusterer.from_config(_cfg(cluster={"method": "dbscan"}))
+        build_clusterer(_cfg(cluster={"method": "dbscan"}))
     assert density.auto_min_cluster_size(300) == 5 and density.auto_min_cluster_size(3000) == 30
     assert density.auto_min_cluster_size(10 ** 6) == 500
 
@@ -129,16 +130,16 @@ def _cfg(**over):
 
 
 def test_config_refuses_k_with_hdbscan_and_hdbscan_with_voice_groups():
-    assert isinstance(Clusterer.from_config(_cfg()).content.method, density.HDBSCAN)
-    assert Clusterer.from_config(_cfg(hdbscan={"selection": "leaf"})).content.method.options["selection"] == "leaf"
+    assert isinstance(build_clusterer(_cfg()).content.method, density.HDBSCAN)
+    assert build_clusterer(_cfg(hdbscan={"selection": "leaf"})).content.method.options["selection"] == "leaf"
     with pytest.raises(ConfigError, match="hdbscan finds the number of clusters itself"):
-        Clusterer.from_config(_cfg(kmeans={"k": 10}))
+        build_clusterer(_cfg(kmeans={"k": 10}))
     with pytest.raises(ConfigError, match="hdbscan finds the number of clusters itself"):
-        Clusterer.from_config(_cfg(kmeans={"search": [2, 5]}))
+        build_clusterer(_cfg(kmeans={"search": [2, 5]}))
     with pytest.raises(ConfigError, match="voice groups co-cluster with clusters every clip is in"):
-        Clusterer.from_config(_cfg(voice={"groups": 3}))
+        build_clusterer(_cfg(voice={"groups": 3}))
     with pytest.raises(ConfigError, match="cluster.min_cluster_size is now hdbscan.min_cluster_size"):
-        Clusterer.from_config(_cfg(cluster={"min_cluster_size": 3}))   # the old key, given on the command line
+        build_clusterer(_cfg(cluster={"min_cluster_size": 3}))   # the old key, given on the command line
 
 
 def test_reports_show_noise_apart(tmp_path):

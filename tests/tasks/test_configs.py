@@ -95,17 +95,17 @@ def test_cluster_config_composes(tmp_path):
 
 def test_cluster_config_kmeans_relax_reaches_fit_kmeans_and_is_checked_before_the_run(tmp_path):
     """kmeans.relax (default 1.0: plain Lloyd) goes to fit_kmeans; a value the sample iterations cannot use stops
-    at plan time (Clusterer.from_config), before any data is read."""
-    from audioclust.cluster.pipeline import Clusterer
+    at plan time (builders.build_clusterer), before any data is read."""
     from audioclust.errors import ConfigError
+    from audioclust.tasks.builders import build_clusterer
 
-    assert Clusterer.from_config(_compose("cluster", ["run_dir=/x"], tmp_path)).content.method.options["relax"] == 1.0
+    assert build_clusterer(_compose("cluster", ["run_dir=/x"], tmp_path)).content.method.options["relax"] == 1.0
     large = ["run_dir=/x", "kmeans.init=greedy", "kmeans.nredo=1", "kmeans.niter=10", "kmeans.relax=1.5"]
-    assert Clusterer.from_config(_compose("cluster", large, tmp_path)).content.method.options["relax"] == 1.5
+    assert build_clusterer(_compose("cluster", large, tmp_path)).content.method.options["relax"] == 1.5
     with pytest.raises(ConfigError, match="needs kmeans.init=greedy"):
-        Clusterer.from_config(_compose("cluster", ["run_dir=/x", "kmeans.relax=1.5"], tmp_path))
+        build_clusterer(_compose("cluster", ["run_dir=/x", "kmeans.relax=1.5"], tmp_path))
     with pytest.raises(ConfigError, match=r"kmeans.relax must be a number in \[1, 2\)"):
-        Clusterer.from_config(_compose("cluster", ["run_dir=/x", "kmeans.init=greedy", "kmeans.relax=2"], tmp_path))
+        build_clusterer(_compose("cluster", ["run_dir=/x", "kmeans.init=greedy", "kmeans.relax=2"], tmp_path))
 
 
 @pytest.mark.parametrize("preset,spread", [("novelty", 3.0), ("energy", 0.0)])
