@@ -8,14 +8,17 @@ are Euclidean in that space (0 to 2; cosine similarity = 1 - d^2 / 2). The fitte
 the index and applied to every query. `space`: l2 (that), cosine (unit length only), standard (z-score only),
 none (raw vectors); precision@10 of each on labelled sets: BENCHMARKS.md "Search by example".
 
-Why (bench/search.py, BENCHMARKS.md "Search by example"): on clustered rows with the spectrum of real embeddings,
-IVF needs about a tenth of its lists probed for recall@10 0.95; scanning them as full 1,536-d float32 rows is memory-bound
-(about 300 MB a query at 1M rows), as 256-d 8-bit codes 24 times less, and re-ranking 4 x n candidates on the full
-vectors gives back the order the codes blur (recall as IVF-Flat's at the same probes). It builds in minutes on 2 cores
-(PCA and k-means on a sample, in 256 dims; one pass to add); HNSW builds far slower at 1,536 dims.
+Why (bench/search.py, BENCHMARKS.md "Search by example", 2 shared cores): on clustered rows with the decaying spectrum
+of real embeddings, IVF needs 3-20% of its lists probed for recall@10 0.98 (64 of 2048 at 1M rows). The codes are 24
+times fewer bytes to scan than the full float32 rows, and re-ranking 4 x n candidates on those rows gives back the order
+the codes blur. At 1M rows of 1,536 dims: recall@10 0.987 against exact, 18 ms a query, built in 17 min (k-means and
+PCA on a sample, one pass to add), 6.1 GB. HNSW (M 32) answered faster at 100k rows (0.5 ms, recall 0.96) but took
+longer to build there (209 s against 133-158 s), and its build grows faster than linearly with the rows.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -110,7 +113,7 @@ class Index:
         if len(x.shape) != 2 or not x.shape[0]:
             raise ConfigError(f"expected rows to search, an (n, d) array, got shape {tuple(x.shape)}")
         n, d = x.shape
-        self = cls(None, Preprocess("l2" if space == "l2" else "standard" if space == "standard" else "none").fit(x), space)
+        self = cls(None, Preprocess({"cosine": "none"}.get(space, space)).fit(x), space)
         if n <= exact_up_to:
             self.index = faiss.IndexFlatL2(d)
             self._add(x)
@@ -121,6 +124,7 @@ class Index:
         pca = f"PCA{PCA_DIMS}," if d > PCA_DIMS else ""
         self.index = faiss.IndexRefineFlat(faiss.index_factory(d, f"{pca}IVF{nlist},SQ8"))
         self.index.k_factor = REFINE
+        self._ivf().cp.min_points_per_centroid = 1   # FAISS only warns on stderr below 39 rows a list
         self.index.train(self.transform(training_sample(x, nlist, 64, seed)))
         rows = np.sort(np.random.default_rng(seed).choice(n, min(CALIBRATION_QUERIES, n), replace=False))
         queries = self.transform(np.asarray(x[rows]))
@@ -165,7 +169,8 @@ class Index:
         if q.ndim != 2 or q.shape[1] != self.d:
             raise ConfigError(f"queries must be (m, {self.d}) vectors like the indexed rows, got shape {np.shape(queries)}")
         checks.number("n", n, integer=True)
-        d2, ids = self._searcher(gpu).search(self.transform(q), int(min(n, len(self))))
+        with _threads(1 if self._ivf() is not None and len(q) < 8 else 0):
+            d2, ids = self._searcher(gpu).search(self.transform(q), int(min(n, len(self))))
         return Neighbours(ids.astype(np.int64), np.where(ids < 0, np.inf, np.sqrt(np.maximum(d2, 0))).astype(np.float32))
 
     def _searcher(self, gpu: Any) -> Any:
@@ -217,3 +222,17 @@ def recall_at(found: np.ndarray, truth: np.ndarray, rows: np.ndarray | None = No
         hits += len(set(f[:k].tolist()) & set(t[:k].tolist()))
     return hits / (k * len(found))
 
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """FAISS on n OpenMP threads for the block (0: as it is). A few queries of an approximate index run on one
+    thread anyway (FAISS splits the queries among threads), and waking the others costs more than the search on a
+    busy machine (bench/search.py: 26 ms against 80 ms a query on 2 shared cores)."""
+    faiss = load_faiss()
+    before = faiss.omp_get_max_threads()
+    if n:
+        faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
