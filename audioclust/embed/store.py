@@ -182,7 +182,7 @@ class Store:
         table = pa.table(cols)
         path = self.dir / f"part-{rank:03d}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
         with io.atomic_path(path, suffix=".parquet") as tmp:
-            pq.write_table(table, tmp)
+            pq.write_table(table, tmp, use_dictionary=["path", "file"])   # not the floats: 20-33% smaller (bench/store.py)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
         return path

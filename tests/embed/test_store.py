@@ -63,7 +63,7 @@ def test_rows_found_by_file_and_offset_and_read_once_in_sample_order(tmp_path):
     assert t.num_rows == 13 and {"path", "size", "mtime_ns", "file", "offset", "vector", "ok", "power"} <= set(t.column_names)
     assert json.loads((store.dir / "_identity.json").read_text())["encoder"] == {"adapter": "test"}
     duckdb = pytest.importorskip("duckdb")
-    n, dim = duckdb.sql(f"SELECT count(DISTINCT (file, offset_us)), max(len(vector)) FROM '{store.dir}/*.parquet'").fetchone()
+    n, dim = duckdb.sql(f"SELECT count(DISTINCT (file, offset_us)), max(len(vector)) FROM '{store.dir}/*.parquet'").fetchall()[0]
     assert (n, dim) == (12, 4)
 
 
