@@ -6,7 +6,10 @@ beyond that a seeded sample stratified by cluster (noise included) -- and a sear
 name and time (cluster, onset, play from the onset) in a compact lookup of every clip (`clip_lookup`: about one
 byte per window, so the page stays small at a million windows: bench/explorer.py), per cluster its size and most / least
 typical clips with spectrogram thumbnails and play buttons, and, when labels exist, the clusters x labels
-table and the scores. Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "noise": its own
+table and the scores. Each drawn clip also carries its report.explorer_neighbours (8) nearest drawn clips by the search
+engine (`neighbours`: audioclust.search, the clusters' space; about 5.3 bytes per neighbour, 43 per drawn clip):
+clicking a clip lists them ("more like this": file, time, cluster, distance, play) and rings them on the map.
+Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "noise": its own
 legend button, the last card (clips closest to a cluster, and farthest from every cluster) and the last row of the
 table. Audio is referenced by its path relative to the page; thumbnails are PNGs in
 `explorer_files/` beside it. Everything here is plain data in, files out: no model, no config.
@@ -136,12 +139,13 @@ def write_thumbnails(out: Path, specs: dict[int, np.ndarray]) -> dict[int, str]:
 
 def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, drawn=None, picks=None, thumbs=None,
               scores=None, clip_seconds=None, windows=False, method="pca", title="clusters",
-              embed_audio_mb: float = 0.0) -> dict:
+              embed_audio_mb: float = 0.0, similar=None) -> dict:
     """Everything the page shows, as one JSON-able dict (per-point values in columns to keep it small).
 
     clusters, dists, paths, offsets and labels have one entry per clip; drawn: the clips on the map (sorted
     indices; None: every clip), xy one row per drawn clip; picks (the cluster cards' clips) must be drawn. Every
-    clip, drawn or not, can be found by file and time through `lookup` (clip_lookup)."""
+    clip, drawn or not, can be found by file and time through `lookup` (clip_lookup). similar: (ids, distances), each
+    drawn clip's nearest drawn clips (positions among the drawn, as `neighbours` gives them), packed by pack_similar."""
     clusters = np.asarray(clusters, dtype=np.int64)
     n = len(clusters)
     if not (len(dists) == len(paths) == len(offsets) == len(labels) == n):
@@ -180,7 +184,40 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, drawn=N
         "labels": names, "clipSeconds": clip_seconds, "windows": bool(windows),
         "lookup": clip_lookup(f_all, offsets, clusters, len(files)),
         "clusters": cards, "scores": _scores(scores), "confusion": confusion(clusters, labels),
+        "similar": None if similar is None else pack_similar(*similar, len(drawn)),
     }
+
+
+def neighbours(x, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's n nearest other rows of x ((m, d) embeddings), nearest first, by the search engine
+    (audioclust.search: the clusters' space, z-score then unit length, fitted on these rows; exact FAISS up to
+    100k rows): (ids (m, n') int64, distances (m, n') float32), n' = min(n, m - 1); -1 / inf where an approximate
+    index found fewer."""
+    from audioclust.api import search
+
+    x = np.asarray(x)
+    n = min(int(n), len(x) - 1)
+    ids, dist = np.full((len(x), max(n, 0)), -1, np.int64), np.full((len(x), max(n, 0)), np.inf, np.float32)
+    if n > 0:
+        m = search(x, np.arange(len(x)), n)
+        ids[m.query, m.rank - 1], dist[m.query, m.rank - 1] = m.row, m.distance
+    return ids, dist
+
+
+def pack_similar(ids, dists, n_points: int) -> dict:
+    """neighbours' answer for the page, little-endian base64: `i` the ids (uint16 below 65,535 points, else uint32;
+    the type's largest value where none), `d` the distances in thousandths (uint16; 65,535 where none), `n`
+    neighbours a point. 4 bytes a neighbour (6 from 65,535 points), 5.3 characters in base64."""
+    import base64
+
+    ids, dists = np.asarray(ids, np.int64), np.asarray(dists, np.float64)
+    if ids.ndim != 2 or ids.shape != dists.shape or len(ids) != n_points:
+        raise ValueError(f"similar: ids and distances must be ({n_points}, n), one row per drawn clip; got {ids.shape}, {dists.shape}")
+    kind = "<u2" if n_points < 0xFFFF else "<u4"
+    i = np.where(ids < 0, np.iinfo(np.dtype(kind)).max, ids).astype(kind)
+    d = np.where(np.isfinite(dists) & (ids >= 0), np.clip(np.round(dists * 1000), 0, 0xFFFE), 0xFFFF).astype("<u2")
+    i, d = (base64.b64encode(a.tobytes()).decode("ascii") for a in (i, d))
+    return {"n": int(ids.shape[1]), "bytes": np.dtype(kind).itemsize, "i": i, "d": d}
 
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"   # 64 digits of the cluster string

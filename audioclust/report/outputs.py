@@ -30,6 +30,7 @@ class ReportSettings:
     explorer_atypical: int = 3
     explorer_embed_audio_mb: float = 0
     explorer_max_points: int = 20000
+    explorer_neighbours: int = 8
 
     def __post_init__(self):
         checks.number("report.examples_per_cluster", self.examples_per_cluster, integer=True)
@@ -38,6 +39,7 @@ class ReportSettings:
         checks.number("report.explorer_atypical", self.explorer_atypical, strict=False, integer=True)
         checks.number("report.explorer_embed_audio_mb", self.explorer_embed_audio_mb, strict=False)
         checks.number("report.explorer_max_points", self.explorer_max_points, integer=True)
+        checks.number("report.explorer_neighbours", self.explorer_neighbours, strict=False, integer=True)
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,11 @@ def _clips(model, dm, sample_ids, idx: list[int]):
     return waves, specs
 
 
-def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str) -> Path | None:
-    """explorer.html: map, per-cluster typical/atypical clips with thumbnails, confusion."""
+def write_explorer(settings: ReportSettings, out: Path, model, dm, result: ClusterResult, title: str,
+                   embeddings=None) -> Path | None:
+    """explorer.html: map, per-cluster typical/atypical clips with thumbnails, confusion, and each drawn clip's
+    report.explorer_neighbours nearest drawn clips by the search engine, over the rows of `embeddings` (default: the
+    run's embeddings.npy, memory-mapped: the set audioclust-search searches)."""
     rows = result.rows
     if not settings.explorer or not len(rows):
         return None
@@ -279,12 +284,16 @@ def write_explorer(settings: ReportSettings, out: Path, model, dm, result: Clust
     picks = result.picks
     idx = sorted({i for typ, atyp in picks.values() for i in typ + atyp})
     specs = dict(zip(idx, _clips(model, dm, result.sample_ids, idx)[1]))
+    similar = None
+    if settings.explorer_neighbours > 0:
+        x = np.load(out / "embeddings.npy", mmap_mode="r", allow_pickle=False) if embeddings is None else embeddings
+        similar = explorer.neighbours(np.asarray(x[result.drawn]).reshape(len(result.drawn), -1), settings.explorer_neighbours)
     data = explorer.page_data(
         result.xy, result.clusters, result.dists, rows.paths, rows.offsets, rows.labels or [None] * len(rows), out,
         drawn=result.drawn, picks=picks, thumbs=explorer.write_thumbnails(out, specs),
         scores=result.scores, clip_seconds=float(dm.index.windowing.clip_seconds),
         windows=dm.index.windowing.window_rows(dm.index.durations),
-        method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb))
+        method=result.method, title=title, embed_audio_mb=float(settings.explorer_embed_audio_mb), similar=similar)
     path = explorer.write_page(out, data)
     print(f"explorer: {path} (open it in a browser: map, listen, typical clips per cluster)")
     return path

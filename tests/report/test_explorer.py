@@ -80,3 +80,67 @@ def test_rendered_page_is_self_contained_and_data_cannot_break_out(tmp_path):
 def test_page_data_rejects_mismatched_lengths(tmp_path):
     with pytest.raises(ValueError, match="one entry per clip"):
         explorer.page_data(np.zeros((2, 2)), [0, 1], [0.1], ["a", "b"], [0, 0], [None, None], tmp_path)
+
+
+def _brute_force(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's n nearest other rows in the clusters' space (z-score, then unit length), by numpy."""
+    z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    d = np.sqrt(np.maximum(((z[:, None] - z[None]) ** 2).sum(-1), 0))
+    np.fill_diagonal(d, np.inf)
+    ids = np.argsort(d, axis=1, kind="stable")[:, :n]
+    return ids, np.take_along_axis(d, ids, 1)
+
+
+def _unpack(similar: dict, m: int) -> tuple[np.ndarray, np.ndarray]:
+    import base64
+
+    kind = "<u2" if similar["bytes"] == 2 else "<u4"
+    ids = np.frombuffer(base64.b64decode(similar["i"]), kind).reshape(m, similar["n"]).astype(np.int64)
+    d = np.frombuffer(base64.b64decode(similar["d"]), "<u2").reshape(m, similar["n"]) / 1000
+    return ids, d
+
+
+def test_more_like_this_neighbours_equal_a_brute_force_search_and_survive_the_page_data(tmp_path):
+    rng = np.random.default_rng(0)
+    spread = np.r_[np.full(20, 0.5), np.full(20, 4.0)]   # dimensions of unequal spread: the z-score matters
+    x = ((rng.normal(size=(6, 40))[rng.integers(0, 6, 300)] + rng.normal(size=(300, 40))) * spread).astype(np.float32)
+    ids, dist = explorer.neighbours(x, 8)
+    want_ids, want_d = _brute_force(x.astype(np.float64), 8)
+    assert ids.shape == dist.shape == (300, 8)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(dist, want_d, atol=1e-4)
+
+    drawn = np.sort(rng.choice(1000, 300, replace=False))   # the map's clips among 1000
+    clusters = rng.integers(0, 6, 1000)
+    paths = [str(tmp_path / f"c{i}.wav") for i in range(1000)]
+    data = explorer.page_data(rng.normal(size=(300, 2)), clusters, rng.random(1000), paths, np.zeros(1000), [None] * 1000,
+                              tmp_path, drawn=drawn, similar=(ids, dist))
+    got_ids, got_d = _unpack(json.loads(json.dumps(data))["similar"], 300)
+    np.testing.assert_array_equal(got_ids, want_ids)   # positions among the drawn clips
+    np.testing.assert_allclose(got_d, np.round(want_d, 3), atol=1e-9)
+    with pytest.raises(ValueError, match="one row per drawn clip"):
+        explorer.page_data(np.zeros((2, 2)), [0, 1], [0.1, 0.2], ["a", "b"], [0, 0], [None, None], tmp_path,
+                           similar=(ids, dist))
+
+
+def test_more_like_this_few_clips_and_wide_ids():
+    x = np.random.default_rng(1).normal(size=(3, 5)).astype(np.float32)
+    ids, dist = explorer.neighbours(x, 8)   # only 2 others
+    assert ids.shape == (3, 2) and sorted(ids[0].tolist()) == [1, 2] and np.all(dist > 0)
+    assert explorer.neighbours(x[:1], 8)[0].shape == (1, 0)
+    ids, dist = np.zeros((70001, 2), np.int64), np.zeros((70001, 2))
+    ids[0], dist[0] = [70000, -1], [0.5, np.inf]   # a neighbour beyond uint16, and none
+    wide = explorer.pack_similar(ids, dist, 70001)   # from 65,535 points: uint32 ids
+    assert wide["bytes"] == 4
+    got_ids, got_d = _unpack(wide, 70001)
+    assert got_ids[0].tolist() == [70000, 2 ** 32 - 1] and got_d[0].tolist() == [0.5, 65.535]
+
+
+def test_explorer_neighbours_setting_is_checked():
+    from audioclust.errors import ConfigError
+    from audioclust.report.outputs import ReportSettings
+
+    assert ReportSettings().explorer_neighbours == 8 and ReportSettings(explorer_neighbours=0).explorer_neighbours == 0
+    with pytest.raises(ConfigError, match="report.explorer_neighbours must be an integer >= 0"):
+        ReportSettings(explorer_neighbours=-1)

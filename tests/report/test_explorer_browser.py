@@ -271,3 +271,56 @@ def test_search_finds_an_undrawn_window_by_file_and_time_and_plays_it_from_its_o
     browser.execute_script("document.getElementById('q').value = 'dusk'; explorer.search()")
     assert browser.find_element("id", "found").text == "591 windows, the first 100 listed: add a time or more of the name"
     assert len(browser.find_elements("css selector", "#results .hit")) == 100
+
+
+def _teal_ring(driver, j: int) -> int:
+    """How many of 16 pixels on the ring around drawn clip j have the 'more like this' colour (#00897b)."""
+    return driver.execute_script("""
+        const j = arguments[0], cv = document.getElementById('map'), r = cv.getBoundingClientRect();
+        const [x, y] = explorer.screenXY(j), dpr = window.devicePixelRatio || 1, ctx = cv.getContext('2d');
+        const rad = (explorer.data.x.length > 1500 ? 2.2 : explorer.data.x.length > 300 ? 3 : 4.5) + 3;
+        let hits = 0;
+        for (let a = 0; a < 16; a++) {
+          const px = (x - r.left + rad * Math.cos(a * Math.PI / 8)) * dpr, py = (y - r.top + rad * Math.sin(a * Math.PI / 8)) * dpr;
+          const [R, G, B] = ctx.getImageData(Math.floor(px), Math.floor(py), 1, 1).data;
+          if (Math.hypot(R - 0, G - 137, B - 123) < 70) hits++;
+        }
+        return hits;""", j)
+
+
+def test_clicked_clip_lists_more_like_it_nearest_by_the_search_engine(browser, clustered):
+    """Click a clip on the map: 'More like this' lists its nearest clips (file, cluster, distance, play button), the
+    first being its nearest by audioclust.search over the run's embeddings.npy, and rings them on the map."""
+    from audioclust.api import search
+
+    out = clustered
+    with open(out / "assignments.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    info = _open(browser, out / "explorer.html")
+    assert info["n"] == info["drawn"] == len(rows)   # every clip drawn: point i is row i
+    assert browser.find_element("id", "similarbox").is_displayed()
+    i = _isolated_point(browser)
+    x = np.load(out / "embeddings.npy")
+    want = search(x, i, 8)   # the engine's 8 nearest rows to row i, nearest first, i left out
+    assert list(want.rank) == list(range(1, 9))
+    first = int(want.row[0])
+    before = _teal_ring(browser, first)
+    _pointer(browser, i, click=True)
+    hits = _wait(browser, "const r = document.querySelectorAll('#similar .hit'); return r.length && "
+                          "Array.from(r, h => ({i: Number(h.dataset.i), text: h.textContent, play: !!h.querySelector('button.play')}))")
+    assert len(hits) == 8 and browser.execute_script("return explorer.selected()") == i
+    assert hits[0]["i"] == first   # the engine's nearest clip to the clicked one
+    assert [h["i"] for h in hits] == want.row.tolist()   # and the rest, in its order
+    name, cluster = Path(rows[first]["path"]).name, int(rows[first]["cluster"])
+    assert name in hits[0]["text"] and f"cluster {cluster}" in hits[0]["text"] and hits[0]["play"]
+    assert f"distance {want.distance[0]:.3f}" in hits[0]["text"]
+    assert all(h["play"] for h in hits) and i not in [h["i"] for h in hits]
+    assert _teal_ring(browser, first) > before   # ringed on the map
+
+    browser.find_elements("css selector", "#similar .hit button.play")[0].click()   # plays the neighbour
+    state = _wait(browser, "const a = explorer.audio; return !a.paused && a.currentTime > 0 && {src: a.src, error: a.error}")
+    assert state["error"] is None and state["src"].endswith(name)
+    assert browser.execute_script("return explorer.selected()") == i   # the list stays
+    browser.find_elements("css selector", "#similar .hit button.more")[0].click()   # more like the neighbour
+    assert browser.execute_script("return explorer.selected()") == first
+    assert _wait(browser, "return Number(document.querySelector('#similar .hit').dataset.i)") == int(search(x, first, 1).row[0])

@@ -65,12 +65,14 @@ def test_lookup_gives_back_every_clip_with_its_onset_and_cluster(k):
     assert explorer.offset_runs(events) == [0.0, 0.5, 3, 7.25, 0.5, 2, 30.0, 0, 1]
 
 
-def page_bytes(tmp_path, n_files: int, per_file: int, k: int = 20) -> tuple[int, dict]:
+def page_bytes(tmp_path, n_files: int, per_file: int, k: int = 20, neighbours: int = 0) -> tuple[int, dict]:
     paths, offsets, clusters, dists = windows(n_files, per_file, k)
     drawn = stratified_sample(clusters, 20000, seed=0)
-    xy = np.random.default_rng(0).normal(size=(len(drawn), 2))
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(len(drawn), 2))
+    similar = (rng.integers(0, len(drawn), (len(drawn), neighbours)), 2 * rng.random((len(drawn), neighbours))) if neighbours else None
     data = explorer.page_data(xy, clusters, dists, paths, offsets, [None] * len(paths), tmp_path, drawn=drawn,
-                              clip_seconds=1.0, windows=True, method="umap")
+                              clip_seconds=1.0, windows=True, method="umap", similar=similar)
     page = explorer.write_page(tmp_path, data)
     return page.stat().st_size, data
 
@@ -89,6 +91,16 @@ def test_page_at_1m_windows_stays_small(tmp_path):
     print(f"\nexplorer.html at 1,000,000 windows: {size / 2 ** 20:.2f} MiB")
     assert data["n"] == 1_000_000 and len(data["x"]) == 20000
     assert size < 2.5 * 2 ** 20   # 1 byte per window in the lookup + the 20,000 drawn points
+
+
+def test_more_like_this_adds_under_43_bytes_per_drawn_clip(tmp_path):
+    """report.explorer_neighbours=8: 8 x (2-byte id + 2-byte distance) per drawn clip, base64: 42.7 bytes."""
+    without, _ = page_bytes(tmp_path, 20, 5000)
+    (tmp_path / "b").mkdir()
+    with_, data = page_bytes(tmp_path / "b", 20, 5000, neighbours=8)
+    assert data["similar"]["n"] == 8 and data["similar"]["bytes"] == 2
+    print(f"\nexplorer.html at 20,000 drawn clips: +{(with_ - without) / 20000:.1f} bytes per drawn clip with 8 neighbours")
+    assert 20000 * 8 * 4 * 4 / 3 <= with_ - without <= 20000 * 8 * 4 * 4 / 3 + 100
 
 
 def test_cards_must_be_drawn(tmp_path):
