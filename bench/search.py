@@ -319,7 +319,9 @@ def report(quality: dict, scale: list[dict], sizes: list[int]) -> str:
               "the instrument class (10), sfx the 10 classes of bench/sfx_data.sh, FSDD the digit (10; each of its 6 speakers says each digit 50 times, so a "
               "speaker model's neighbours, the same voice, often say the same digit). Pretrained encoders only "
               "(blockae needs a training run per set); embeddings as `audioclust.embed(folder, encoder=...)` makes them "
-              "(whole files, 1 s windows, pooled).", "",
+              "(whole files, 1 s windows, pooled up to 30 s). sfx: its few long recordings are one row per window, each with "
+              "its file's label, and a window's nearest rows are often other windows of the same recording, which "
+              "raises its figures.", "",
               "| set | encoder | rows | l2 (default) | cosine | standard | none |", "|---|---|---|---|---|---|---|"]
     for (data, encoder), q in quality.items():
         lines.append(f"| {data} | {encoder} | {q['rows']} | " + " | ".join(f"{q[s]:.3f}" for s in SPACES) + " |")
