@@ -60,6 +60,10 @@ class Reducer:
             pca = PCA(dim, random_state=self.seed).fit(x)
             self.mean, self.components = pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
             return self.transform(x)
+        dim = min(dim, len(x) - 2)   # UMAP's spectral start needs more rows than dimensions + 1
+        if dim < 1:   # 3 rows or fewer: nothing to learn a map from
+            self.method = "none"
+            return x
         self.umap, z = umap_fit(x, dim, self.n_neighbors, self.seed, self.fit_sample)
         return z
 

@@ -193,14 +193,18 @@ def neighbours(x, n: int) -> tuple[np.ndarray, np.ndarray]:
     (audioclust.search: the clusters' space, z-score then unit length, fitted on these rows; exact FAISS up to
     100k rows): (ids (m, n') int64, distances (m, n') float32), n' = min(n, m - 1); -1 / inf where an approximate
     index found fewer."""
-    from audioclust.api import search
+    from audioclust.search.index import Index
 
     x = np.asarray(x)
     n = min(int(n), len(x) - 1)
     ids, dist = np.full((len(x), max(n, 0)), -1, np.int64), np.full((len(x), max(n, 0)), np.inf, np.float32)
     if n > 0:
-        m = search(x, np.arange(len(x)), n)
-        ids[m.query, m.rank - 1], dist[m.query, m.rank - 1] = m.row, m.distance
+        found = Index.build(x).search(x, n + 1)
+        keep = (found.ids >= 0) & (found.ids != np.arange(len(x))[:, None])   # each row's own row left out
+        rank = np.cumsum(keep, axis=1)
+        keep &= rank <= n
+        q, col = np.nonzero(keep)
+        ids[q, rank[q, col] - 1], dist[q, rank[q, col] - 1] = found.ids[q, col], found.distances[q, col]
     return ids, dist
 
 

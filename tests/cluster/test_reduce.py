@@ -54,3 +54,15 @@ def test_umap_fitted_on_a_sample_maps_every_row_and_keeps_blobs_apart():
     gaps = [np.linalg.norm(means[a] - means[b]) for a in range(3) for b in range(a + 1, 3)]
     assert min(gaps) > 3 * spread   # rows outside the fitted sample land with their own blob
     np.testing.assert_allclose(Reducer("umap", dim=2, n_neighbors=15, fit_sample=150).fit_transform(x), z, atol=1e-4)
+
+
+def test_umap_on_a_handful_of_rows_reduces_to_fewer_dimensions_instead_of_failing():
+    """The default reduction on tiny folders: UMAP's spectral start needs more rows than dimensions + 1."""
+    from audioclust.cluster.reduce import Reducer
+
+    for n, dim in ((2, 64), (3, 1), (5, 3), (8, 6), (12, 10)):
+        x = np.random.default_rng(n).standard_normal((n, 64)).astype(np.float32)
+        r = Reducer("umap")
+        z = r.fit_transform(x)
+        assert z.shape == (n, dim) and np.isfinite(z).all()
+        assert r.method == ("none" if n == 2 else "umap")
