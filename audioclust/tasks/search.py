@@ -4,6 +4,7 @@ neighbours.csv in the task's output folder (docs/api.md "Search by example").
 
     audioclust-search fit_dir=<a cluster output folder> query.path=dog_3.wav [query.offset=2.0] [n=20]
     audioclust-search fit_dir=<...> query.cluster=4
+    audioclust-search fit_dir=<...> query.audio=new_call.wav     # new audio, embedded as the fit's rows were
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from omegaconf import DictConfig
 
 from audioclust import checks, io
 from audioclust.api import search as find
+from audioclust.errors import ConfigError
 from audioclust.search.fit import query_rows, read_fit
 from audioclust.search.index import SPACES
 
@@ -23,13 +25,19 @@ FIELDS = ["rank", "path", "offset", "cluster", "distance", "label"]
 def search(cfg: DictConfig) -> Path:
     n = checks.number("n", cfg.n, integer=True)
     fit = read_fit(cfg.fit_dir)
-    rows = query_rows(fit, cfg.query.path, cfg.query.offset, cfg.query.cluster)
-    q = rows if cfg.query.cluster is None else np.asarray(fit.vectors[rows], np.float32).mean(0)
+    audio = cfg.query.get("audio")
+    if audio is not None:
+        if cfg.query.path is not None or cfg.query.cluster is not None:
+            raise ConfigError("give one query: query.audio, query.path or query.cluster")
+        q, what = _audio_query(cfg, str(audio))
+    else:
+        rows = query_rows(fit, cfg.query.path, cfg.query.offset, cfg.query.cluster)
+        q = rows if cfg.query.cluster is None else np.asarray(fit.vectors[rows], np.float32).mean(0)
+        what = f"cluster {cfg.query.cluster} (the mean of its {len(rows)} rows)" if cfg.query.cluster is not None else \
+            f"{fit.path[rows[0]]} at {fit.offset[rows[0]]:.3f} s"
     m = find(fit.vectors, q, n=n, space=checks.choice("space", cfg.space, SPACES))
     found = [{"rank": int(k), "path": fit.path[r], "offset": round(float(fit.offset[r]), 3), "cluster": int(fit.cluster[r]),
               "distance": round(float(d), 5), "label": fit.label[r]} for k, r, d in zip(m.rank, m.row, m.distance)]
-    what = f"cluster {cfg.query.cluster} (the mean of its {len(rows)} rows)" if cfg.query.cluster is not None else \
-        f"{fit.path[rows[0]]} at {fit.offset[rows[0]]:.3f} s"
     print(f"the {len(found)} nearest of {len(fit.path)} rows to {what}:")
     print(f"{'rank':>4}  {'distance':>8}  {'cluster':>7}  {'offset':>8}  path")
     for f in found:
@@ -38,3 +46,25 @@ def search(cfg: DictConfig) -> Path:
     io.write_csv(out / "neighbours.csv", found, FIELDS)
     print(f"neighbours.csv in {out}")
     return out
+
+
+def _audio_query(cfg: DictConfig, audio: str) -> tuple[np.ndarray, str]:
+    """New audio as a query: embedded as the fit embedded its rows (its encoder and run, its windowing, through the
+    store, so audio searched before is not embedded again), the mean of its rows."""
+    import json
+
+    from audioclust.api import embed
+    from audioclust.data.windowing import Windowing
+
+    fit_dir = Path(cfg.fit_dir)
+    enc = json.loads((fit_dir / "encoder.json").read_text())
+    if enc.get("members"):
+        raise ConfigError(f"query.audio with a fit of encoder=mix (members {', '.join(enc['members'])}): search by one of "
+                          "its clips (query.path=...), or fit with a single encoder")
+    run_dir = json.loads((fit_dir / "metrics.json").read_text()).get("run_dir")
+    windowing = None if run_dir else Windowing.from_record(enc["windowing"])   # a trained run keeps its own
+    emb = embed([audio] if Path(audio).is_file() else audio, encoder=enc["name"], run_dir=run_dir,
+                windowing=windowing, store=cfg.get("store_dir"))
+    if not len(emb):
+        raise ConfigError(f"query.audio={audio}: no readable audio ({'; '.join(s['reason'] for s in emb.skipped[:2])})")
+    return emb.vectors.mean(0), f"{audio} ({len(emb)} row{'s' if len(emb) != 1 else ''}, their mean)"

@@ -79,3 +79,32 @@ def test_the_command_searches_a_fit(emb, tmp_path):
     assert p.returncode == 0 and "cluster 0 (the mean of its" in p.stdout, p.stderr[-2000:]
     p = run_script(*cli, "query.path=nowhere.wav")
     assert p.returncode == 2 and p.stderr.strip() == "error: query.path=nowhere.wav: not a file of this fit (assignments.csv)"
+
+
+@pytest.mark.slow
+def test_the_command_searches_a_fit_by_new_audio(tmp_path):
+    """query.audio: a file the fit never saw, embedded as the fit's rows were (its encoder and windowing): a copy of
+    one of the fit's clips finds that clip first, at distance ~0, then clips of its kind."""
+    import csv
+    import shutil
+
+    from common_utils.scripts import run_script
+
+    pytest.importorskip("openwakeword", reason="encoder=speech needs its extra: pip install 'audioclust[speech]'")
+    folder = write_tone_folder(tmp_path)
+    p = run_script("cluster.py", "encoder=speech", f"data.root={folder}", "kmeans.k=3", "wandb.enabled=false",
+                   "report.explorer=false", "report.plots=false", f"store.dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/fit")
+    assert p.returncode == 0, p.stderr[-2000:]
+    src = folder / "low" / "low_2.wav"   # each low tone has its own pitch (the chirps are all alike)
+    (tmp_path / "new").mkdir()
+    shutil.copy(src, tmp_path / "new" / "query.wav")
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={tmp_path}/fit", "n=3",
+                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/out")
+    assert p.returncode == 0, p.stderr[-2000:]
+    with open(tmp_path / "out" / "neighbours.csv", newline="") as f:
+        found = list(csv.DictReader(f))
+    assert found[0]["path"] == str(src) and float(found[0]["distance"]) < 1e-3
+    assert all("/low/" in r["path"] for r in found)
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={tmp_path}/fit", "query.audio=/nowhere.wav",
+                   "query.cluster=0", f"hydra.run.dir={tmp_path}/out2")
+    assert p.returncode == 2 and p.stderr.strip() == "error: give one query: query.audio, query.path or query.cluster"
