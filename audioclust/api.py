@@ -271,10 +271,10 @@ class Clusters:
         return cls(Clusterer.from_state(dict(state), gpu))
 
 
-def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = None, reduce: str | Mapping[str, Any] = "none",
+def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = None, reduce: str | Mapping[str, Any] | None = None,
             preprocess: str = "l2", seed: int = 0, gpu: str = "auto", weights: np.ndarray | None = None, **options: Any) -> Clusters:
     """Clusters of the rows of x (Embeddings or an (n, d) array): preprocess (l2 | standard | none) -> reduce
-    (none | pca | umap, or a dict of conf/cluster.yaml's reduce keys) -> method (kmeans | hdbscan | agglomerative;
+    (umap | pca | none, or a dict of conf/cluster.yaml's reduce keys; default: its reduce, umap) -> method (kmeans | hdbscan | agglomerative;
     **options: its own, conf/cluster/method/<name>.yaml, e.g. niter=50, min_cluster_size=20). k: the number of
     clusters (kmeans, agglomerative); none for hdbscan. weights: (d,) factors of the columns after the z-score, as
     encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension)); default: the Embeddings'."""
@@ -286,7 +286,7 @@ def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = 
     return Clusters(clusterer, labels, dists)
 
 
-def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any], preprocess: str, seed: int, gpu: str,
+def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any] | None, preprocess: str, seed: int, gpu: str,
                  options: Mapping[str, Any]) -> Any:
     """The task's Clusterer (no voice groups) from keyword options over the shipped defaults."""
     from audioclust.cluster.methods import method_class
@@ -306,7 +306,7 @@ def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any], pr
         raise ConfigError(f"method={method} needs k, the number of clusters")
     if not m.takes_k and k is not None:
         raise ConfigError(f"method={method} finds the number of clusters itself: drop k")
-    red = {**_shipped("cluster.yaml").reduce, **({"method": reduce} if isinstance(reduce, str) else dict(reduce))}
+    red = {**_shipped("cluster.yaml").reduce, **({"method": reduce} if isinstance(reduce, str) else dict(reduce or {}))}
     return Clusterer(Stage(preprocess, red, m, seed))
 
 

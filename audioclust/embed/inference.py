@@ -2,11 +2,13 @@
 reused rows, resumable, exactly once on 1..N ranks) or in memory."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 from audioclust import io
 from audioclust.data.windowing import whole_files
@@ -32,7 +34,7 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
         out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
         order = np.argsort(out["sample_id"], kind="stable")
         return {k: v[order] for k, v in out.items()}
-    from audioclust.embed.store import Keys, StoreWriter
+    from audioclust.embed.store import Keys
 
     keys = Keys.of(datamodule.index, store.hash)
     wanted = np.arange(len(datamodule.index)) if datamodule.predict_ids is None else np.asarray(datamodule.predict_ids)
@@ -128,3 +130,30 @@ def pool_files(emb: dict, index, up_to: float | None, weights=None, chunk: int =
     if "power" in emb:
         out["power"] = np.add.reduceat(np.asarray(emb["power"], np.float64) * ok, first).astype(np.float32)
     return out
+
+
+class StoreWriter(BasePredictionWriter):
+    """Lightning's prediction writer for an embedding store: this rank's rows, a part every store.flush_rows rows
+    or store.flush_seconds (embed/store.py). A module-level class: ddp_spawn pickles the callbacks."""
+
+    def __init__(self, store, keys):
+        super().__init__(write_interval="batch")
+        self.store, self.keys, self.buf, self.rows, self.since = store, keys, {}, 0, time.monotonic()
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
+        for k, v in prediction.items():
+            if k in KEYS:
+                self.buf.setdefault(k, []).append(np.ascontiguousarray(v.detach().cpu().numpy()))
+        self.rows += len(prediction["sample_id"])
+        if self.rows >= self.store.flush_rows or time.monotonic() - self.since >= self.store.flush_seconds:
+            self.flush(trainer.global_rank)
+
+    def flush(self, rank: int) -> None:
+        if self.rows:
+            out = {k: np.concatenate(v) for k, v in self.buf.items()}
+            self.store.write_part(self.keys, out.pop("sample_id"), out, rank)
+        self.buf, self.rows, self.since = {}, 0, time.monotonic()
+
+    def on_predict_epoch_end(self, trainer, pl_module):
+        self.flush(trainer.global_rank)
+        trainer.strategy.barrier("audioclust-store-written")

@@ -238,40 +238,6 @@ def _numpy(col) -> np.ndarray:
     return col.to_numpy()
 
 
-class StoreWriter:
-    """Lightning's prediction writer for a store: this rank's rows, a part every flush_rows rows or flush_seconds."""
-
-    def __new__(cls, *args, **kwargs):   # a BasePredictionWriter, imported with Lightning only when used
-        from lightning.pytorch.callbacks import BasePredictionWriter
-
-        class _Writer(BasePredictionWriter):
-            def __init__(self, store: Store, keys: Keys):
-                super().__init__(write_interval="batch")
-                self.store, self.keys, self.buf, self.rows, self.since = store, keys, {}, 0, time.monotonic()
-                self.written = 0
-
-            def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-                for k, v in prediction.items():
-                    if k in (*OUTPUTS, "sample_id"):
-                        self.buf.setdefault(k, []).append(np.ascontiguousarray(v.detach().cpu().numpy()))
-                self.rows += len(prediction["sample_id"])
-                if self.rows >= self.store.flush_rows or time.monotonic() - self.since >= self.store.flush_seconds:
-                    self.flush(trainer.global_rank)
-
-            def flush(self, rank: int) -> None:
-                if self.rows:
-                    out = {k: np.concatenate(v) for k, v in self.buf.items()}
-                    self.store.write_part(self.keys, out.pop("sample_id"), out, rank)
-                    self.written += self.rows
-                self.buf, self.rows, self.since = {}, 0, time.monotonic()
-
-            def on_predict_epoch_end(self, trainer, pl_module):
-                self.flush(trainer.global_rank)
-                trainer.strategy.barrier("audioclust-store-written")
-
-        return _Writer(*args, **kwargs)
-
-
 def describe(root) -> list[dict]:
     """Every partition under root: name, key, rows, files, bytes, last written, identity (audioclust-store)."""
     import pyarrow.parquet as pq

@@ -52,7 +52,7 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
             missing[name] = str(e)
             continue
         t = time.perf_counter()
-        x = _sample_embeddings(cfg, node, model, sample, lambda long: clusterer.fits_files(long, k), out)
+        x = _sample_embeddings(cfg, node, model, sample, int(cfg.seed), lambda long: clusterer.fits_files(long, k), out)
 
         w = getattr(model, "dim_weights", None)
         st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
@@ -80,7 +80,7 @@ def _record(scores: dict, missing: dict, out: Path) -> str:
     return pick
 
 
-def _sample_embeddings(cfg: DictConfig, node, model, n: int, fits_files, out: Path) -> np.ndarray:
+def _sample_embeddings(cfg: DictConfig, node, model, n: int, seed: int, fits_files, out: Path) -> np.ndarray:
     """Embeddings of an evenly spread, seeded sample of at most n of the rows the run will fit its clusters on
     (decoded ones only): the folder read as the run reads it (clip length, windows, a short file's windows pooled
     into one row; every file's when the run fits on one row per file: fits_files(long files)), so each
@@ -99,7 +99,7 @@ def _sample_embeddings(cfg: DictConfig, node, model, n: int, fits_files, out: Pa
     row = np.where(whole[fids], -1 - fids, sid)   # a pooled file's windows share one row key
     keys = np.unique(row)
     if len(keys) > n:
-        keys = np.random.default_rng(int(cfg.seed)).choice(keys, n, replace=False)
+        keys = np.random.default_rng(seed).choice(keys, n, replace=False)
     dm.predict_ids = sid[np.isin(row, keys)]
     tmp = out / "embed" / f"auto-{node.name}"
     emb = embed(model, dm, cfg.get("device", "auto"), progress=False, store=build_store(cfg, node, model, dm, out), out_dir=tmp)

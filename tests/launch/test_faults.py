@@ -184,7 +184,7 @@ def test_cluster_killed_at_random_moments_leaves_no_half_file(reference, tmp_pat
     for i, delay in enumerate(rng.uniform(0, 1.2, 6)):  # from the first output on, when the writing happens
         out = run / "fit" / f"killed_{i}"
         proc = start(cluster_args(run, out))
-        while proc.poll() is None and not (out.is_dir() and any(p.name != ".hydra" and p.suffix != ".log" for p in out.iterdir())):
+        while proc.poll() is None and not (out.is_dir() and outputs(out)):   # the first whole output file
             time.sleep(0.01)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

@@ -29,7 +29,7 @@ def run(tmp_path_factory):
     for name, *args in (("km", "kmeans.k=4"), ("umap", "kmeans.k=4", "reduce.method=umap"),
                         ("hdb", "cluster.method=hdbscan", "reduce.method=umap")):
         p = run_script("cluster.py", f"run_dir={tmp}/run", f"hydra.run.dir={tmp}/run/fit/{name}", "report.plots=false",
-                       "report.explorer=false", *args)
+                       "report.explorer=false", "store.dir=null", *args)   # embedded afresh, as the API does below
         assert p.returncode == 0, p.stderr[-3000:]
     return tmp / "run"
 

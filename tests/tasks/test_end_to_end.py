@@ -110,7 +110,7 @@ def test_fit_accounts_for_every_clip(trained, fitted):
     assert m["by"]["folder"]["n_groups"] == 20 and m["by"]["folder"]["ami"] == pytest.approx(m["ami"])
     assert "file" not in m["by"]   # one row per file
     emb, cen = np.load(out / "embeddings.npy"), np.load(out / "centroids.npy")
-    assert emb.shape[0] == len(wavs) and cen.shape == (20, emb.shape[1])
+    assert emb.shape[0] == len(wavs) and cen.shape == (20, 10)   # in the reduced space: UMAP, 10-d, by default
     for png in ("map.png", "sizes.png", "montage.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "ACC" in stdout and str(out) in stdout
