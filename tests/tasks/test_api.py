@@ -72,10 +72,12 @@ def test_a_list_of_files_is_embedded_as_in_its_folder(run, emb):
 
 
 def test_assign_and_state_round_trip(run, emb):
-    clusters = audioclust.cluster(emb, k=4)
-    labels, dists = clusters.assign(emb.vectors[10:20])
-    assert labels.tolist() == clusters.labels_[10:20].tolist()
-    np.testing.assert_allclose(dists, clusters.distances_[10:20], rtol=1e-5)
+    clusters = audioclust.cluster(emb, k=4)   # the default reduction, UMAP: its model places rows anew (near, not at)
+    assert clusters.assign(emb.vectors[10:20])[0].tolist() == clusters.labels_[10:20].tolist()
+    plain = audioclust.cluster(emb, k=4, reduce="none")   # no reduction: the same rows, the same distances
+    labels, dists = plain.assign(emb.vectors[10:20])
+    assert labels.tolist() == plain.labels_[10:20].tolist()
+    np.testing.assert_allclose(dists, plain.distances_[10:20], rtol=1e-5)
     again = audioclust.Clusters.from_state({k: np.asarray(v) for k, v in clusters.state().items()})
     assert again.assign(emb)[0].tolist() == clusters.labels_.tolist()
     fitted = audioclust.Clusters.from_state(dict(np.load(run / "fit" / "km" / "preprocess.npz")))   # cluster.py's fit
