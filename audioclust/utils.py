@@ -109,6 +109,11 @@ def instantiate_list(cfg: DictConfig | None, **kwargs) -> list:
 
 
 def is_rank_zero() -> bool:
+    """This process is rank 0 (the one that prints, writes and logs): Lightning's rank once imported (a strategy sets
+    it, ddp_spawn's children included; at import it reads the launcher's environment), else the environment."""
+    rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    if rank_zero is not None and hasattr(rank_zero.rank_zero_only, "rank"):
+        return rank_zero.rank_zero_only.rank == 0
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", os.environ.get("SLURM_PROCID", 0)))) == 0
 
 

@@ -15,6 +15,7 @@ from audioclust.data.index import build_index, scan, split_files
 from audioclust.data.labels import make_labeller
 from audioclust.data.windowing import Windowing
 from audioclust.errors import ConfigError
+from audioclust.utils import is_rank_zero
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +155,14 @@ class AudioDataModule(L.LightningDataModule):
         if self.index is not None:
             return
         line = self.resolve_windowing()
-        if line and _rank_zero():
+        if line and is_rank_zero():
             log.info("%s", line)
         labeller = make_labeller(**self.labels)
         self.index = build_index(self._data_root(), self.windowing, labeller, self.strict, self.max_files,
                                  cache_dir=self.index_cache, sr=self.sr, scanned=self._scan)
         self._scan = None
         note = None if self._noted else self.windowing.long_files_note(self.index.durations)
-        if note and _rank_zero():
+        if note and is_rank_zero():
             log.info("%s", note)
         train_files, val_files = split_files(len(self.index.files), self.val_fraction, self.seed)
         in_val = set(val_files.tolist())
@@ -193,7 +194,7 @@ class AudioDataModule(L.LightningDataModule):
             else:
                 line = (f"data loader: {workers} worker{'s' if workers != 1 else ''} per rank (auto: {cores} "
                         f"core{'s' if cores != 1 else ''}, {ranks} rank{'s' if ranks != 1 else ''})")
-            if line not in self._said and _rank_zero():
+            if line not in self._said and is_rank_zero():
                 log.info("%s", line)
             self._said.add(line)
         pin = cuda if self.pin_memory == "auto" else bool(self.pin_memory)
@@ -226,7 +227,3 @@ def _on_cuda(trainer) -> bool:
     return isinstance(trainer.accelerator, CUDAAccelerator) and not getattr(getattr(trainer, "lightning_module", None), "cpu_input", False)
 
 
-def _rank_zero() -> bool:
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    return getattr(rank_zero_only, "rank", 0) == 0
