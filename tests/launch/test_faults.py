@@ -158,6 +158,10 @@ def check_complete(path: Path) -> None:
             [z[k] for k in z.files]
     elif path.suffix == ".json":
         json.loads(path.read_text())
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.read_table(path)   # a half-written file has no footer
     elif path.suffix == ".png":
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:] == b"IEND\xaeB`\x82"
