@@ -19,6 +19,22 @@ from audioclust.errors import ConfigError
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """This module's API calls and its cluster.py runs (threads=1) on one thread each: float sums depend on the
+    thread count, and another test file may have changed this worker process's."""
+    import torch
+
+    from audioclust.cluster.faiss_backend import load_faiss
+
+    faiss, before = load_faiss(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+    faiss.omp_set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny train run, and cluster.py's fits of its data: k-means, k-means after UMAP, HDBSCAN after UMAP."""
@@ -29,7 +45,7 @@ def run(tmp_path_factory):
     for name, *args in (("km", "kmeans.k=4"), ("umap", "kmeans.k=4", "reduce.method=umap"),
                         ("hdb", "cluster.method=hdbscan", "reduce.method=umap")):
         p = run_script("cluster.py", f"run_dir={tmp}/run", f"hydra.run.dir={tmp}/run/fit/{name}", "report.plots=false",
-                       "report.explorer=false", "store.dir=null", *args)   # embedded afresh, as the API does below
+                       "report.explorer=false", "store.dir=null", "threads=1", *args)   # embedded afresh, as the API below
         assert p.returncode == 0, p.stderr[-3000:]
     return tmp / "run"
 
