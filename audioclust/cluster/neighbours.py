@@ -36,6 +36,10 @@ class Neighbours:
         dtype = np.float16 if len(rows) and np.abs(rows).max() < HALF else np.float32
         return cls(rows.astype(dtype), labels, None if z is None else np.array(z, np.float32), k)
 
+    def subset(self, keep: np.ndarray) -> Neighbours:
+        """Only the fitted rows at `keep` place new rows."""
+        return Neighbours(self.rows[keep], self.labels[keep], None if self.z is None else self.z[keep], self.k)
+
     def __call__(self, x: np.ndarray, gpu="auto", batch: int = 16384) -> tuple[np.ndarray, np.ndarray]:
         """Each row's label and the index of the fitted row it took it from (x: preprocessed as the fitted rows)."""
         index, step = flat_index(self.rows.shape[1], gpu), chunk_rows(self.rows.shape[1], 4)

@@ -36,8 +36,8 @@ class Stage:
     """One preprocess -> reduce -> clustering method (methods.Method; default: KMeans() with fit_kmeans's defaults),
     fitted on some features and re-applied to new ones. seed: the reducer's (the method has its own).
     New rows join the nearest centroid where the fit did so too (k-means, no UMAP), else the cluster of their
-    nearest fitted rows (neighbours.py: for HDBSCAN or agglomerative, and after UMAP, which stores no model; in the
-    run that fitted it, the UMAP model places them, then the method's own rule)."""
+    nearest fitted rows (neighbours.py: for HDBSCAN or agglomerative, and after UMAP, which stores no model), the
+    same in the run that fitted the stage as in any later one."""
 
     def __init__(self, preprocess: str = "l2", reduce: dict | None = None, method: Method | None = None, seed: int = 0):
         self._args = (preprocess, dict(reduce or {}))
@@ -68,7 +68,7 @@ class Stage:
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances (to the cluster's centroid; noise: to the nearest) and reduced features of new rows."""
         p = self.pre(x, out=x if inplace else None)
-        if self.near is None or self.red.umap is not None:   # the fit's own rule, or the UMAP fitted in this run
+        if self.near is None:   # the fit's own rule: k-means without UMAP places a row by its nearest centroid
             z = self.red.transform(p)
             return (*self.method.assign(z), z)
         labels, at = self.near(p, self.method.gpu)
@@ -153,9 +153,11 @@ class Clusterer:
 
     def fit_files(self, files: FileRows, x, ltas, k: int | Callable, weights=None):
         """fit() on one row per file, then every row of x labelled: a file's own row takes its cluster, a window of
-        a long recording is assigned to the clusters (reduce.method=umap: placed by the fitted model, in memory)."""
+        a long recording is assigned to the clusters (Stage.assign)."""
         labels, dists, z, centroids = self.fit(files.x, files.ltas, k, weights)
         own = np.flatnonzero(files.of_row >= 0)
+        if self.content.near is not None and len(own):   # new rows join the clips' rows: a recording's pooled row
+            self.content.near = self.content.near.subset(files.of_row[own])   # is no sound a window is heard as
         rest = np.flatnonzero(files.of_row < 0)
         out = [np.empty((len(x), *a.shape[1:]), a.dtype) for a in (labels, dists, z)]
         for o, a in zip(out, (labels, dists, z)):

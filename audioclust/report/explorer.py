@@ -45,9 +45,9 @@ def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int =
         return np.c_[np.arange(len(z), dtype=np.float64), np.zeros(len(z))], "index"
     if method == "umap" or (method == "auto" and len(z) >= umap_min):
         try:
-            from audioclust.cluster.reduce import umap_embed
+            from audioclust.cluster.reduce import umap_fit
 
-            xy = umap_embed(z, 2, 15, seed, fit_sample, min_dist=0.1)
+            xy = umap_fit(z, 2, 15, seed, fit_sample, min_dist=0.1)
             return np.asarray(xy, dtype=np.float64), "umap"
         except ImportError:
             log.warning("umap-learn is not installed: the explorer map uses PCA")

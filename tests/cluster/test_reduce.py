@@ -15,7 +15,7 @@ def test_pca_state_round_trip_reapplies_the_same_projection():
 
 
 @pytest.mark.slow
-def test_umap_keeps_clusters_places_new_rows_in_the_same_run_and_refuses_assign_from_state():
+def test_umap_keeps_clusters_and_leaves_new_rows_to_the_fitted_rows():
     x, y = make_blobs(500, n_features=20, centers=5, cluster_std=1.0, random_state=1)
     x = x.astype(np.float32)
     red = Reducer("umap", dim=4, n_neighbors=15)
@@ -25,11 +25,21 @@ def test_umap_keeps_clusters_places_new_rows_in_the_same_run_and_refuses_assign_
 
     _, nn = NearestNeighbors(n_neighbors=2).fit(z).kneighbors(z)
     assert (y[:400][nn[:, 1]] == y[:400]).mean() > 0.95  # neighbourhoods survive the reduction
-    new = red.transform(x[400:])   # the fitted model, in memory (e.g. long recordings' windows)
-    _, nn = NearestNeighbors(n_neighbors=1).fit(z).kneighbors(new)
-    assert new.shape == (100, 4) and (y[:400][nn[:, 0]] == y[400:]).mean() > 0.95
-    with pytest.raises(ConfigError, match="fit them again"):   # no UMAP model is stored (Stage keeps fitted rows)
-        Reducer.from_state({k: np.asarray(v) for k, v in red.state().items()}).transform(x)
+    for reducer in (red, Reducer.from_state({k: np.asarray(v) for k, v in red.state().items()})):
+        with pytest.raises(ConfigError, match="fit them again"):   # no model kept: Stage places rows (neighbours.py)
+            reducer.transform(x[400:])
+
+
+def test_exact_neighbours_match_a_brute_force_search():
+    """The neighbours UMAP starts from below SMALL rows: every row's k nearest, distances recomputed exactly."""
+    from audioclust.cluster.reduce import knn
+
+    x = np.random.default_rng(0).normal(size=(300, 24)).astype(np.float32) * 50
+    near, dist = knn(x, 7)
+    full = np.linalg.norm(x[:, None] - x[None], axis=2)
+    assert (near[:, 0] == np.arange(300)).all() and (dist[:, 0] == 0).all()
+    np.testing.assert_array_equal(near, np.argsort(full, axis=1, kind="stable")[:, :7])
+    np.testing.assert_allclose(dist, np.take_along_axis(full, near, 1), rtol=1e-5, atol=1e-4)
 
 
 def test_none_and_bad_values():
