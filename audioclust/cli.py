@@ -5,6 +5,7 @@
     audioclust-cluster run_dir=logs/train/runs/<time>   # cluster the run's clips
     audioclust-store [action=prune]                     # the embedding store: list or prune
     audioclust-search fit_dir=<cluster output> query.path=<file>   # the nearest rows of a fit to one of its files
+    audioclust-curate fit_dir=<cluster output> curation=curation.json   # names from the explorer applied to a fit
     audioclust-train --config-dir ./my_conf experiment=mine   # your own configs beside the packaged ones
 
 The configs ship inside the package (audioclust/conf, from the repository's conf/); outputs go under the
@@ -41,5 +42,12 @@ def store(cfg):
 @hydra.main(version_base="1.3", config_path=CONF, config_name="search")
 def search(cfg):
     from audioclust.tasks.search import search as task
+
+    return run_task(task, cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="curate")
+def curate(cfg):
+    from audioclust.tasks.curate import curate as task
 
     return run_task(task, cfg)

@@ -56,6 +56,7 @@ class Assignment:
     cluster: int           # -1 = noise
     distance: float        # to the cluster's centroid (nan when none)
     label: str = ""        # the true label where the data has one
+    name: str = ""         # the name a curation gave it (audioclust-curate): what exports call it
 
     def __post_init__(self):
         if not self.path:
@@ -71,9 +72,21 @@ class Assignment:
     def end(self) -> float:
         return self.offset + self.duration
 
+    @property
+    def title(self) -> str:
+        """What annotation tools show: the curated name, else c<cluster> (noise: noise)."""
+        return self.name or cluster_name(self.cluster)
+
 
 def cluster_name(cluster: int) -> str:
     return "noise" if cluster == -1 else f"c{int(cluster)}"
+
+
+def folder_name(r: Assignment) -> str:
+    """A clip's folder among the per-cluster ones: its title with what a file system refuses (/, \\, NUL, control
+    characters, a leading dot) replaced by _."""
+    name = "".join("_" if ch in '/\\:*?"<>|' or ord(ch) < 32 else ch for ch in r.title).strip() or cluster_name(r.cluster)
+    return "_" + name[1:] if name.startswith(".") else name
 
 
 def read_assignments(csv_path: str | os.PathLike, duration: float) -> list[Assignment]:
@@ -88,7 +101,8 @@ def read_assignments(csv_path: str | os.PathLike, duration: float) -> list[Assig
             try:
                 d = r.get("distance", "")
                 rows.append(Assignment(r["path"], float(r["offset"]), float(duration), int(r["cluster"]),
-                                       float(d) if d not in ("", None) else float("nan"), r.get("label") or ""))
+                                       float(d) if d not in ("", None) else float("nan"), r.get("label") or "",
+                                       r.get("name") or ""))
             except ValueError as exc:
                 raise DataError(f"{csv_path} line {i}: {exc}") from None
     return rows
@@ -147,7 +161,7 @@ def write_raven(rows: list[Assignment], out_dir: str | os.PathLike) -> list[Path
     extra = ["Annotation", "Cluster", "Distance"] + (["Label"] if with_label else [])
 
     def tail(r: Assignment) -> list[str]:
-        return [cluster_name(r.cluster), str(int(r.cluster)), _fmt(r.distance)] + ([r.label] if with_label else [])
+        return [r.title, str(int(r.cluster)), _fmt(r.distance)] + ([r.label] if with_label else [])
 
     written, run_lines, start, sel = [], [], 0.0, 0
     for path, rs in files.items():
@@ -179,7 +193,7 @@ def write_audacity(rows: list[Assignment], out_dir: str | os.PathLike) -> list[P
     stems = _stems(files)
     written = []
     for path, rs in files.items():
-        text = "".join(f"{_fmt(r.offset)}\t{_fmt(r.end)}\t{cluster_name(r.cluster)}\n" for r in rs)
+        text = "".join(f"{_fmt(r.offset)}\t{_fmt(r.end)}\t{r.title}\n" for r in rs)
         p = out_dir / f"{stems[path]}{AUDACITY_SUFFIX}"
         _write_text(p, text)
         written.append(p)
@@ -187,7 +201,8 @@ def write_audacity(rows: list[Assignment], out_dir: str | os.PathLike) -> list[P
 
 
 def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cut: bool = False) -> list[Path]:
-    """`out_dir/clusters/<c3|noise>/<rank>_<stem>@<offset>s.<ext>`: symlinks to the files, or (cut) WAV windows."""
+    """`out_dir/clusters/<c3|noise|name>/<rank>_<stem>@<offset>s.<ext>`: symlinks to the files, or (cut) WAV
+    windows; a curated name is the folder's name (folder_name)."""
     import numpy as np
     import soundfile as sf
 
@@ -200,15 +215,15 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
         raise DataError(f"{final} exists and was not written by this export: move it away or choose another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = _stems(r.path for r in rows)
-    groups: dict[int, list[Assignment]] = defaultdict(list)
+    groups: dict[str, list[Assignment]] = defaultdict(list)
     for r in rows:
-        groups[r.cluster].append(r)
+        groups[folder_name(r)].append(r)
     build = temp_beside(final, "", folder=True)   # the umask's mode, as the rest of the outputs
     written = []
     try:
         (build / MARKER).write_text("written by audioclust.report.export; replaced on every export\n")
         for c in sorted(groups):
-            folder = build / cluster_name(c)
+            folder = build / c
             folder.mkdir()
             rs = sorted(groups[c], key=lambda r: (math.isnan(r.distance), r.distance, r.path, r.offset))
             width = len(str(len(rs)))
@@ -231,7 +246,7 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
                     sf.write(folder / name, np.ascontiguousarray(x), sr, subtype=subtype)
                 else:
                     os.symlink(os.path.abspath(r.path), folder / name)
-                written.append(final / cluster_name(c) / name)
+                written.append(final / c / name)
         old = None
         if final.exists():
             old = temp_beside(final, ".old", folder=True)

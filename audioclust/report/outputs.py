@@ -6,6 +6,7 @@ config blocks) and a `ClusterResult`, never the raw config.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ class Rows:
     clusters: np.ndarray
     dists: np.ndarray
     file_labels: list         # per file: the true label, or None
+    names: dict = field(default_factory=dict)   # cluster -> its curated name (mode=assign of a curated fit)
 
     FIELDS = ("path", "offset", "cluster", "distance", "label")
 
@@ -87,6 +89,14 @@ class Rows:
 
     def path(self, i: int) -> str:
         return self.files[int(self.file_ids[i])]
+
+    def name(self, i: int) -> str:
+        return self.names.get(int(self.clusters[i]), "")
+
+    @property
+    def fields(self) -> list[str]:
+        """assignments.csv's columns: FIELDS, and `name` when the clusters have curated names."""
+        return [*self.FIELDS, "name"] if self.names else list(self.FIELDS)
 
     def label(self, i: int) -> str | None:
         v = self.file_labels[int(self.file_ids[i])]
@@ -127,13 +137,14 @@ class Rows:
             for a in range(0, len(self), chunk):
                 b = min(a + chunk, len(self))
                 fids = self.file_ids[a:b].tolist()
+                clusters = self.clusters[a:b].astype(np.int64).tolist()
                 yield from zip([self.files[f] for f in fids],
-                               np.round(self.offsets[a:b].astype(np.float64), 3).tolist(),
-                               self.clusters[a:b].astype(np.int64).tolist(),
+                               np.round(self.offsets[a:b].astype(np.float64), 3).tolist(), clusters,
                                np.round(self.dists[a:b].astype(np.float64), 5).tolist(),
-                               ["" if self.file_labels[f] is None else self.file_labels[f] for f in fids])
+                               ["" if self.file_labels[f] is None else self.file_labels[f] for f in fids],
+                               *([[self.names.get(c, "") for c in clusters]] if self.names else []))
 
-        io.write_csv_rows(path, list(self.FIELDS), lines())
+        io.write_csv_rows(path, self.fields, lines())
 
 
 TABLE_BYTES = 64 << 20   # write_table: the rows of one row group hold about this many bytes of embeddings
@@ -151,7 +162,7 @@ def write_table(path, rows: Rows, seconds, embeddings) -> None:
     d = int(np.prod(embeddings.shape[1:])) if embeddings.ndim > 1 else 1
     schema = pa.schema([("path", pa.string()), ("offset", pa.float64()), ("duration", pa.float64()),
                         ("cluster", pa.int64()), ("distance", pa.float64()), ("label", pa.string()),
-                        ("vector", pa.list_(pa.float32(), d))])
+                        ("vector", pa.list_(pa.float32(), d))] + ([("name", pa.string())] if rows.names else []))
     seconds, step = np.asarray(seconds, np.float64), max(1024, TABLE_BYTES // (4 * d))
     labels = ["" if v is None else str(v) for v in rows.file_labels]
 
@@ -164,7 +175,9 @@ def write_table(path, rows: Rows, seconds, embeddings) -> None:
                                    pa.array(np.asarray(rows.clusters[a:b], np.int64)),
                                    pa.array(np.asarray(rows.dists[a:b], np.float64)),
                                    pa.array([labels[f] for f in fids], pa.string()),
-                                   io.vector_column(np.asarray(embeddings[a:b]).reshape(b - a, d))], schema=schema)
+                                   io.vector_column(np.asarray(embeddings[a:b]).reshape(b - a, d)),
+                                   *([pa.array([rows.names.get(int(c), "") for c in rows.clusters[a:b]], pa.string())]
+                                     if rows.names else [])], schema=schema)
 
     io.write_parquet(path, schema, batches())
 
@@ -210,6 +223,7 @@ def write_tables(out: Path, rows: Rows, skipped: list[dict], segments, embedding
     from audioclust import io
 
     rows.write_csv(out / "assignments.csv")
+    scores["fit_id"] = fit_id(out / "assignments.csv")
     if seconds is not None:
         write_table(out / "clusters.parquet", rows, seconds, embeddings)
     io.write_csv(out / "skipped.csv", skipped, ["path", "reason"])
@@ -218,6 +232,16 @@ def write_tables(out: Path, rows: Rows, skipped: list[dict], segments, embedding
                           ((p, round(a, 6), round(b, 6), k, r) for p, a, b, k, r in segments))
     io.write_npy(out / "embeddings.npy", embeddings)
     io.write_json(out / "metrics.json", scores)
+
+
+def fit_id(assignments: Path) -> str:
+    """16 hex digits naming a fit (or an assign run): the SHA-256 of its assignments.csv (rows, clusters, distances),
+    in metrics.json and the explorer; a curation.json made on one fit is refused by another."""
+    h = hashlib.sha256()
+    with open(assignments, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: ClusterResult) -> dict:

@@ -93,6 +93,7 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids, fit_rows = clusterer.centroids, None
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
+    rows = replace(rows, names=fitted.get("names", {})) if mode == "assign" else rows   # a curated fit's names
     scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
                                                               run_dir=run_dir, encoder=encoder["name"]), fit_rows)
     write_tables(out, rows, skipped, dm.index.segments, x, scores, dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids))
@@ -181,7 +182,8 @@ def _export(cfg, rows, dm, out: Path) -> None:
     if any(cfg.export.values()):
         seconds = dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids)
         exported = export_all([Assignment(rows.path(i), round(float(rows.offsets[i]), 3), float(seconds[i]),
-                                          int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "")
+                                          int(rows.clusters[i]), round(float(rows.dists[i]), 5), rows.label(i) or "",
+                                          rows.name(i))
                                for i in range(len(rows))], out / "exports", **cfg.export)
         print("exports: " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
 
@@ -284,6 +286,9 @@ def _load_clusters(cfg, encoder: dict):
         raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
                           f"{_described(encoder)}: pass the fit's (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
+    if (cdir / "names.json").is_file():   # a curated fit (audioclust-curate): new audio gets its clusters' names
+        fitted["names"] = {int(c): n for c, n in json.loads((cdir / "names.json").read_text())["names"].items()}
+        print(f"clusters of a curated fit: {len(fitted['names'])} named ({cdir / 'names.json'})")
     return Clusterer.from_state(state, cfg.kmeans.gpu), fitted
 
 

@@ -68,3 +68,38 @@ def test_assign_after_umap_own_files_keep_their_cluster_new_file_lands_with_its_
         kind_cluster = Counter(c for name, c in fitted.items() if name.startswith(kind + "_")).most_common(1)[0][0]
         assert assigned[f"{kind}_new.wav"][0] == kind_cluster, (kind, assigned[f"{kind}_new.wav"], fitted)
     assert all(d >= 0 for _, d in assigned.values())
+
+
+def test_a_curated_fit_names_new_audio_and_its_noise_stays_noise(trained, tmp_path):
+    """Issue 25: audioclust-curate's output is what mode=assign reads: new audio gets its cluster's name, and audio
+    like the clips marked noise is noise (-1); assignments.csv and the Audacity labels carry the names."""
+    import hashlib
+    import json
+
+    clips, run = trained
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", f"run_dir={run}", "reduce.method=umap", "kmeans.k=3", *QUIET, f"hydra.run.dir={fit}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(fit / "assignments.csv")
+    of = {kind: Counter(int(r["cluster"]) for r in rows if Path(r["path"]).name.startswith(kind + "_")).most_common(1)[0][0]
+          for kind in MAKERS}
+    assert len(set(of.values())) == 3, of
+    ops = [{"op": "rename", "cluster": of["tone"], "name": "whistle"}, {"op": "rename", "cluster": of["chirp"], "name": "sweep"},
+           {"op": "noise", "cluster": of["noise"]}]
+    doc = {"schema": "audioclust-curation", "version": 1, "operations": ops,
+           "fit": {"id": hashlib.sha256((fit / "assignments.csv").read_bytes()).hexdigest()[:16], "clips": len(rows)}}
+    (tmp_path / "curation.json").write_text(json.dumps(doc))
+    curated = tmp_path / "curated"
+    p = run_script("-c", "from audioclust.cli import curate; curate()", f"fit_dir={fit}", f"curation={tmp_path / 'curation.json'}",
+                   f"hydra.run.dir={curated}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    new = tmp_path / "new"
+    for kind in MAKERS:
+        (new / kind).mkdir(parents=True)
+        sf.write(new / kind / f"{kind}_new.wav", _clip(kind, 3.5 if kind != "noise" else 99), SR)
+    p = run_script("cluster.py", f"run_dir={run}", "mode=assign", f"input={new}", f"clusters_dir={curated}", "export.audacity=true",
+                   *QUIET, f"hydra.run.dir={tmp_path / 'assign'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    got = {Path(r["path"]).name: (int(r["cluster"]), r["name"]) for r in _rows(tmp_path / "assign" / "assignments.csv")}
+    assert got == {"tone_new.wav": (of["tone"], "whistle"), "chirp_new.wav": (of["chirp"], "sweep"), "noise_new.wav": (-1, "")}
+    assert (tmp_path / "assign" / "exports" / "audacity" / "tone_new.labels.txt").read_text().endswith("\twhistle\n")

@@ -1,0 +1,104 @@
+"""audioclust-curate run as a user runs it: a curation.json applied to a fit (audioclust.write_outputs writes what
+audioclust-cluster's fit writes), its names in every output, the state mode=assign reads following the curated
+clusters, the probe's predictions and review list; a stale file is one line and writes nothing."""
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from common_utils.scripts import run_script
+
+import audioclust
+
+KINDS = ("owl", "wind", "rain")
+CLI = ("-c", "from audioclust.cli import curate; curate()")
+
+
+@pytest.fixture(scope="module")
+def fit(tmp_path_factory):
+    """30 one-second files, 10 of each kind, their embeddings three blobs; clustered (UMAP + k-means, k=3)."""
+    root = tmp_path_factory.mktemp("curate")
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=6, size=(3, 16))
+    paths, vectors, labels = [], [], []
+    for k, kind in enumerate(KINDS):
+        (root / "clips" / kind).mkdir(parents=True)
+        for i in range(10):
+            p = root / "clips" / kind / f"{kind}_{i}.wav"
+            sf.write(p, rng.normal(scale=0.1, size=8000).astype(np.float32), 8000)
+            paths.append(str(p))
+            vectors.append(centres[k] + rng.normal(size=16))
+            labels.append(kind)
+    emb = audioclust.Embeddings(tuple(paths), np.zeros(30), np.ones(30), np.asarray(vectors, np.float32), "speech",
+                                label=tuple(labels))
+    clusters = audioclust.cluster(emb, k=3, gpu=False)
+    out = audioclust.write_outputs(clusters, emb, root / "fit")
+    return out, emb, clusters
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _curation(fit_dir, operations):
+    doc = {"schema": "audioclust-curation", "version": 1, "operations": operations,
+           "fit": {"id": hashlib.sha256((fit_dir / "assignments.csv").read_bytes()).hexdigest()[:16], "clips": 30}}
+    path = fit_dir.parent / "curation.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_names_flow_into_every_output_and_into_assign(fit, tmp_path):
+    fit_dir, emb, clusters = fit
+    c = clusters.labels_
+    of = {kind: int(np.bincount(c[[lab == kind for lab in emb.label]]).argmax()) for kind in KINDS}
+    ops = [{"op": "rename", "cluster": of["owl"], "name": "owl"}, {"op": "rename", "cluster": of["wind"], "name": "wind"},
+           {"op": "noise", "cluster": of["rain"]}, {"op": "label", "clips": [0, 1], "name": "barn owl"}]
+    out = tmp_path / "curated"
+    p = run_script(*CLI, f"fit_dir={fit_dir}", f"curation={_curation(fit_dir, ops)}", "export.raven=true",
+                   "export.folders=true", "review=5", f"hydra.run.dir={out}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "applied 4 change(s)" in p.stdout and f"cluster {of['rain']} marked noise (10 clips)" in p.stdout
+    rows = _rows(out / "assignments.csv")
+    assert list(rows[0]) == ["path", "offset", "cluster", "distance", "label", "name"]
+    want = {"owl": "owl", "wind": "wind", "rain": ""}
+    for i, r in enumerate(rows):
+        assert r["name"] == ("barn owl" if i < 2 else want[r["label"]])
+        assert (r["cluster"] == "-1") == (r["label"] == "rain")
+    import duckdb
+
+    named = duckdb.sql(f"select name, count(*) from '{out / 'clusters.parquet'}' group by name order by name").fetchall()
+    assert named == [("", 10), ("barn owl", 2), ("owl", 8), ("wind", 10)]
+    assert sorted(d.name for d in (out / "exports" / "clusters").iterdir() if d.is_dir()) == ["barn owl", "noise", "owl", "wind"]
+    raven = (out / "exports" / "raven" / "all.Table.1.selections.txt").read_text()
+    assert "\towl\t" in raven and "\tbarn owl\t" in raven
+    assert json.loads((out / "names.json").read_text())["names"] == {str(of["owl"]): "owl", str(of["wind"]): "wind"}
+    # mode=assign reads this state: every row comes back to its curated cluster, rain rows are noise
+    state = dict(np.load(out / "preprocess.npz", allow_pickle=False))
+    again = audioclust.Clusters.from_state(state, gpu=False).assign(emb.vectors)[0]
+    assert again.tolist() == [int(r["cluster"]) for r in rows]
+    # the probe: a probability per name for every row; review_next lists unnamed rows, least sure first
+    pred = _rows(out / "predictions.csv")
+    assert len(pred) == 30 and {k for k in pred[0] if k.startswith("p_")} == {"p_barn owl", "p_owl", "p_wind"}
+    review = _rows(out / "review_next.csv")
+    assert len(review) == 5 and all(r["name"] == "" for r in review)
+    margins = [float(r["margin"]) for r in review]
+    assert margins == sorted(margins)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["curated_from"] == json.loads((fit_dir.parent / "curation.json").read_text())["fit"]["id"]
+    assert metrics["n_noise"] == 10 and metrics["fit_id"] != metrics["curated_from"]
+
+
+def test_a_stale_curation_is_one_line_and_writes_nothing(fit, tmp_path):
+    fit_dir = fit[0]
+    path = _curation(fit_dir, [{"op": "noise", "clips": [3]}])
+    doc = json.loads(path.read_text())
+    doc["fit"]["id"] = "0123456789abcdef"
+    path.write_text(json.dumps(doc))
+    p = run_script(*CLI, f"fit_dir={fit_dir}", f"curation={path}", f"hydra.run.dir={tmp_path / 'out'}")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "was made on fit 0123456789abcdef, not on this fit" in p.stderr
+    assert not (tmp_path / "out" / "assignments.csv").exists()
