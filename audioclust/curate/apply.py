@@ -31,13 +31,14 @@ class Curated(NamedTuple):
         return [self.name_of(i) for i in range(len(self.clusters))]
 
 
-def apply_operations(operations: list[dict], clusters: np.ndarray, z: np.ndarray, seed: int = 0, gpu="auto") -> Curated:
+def apply_operations(operations: list[dict], clusters: np.ndarray, z: np.ndarray, seed: int = 0, gpu="auto",
+                     names: dict[int, str] | None = None, row_names: dict[int, str] | None = None) -> Curated:
     """The fit's clusters (n,) after each operation in order (schema.OPS); z (n, d): each row in the fit's reduced
-    space, where a split clusters the rows again (k-means, `seed`). An operation naming a cluster that no longer
-    exists (merged away, or never was) is a ValueError naming it."""
+    space, where a split clusters the rows again (k-means, `seed`); names, row_names: those the fit already had (a
+    curated fit curated again). An operation naming a cluster that no longer exists (merged away, or never was) is a
+    ValueError naming it."""
     c = np.asarray(clusters, np.int64).copy()
-    names: dict[int, str] = {}
-    row_names: dict[int, str] = {}
+    names, row_names = dict(names or {}), dict(row_names or {})
     changes: list[str] = []
     to_split: dict[int, int] = {}
     for i, op in enumerate(operations):

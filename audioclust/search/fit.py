@@ -17,6 +17,7 @@ class Fit(NamedTuple):
     offset: np.ndarray
     cluster: np.ndarray
     label: list[str]
+    name: list[str]       # a curated fit's names ("" where none; audioclust-curate)
 
 
 def read_fit(folder: Any) -> Fit:
@@ -31,7 +32,8 @@ def read_fit(folder: Any) -> Fit:
     if len(rows) != len(x):
         raise ConfigError(f"fit_dir={folder}: assignments.csv has {len(rows)} rows, embeddings.npy {len(x)}: not one fit's")
     return Fit(x, [r["path"] for r in rows], np.array([float(r["offset"]) for r in rows]),
-               np.array([int(r["cluster"]) for r in rows], np.int64), [r.get("label", "") for r in rows])
+               np.array([int(r["cluster"]) for r in rows], np.int64), [r.get("label", "") for r in rows],
+               [r.get("name") or "" for r in rows])
 
 
 def query_rows(fit: Fit, path: str | None = None, offset: float | None = None, cluster: int | None = None) -> np.ndarray:

@@ -93,9 +93,11 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids, fit_rows = clusterer.centroids, None
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
-    rows = replace(rows, names=fitted.get("names", {})) if mode == "assign" else rows   # a curated fit's names
+    rows = replace(rows, names=fitted.get("names", {}) if mode == "assign" else _inherited(cfg.get("names_from"), rows))
     scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
                                                               run_dir=run_dir, encoder=encoder["name"]), fit_rows)
+    if rows.names and mode == "fit":   # inherited (names_from): mode=assign of this fit names new audio too
+        io.write_json(out / "names.json", {"names": rows.names, "inherited_from": str(cfg.names_from)})
     write_tables(out, rows, skipped, dm.index.segments, x, scores, dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids))
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     _export(cfg, rows, dm, out)
@@ -176,6 +178,23 @@ def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fi
                   n_skipped=run["n_skipped"], n_not_audio=sum(dm.index.not_audio.values()), run_dir=run["run_dir"], encoder=run["encoder"],
                   **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
     return scores
+
+
+def _inherited(names_from, rows) -> dict[int, str]:
+    """mode=fit with names_from=<a curated fit>: each cluster takes the name most of its named clips had there."""
+    if not names_from:
+        return {}
+    from audioclust.curate.inherit import inherit_names
+    from audioclust.search.fit import read_fit
+
+    if not (Path(names_from) / "names.json").is_file():
+        raise ConfigError(f"names_from={names_from}: not a curated fit (no names.json): give an audioclust-curate output")
+    old = read_fit(names_from)
+    got = inherit_names(rows.paths, rows.offsets, rows.clusters, old.path, old.offset, old.name)
+    print(f"names from {names_from}: {len(got)} of {len(np.unique(rows.clusters[rows.clusters >= 0]))} clusters named by "
+          "the majority of their clips" + "".join(f"\n  cluster {c} <- {v.name!r} ({v.votes} of its {v.named} named clips)"
+                                                   for c, v in got.items()))
+    return {c: v.name for c, v in got.items()}
 
 
 def _export(cfg, rows, dm, out: Path) -> None:

@@ -37,7 +37,7 @@ def curate(cfg: DictConfig) -> Path:
     x = np.asarray(fit.vectors, np.float32)
     z = clusterer.content.assign(x)[2]   # every row where the fit placed it (after UMAP: its fitted row's place)
     try:
-        curated = apply_operations(made.operations, fit.cluster, z, seed=int(cfg.seed), gpu=cfg.gpu)
+        curated = apply_operations(made.operations, fit.cluster, z, int(cfg.seed), cfg.gpu, *_prior(fit_dir, fit))
     except ValueError as e:
         raise ConfigError(f"{made.source}: {e}; nothing was written") from None
     placed = curated_stage(clusterer.content, x, z, curated.clusters)
@@ -50,6 +50,15 @@ def curate(cfg: DictConfig) -> Path:
     _probe(out, fit, curated.clusters, clusterer.content.pre(x), names, review, int(cfg.seed))
     print(f"curated fit: {out} (new audio: audioclust-cluster ... mode=assign clusters_dir={out})")
     return out
+
+
+def _prior(fit_dir: Path, fit) -> tuple[dict[int, str], dict[int, str]]:
+    """The names a fit already has (a curated fit, or one that inherited names): its clusters' (names.json) and its
+    clips' own where they differ from their cluster's."""
+    if not (fit_dir / "names.json").is_file():
+        return {}, {}
+    names = {int(c): n for c, n in json.loads((fit_dir / "names.json").read_text())["names"].items()}
+    return names, {i: n for i, n in enumerate(fit.name) if n and n != names.get(int(fit.cluster[i]))}
 
 
 def _clusterer(fit_dir: Path, gpu) -> Clusterer:

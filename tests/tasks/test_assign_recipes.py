@@ -103,3 +103,11 @@ def test_a_curated_fit_names_new_audio_and_its_noise_stays_noise(trained, tmp_pa
     got = {Path(r["path"]).name: (int(r["cluster"]), r["name"]) for r in _rows(tmp_path / "assign" / "assignments.csv")}
     assert got == {"tone_new.wav": (of["tone"], "whistle"), "chirp_new.wav": (of["chirp"], "sweep"), "noise_new.wav": (-1, "")}
     assert (tmp_path / "assign" / "exports" / "audacity" / "tone_new.labels.txt").read_text().endswith("\twhistle\n")
+    # a later fit of the same folder (another seed) inherits the names by the majority of each cluster's clips
+    p = run_script("cluster.py", f"run_dir={run}", "reduce.method=umap", "kmeans.k=3", "seed=1", f"names_from={curated}", *QUIET,
+                   f"hydra.run.dir={tmp_path / 'refit'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert f"names from {curated}: 2 of 3 clusters named" in p.stdout and "<- 'whistle' (7 of its 7 named clips)" in p.stdout
+    refit = _rows(tmp_path / "refit" / "assignments.csv")
+    assert {r["name"] for r in refit if Path(r["path"]).name.startswith("tone_")} == {"whistle"}
+    assert json.loads((tmp_path / "refit" / "names.json").read_text())["names"]

@@ -102,3 +102,18 @@ def test_a_stale_curation_is_one_line_and_writes_nothing(fit, tmp_path):
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
     assert "was made on fit 0123456789abcdef, not on this fit" in p.stderr
     assert not (tmp_path / "out" / "assignments.csv").exists()
+
+
+def test_a_curated_fit_curated_again_keeps_its_names(fit, tmp_path):
+    fit_dir = fit[0]
+    first = tmp_path / "first"
+    p = run_script(*CLI, f"fit_dir={fit_dir}", f"curation={_curation(fit_dir, [{'op': 'rename', 'cluster': 0, 'name': 'owl'}, {'op': 'label', 'clips': [5], 'name': 'odd'}])}",
+                   f"hydra.run.dir={first}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    second = tmp_path / "second"
+    p = run_script(*CLI, f"fit_dir={first}", f"curation={_curation(first, [{'op': 'rename', 'cluster': 1, 'name': 'wind'}])}",
+                   f"hydra.run.dir={second}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(second / "assignments.csv")
+    assert {r["name"] for r in rows if r["cluster"] == "0" and r is not rows[5]} == {"owl"} and rows[5]["name"] == "odd"
+    assert {r["name"] for r in rows if r["cluster"] == "1"} - {"odd"} == {"wind"}
