@@ -13,6 +13,10 @@ Noise (cluster -1, HDBSCAN) is drawn grey under the clusters and listed as "nois
 legend button, the last card (clips closest to a cluster, and farthest from every cluster) and the last row of the
 table. Audio is referenced by its path relative to the page; thumbnails are PNGs in
 `explorer_files/` beside it. Everything here is plain data in, files out: no model, no config.
+The page is also where the clusters are curated (docs/curation.md): select drawn clips (box, lasso, clicks), rename,
+merge, split, move, mark noise, label, undo; the work is kept in the browser's localStorage under the fit's id
+(`fit`, metrics.json's fit_id) and exported as a curation.json whose clips are rows of assignments.csv (`rows`: each
+drawn clip's row, as gaps between sorted rows). The map can be coloured by cluster, name, label, folder, file or time.
 """
 from __future__ import annotations
 
@@ -155,6 +159,7 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, drawn=N
     if len(xy) != len(drawn) or (len(drawn) and (np.any(np.diff(drawn) <= 0) or drawn[0] < 0 or drawn[-1] >= n)):
         raise ValueError("drawn must be sorted clip indices, and xy must have one row per drawn clip")
     files = sorted(set(paths))
+    folders, folder_of = folder_names(files)
     fid = {p: i for i, p in enumerate(files)}
     f_all = np.fromiter((fid[p] for p in paths), np.int64, n)
     names = sorted({str(v) for v in labels if v is not None and v != ""})
@@ -175,17 +180,32 @@ def page_data(xy, clusters, dists, paths, offsets, labels, out: Path, *, drawn=N
                       "atypical": [point(i) for i in atyp]})
     offsets = np.asarray(offsets, dtype=np.float64)
     return {
-        "title": title, "n": n, "k": int((ids >= 0).sum()), "noise": int(sizes.get(-1, 0)), "method": method,
+        "title": title, "fit": (scores or {}).get("fit_id"), "n": n, "k": int((ids >= 0).sum()), "noise": int(sizes.get(-1, 0)),
+        "method": method, "rows": None if len(drawn) == n else np.diff(drawn, prepend=0).tolist(),   # gaps: a few bytes a clip
         "x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "c": clusters[drawn].tolist(),
         "d": np.round(np.asarray(dists, dtype=np.float64)[drawn], 4).tolist(),
         "f": f_all[drawn].tolist(), "o": np.round(offsets[drawn], 3).tolist(),
         "l": [lid.get(str(labels[i]), -1) if labels[i] is not None and labels[i] != "" else -1 for i in drawn],
         "files": audio_sources(files, out, embed_audio_mb), "names": [os.path.basename(p) for p in files],
+        "folders": folders, "fd": folder_of,
         "labels": names, "clipSeconds": clip_seconds, "windows": bool(windows),
         "lookup": clip_lookup(f_all, offsets, clusters, len(files)),
         "clusters": cards, "scores": _scores(scores), "confusion": confusion(clusters, labels),
         "similar": None if similar is None else pack_similar(*similar, len(drawn)),
     }
+
+
+def folder_names(files: list[str]) -> tuple[list[str], list[int]]:
+    """(the files' folders, named from their common parent down: "rec/site_a"; each file's folder number)."""
+    dirs = [os.path.dirname(os.path.abspath(f)) for f in files]
+    uniq = sorted(set(dirs))
+    try:
+        top = os.path.dirname(os.path.commonpath(uniq)) if uniq else ""
+    except ValueError:   # on several drives
+        top = ""
+    names = [os.path.relpath(d, top).replace(os.sep, "/") if top else d for d in uniq]
+    at = {d: j for j, d in enumerate(uniq)}
+    return names, [at[d] for d in dirs]
 
 
 def neighbours(x, n: int) -> tuple[np.ndarray, np.ndarray]:

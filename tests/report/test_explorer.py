@@ -144,3 +144,17 @@ def test_explorer_neighbours_setting_is_checked():
     assert ReportSettings().explorer_neighbours == 8 and ReportSettings(explorer_neighbours=0).explorer_neighbours == 0
     with pytest.raises(ConfigError, match="report.explorer_neighbours must be an integer >= 0"):
         ReportSettings(explorer_neighbours=-1)
+
+
+def test_page_data_names_the_fit_each_drawn_clips_row_and_the_folders(tmp_path):
+    """What curating needs: the fit id (metrics.json's fit_id), each drawn clip's row of assignments.csv (as gaps
+    between sorted rows; None when every row is drawn) and each file's folder, named from the files' common parent."""
+    paths = [str(tmp_path / "rec" / d / f) for d, f in [("a", "x.wav"), ("b", "y.wav"), ("a", "z.wav"), ("b", "y.wav")]]
+    drawn = np.array([1, 3])
+    data = explorer.page_data(np.zeros((2, 2)), [0, 1, 0, 1], [0.1] * 4, paths, [0.0, 0.0, 0.0, 1.0], [None] * 4, tmp_path,
+                              drawn=drawn, scores={"fit_id": "0123456789abcdef"})
+    assert data["fit"] == "0123456789abcdef" and np.cumsum(data["rows"]).tolist() == drawn.tolist()
+    assert data["folders"] == ["rec/a", "rec/b"] and [data["folders"][data["fd"][f]] for f in data["f"]] == ["rec/b", "rec/b"]
+    every = explorer.page_data(np.zeros((4, 2)), [0, 1, 0, 1], [0.1] * 4, paths, [0.0] * 4, [None] * 4, tmp_path)
+    assert every["fit"] is None and every["rows"] is None
+    assert explorer.folder_names([str(tmp_path / "one.wav")])[0] == [tmp_path.name]

@@ -101,6 +101,8 @@ def test_explorer_shows_every_clip_and_plays_a_clicked_one(browser, clustered, t
         rows = list(csv.DictReader(f))
     info = _open(browser, out / "explorer.html")
     assert info["n"] == info["drawn"] == int(info["attr"]) == len(rows) == 60
+    fit = json.loads((out / "metrics.json").read_text())["fit_id"]   # the page curates this fit (docs/curation.md)
+    assert browser.execute_script("return [explorer.data.fit, explorer.rows()]") == [fit, list(range(60))]
     names = browser.execute_script("return explorer.data.f.map(f => explorer.data.names[f])")
     assert sorted(names) == sorted(Path(r["path"]).name for r in rows)
 
@@ -323,4 +325,5 @@ def test_clicked_clip_lists_more_like_it_nearest_by_the_search_engine(browser, c
     assert browser.execute_script("return explorer.selected()") == i   # the list stays
     browser.find_elements("css selector", "#similar .hit button.more")[0].click()   # more like the neighbour
     assert browser.execute_script("return explorer.selected()") == first
-    assert _wait(browser, "return Number(document.querySelector('#similar .hit').dataset.i)") == int(search(x, first, 1).row[0])
+    assert int(_wait(browser, "const h = document.querySelector('#similar .hit'); return h && h.dataset.i")) \
+        == int(search(x, first, 1).row[0])   # a string: row 0 is an answer too

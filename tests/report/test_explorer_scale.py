@@ -91,6 +91,11 @@ def test_page_at_1m_windows_stays_small(tmp_path):
     print(f"\nexplorer.html at 1,000,000 windows: {size / 2 ** 20:.2f} MiB")
     assert data["n"] == 1_000_000 and len(data["x"]) == 20000
     assert size < 2.5 * 2 ** 20   # 1 byte per window in the lookup + the 20,000 drawn points
+    assert len(data["rows"]) == 20000 and data["rows"][0] >= 0   # each drawn clip's row (curation), as gaps
+    (tmp_path / "b").mkdir()
+    size, _ = page_bytes(tmp_path / "b", 200, 5000, neighbours=8)   # with "more like this" (the default 8)
+    print(f"explorer.html at 1,000,000 windows, 8 neighbours: {size / 2 ** 20:.2f} MiB")
+    assert size < 3 * 2 ** 20
 
 
 def test_more_like_this_adds_under_43_bytes_per_drawn_clip(tmp_path):
