@@ -93,11 +93,9 @@ def cluster(cfg: DictConfig) -> float | None:
         centroids, fit_rows = clusterer.centroids, None
     stages.done("cluster")
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, clusters, dists)
-    rows = replace(rows, names=fitted.get("names", {}) if mode == "assign" else _inherited(cfg.get("names_from"), rows))
+    rows = _named(cfg, rows, out, fitted.get("names", {}) if mode == "assign" else None)
     scores = _scores(cfg, z, rows, emb, ok, dm, clusterer, dict(mode=mode, k=int(len(centroids)), n_skipped=len(skipped),
                                                               run_dir=run_dir, encoder=encoder["name"]), fit_rows)
-    if rows.names and mode == "fit":   # inherited (names_from): mode=assign of this fit names new audio too
-        io.write_json(out / "names.json", {"names": rows.names, "inherited_from": str(cfg.names_from)})
     write_tables(out, rows, skipped, dm.index.segments, x, scores, dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids))
     result = ClusterResult(rows, emb["sample_id"][ok], scores, skipped=skipped)
     _export(cfg, rows, dm, out)
@@ -178,6 +176,16 @@ def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fi
                   n_skipped=run["n_skipped"], n_not_audio=sum(dm.index.not_audio.values()), run_dir=run["run_dir"], encoder=run["encoder"],
                   **({"n_fit_rows": fit_rows} if fit_rows is not None else {}))   # the rows the clusters were fitted on
     return scores
+
+
+def _named(cfg, rows, out: Path, names: dict | None):
+    """The rows with their clusters' names: a curated fit's (mode=assign; `names`), or inherited from names_from
+    (mode=fit; names.json then, so that mode=assign of this fit names new audio too)."""
+    if names is None:
+        names = _inherited(cfg.get("names_from"), rows)
+        if names:
+            io.write_json(out / "names.json", {"names": names, "inherited_from": str(cfg.names_from)})
+    return replace(rows, names=names)
 
 
 def _inherited(names_from, rows) -> dict[int, str]:

@@ -1,12 +1,12 @@
 """The tree reads like the pipeline: every module imports only its own stage and the stages before it
-(data -> frontend -> model -> embed -> cluster -> search -> report -> launch -> tasks -> cli), never a later one. audioclust/api.py
+(data -> frontend -> model -> embed -> cluster -> search -> report -> curate -> launch -> tasks -> cli), never a later one. audioclust/api.py
 is the tasks' stage (the same steps, from keyword options); the package's __init__ (the API's names) is above all."""
 import ast
 
 from common_utils import ROOT
 
-ORDER = ["errors", "checks", "io", "utils", "data", "frontend", "model", "embed", "cluster", "search", "report", "launch",
-         "tasks", "cli"]
+ORDER = ["errors", "checks", "io", "utils", "data", "frontend", "model", "embed", "cluster", "search", "report", "curate",
+         "launch", "tasks", "cli"]
 
 
 SAME_STAGE = {"api": "tasks"}
