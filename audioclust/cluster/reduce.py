@@ -43,7 +43,8 @@ def knn(x: np.ndarray, k: int, gpu="auto") -> tuple[np.ndarray, np.ndarray]:
     for s in range(0, len(x), step):
         near[s:s + step] = index.search(x[s:s + step], k)[1]
         dist[s:s + step] = np.linalg.norm(x[near[s:s + step]] - x[s:s + step, None], axis=2)
-    return near, dist
+    order = np.argsort(dist, axis=1, kind="stable")   # nearest first by the exact distances (umap-learn assumes it)
+    return np.take_along_axis(near, order, 1), np.take_along_axis(dist, order, 1)
 
 
 class Reducer:

@@ -39,6 +39,7 @@ def apply_operations(operations: list[dict], clusters: np.ndarray, z: np.ndarray
     ValueError naming it."""
     c = np.asarray(clusters, np.int64).copy()
     names, row_names = dict(names or {}), dict(row_names or {})
+    top = max([int(c.max()) if len(c) else -1, *names])   # new clusters (splits) are numbered after every id used
     changes: list[str] = []
     to_split: dict[int, int] = {}
     for i, op in enumerate(operations):
@@ -63,7 +64,8 @@ def apply_operations(operations: list[dict], clusters: np.ndarray, z: np.ndarray
                 raise ValueError(f"operation {i} (split): cluster {k} has {len(rows)} clips, fewer than n={n}")
             part = assign(np.ascontiguousarray(z[rows], np.float32),
                           fit_kmeans(np.ascontiguousarray(z[rows], np.float32), n, seed=seed, gpu=gpu), gpu)[0]
-            new = [k] + list(range(int(c.max()) + 1, int(c.max()) + n))
+            new = [k] + list(range(top + 1, top + n))
+            top += n - 1
             c[rows] = np.asarray(new)[part]
             if k in names:
                 base = names[k]
@@ -75,6 +77,7 @@ def apply_operations(operations: list[dict], clusters: np.ndarray, z: np.ndarray
             to = int(op["to"])
             if to != -1:
                 _exists(c, to, i, allow_new=True)
+                top = max(top, to)
             clips = np.asarray(op["clips"], np.int64)
             c[clips] = to
             changes.append(f"{len(clips)} clip(s) moved to cluster {to}")

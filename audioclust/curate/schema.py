@@ -42,9 +42,12 @@ def load(path: str | Path, fit: str, n_clips: int) -> Curation:
         raise ConfigError(f"{path} is not a curation.json (its \"schema\" is not {SCHEMA!r})")
     if doc.get("version") != VERSION:
         raise ConfigError(f"{path} has curation schema version {doc.get('version')!r}; this audioclust reads version {VERSION}")
-    made_on = (doc.get("fit") or {}).get("id")
+    made = doc.get("fit")
+    made_on = made.get("id") if isinstance(made, dict) else None
     if made_on != fit:
         raise ConfigError(f"{path} was made on fit {made_on}, not on this fit ({fit}): curate this fit's explorer.html again")
+    if isinstance(made.get("clips"), int) and made["clips"] != n_clips:
+        raise ConfigError(f"{path} was made on a fit of {made['clips']} clips, this one has {n_clips}: the file is stale")
     ops = doc.get("operations")
     if not isinstance(ops, list):
         raise ConfigError(f"{path}: \"operations\" must be a list")
@@ -53,8 +56,9 @@ def load(path: str | Path, fit: str, n_clips: int) -> Curation:
 
 def _checked(op, i: int, n_clips: int, path: Path) -> dict:
     where = f"{path}, operation {i}"
-    if not isinstance(op, dict) or op.get("op") not in OPS:
-        raise ConfigError(f"{where}: unknown operation {op.get('op') if isinstance(op, dict) else op!r} (one of {', '.join(OPS)})")
+    kind = op.get("op") if isinstance(op, dict) else op
+    if not isinstance(kind, str) or kind not in OPS:
+        raise ConfigError(f"{where}: unknown operation {kind!r} (one of {', '.join(OPS)})")
     missing = [k for k in OPS[op["op"]] if k not in op]
     if op["op"] == "noise" and not ("clips" in op) ^ ("cluster" in op):
         missing = ["clips or cluster (one of them)"]
@@ -62,15 +66,26 @@ def _checked(op, i: int, n_clips: int, path: Path) -> dict:
         raise ConfigError(f"{where} ({op['op']}): missing {', '.join(missing)}")
     clips = op.get("clips")
     if clips is not None:
-        if not isinstance(clips, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in clips):
+        if not isinstance(clips, list) or not all(_is_int(c) for c in clips):
             raise ConfigError(f"{where} ({op['op']}): \"clips\" must be a list of row numbers of assignments.csv")
         bad = [c for c in clips if not 0 <= c < n_clips]
         if bad:
             raise ConfigError(f"{where} ({op['op']}): clip {bad[0]} is not in this fit ({n_clips} clips): the file is stale")
-    if "name" in op and (not isinstance(op["name"], str) or not op["name"].strip()):
-        raise ConfigError(f"{where} ({op['op']}): \"name\" must be a non-empty string")
-    if op["op"] == "split" and (not isinstance(op["n"], int) or op["n"] < 2):
+    if "name" in op and (not isinstance(op["name"], str) or not op["name"].strip()
+                         or any(ord(ch) < 32 or ord(ch) == 127 for ch in op["name"])):
+        raise ConfigError(f"{where} ({op['op']}): \"name\" must be a non-empty string without tabs, newlines or other "
+                          "control characters (exports are tab-separated)")
+    listed = op.get("clusters", [])
+    if not isinstance(listed, list) or not all(_is_int(v) for v in [op[k] for k in ("cluster", "to") if k in op] + listed):
+        raise ConfigError(f"{where} ({op['op']}): cluster numbers must be integers")
+    if len(set(listed)) != len(listed):
+        raise ConfigError(f"{where} (merge): a cluster is listed twice in \"clusters\"")
+    if op["op"] == "split" and (not _is_int(op["n"]) or op["n"] < 2):
         raise ConfigError(f"{where} (split): \"n\" must be an integer of at least 2")
     if op["op"] == "merge" and (not isinstance(op["clusters"], list) or len(op["clusters"]) < 2):
         raise ConfigError(f"{where} (merge): \"clusters\" must list at least two clusters")
     return {**op, **({"name": op["name"].strip()} if "name" in op else {})}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

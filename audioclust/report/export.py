@@ -86,7 +86,8 @@ def folder_name(r: Assignment) -> str:
     """A clip's folder among the per-cluster ones: its title with what a file system refuses (/, \\, NUL, control
     characters, a leading dot) replaced by _."""
     name = "".join("_" if ch in '/\\:*?"<>|' or ord(ch) < 32 else ch for ch in r.title).strip() or cluster_name(r.cluster)
-    return "_" + name[1:] if name.startswith(".") else name
+    name = ("_" + name[1:] if name.startswith(".") else name).encode()[:200].decode(errors="ignore")   # under NAME_MAX
+    return name
 
 
 def read_assignments(csv_path: str | os.PathLike, duration: float) -> list[Assignment]:

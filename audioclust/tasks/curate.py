@@ -47,7 +47,7 @@ def curate(cfg: DictConfig) -> Path:
     for line in curated.changes:
         print(f"  {line}")
     _exports(cfg, fit_dir, out, fit, curated, placed, names)
-    _probe(out, fit, curated.clusters, clusterer.content.pre(x), names, review, int(cfg.seed))
+    _probe(out, fit, curated.clusters, clusterer.content.pre(x), names, review, int(cfg.seed), made.fit)
     print(f"curated fit: {out} (new audio: audioclust-cluster ... mode=assign clusters_dir={out})")
     return out
 
@@ -89,7 +89,8 @@ def _write_fit(fit_dir: Path, out: Path, fit, z, curated, placed, names, cluster
     io.write_text(out / "changes.txt", "".join(line + "\n" for line in curated.changes))
     io.write_bytes(out / "curation.json", Path(made.source).read_bytes())
     metrics = json.loads((fit_dir / "metrics.json").read_text()) if (fit_dir / "metrics.json").is_file() else {}
-    metrics.update(_scores(fit, z, curated.clusters), curated_from=made.fit, fit_id=fit_id(out / "assignments.csv"),
+    scores = _scores(fit, z, curated.clusters)
+    metrics.update(scores, k=scores["n_clusters"], curated_from=made.fit, fit_id=fit_id(out / "assignments.csv"),
                    n_named_clusters=len(named), n_changes=len(curated.changes))
     io.write_json(out / "metrics.json", metrics)
 
@@ -114,7 +115,9 @@ def _write_table(src: Path, dst: Path, clusters, dists, names) -> None:
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(src)
-    schema_ = table.schema_arrow.append(pa.field("name", pa.string()))
+    schema_ = table.schema_arrow
+    if "name" not in schema_.names:   # a curated fit curated again already has one
+        schema_ = schema_.append(pa.field("name", pa.string()))
 
     def batches():
         at = 0
@@ -142,21 +145,23 @@ def _exports(cfg, fit_dir: Path, out: Path, fit, curated, placed, names) -> None
     print("exports (with the names): " + ", ".join(f"{len(v)} {k}" for k, v in exported.items()) + f" in {out / 'exports'}")
 
 
-def _probe(out: Path, fit, clusters: np.ndarray, x: np.ndarray, names: list[str], review: int, seed: int) -> None:
+def _probe(out: Path, fit, clusters: np.ndarray, x: np.ndarray, names: list[str], review: int, seed: int, made_on: str) -> None:
     """predictions.csv (every row: its most probable name, that probability and the margin) and review_next.csv
-    (the `review` unnamed rows the probe is least sure of), when at least two names were given."""
+    (the `review` unnamed rows the probe is least sure of), when at least two names were given. `fit`: the id of
+    the fit whose rows these are (the explorer that made the curation refuses another fit's list)."""
     probe = fit_probe(x, names, seed)
     if probe is None:
         print("classifier: needs clips of at least two names (rename clusters or label clips): no predictions written")
         return
     predicted, margin, best = probe.predicted, probe.margin, probe.proba.max(1)
-    fields = ["row", "path", "offset", "cluster", "name", "predicted", "probability", "margin"]
+    fields = ["row", "path", "offset", "cluster", "name", "predicted", "probability", "margin", "fit"]
     io.write_csv_rows(out / "predictions.csv", fields + [f"p_{n}" for n in probe.names],
                       ([i, fit.path[i], fit.offset[i], int(clusters[i]), names[i], predicted[i], round(float(best[i]), 4),
-                        round(float(margin[i]), 4), *np.round(probe.proba[i].astype(np.float64), 4).tolist()] for i in range(len(fit.path))))
+                        round(float(margin[i]), 4), made_on, *np.round(probe.proba[i].astype(np.float64), 4).tolist()]
+                       for i in range(len(fit.path))))
     rows = probe.review_next(review, np.asarray([bool(n) for n in names]))
     io.write_csv_rows(out / "review_next.csv", fields,
                       ([int(i), fit.path[i], fit.offset[i], int(clusters[i]), names[i], predicted[i],
-                        round(float(best[i]), 4), round(float(margin[i]), 4)] for i in rows))
+                        round(float(best[i]), 4), round(float(margin[i]), 4), made_on] for i in rows))
     print(f"classifier: a linear probe on {probe.trained_on} named clips ({len(probe.names)} names) -> predictions.csv; "
           f"the {len(rows)} clips it is least sure of -> review_next.csv (listen, name them, apply again)")

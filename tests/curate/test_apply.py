@@ -49,3 +49,13 @@ def test_assign_follows_the_curated_clusters_and_noise():
     new = x[y == 2] + np.float32(0.05)                           # new rows of the kind marked noise: noise
     assert (placed.stage.assign(new)[0] == -1).mean() > 0.95
     assert (placed.distances[cur.clusters >= 0] >= 0).all() and placed.centroids.shape[0] == 3
+
+
+def test_a_split_never_reuses_a_number_or_name_of_an_emptied_cluster():
+    c = np.array([0, 0, 1, 1, 1, 1, 2, 3])
+    z = np.r_[np.zeros((2, 2)), [[0, 0], [0, 1], [9, 9], [9, 8]], np.ones((2, 2))].astype(np.float32)
+    ops = [{"op": "rename", "cluster": 3, "name": "wind"}, {"op": "move", "clips": [7], "to": 0},
+           {"op": "split", "cluster": 1, "n": 2}]
+    cur = apply_operations(ops, c, z)
+    assert set(cur.clusters[2:6]) == {1, 4} and 3 not in cur.clusters   # 3 was emptied, not handed out again
+    assert "wind" not in [cur.name_of(i) for i in range(8)]

@@ -41,3 +41,18 @@ def test_not_json_and_missing(tmp_path):
         load(tmp_path / "x.json", "abc", 1)
     with pytest.raises(ConfigError, match="no curation file"):
         load(tmp_path / "none.json", "abc", 1)
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"fit": "abc"}, "was made on fit None"),
+    ({"fit": {"id": "abc", "clips": 11}}, "made on a fit of 11 clips, this one has 10"),
+    ({"operations": [{"op": ["x"]}]}, "unknown operation \\['x'\\]"),
+    ({"operations": [{"op": "rename", "cluster": None, "name": "a"}]}, "cluster numbers must be integers"),
+    ({"operations": [{"op": "move", "clips": [1], "to": 1.7}]}, "cluster numbers must be integers"),
+    ({"operations": [{"op": "merge", "clusters": 3}]}, "cluster numbers must be integers"),
+    ({"operations": [{"op": "merge", "clusters": [1, 1]}]}, "listed twice"),
+    ({"operations": [{"op": "rename", "cluster": 1, "name": "a\tb"}]}, "without tabs"),
+])
+def test_wrong_types_are_one_error_too(tmp_path, doc, message):
+    with pytest.raises(ConfigError, match=message):
+        load(_write(tmp_path, **doc), "abc", 10)

@@ -203,3 +203,19 @@ def test_predictions_csv_foreign_rows_and_the_keyboard(browser, fit, tmp_path):
     browser.find_element("id", "reviewfile").send_keys(str(tmp_path / "other.csv"))
     _wait(browser, "return document.querySelectorAll('#reviewlist .hit').length === 0")
     assert msg.text == "other.csv: not a review_next.csv or predictions.csv (no column row, offset, name, predicted, probability, margin)"
+
+
+def test_a_list_made_on_another_fit_is_refused(browser, fit, tmp_path):
+    """review_next.csv names its fit (the `fit` column): a list of another fit's rows would label other clips."""
+    fit_dir, page, fid, c, renames, curated = fit
+    _fresh(browser, page)
+    rows = _rows(curated / "review_next.csv")
+    assert rows and {r["fit"] for r in rows} == {fid}
+    text = (curated / "review_next.csv").read_text().replace(f",{fid}\n", ",0123456789abcdef\n")
+    (tmp_path / "other_fit.csv").write_text(text)
+    browser.find_element("id", "reviewfile").send_keys(str(tmp_path / "other_fit.csv"))
+    msg = browser.find_element("id", "curmsg")
+    _wait(browser, "return document.getElementById('curmsg').textContent.includes('made on fit')")
+    assert msg.text == (f"other_fit.csv: made on fit 0123456789abcdef, not on this page's fit {fid}: "
+                        "load the list of a curated fit of this fit")
+    assert browser.execute_script("return document.querySelectorAll('#reviewlist .hit').length") == 0

@@ -117,3 +117,7 @@ def test_a_curated_fit_curated_again_keeps_its_names(fit, tmp_path):
     rows = _rows(second / "assignments.csv")
     assert {r["name"] for r in rows if r["cluster"] == "0" and r is not rows[5]} == {"owl"} and rows[5]["name"] == "odd"
     assert {r["name"] for r in rows if r["cluster"] == "1"} - {"odd"} == {"wind"}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(second / "clusters.parquet")   # one name column, as in the first curated fit
+    assert table.column_names.count("name") == 1 and table.column("name").to_pylist() == [r["name"] for r in rows]
