@@ -44,6 +44,7 @@ class Stage:
         self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.method = KMeans(seed=seed) if method is None else method
         self.near: Neighbours | None = None   # the fitted rows new rows are placed by, when kept
+        self.relabel: np.ndarray | None = None   # k-means cell -> its curated cluster (audioclust-curate: merges)
 
     @property
     def centroids(self) -> np.ndarray | None:
@@ -70,7 +71,8 @@ class Stage:
         p = self.pre(x, out=x if inplace else None)
         if self.near is None:   # the fit's own rule: k-means without UMAP places a row by its nearest centroid
             z = self.red.transform(p)
-            return (*self.method.assign(z), z)
+            labels, dists = self.method.assign(z)
+            return (labels if self.relabel is None else self.relabel[labels]), dists, z
         labels, at = self.near(p, self.method.gpu)
         z = self.red.transform(p) if self.near.z is None else self.near.z[at]   # after UMAP: where that row lies
         nearest = assign(z, self.method.centroids_, self.method.gpu)[1]
@@ -80,7 +82,8 @@ class Stage:
 
     def state(self, prefix: str = "") -> dict:
         state = {**self.pre.state(), **self.red.state(), **self.method.state(), "cluster_method": np.array(self.method.name),
-                 **(self.near.state() if self.near else {})}
+                 **(self.near.state() if self.near else {}),
+                 **({"cluster_relabel": self.relabel} if self.relabel is not None else {})}
         return {prefix + k: v for k, v in state.items()}
 
     @classmethod
@@ -88,6 +91,7 @@ class Stage:
         s = {k[len(prefix):]: state[k] for k in state if k.startswith(prefix)}
         stage = cls(method=method_class(str(s["cluster_method"])).from_state(s, gpu))
         stage.pre, stage.red, stage.near = Preprocess.from_state(s), Reducer.from_state(s), Neighbours.from_state(s)
+        stage.relabel = np.asarray(s["cluster_relabel"], np.int64) if "cluster_relabel" in s else None
         return stage
 
 

@@ -111,10 +111,22 @@ class Placed(NamedTuple):
     distances: np.ndarray     # per row: to its curated cluster's centroid (noise: to the nearest)
 
 
-def curated_stage(stage: Stage, x: np.ndarray, z: np.ndarray, clusters: np.ndarray) -> Placed:
-    """The fit's stage with the curated clusters: the centroids (and radii) of each curated cluster in the reduced
-    space z, and every row of the fit (x, as embedded) kept as a fitted row with its curated cluster, so that
-    mode=assign places new audio by them (pipeline.Stage.assign: the nearest fitted row)."""
+CELL_OPS = {"rename", "merge", "label"}   # curations that keep every k-means cell whole
+
+
+def curated_stage(stage: Stage, x: np.ndarray, z: np.ndarray, clusters: np.ndarray, fitted: np.ndarray | None = None,
+                  operations: list[dict] = ()) -> Placed:
+    """The fit's stage with the curated clusters. A k-means fit without UMAP (new rows go to the nearest centroid)
+    whose curation only renamed, merged and labelled (CELL_OPS) keeps its centroids and maps each cell to its curated
+    cluster (Stage.relabel: a few bytes, whatever the number of rows). Otherwise: the centroids (and radii) of each
+    curated cluster in the reduced space z, and every row of the fit (x, as embedded) kept as a fitted row with its
+    curated cluster, so that mode=assign places new audio by them (Stage.assign: the nearest fitted row)."""
+    if stage.near is None and fitted is not None and {op["op"] for op in operations} <= CELL_OPS:
+        old = np.asarray(stage.centroids, np.float32)
+        stage.relabel = np.arange(len(old), dtype=np.int64)
+        stage.relabel[fitted] = clusters   # a merge moves whole cells: each cell has one curated cluster
+        nearest = assign(np.ascontiguousarray(z, np.float32), old, stage.method.gpu)[1]
+        return Placed(stage, old, distances(z, fitted, old, nearest))
     old = np.asarray(stage.centroids, np.float32)
     k = max(int(clusters.max()) + 1, len(old))
     centroids = np.zeros((k, z.shape[1]), np.float32)

@@ -40,7 +40,7 @@ def curate(cfg: DictConfig) -> Path:
         curated = apply_operations(made.operations, fit.cluster, z, int(cfg.seed), cfg.gpu, *_prior(fit_dir, fit))
     except ValueError as e:
         raise ConfigError(f"{made.source}: {e}; nothing was written") from None
-    placed = curated_stage(clusterer.content, x, z, curated.clusters)
+    placed = curated_stage(clusterer.content, x, z, curated.clusters, fit.cluster, made.operations)
     names = curated.row_name_list
     _write_fit(fit_dir, out, fit, z, curated, placed, names, clusterer, made)
     print(f"applied {len(curated.changes)} change(s) from {made.source}:")

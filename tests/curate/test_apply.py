@@ -59,3 +59,21 @@ def test_a_split_never_reuses_a_number_or_name_of_an_emptied_cluster():
     cur = apply_operations(ops, c, z)
     assert set(cur.clusters[2:6]) == {1, 4} and 3 not in cur.clusters   # 3 was emptied, not handed out again
     assert "wind" not in [cur.name_of(i) for i in range(8)]
+
+
+def test_merges_of_a_kmeans_fit_keep_its_cells_and_no_rows():
+    """Rename / merge / label of a k-means fit without UMAP: the centroids stay, each cell maps to its curated
+    cluster (a few bytes), and new rows still go to the nearest centroid, then to that cell's cluster."""
+    x, y = make_blobs(300, n_features=8, centers=3, cluster_std=0.5, random_state=0)
+    x = x.astype(np.float32)
+    stage = Stage("none", {}, KMeans(seed=0, gpu=False, nredo=3))
+    labels = stage.fit(x.copy(), 3)[0]
+    z = stage.assign(x)[2]
+    ops = [{"op": "merge", "clusters": [2, 0]}, {"op": "rename", "cluster": 2, "name": "both"}]
+    cur = apply_operations(ops, labels, z)
+    placed = curated_stage(stage, x, z, cur.clusters, labels, ops)
+    state = placed.stage.state()
+    assert "neighbour_rows" not in state and state["cluster_relabel"].tolist() == [2, 1, 2]
+    again = Stage.from_state({k: np.asarray(v) for k, v in state.items()}, gpu=False)
+    np.testing.assert_array_equal(again.assign(x)[0], cur.clusters)
+    assert set(again.assign(x + np.float32(0.01))[0].tolist()) == {1, 2}
