@@ -1,0 +1,147 @@
+"""Where each pretrained encoder's embedding time goes (issue 26, goal 1: "profile each encoder and say where its
+time goes"), on clips and on a long recording, through the public API as a user embeds.
+
+    python bench/encoder_profile.py                      # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
+    python bench/encoder_profile.py --encoders birdnet --clips 50 --long-seconds 60
+
+Per encoder and input: audioclust.embed (no store: everything embedded), the run's threads (1 per process, as the
+other benches), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
+under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
+measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
+the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
+numpy.fft; models: ai_edge_litert, onnxruntime, torch; the rest: python, numpy, audioclust). Input: --clips drum
+one-shots (bench/sets: ~/.cache/audioclust-data/drums) and one recording of --long-seconds made by concatenating
+drum hits with silence (written to a temp folder; the data stays outside the repo).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from common import machine, write_section
+
+DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
+ENCODERS = ("aisfx", "birdnet", "speech", "speaker")   # encoder=mix runs aisfx then birdnet (audioclust.embed has no mix)
+GROUPS = [   # (label, substrings of the code's file path), first match wins
+    ("decode (soundfile, av)", ("soundfile", "/av/", "_soundfile")),
+    ("resample (soxr, scipy.signal, resampy)", ("soxr", "scipy/signal", "resampy", "torchaudio")),
+    ("features (librosa, nnAudio)", ("librosa", "nnAudio", "numba")),
+    ("model: litert (BirdNET)", ("ai_edge_litert",)),
+    ("model: onnxruntime (speech)", ("onnxruntime", "openwakeword")),
+    ("model: torch", ("torch/", "resemblyzer", "aisfx")),
+    ("numpy", ("numpy/",)),
+    ("audioclust", ("audioclust/",)),
+    ("lightning, data loading", ("lightning", "pytorch_lightning")),
+]
+
+
+def group_of(filename: str, func: str) -> str:
+    text = f"{filename} {func}"
+    if filename == "~":   # a C function: name it by what it is
+        for label, keys in GROUPS:
+            if any(k.strip("/") in func for k in keys):
+                return label
+        if "invoke" in func:
+            return "model: litert (BirdNET)"
+        if "run" in func and "onnx" in func.lower():
+            return "model: onnxruntime (speech)"
+        return "other (C builtins)"
+    for label, keys in GROUPS:
+        if any(k in text for k in keys):
+            return label
+    return "other (python)"
+
+
+def inputs(tmp: Path, clips: int, long_seconds: float) -> dict[str, tuple[list[str], float]]:
+    """(files, seconds of audio) for 'clips' and 'long'."""
+    import soundfile as sf
+
+    files = sorted(str(p) for p in DRUMS.rglob("*.wav"))
+    rng = np.random.default_rng(0)
+    pick = [files[i] for i in sorted(rng.choice(len(files), min(clips, len(files)), replace=False))]
+    seconds = sum(sf.info(p).duration for p in pick)
+    sr, parts, total = 48000, [], 0.0
+    for p in pick:   # hits and silence until long_seconds
+        x, s = sf.read(p, dtype="float32", always_2d=True)
+        x = np.interp(np.arange(0, len(x), s / sr), np.arange(len(x)), x.mean(1)).astype(np.float32)
+        parts += [x, np.zeros(int(sr * rng.uniform(0.2, 1.5)), np.float32)]
+        total += (len(x) + len(parts[-1])) / sr
+        if total >= long_seconds:
+            break
+    while total < long_seconds:
+        parts += parts[:2]
+        total += sum(len(q) for q in parts[:2]) / sr
+    long = np.concatenate(parts)[:int(long_seconds * sr)]
+    (tmp / "long").mkdir(exist_ok=True)
+    sf.write(tmp / "long" / "recording.wav", long, sr)
+    return {"clips": (pick, seconds), "long": ([str(tmp / "long" / "recording.wav")], len(long) / sr)}
+
+
+def run(encoder: str, files: list[str]):
+    import audioclust
+
+    return audioclust.embed(files, encoder=encoder, progress=False)
+
+
+def measure(encoder: str, files: list[str], seconds: float) -> dict:
+    run(encoder, files[:2])   # warm-up: model load, runtime planning
+    t = time.perf_counter()
+    emb = run(encoder, files)
+    wall = time.perf_counter() - t
+    prof = cProfile.Profile()
+    prof.enable()
+    run(encoder, files)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    by = defaultdict(float)
+    for (filename, _, func), (_, _, tottime, _, _) in stats.items():
+        by[group_of(filename, func)] += tottime
+    total = sum(by.values())
+    return {"rows": len(emb), "seconds": seconds, "wall": wall, "rtf": seconds / wall, "profiled": total,
+            "share": {k: v / total for k, v in sorted(by.items(), key=lambda kv: -kv[1])}}
+
+
+def table(results: dict, args) -> str:
+    lines = ["## Where the encoders' time goes", "",
+             f"`python bench/encoder_profile.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
+             f"{args.long_seconds:g}`; {machine()}. " + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
+             "| encoder | input | rows | audio (s) | embedding wall (s) | audio s per s | where the profiled time goes (own time, share) |",
+             "|---|---|---|---|---|---|---|"]
+    for enc, per in results.items():
+        for kind, r in per.items():
+            top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["share"].items() if v >= 0.02)
+            lines.append(f"| {enc} | {kind} | {r['rows']} | {r['seconds']:.1f} | {r['wall']:.1f} | {r['rtf']:.1f} | {top} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
+    ap.add_argument("--clips", type=int, default=100)
+    ap.add_argument("--long-seconds", type=float, default=120.0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = inputs(Path(tmp), args.clips, args.long_seconds)
+        for enc in args.encoders:
+            for kind, (files, seconds) in data.items():
+                results.setdefault(enc, {})[kind] = r = measure(enc, files, seconds)
+                print(enc, kind, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k != "share"},
+                      {k: round(v, 3) for k, v in r["share"].items()}, flush=True)
+    write_section("Where the encoders' time goes", table(results, args), args.out)
+
+
+if __name__ == "__main__":
+    main()
