@@ -10,7 +10,7 @@ under cProfile. Seconds of audio per second of embedding (the real-time factor, 
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
 the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
 numpy.fft; models: ai_edge_litert, onnxruntime, torch; the rest: python, numpy, audioclust). Input: --clips drum
-one-shots (bench/sets: ~/.cache/audioclust-data/drums) and one recording of --long-seconds made by concatenating
+one-shots (the drums set, ~/.cache/audioclust-data/drums) and one recording of --long-seconds made by concatenating
 drum hits with silence (written to a temp folder; the data stays outside the repo).
 """
 from __future__ import annotations
