@@ -115,14 +115,20 @@ def measure(name: str, x, labels, files, seeds) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def data_args(doc: str, cache_help: str) -> argparse.ArgumentParser:
+    """The options of the benches over these data sets' embeddings (this one and bench/curation.py)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    ap.add_argument("--cache", default="/tmp/assign-bench", help="embeddings, one folder per data set (reused)")
+    ap.add_argument("--cache", default="/tmp/assign-bench", help=cache_help)
+    ap.add_argument("--out", default=None, help="write the section to this file instead of BENCHMARKS.md")
+    return ap
+
+
+def main() -> None:
+    ap = data_args(__doc__, "embeddings, one folder per data set (reused)")
     ap.add_argument("--embed-only", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="a data set's figures from --cache when measured (same seeds)")
-    ap.add_argument("--out", default=None, help="write the section to this file instead of BENCHMARKS.md")
     args = ap.parse_args()
     results = {}
     for name in args.data:

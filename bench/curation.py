@@ -16,12 +16,11 @@ random (no clustering, no review).
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from assign import DATASETS, embedded
+from assign import DATASETS, data_args, embedded
 from common import machine, write_section
 
 PER_CLASS = (1, 2, 5, 10)
@@ -142,12 +141,7 @@ def table(results: dict, args) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    ap.add_argument("--cache", default="/tmp/assign-bench", help="bench/assign.py's embeddings (made there when missing)")
-    ap.add_argument("--out", default=None, help="write the section to this file instead of BENCHMARKS.md")
-    args = ap.parse_args()
+    args = data_args(__doc__, "bench/assign.py's embeddings (made there when missing)").parse_args()
     results = {}
     for name in args.data:
         x, labels, _ = embedded(name, Path(args.cache))

@@ -68,7 +68,10 @@ class Stage:
 
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances (to the cluster's centroid; noise: to the nearest) and reduced features of new rows."""
-        p = self.pre(x, out=x if inplace else None)
+        return self.place(self.pre(x, out=x if inplace else None))
+
+    def place(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """assign() of rows already preprocessed by this stage (self.pre)."""
         if self.near is None:   # the fit's own rule: k-means without UMAP places a row by its nearest centroid
             z = self.red.transform(p)
             labels, dists = self.method.assign(z)

@@ -114,13 +114,13 @@ class Placed(NamedTuple):
 CELL_OPS = {"rename", "merge", "label"}   # curations that keep every k-means cell whole
 
 
-def curated_stage(stage: Stage, x: np.ndarray, z: np.ndarray, clusters: np.ndarray, fitted: np.ndarray | None = None,
+def curated_stage(stage: Stage, p: np.ndarray, z: np.ndarray, clusters: np.ndarray, fitted: np.ndarray | None = None,
                   operations: list[dict] = ()) -> Placed:
     """The fit's stage with the curated clusters. A k-means fit without UMAP (new rows go to the nearest centroid)
     whose curation only renamed, merged and labelled (CELL_OPS) keeps its centroids and maps each cell to its curated
     cluster (Stage.relabel: a few bytes, whatever the number of rows). Otherwise: the centroids (and radii) of each
-    curated cluster in the reduced space z, and every row of the fit (x, as embedded) kept as a fitted row with its
-    curated cluster, so that mode=assign places new audio by them (Stage.assign: the nearest fitted row)."""
+    curated cluster in the reduced space z, and every row of the fit (p: preprocessed by stage.pre) kept as a fitted
+    row with its curated cluster, so that mode=assign places new audio by them (Stage.assign: the nearest fitted row)."""
     if stage.near is None and fitted is not None and {op["op"] for op in operations} <= CELL_OPS:
         old = np.asarray(stage.centroids, np.float32)
         stage.relabel = np.arange(len(old), dtype=np.int64)
@@ -144,6 +144,6 @@ def curated_stage(stage: Stage, x: np.ndarray, z: np.ndarray, clusters: np.ndarr
     if old_radii is not None:
         stage.method.radius_ = radii
     umap = stage.red.method == "umap"
-    stage.near = Neighbours.fitted(stage.pre(np.asarray(x, np.float32)), clusters, z if umap else None)
+    stage.near = Neighbours.fitted(p, clusters, z if umap else None)
     nearest = assign(np.ascontiguousarray(z, np.float32), centroids, stage.method.gpu)[1]
     return Placed(stage, centroids, distances(z, clusters, centroids, nearest))

@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from audioclust import checks, io
+from audioclust.api import npz_bytes
 from audioclust.cluster.pipeline import Clusterer
 from audioclust.curate import schema
 from audioclust.curate.apply import apply_operations, curated_stage
@@ -34,20 +35,21 @@ def curate(cfg: DictConfig) -> Path:
     fit = read_fit(fit_dir)
     made = schema.load(cfg.curation, fit_id(fit_dir / "assignments.csv"), len(fit.path))
     clusterer = _clusterer(fit_dir, cfg.gpu)
-    x = np.asarray(fit.vectors, np.float32)
-    z = clusterer.content.assign(x)[2]   # every row where the fit placed it (after UMAP: its fitted row's place)
+    x = np.array(fit.vectors, np.float32)   # the fit's rows, preprocessed once (in place) for every step below
+    p = clusterer.content.pre(x, out=x)
+    z = clusterer.content.place(p)[2]   # every row where the fit placed it (after UMAP: its fitted row's place)
     try:
         curated = apply_operations(made.operations, fit.cluster, z, int(cfg.seed), cfg.gpu, *_prior(fit_dir, fit))
     except ValueError as e:
         raise ConfigError(f"{made.source}: {e}; nothing was written") from None
-    placed = curated_stage(clusterer.content, x, z, curated.clusters, fit.cluster, made.operations)
+    placed = curated_stage(clusterer.content, p, z, curated.clusters, fit.cluster, made.operations)
     names = curated.row_name_list
     _write_fit(fit_dir, out, fit, z, curated, placed, names, clusterer, made)
     print(f"applied {len(curated.changes)} change(s) from {made.source}:")
     for line in curated.changes:
         print(f"  {line}")
     _exports(cfg, fit_dir, out, fit, curated, placed, names)
-    _probe(out, fit, curated.clusters, clusterer.content.pre(x), names, review, int(cfg.seed), made.fit)
+    _probe(out, fit, curated.clusters, p, names, review, int(cfg.seed), made.fit)
     print(f"curated fit: {out} (new audio: audioclust-cluster ... mode=assign clusters_dir={out})")
     return out
 
@@ -80,7 +82,7 @@ def _write_fit(fit_dir: Path, out: Path, fit, z, curated, placed, names, cluster
     if (fit_dir / "clusters.parquet").is_file():
         _write_table(fit_dir / "clusters.parquet", out / "clusters.parquet", curated.clusters, placed.distances, names)
     io.write_npy(out / "centroids.npy", placed.centroids)
-    io.write_bytes(out / "preprocess.npz", _npz({**clusterer.state()}))
+    io.write_bytes(out / "preprocess.npz", npz_bytes(clusterer.state()))
     for name in KEPT:
         if (fit_dir / name).is_file():
             shutil.copyfile(fit_dir / name, out / name)   # the umask's modes (copyfile keeps no permission bits)
@@ -101,12 +103,6 @@ def _scores(fit, z: np.ndarray, clusters: np.ndarray) -> dict:
 
     labels = [v or None for v in fit.label]
     return clustering_scores(z, clusters, labels if any(labels) else None)
-
-
-def _npz(state: dict) -> bytes:
-    from audioclust.api import npz_bytes
-
-    return npz_bytes(state)
 
 
 def _write_table(src: Path, dst: Path, clusters, dists, names) -> None:

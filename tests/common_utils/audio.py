@@ -31,3 +31,30 @@ def write_tone_folder(root: Path) -> Path:
             d.mkdir(parents=True, exist_ok=True)
             sf.write(d / f"{name}_{i}.wav", x, 16000)
     return root / "clips"
+
+
+def blob_clips(root: Path, kinds, rng, per_kind: int = 10, name=lambda kind, i: f"{kind}_{i}.wav"):
+    """audioclust.Embeddings of per_kind short noise files of each kind under root/clips/<kind>/, their vectors one
+    16-d blob per kind (labelled by kind): a fit's worth of rows without running an encoder."""
+    import audioclust
+
+    centres = rng.normal(scale=6, size=(len(kinds), 16))
+    paths, vectors, labels = [], [], []
+    for k, kind in enumerate(kinds):
+        (root / "clips" / kind).mkdir(parents=True)
+        for i in range(per_kind):
+            p = root / "clips" / kind / name(kind, i)
+            sf.write(p, rng.normal(scale=0.1, size=8000).astype(np.float32), 8000)
+            paths.append(str(p))
+            vectors.append(centres[k] + rng.normal(size=16))
+            labels.append(kind)
+    n = len(paths)
+    return audioclust.Embeddings(tuple(paths), np.zeros(n), np.ones(n), np.asarray(vectors, np.float32), "speech",
+                                 label=tuple(labels))
+
+
+def csv_rows(path) -> list[dict]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -43,7 +43,7 @@ def test_assign_follows_the_curated_clusters_and_noise():
     gone = next(c for c in range(3) if kind_of[c] == 2)
     cur = apply_operations([{"op": "noise", "cluster": gone}, {"op": "move", "clips": [0], "to": 1 if labels[0] != 1 else 0}],
                            labels, z)
-    placed = curated_stage(stage, x, z, cur.clusters)
+    placed = curated_stage(stage, stage.pre(x), z, cur.clusters)
     again = placed.stage.assign(x)[0]
     np.testing.assert_array_equal(again, cur.clusters)          # every fitted row comes back to its curated cluster
     new = x[y == 2] + np.float32(0.05)                           # new rows of the kind marked noise: noise
@@ -71,7 +71,7 @@ def test_merges_of_a_kmeans_fit_keep_its_cells_and_no_rows():
     z = stage.assign(x)[2]
     ops = [{"op": "merge", "clusters": [2, 0]}, {"op": "rename", "cluster": 2, "name": "both"}]
     cur = apply_operations(ops, labels, z)
-    placed = curated_stage(stage, x, z, cur.clusters, labels, ops)
+    placed = curated_stage(stage, stage.pre(x), z, cur.clusters, labels, ops)
     state = placed.stage.state()
     assert "neighbour_rows" not in state and state["cluster_relabel"].tolist() == [2, 1, 2]
     again = Stage.from_state({k: np.asarray(v) for k, v in state.items()}, gpu=False)

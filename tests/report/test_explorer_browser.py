@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
            "(apt-get install chromium chromium-driver)")]
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chromium(downloads=None):
+    """A headless Chromium with its own profile (its own localStorage); downloads (a folder) go there when given.
+    A generator: the fixtures yield from it, it quits and removes the profile."""
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
@@ -37,10 +38,19 @@ def browser():
         opts.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="chromium-")
     opts.add_argument(f"--user-data-dir={profile}")
+    if downloads is not None:
+        opts.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
     driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+    if downloads is not None:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from chromium()
 
 
 def _open(driver, page: Path) -> dict:

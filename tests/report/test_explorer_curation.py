@@ -4,14 +4,12 @@ curation.json read back by audioclust.curate.schema.load. Debian's headless chro
 opened from disk (as tests/report/test_explorer_browser.py, whose skips apply here too)."""
 import csv
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_explorer_browser import CHROMIUM, DRIVER, FLAGS, _open, _wait, pytestmark, webdriver  # noqa: F401 (pytestmark)
+from test_explorer_browser import _open, _wait, chromium, pytestmark  # noqa: F401 (pytestmark)
 
 from audioclust.curate.schema import load
 from audioclust.report import explorer
@@ -28,20 +26,7 @@ def downloads(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(downloads):
     """One Chromium for the module (its own profile: its own localStorage), downloads into `downloads`."""
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in FLAGS:
-        opts.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    opts.add_argument(f"--user-data-dir={profile}")
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium(downloads)
 
 
 def make_fit(folder: Path, seed: int = 0, n: int = 120, k: int = 4):

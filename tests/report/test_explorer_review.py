@@ -3,14 +3,13 @@ predictions.csv) loaded into the fit's page from disk, its clips listed, played,
 not) and labelled, exported, and applied again by audioclust-curate: the labelled rows come back named. A fit
 written by audioclust.write_outputs, the page made from its assignments.csv; Chromium through Selenium, as
 tests/report/test_explorer_curation.py (whose skips apply here too)."""
-import csv
 import json
 import os
 
 import numpy as np
 import pytest
 import test_explorer_curation
-from common_utils.scripts import run_script
+from common_utils import blob_clips, csv_rows, run_script
 from test_explorer_browser import _open, _wait, pytestmark  # noqa: F401 (pytestmark)
 from test_explorer_curation import choose, click, exported, state, type_into
 
@@ -22,11 +21,6 @@ from audioclust.report.outputs import fit_id
 KINDS = ("owl", "wind", "rain")
 browser, downloads = test_explorer_curation.browser, test_explorer_curation.downloads   # its Chromium fixtures
 CLI = ("-c", "from audioclust.cli import curate; curate()")
-
-
-def _rows(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def _curate(fit_dir, curation, out, review=8):
@@ -42,22 +36,9 @@ def fit(tmp_path_factory):
     the probe lists rain clips to review. Returns (fit folder, page, fit id, clusters, renames, curated folder)."""
     root = tmp_path_factory.mktemp("review")
     rng = np.random.default_rng(0)
-    centres = rng.normal(scale=6, size=(3, 16))
-    paths, vectors, labels = [], [], []
-    for k, kind in enumerate(KINDS):
-        (root / "clips" / kind).mkdir(parents=True)
-        for i in range(10):
-            p = root / "clips" / kind / (f"{kind}, take {i}.wav" if kind == "rain" else f"{kind}_{i}.wav")
-            import soundfile as sf
-
-            sf.write(p, rng.normal(scale=0.1, size=8000).astype(np.float32), 8000)
-            paths.append(str(p))
-            vectors.append(centres[k] + rng.normal(size=16))
-            labels.append(kind)
-    emb = audioclust.Embeddings(tuple(paths), np.zeros(30), np.ones(30), np.asarray(vectors, np.float32), "speech",
-                                label=tuple(labels))
+    emb = blob_clips(root, KINDS, rng, name=lambda kind, i: f"{kind}, take {i}.wav" if kind == "rain" else f"{kind}_{i}.wav")
     fit_dir = audioclust.write_outputs(audioclust.cluster(emb, k=3, gpu=False), emb, root / "fit")
-    rows = _rows(fit_dir / "assignments.csv")
+    rows = csv_rows(fit_dir / "assignments.csv")
     c = np.array([int(r["cluster"]) for r in rows])
     fid = fit_id(fit_dir / "assignments.csv")
     drawn = np.arange(0, 30, 2)
@@ -109,7 +90,7 @@ def test_review_next_is_listed_labelled_exported_and_applied(browser, fit, tmp_p
         type_into(browser, "newname", op["name"])
         click(browser, "rename")
     text = (curated / "review_next.csv").read_text()
-    review = _rows(curated / "review_next.csv")
+    review = csv_rows(curated / "review_next.csv")
     rows = [int(r["row"]) for r in review]
     assert len(rows) == 8 and all(r >= 20 for r in rows) and '"' + str(fit_dir.parent / "clips" / "rain" / "rain, take") in text
     drawn, off = [r for r in rows if r % 2 == 0], [r for r in rows if r % 2]
@@ -158,10 +139,10 @@ def test_review_next_is_listed_labelled_exported_and_applied(browser, fit, tmp_p
     assert load(path, fit=fid, n_clips=30).operations == want
 
     again = _curate(fit_dir, path, tmp_path / "curated2")   # the reviewed rows come back named
-    named = {i: r["name"] for i, r in enumerate(_rows(again / "assignments.csv"))}
+    named = {i: r["name"] for i, r in enumerate(csv_rows(again / "assignments.csv"))}
     assert named[first] == predicted and named[a] == named[b] == "rain"
     assert all(named[i] == "" for i in range(20, 30) if i not in (first, a, b) and c[i] not in (renames[0]["cluster"], renames[1]["cluster"]))
-    assert {first, a, b}.isdisjoint(int(r["row"]) for r in _rows(again / "review_next.csv"))
+    assert {first, a, b}.isdisjoint(int(r["row"]) for r in csv_rows(again / "review_next.csv"))
 
 
 def test_predictions_csv_foreign_rows_and_the_keyboard(browser, fit, tmp_path):
@@ -169,7 +150,7 @@ def test_predictions_csv_foreign_rows_and_the_keyboard(browser, fit, tmp_path):
 
     fit_dir, page, fid, c, renames, curated = fit
     _fresh(browser, page)
-    pred = _rows(curated / "predictions.csv")
+    pred = csv_rows(curated / "predictions.csv")
     unnamed = sorted((r for r in pred if r["name"] == ""), key=lambda r: float(r["margin"]))   # stable, as the page's sort
     listed = _load(browser, curated / "predictions.csv", len(unnamed))
     assert 0 < len(unnamed) < 30 and [v["row"] for v in listed] == [int(r["row"]) for r in unnamed]
@@ -209,7 +190,7 @@ def test_a_list_made_on_another_fit_is_refused(browser, fit, tmp_path):
     """review_next.csv names its fit (the `fit` column): a list of another fit's rows would label other clips."""
     fit_dir, page, fid, c, renames, curated = fit
     _fresh(browser, page)
-    rows = _rows(curated / "review_next.csv")
+    rows = csv_rows(curated / "review_next.csv")
     assert rows and {r["fit"] for r in rows} == {fid}
     text = (curated / "review_next.csv").read_text().replace(f",{fid}\n", ",0123456789abcdef\n")
     (tmp_path / "other_fit.csv").write_text(text)

@@ -1,14 +1,12 @@
 """audioclust-curate run as a user runs it: a curation.json applied to a fit (audioclust.write_outputs writes what
 audioclust-cluster's fit writes), its names in every output, the state mode=assign reads following the curated
 clusters, the probe's predictions and review list; a stale file is one line and writes nothing."""
-import csv
 import hashlib
 import json
 
 import numpy as np
 import pytest
-import soundfile as sf
-from common_utils.scripts import run_script
+from common_utils import blob_clips, csv_rows, run_script
 
 import audioclust
 
@@ -20,27 +18,10 @@ CLI = ("-c", "from audioclust.cli import curate; curate()")
 def fit(tmp_path_factory):
     """30 one-second files, 10 of each kind, their embeddings three blobs; clustered (UMAP + k-means, k=3)."""
     root = tmp_path_factory.mktemp("curate")
-    rng = np.random.default_rng(0)
-    centres = rng.normal(scale=6, size=(3, 16))
-    paths, vectors, labels = [], [], []
-    for k, kind in enumerate(KINDS):
-        (root / "clips" / kind).mkdir(parents=True)
-        for i in range(10):
-            p = root / "clips" / kind / f"{kind}_{i}.wav"
-            sf.write(p, rng.normal(scale=0.1, size=8000).astype(np.float32), 8000)
-            paths.append(str(p))
-            vectors.append(centres[k] + rng.normal(size=16))
-            labels.append(kind)
-    emb = audioclust.Embeddings(tuple(paths), np.zeros(30), np.ones(30), np.asarray(vectors, np.float32), "speech",
-                                label=tuple(labels))
+    emb = blob_clips(root, KINDS, np.random.default_rng(0))
     clusters = audioclust.cluster(emb, k=3, gpu=False)
     out = audioclust.write_outputs(clusters, emb, root / "fit")
     return out, emb, clusters
-
-
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _curation(fit_dir, operations):
@@ -62,7 +43,7 @@ def test_names_flow_into_every_output_and_into_assign(fit, tmp_path):
                    "export.folders=true", "review=5", f"hydra.run.dir={out}")
     assert p.returncode == 0, p.stderr[-3000:]
     assert "applied 4 change(s)" in p.stdout and f"cluster {of['rain']} marked noise (10 clips)" in p.stdout
-    rows = _rows(out / "assignments.csv")
+    rows = csv_rows(out / "assignments.csv")
     assert list(rows[0]) == ["path", "offset", "cluster", "distance", "label", "name"]
     want = {"owl": "owl", "wind": "wind", "rain": ""}
     for i, r in enumerate(rows):
@@ -81,9 +62,9 @@ def test_names_flow_into_every_output_and_into_assign(fit, tmp_path):
     again = audioclust.Clusters.from_state(state, gpu=False).assign(emb.vectors)[0]
     assert again.tolist() == [int(r["cluster"]) for r in rows]
     # the probe: a probability per name for every row; review_next lists unnamed rows, least sure first
-    pred = _rows(out / "predictions.csv")
+    pred = csv_rows(out / "predictions.csv")
     assert len(pred) == 30 and {k for k in pred[0] if k.startswith("p_")} == {"p_barn owl", "p_owl", "p_wind"}
-    review = _rows(out / "review_next.csv")
+    review = csv_rows(out / "review_next.csv")
     assert len(review) == 5 and all(r["name"] == "" for r in review)
     margins = [float(r["margin"]) for r in review]
     assert margins == sorted(margins)
@@ -114,7 +95,7 @@ def test_a_curated_fit_curated_again_keeps_its_names(fit, tmp_path):
     p = run_script(*CLI, f"fit_dir={first}", f"curation={_curation(first, [{'op': 'rename', 'cluster': 1, 'name': 'wind'}])}",
                    f"hydra.run.dir={second}")
     assert p.returncode == 0, p.stderr[-3000:]
-    rows = _rows(second / "assignments.csv")
+    rows = csv_rows(second / "assignments.csv")
     assert {r["name"] for r in rows if r["cluster"] == "0" and r is not rows[5]} == {"owl"} and rows[5]["name"] == "odd"
     assert {r["name"] for r in rows if r["cluster"] == "1"} - {"odd"} == {"wind"}
     import pyarrow.parquet as pq
