@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from audioclust.cluster.density import distances
+from audioclust.cluster.density import cluster_stats, distances
 from audioclust.cluster.kmeans import assign, fit_kmeans
 from audioclust.cluster.neighbours import Neighbours
 from audioclust.cluster.pipeline import Stage
@@ -121,29 +121,22 @@ def curated_stage(stage: Stage, p: np.ndarray, z: np.ndarray, clusters: np.ndarr
     cluster (Stage.relabel: a few bytes, whatever the number of rows). Otherwise: the centroids (and radii) of each
     curated cluster in the reduced space z, and every row of the fit (p: preprocessed by stage.pre) kept as a fitted
     row with its curated cluster, so that mode=assign places new audio by them (Stage.assign: the nearest fitted row)."""
+    old = np.asarray(stage.centroids, np.float32)
     if stage.near is None and fitted is not None and {op["op"] for op in operations} <= CELL_OPS:
-        old = np.asarray(stage.centroids, np.float32)
         stage.relabel = np.arange(len(old), dtype=np.int64)
         stage.relabel[fitted] = clusters   # a merge moves whole cells: each cell has one curated cluster
-        nearest = assign(np.ascontiguousarray(z, np.float32), old, stage.method.gpu)[1]
-        return Placed(stage, old, distances(z, fitted, old, nearest))
-    old = np.asarray(stage.centroids, np.float32)
-    k = max(int(clusters.max()) + 1, len(old))
-    centroids = np.zeros((k, z.shape[1]), np.float32)
-    centroids[:len(old)] = old
-    radii = np.zeros(k, np.float32)
-    old_radii = getattr(stage.method, "radius_", None)
-    if old_radii is not None:
-        radii[:len(old_radii)] = old_radii
-    q = stage.method.options.get("radius_quantile", 1.0) if hasattr(stage.method, "options") else 1.0
-    for c in np.unique(clusters[clusters >= 0]):
-        members = np.asarray(z[clusters == c], np.float64)
-        centroids[c] = members.mean(0)
-        radii[c] = np.quantile(np.linalg.norm(members - centroids[c], axis=1), q)
-    stage.method.centroids_ = centroids
-    if old_radii is not None:
-        stage.method.radius_ = radii
-    umap = stage.red.method == "umap"
-    stage.near = Neighbours.fitted(p, clusters, z if umap else None)
+        centroids, labels = old, fitted
+    else:
+        centroids, labels = np.zeros((max(int(clusters.max()) + 1, len(old)), z.shape[1]), np.float32), clusters
+        centroids[:len(old)] = old   # a cluster with no clips left keeps its centroid
+        ids = np.unique(clusters[clusters >= 0])
+        means, radii = cluster_stats(z, np.where(clusters >= 0, np.searchsorted(ids, clusters), -1),
+                                     stage.method.options.get("radius_quantile", 1.0))
+        centroids[ids] = means
+        if getattr(stage.method, "radius_", None) is not None:   # HDBSCAN: new rows beyond a cluster's radius are noise
+            stage.method.radius_ = np.zeros(len(centroids), np.float32)
+            stage.method.radius_[ids] = radii
+        stage.method.centroids_ = centroids
+        stage.near = Neighbours.fitted(p, clusters, z if stage.red.method == "umap" else None)
     nearest = assign(np.ascontiguousarray(z, np.float32), centroids, stage.method.gpu)[1]
-    return Placed(stage, centroids, distances(z, clusters, centroids, nearest))
+    return Placed(stage, centroids, distances(z, labels, centroids, nearest))
