@@ -61,6 +61,9 @@ def plan(cfg: DictConfig) -> Plan:
     """The run's typed settings: each is checked as its object is built, before the run, its data or any output
     is touched."""
     check_embedder(cfg, voice_groups=bool(OmegaConf.select(cfg, "voice.groups")))
+    names_from = cfg.get("names_from")
+    if names_from and (cfg.mode != "fit" or not (Path(names_from) / "names.json").is_file()):
+        raise ConfigError(f"names_from={names_from}: give an audioclust-curate output (it has names.json) to a mode=fit run")
     return Plan(checks.choice("mode", cfg.mode, MODES), checks.choice("device", cfg.device, DEVICES),
                 ReportSettings(**cfg.report), build_clusterer(cfg))
 
@@ -195,9 +198,7 @@ def _inherited(names_from, rows) -> dict[int, str]:
     from audioclust.curate.inherit import inherit_names
     from audioclust.search.fit import read_fit
 
-    if not (Path(names_from) / "names.json").is_file():
-        raise ConfigError(f"names_from={names_from}: not a curated fit (no names.json): give an audioclust-curate output")
-    old = read_fit(names_from)
+    old = read_fit(names_from)   # checked by plan(): a curated fit
     got = inherit_names(rows.paths, rows.offsets, rows.clusters, old.path, old.offset, old.name)
     print(f"names from {names_from}: {len(got)} of {len(np.unique(rows.clusters[rows.clusters >= 0]))} clusters named by "
           "the majority of their clips" + "".join(f"\n  cluster {c} <- {v.name!r} ({v.votes} of its {v.named} named clips)"
