@@ -46,6 +46,7 @@ class Embeddings:
     skipped: tuple[dict[str, str], ...] = ()
     label: tuple[str, ...] = field(default=())
     weights: np.ndarray | None = None   # (d,) the encoder's column weights (encoder=mix: each member weighs the same)
+    groups: np.ndarray | None = None    # (d,) each column's member (encoder=mix), for method="consensus"
 
     def __len__(self) -> int:
         return len(self.path)
@@ -73,14 +74,15 @@ class Embeddings:
         return pa.table({**self._columns(), "vector": io.vector_column(self.vectors)})   # clusters.parquet's column
 
 
-def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str = "blockae",
+def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str | Sequence[str] = "blockae",
           run_dir: PathLike | None = None, windowing: Windowing | Mapping[str, Any] | None = None, device: str = "auto", *,
           labels: Mapping[str, Any] | None = None, batch_size: int | None = None, num_workers: int | str | None = None,
           max_files: int | None = None, progress: bool = False, store: PathLike | None = None) -> Embeddings:
     """Embeddings of a folder of audio, or of a list of files, as audioclust-cluster makes them.
 
-    encoder: blockae (a train.py run: run_dir; no paths: the run's own data) or a pretrained encoder (aisfx,
-    birdnet, speech, speaker: its package installed, docs/encoders.md). windowing: a Windowing, or a mapping of
+    encoder: blockae (a train.py run: run_dir; no paths: the run's own data), a pretrained encoder (aisfx,
+    birdnet, speech, speaker: its package installed, docs/encoders.md) or a list of them (encoder=mix: their
+    embeddings side by side, with the members' column weights and groups for cluster()). windowing: a Windowing, or a mapping of
     some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment), over the run's (or
     conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
     (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder are read, only the others
@@ -114,14 +116,14 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
                           options=_options(encoder))
 
 
-def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True) -> tuple[Any, Any, str]:
+def embedder(encoder: str | Sequence[str], run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True) -> tuple[Any, Any, str]:
     """(model, base data config, encoder name): a train.py run's (encoder=blockae) or a pretrained encoder with
     conf/data/folder.yaml at its sample rate. The task's rules (builders.check_embedder) apply."""
     from omegaconf import OmegaConf
 
-    from audioclust.tasks.builders import BLOCKAE, build_encoder, check_embedder, encoder_node, load_run
+    from audioclust.tasks.builders import BLOCKAE, build_encoder, check_embedder, load_run
 
-    node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else encoder_node(encoder)
+    node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else _node(encoder)
     check_embedder(OmegaConf.create({"encoder": node, "run_dir": None if run_dir is None else str(run_dir),
                                      "data": {k: v for k, v in overrides.items() if k in WINDOWING}}))
     if encoder == BLOCKAE:
@@ -132,7 +134,29 @@ def embedder(encoder: str, run_dir: PathLike | None, overrides: Mapping[str, Any
     model = build_encoder(node)
     data = _shipped("data/synthetic.yaml", "data/folder.yaml")
     data.update(sr=int(model.sr), seed=0, index_cache=None)
-    return model, data, encoder
+    return model, data, str(node.name)
+
+
+def _node(encoder: str | Sequence[str]) -> Any:
+    """A pretrained encoder's node (conf/encoder/<name>.yaml), or encoder=mix's with a list of them as members."""
+    from omegaconf import OmegaConf
+
+    from audioclust.embed.encoders import registry
+    from audioclust.tasks.builders import BLOCKAE, encoder_node
+
+    if isinstance(encoder, str):
+        return registry.node("mix") if encoder == "mix" else encoder_node(encoder)   # mix: its shipped members
+    members = [str(m) for m in encoder]
+    if BLOCKAE in members:
+        raise ConfigError("encoder=[..., blockae]: a mix with the block autoencoder is made by audioclust-cluster "
+                          "encoder=mix 'encoder.members=[...,blockae]' run_dir=<its train.py run>")
+    if len(members) < 2 or len(set(members)) < len(members):
+        raise ConfigError(f"encoder as a list is encoder=mix: at least two different pretrained encoders, got {members}")
+    for m in members:
+        encoder_node(m)   # each a pretrained encoder (one line naming them otherwise)
+    node = registry.node("mix")
+    node.members = members
+    return OmegaConf.create(OmegaConf.to_container(node))
 
 
 def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = False,
@@ -155,11 +179,12 @@ def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = Fal
     duration = dm.index.windowing.row_seconds(dm.index.durations, rows.file_ids)
     back = rename or {}
     label = tuple("" if v is None else str(v) for v in rows.labels) if rows.labels is not None else ()
-    weights = getattr(model, "dim_weights", None)
+    weights, groups = getattr(model, "dim_weights", None), getattr(model, "dim_groups", None)
     return Embeddings(tuple(back.get(p, p) for p in rows.paths), np.asarray(rows.offsets, np.float64), duration,
                       np.ascontiguousarray(emb["embedding"][ok], np.float32), name,
                       tuple({"path": back.get(s["path"], s["path"]), "reason": s["reason"]} for s in skipped), label,
-                      None if weights is None else np.asarray(weights, np.float32))
+                      None if weights is None else np.asarray(weights, np.float32),
+                      None if groups is None else np.asarray(groups, np.int64))
 
 
 @contextlib.contextmanager
@@ -206,15 +231,15 @@ class _folder:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _options(encoder: str) -> dict[str, Any]:
+def _options(encoder: str | Sequence[str]) -> dict[str, Any]:
     """The encoder's config node (conf/encoder/<name>.yaml) as plain values: part of its store key."""
     from omegaconf import OmegaConf
 
-    from audioclust.tasks.builders import BLOCKAE, encoder_node
+    from audioclust.tasks.builders import BLOCKAE
 
     if encoder == BLOCKAE:
         return {"name": BLOCKAE}
-    plain = OmegaConf.to_container(encoder_node(encoder), resolve=True)
+    plain = OmegaConf.to_container(_node(encoder), resolve=True)
     assert isinstance(plain, dict)
     return {str(k): v for k, v in plain.items()}
 
@@ -272,17 +297,20 @@ class Clusters:
 
 
 def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = None, reduce: str | Mapping[str, Any] | None = None,
-            preprocess: str = "l2", seed: int = 0, gpu: str = "auto", weights: np.ndarray | None = None, **options: Any) -> Clusters:
+            preprocess: str = "l2", seed: int = 0, gpu: str = "auto", weights: np.ndarray | None = None,
+            groups: np.ndarray | None = None, **options: Any) -> Clusters:
     """Clusters of the rows of x (Embeddings or an (n, d) array): preprocess (l2 | standard | none) -> reduce
     (umap | pca | none, or a dict of conf/cluster.yaml's reduce keys; default: its reduce, umap) -> method (kmeans | hdbscan | agglomerative;
     **options: its own, conf/cluster/method/<name>.yaml, e.g. niter=50, min_cluster_size=20). k: the number of
-    clusters (kmeans, agglomerative); none for hdbscan. weights: (d,) factors of the columns after the z-score, as
-    encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension)); default: the Embeddings'."""
-    if weights is None and isinstance(x, Embeddings):
-        weights = x.weights
+    clusters (kmeans, agglomerative, consensus); none for hdbscan. weights: (d,) factors of the columns after the z-score,
+    as encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension)); groups: (d,) each column's
+    member, for method="consensus" (each member clustered on its own, then combined); default: the Embeddings'."""
+    if isinstance(x, Embeddings):
+        weights = x.weights if weights is None else weights
+        groups = x.groups if groups is None else groups
     clusterer = clusterer_of(method, k, reduce, preprocess, seed, gpu, options)
     with _quiet():   # umap-learn's and scikit-learn's warnings
-        labels, dists, _, _ = clusterer.fit(_array(x), None, k, weights)
+        labels, dists, _, _ = clusterer.fit(_array(x), None, k, weights, groups)
     return Clusters(clusterer, labels, dists)
 
 

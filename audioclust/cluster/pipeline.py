@@ -29,6 +29,7 @@ from audioclust.errors import ConfigError
 TARGETS = ("content", "voice")
 FIT_ON = ("auto", "files", "rows")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
+MEMBER_KMEANS = dict(niter=20, nredo=10, init="kmeans++", max_points_per_centroid=256)   # consensus members: kmeans.yaml's
 RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
 
 
@@ -54,17 +55,44 @@ class Stage:
         """An unfitted stage with the same settings, another seed."""
         return Stage(*self._args, self.method.fresh(seed), seed)
 
-    def fit(self, x, k: int | Callable, weights=None, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fit(self, x, k: int | Callable, weights=None, inplace: bool = False,
+            groups=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances and reduced features of x; k may be a function of the reduced features (k search);
-        weights: per-dimension factors after the z-score (Preprocess.fit). x may be memory-mapped: it is read a
-        chunk of rows at a time and preprocessed into one new float32 array; inplace: into x itself (the caller's
-        own float32 array, overwritten)."""
+        weights: per-dimension factors after the z-score (Preprocess.fit); groups: each column's member (encoder=mix's
+        dim_groups), for a method that combines its members' clusterings (consensus.py). x may be memory-mapped: it is
+        read a chunk of rows at a time and preprocessed into one new float32 array; inplace: into x itself (the
+        caller's own float32 array, overwritten)."""
+        if getattr(self.method, "combines", False):
+            return self._fit_members(x, k, weights, groups)
         p = self.pre.fit(x, weights)(x, out=x if inplace else None)
         z = self.red.fit_transform(p)
         fitted = self.method.fit(z, k(z) if callable(k) else k)   # k: None for a method that finds it
         umap, m = self.red.method == "umap", self.method
         self.near = None if m.nearest_centroid and not umap else Neighbours.fitted(p, fitted.labels_, z if umap else None)
         return fitted.labels_, fitted.distances_, z
+
+    def _fit_members(self, x, k, weights, groups):
+        """cluster.method=consensus: each member's columns through this stage's recipe with k-means, `runs` seeds
+        each (consensus.member_labelings); the clusterings of the members kept (Members.kept) combined. New rows are
+        placed by the nearest fitted rows of the whole embedding (preprocessed with the members' weights), at the
+        kept members' reductions side by side."""
+        from audioclust.cluster.consensus import member_labelings
+
+        if callable(k):
+            raise ConfigError(f"cluster.method={self.method.name} needs kmeans.k: its members are clustered with that k "
+                              "(no kmeans.search)")
+        m, (preprocess, reduce) = self.method, self._args
+        m.check_rows(len(x), k)
+        got = member_labelings(x, groups, int(k), m.options["runs"],
+                               lambda s: Stage(preprocess, reduce, KMeans(seed=s, gpu=m.gpu, **MEMBER_KMEANS), s), seed=m.seed)
+        kept = got.kept(m.options["keep"])
+        m.members_ = [{"member": i, "silhouette": None if v is None else round(v, 4), "kept": bool(kept[i])}
+                      for i, v in enumerate(got.silhouette)]
+        z = np.concatenate([r for r, keep in zip(got.reduced, kept) if keep], 1)
+        m.fit(got.labelings[:, kept[got.owner]], k).located(z)
+        self.red = Reducer(**{**reduce, "method": "none"})   # the reduced features are the members', kept with the rows
+        self.near = Neighbours.fitted(self.pre.fit(x, weights)(x), m.labels_, z)
+        return m.labels_, m.distances_, z
 
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Labels, distances (to the cluster's centroid; noise: to the nearest) and reduced features of new rows."""
@@ -123,6 +151,8 @@ class Clusterer:
         checks.number("voice.rounds", rounds, strict=False, integer=True)
         if checks.choice("voice.target", target, TARGETS) == "voice" and not groups:
             raise ConfigError("voice.target=voice clusters the voice groups: set voice.groups > 0 (their number)")
+        if groups and getattr(content.method, "combines", False):
+            raise ConfigError(f"voice groups standardise one embedding: use voice=none with cluster.method={content.method.name}")
         if groups and content.method.noise:
             raise ConfigError(f"voice groups co-cluster with clusters every clip is in: use voice=none with cluster.method="
                               f"{content.method.name} (noise clips have no cluster to centre their spectra in)")
@@ -133,12 +163,13 @@ class Clusterer:
     def needs_ltas(self) -> bool:
         return self.groups > 0
 
-    def fit(self, x, ltas, k: int | Callable, weights=None):
+    def fit(self, x, ltas, k: int | Callable, weights=None, groups=None):
         """Labels, distances, reduced features and centroids of the target clustering of the fitted clips.
-        k: the content clusters (a function of the reduced embeddings for a k search, called once); weights: the
-        encoder's per-dimension weights (encoder=mix; no voice groups with a pretrained encoder)."""
+        k: the content clusters (a function of the reduced embeddings for a k search, called once); weights and
+        groups: the encoder's per-dimension weights and members (encoder=mix; no voice groups with a pretrained
+        encoder)."""
         if not self.groups:
-            return (*self.content.fit(x, k, weights), self.content.centroids)
+            return (*self.content.fit(x, k, weights, groups=groups), self.content.centroids)
         if ltas is None or len(x) < self.groups:
             raise ConfigError(f"voice.groups={self.groups} needs at least as many clips with a long-term spectrum")
         voice_fit, k = self._fit_groups(x, ltas, k)
@@ -158,10 +189,10 @@ class Clusterer:
             return False
         return self.fit_on == "files" or bool(long.sum() <= (~long).sum() and not (isinstance(k, int) and len(long) < k))
 
-    def fit_files(self, files: FileRows, x, ltas, k: int | Callable, weights=None):
+    def fit_files(self, files: FileRows, x, ltas, k: int | Callable, weights=None, groups=None):
         """fit() on one row per file, then every row of x labelled: a file's own row takes its cluster, a window of
         a long recording is assigned to the clusters (Stage.assign)."""
-        labels, dists, z, centroids = self.fit(files.x, files.ltas, k, weights)
+        labels, dists, z, centroids = self.fit(files.x, files.ltas, k, weights, groups)
         own = np.flatnonzero(files.of_row >= 0)
         if self.content.near is not None and len(own):   # new rows join the clips' rows: a recording's pooled row
             self.content.near = self.content.near.subset(files.of_row[own])   # is no sound a window is heard as

@@ -230,6 +230,8 @@ def build_clusterer(cfg: DictConfig):
                           "clusters itself: drop them")
     if search is not None and (len(search) != 2 or not 2 <= search[0] <= search[1]):
         raise ConfigError(f"kmeans.search must be [min, max] with 2 <= min <= max, got {list(search)}")
+    if search is not None and getattr(method, "combines", False):
+        raise ConfigError(f"cluster.method={name} needs kmeans.k: its members are clustered with that k (no kmeans.search)")
     content = Stage(cfg.preprocess, dict(cfg.reduce), method, seed)
     reduce = dict(cfg.reduce) if v.get("rounds", 0) else None   # round 0: the raw spectra, not reduced
     voice = Stage("l2", reduce, KMeans(seed=seed, gpu=gpu, **VOICE_KMEANS), seed)

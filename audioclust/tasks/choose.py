@@ -54,8 +54,8 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
         t = time.perf_counter()
         x = _sample_embeddings(cfg, node, model, sample, int(cfg.seed), lambda long: clusterer.fits_files(long, k), out)
 
-        w = getattr(model, "dim_weights", None)
-        st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w)[0], pairs=pairs, seed=int(cfg.seed))
+        w, g = getattr(model, "dim_weights", None), getattr(model, "dim_groups", None)
+        st = stability(x, lambda rows, seed: stage.fresh(seed).fit(rows, k, w, groups=g)[0], pairs=pairs, seed=int(cfg.seed))
         scores[name] = {"stability": st.score, "pairs": st.pairs, "clips": int(len(x)),
                         "seconds": round(time.perf_counter() - t, 1), "licence": model.licence}
         log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, st.score, len(x), scores[name]["seconds"])

@@ -154,17 +154,35 @@ def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, 
     encoder.json, preprocess.npz and centroids.npy written."""
     out = Path(cfg.paths.output_dir)
     k, weights = _k(cfg, dm.n_clusters, out, clusterer.content.method), getattr(model, "dim_weights", None)
+    groups = getattr(model, "dim_groups", None)   # encoder=mix: each column's member (cluster.method=consensus)
     if clusterer.fits_files(~dm.index.windowing.pooled(dm.index.durations), k):   # clips and recordings
         files = _file_rows(windows, emb["sample_id"][ok], dm)
-        clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights)
+        clusters, dists, z, centroids = clusterer.fit_files(files, x, ltas, k, weights, groups)
         fit_rows = len(files.x)
     else:
-        clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights)
+        clusters, dists, z, centroids = clusterer.fit(x, ltas, k, weights, groups)
         fit_rows = len(x)
-    io.write_json(out / "encoder.json", {"schema": FIT_SCHEMA, **encoder, "sr": int(dm.sr), "windowing": dm.index.windowing.record()})
+    decided = _members_decided(clusterer, model, encoder)
+    io.write_json(out / "encoder.json", {"schema": FIT_SCHEMA, **encoder, "sr": int(dm.sr), "windowing": dm.index.windowing.record(),
+                                         **({"consensus": decided} if decided else {})})
     io.write_bytes(out / "preprocess.npz", npz_bytes(clusterer.state()))
     io.write_npy(out / "centroids.npy", centroids)  # last of the pair: its presence means both are there
     return clusters, dists, z, centroids, fit_rows
+
+
+def _members_decided(clusterer: Clusterer, model, encoder: dict) -> list[dict]:
+    """cluster.method=consensus: each member's silhouette and whether it took part, printed and kept in encoder.json."""
+    members = getattr(clusterer.content.method, "members_", None)
+    if not members:
+        return []
+    names = list(getattr(model, "names", None) or [encoder["name"]])
+    decided = [{"encoder": names[d["member"]], "silhouette": d["silhouette"], "kept": d["kept"]} for d in members]
+    if is_rank_zero():
+        print("consensus: " + ", ".join(f"{d['encoder']} " + ("kept" if d["kept"] else "dropped") +
+                                        f" (silhouette {d['silhouette'] if d['silhouette'] is not None else 'undefined'})"
+                                        for d in decided) +
+              f"; members kept: silhouette >= {clusterer.content.method.options['keep']:g} x the best member's")
+    return decided
 
 
 def _scores(cfg, z, rows, emb: dict, ok, dm, clusterer: Clusterer, run: dict, fit_rows: int | None) -> dict:

@@ -172,6 +172,24 @@ def test_a_pretrained_encoder_needs_no_run(tmp_path):
     assert same.path == halves.path and np.array_equal(same.vectors, halves.vectors)
 
 
+def test_a_list_of_encoders_is_a_mix_and_its_members_are_clustered_by_consensus(tmp_path):
+    """encoder=[...] (encoder=mix): the members' embeddings side by side with their column weights and groups;
+    method="consensus" clusters each member on its own and combines them."""
+    pytest.importorskip("openwakeword", reason="encoder=speech needs its extra: pip install 'audioclust[speech]'")
+    pytest.importorskip("resemblyzer", reason="encoder=speaker needs its extra: pip install 'audioclust[speaker]'")
+    folder = write_tone_folder(tmp_path)
+    emb = audioclust.embed(folder, encoder=["speech", "speaker"], labels={"source": "parent"})
+    assert emb.encoder == "mix" and emb.vectors.shape == (12, 96 + 256)
+    assert emb.groups.tolist() == [0] * 96 + [1] * 256 and np.allclose(emb.weights, np.r_[[96 ** -0.5] * 96, [1 / 16] * 256])
+    got = audioclust.cluster(emb, method="consensus", k=3, reduce="none", runs=2)
+    assert sorted(np.bincount(got.labels_).tolist()) == [4, 4, 4]
+    for bad, message in ((["speech"], "at least two different pretrained encoders"),
+                         (["speech", "blockae"], "a mix with the block autoencoder is made by audioclust-cluster"),
+                         (["speech", "nope"], "'nope' is not a pretrained encoder")):
+        with pytest.raises(ConfigError, match=message):
+            audioclust.embed(folder, encoder=bad)
+
+
 def test_embeddings_through_a_store_are_reused(tmp_path, capsys):
     pytest.importorskip("openwakeword", reason="encoder=speech needs its extra: pip install 'audioclust[speech]'")
     folder = write_tone_folder(tmp_path)

@@ -297,3 +297,37 @@ def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_membe
     assert p.returncode == 2 and "'encoder.members=[speaker,blockae]', this run embeds with encoder=mix" in p.stderr
     with pytest.raises(ConfigError, match="run_dir is not set"):
         plan(_compose(["encoder=mix", "encoder.members=[speaker,blockae]", f"data.root={clips}"]))
+
+
+def test_mix_consensus_fits_and_assigns(clips, tmp_path):
+    """encoder=mix cluster.method=consensus: each member (speaker, speech) clustered on its own, combined; the run
+    writes the members' reductions side by side, and mode=assign gives the fit's clusters back."""
+    needs("speaker")
+    needs("speech")
+    fit = tmp_path / "fit"
+    common = ["encoder=mix", "encoder.members=[speaker,speech]", "cluster.method=consensus", "consensus.runs=2",
+              "kmeans.k=3", "reduce.method=none", "threads=1", "wandb.enabled=false", "report.plots=false", "report.explorer=false"]
+    p = run_script("cluster.py", *common, f"data.root={clips}", f"hydra.run.dir={fit}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = _rows(fit / "assignments.csv")
+    assert len(rows) == N_CLIPS and {r["cluster"] for r in rows} == {"0", "1", "2"}
+    decided = json.loads((fit / "encoder.json").read_text())["consensus"]   # what was decided, also on the screen
+    assert [d["encoder"] for d in decided] == ["speaker", "speech"] and any(d["kept"] for d in decided)
+    assert "consensus: speaker " in p.stdout and "members kept: silhouette >= 0.85 x the best member's" in p.stdout
+    width = sum(dim for d, dim in zip(decided, (256, 96)) if d["kept"])   # the kept members' columns side by side
+    assert np.load(fit / "centroids.npy").shape == (3, width)
+    assert str(np.load(fit / "preprocess.npz")["cluster_method"]) == "consensus"
+    p = run_script("cluster.py", *common, "mode=assign", f"clusters_dir={fit}", f"input={clips}",
+                   f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert {r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")} == {r["path"]: r["cluster"] for r in rows}
+    # search on the consensus fit, as on any: a clip finds itself first among the fit's rows (query.path), and a cluster
+    cli = ("-c", "from audioclust.cli import search; search()", f"fit_dir={fit}", f"hydra.run.dir={tmp_path / 'search_out'}")
+    name = Path(rows[0]["path"]).name
+    p = run_script(*cli, f"query.path={name}", "n=2")
+    assert p.returncode == 0 and f"to {rows[0]['path']} at 0.000 s" in p.stdout, p.stderr[-2000:]
+    p = run_script(*cli, "query.cluster=0", "n=2")
+    assert p.returncode == 0 and "cluster 0 (the mean of its" in p.stdout, p.stderr[-2000:]
+    p = run_script("cluster.py", *common, "kmeans.k=null", "kmeans.search=[2,4]", f"data.root={clips}",
+                   f"hydra.run.dir={tmp_path}/search")
+    assert p.returncode == 2 and "cluster.method=consensus needs kmeans.k" in p.stderr and "Traceback" not in p.stderr

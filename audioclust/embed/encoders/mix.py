@@ -33,6 +33,7 @@ class MixEncoder(Encoder):
         self.licence = "; ".join(f"{n}: {m.licence}" for n, m in zip(self.names, self.members))
         self.dim_weights = np.concatenate([np.full(int(m.embedding_dim), 1 / np.sqrt(m.embedding_dim), np.float32)
                                            for m in self.members])
+        self.dim_groups = np.repeat(np.arange(len(self.members)), [int(m.embedding_dim) for m in self.members])   # each column's member
 
     def identity(self) -> dict:
         return {**super().identity(), "members": {n: m.identity() for n, m in zip(self.names, self.members)}}

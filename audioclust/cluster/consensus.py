@@ -1,0 +1,144 @@
+"""Consensus of several encoders' clusterings (cluster.method=consensus): each member clustered on its own, the
+clusterings combined by co-association.
+
+    audioclust-cluster encoder=mix 'encoder.members=[aisfx,birdnet,speech,speaker]' cluster.method=consensus data.root=...
+
+With encoder=mix each member's columns (the encoder's `dim_groups`) go through the run's own recipe by themselves
+(preprocess -> reduce -> k-means with k clusters, as a single-encoder run), `runs` times, with the seeds
+seed x runs, ..., seed x runs + runs - 1 (so two runs' seeds never share a clustering); with any other encoder its
+one embedding does, `runs` times. Two rows' co-association is the fraction of those
+clusterings that put them together; the clusters are those of average-linkage clustering of 1 - co-association,
+cut at k (Fred and Jain's evidence accumulation). A member that only adds noise spreads its votes and weighs
+little in the links; concatenating the members instead lets its columns move every distance (BENCHMARKS.md
+"Combining encoders").
+
+The fit holds the n x n co-association (float32) and scipy's n^2 / 2 float64 distances: 10,000 rows take about
+800 MB, so more than `consensus.max_rows` rows are refused. The reduced features written with the clusters (the map,
+the distances to the centroids) are the members' first reductions side by side, each scaled to unit variance. New
+clips (mode=assign) join the cluster of their nearest fitted rows (pipeline.Stage, neighbours.py) in the whole
+embedding, as after UMAP.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from audioclust import checks
+from audioclust.cluster.methods import Method
+from audioclust.errors import ConfigError
+
+
+def coassociation(labelings: np.ndarray) -> np.ndarray:
+    """(n, L) labelings (each column one clustering) -> (n, n) float32: the fraction of them that put two rows
+    together (a label < 0, noise, is with no row)."""
+    labelings = np.asarray(labelings)
+    n, runs = labelings.shape
+    out = np.zeros((n, n), np.float32)
+    for j in range(runs):
+        col = labelings[:, j]
+        out += (col[:, None] == col[None, :]) & (col >= 0)[:, None]
+    out /= np.float32(max(runs, 1))
+    np.fill_diagonal(out, 1.0)
+    return out
+
+
+def average_linkage(similarity: np.ndarray, k: int) -> np.ndarray:
+    """Labels 0..k-1 of the rows: average-linkage clustering of 1 - similarity cut into (at most) k clusters,
+    numbered by their first row (deterministic)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    if len(similarity) == 1:
+        return np.zeros(1, np.int64)
+    d = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
+    np.fill_diagonal(d, 0.0)
+    cut = fcluster(linkage(squareform(d, checks=False), "average"), int(k), "maxclust")
+    return np.unique(cut, return_inverse=True)[1].astype(np.int64)
+
+
+class Consensus(Method):
+    """fit(labelings, k): (n, L) base clusterings -> k clusters (labels_); located(z) then gives their centroids
+    and distances in the reduced features z. pipeline.Stage makes the base clusterings (member_labelings)."""
+
+    name = "consensus"
+    combines = True   # pipeline.Stage: fitted on its members' clusterings, not on the reduced features
+
+    def __init__(self, runs: int = 5, keep: float = 0.85, max_rows: int = 10000, **run):
+        super().__init__(**run)
+        self.options = {"runs": checks.number("consensus.runs", runs, integer=True),
+                        "keep": checks.number("consensus.keep", keep, strict=False),
+                        "max_rows": checks.number("consensus.max_rows", max_rows, integer=True)}
+        self.members_: list[dict] = []   # after a fit: each member's silhouette and whether it was kept
+
+    def check_rows(self, n: int, k: int) -> None:
+        if self.options["keep"] > 1:
+            raise ConfigError(f"consensus.keep must be between 0 and 1 (a fraction of the best member's silhouette), "
+                              f"got {self.options['keep']}")
+        """Before any member is clustered: too many rows, or a k the rows cannot hold, stop the run."""
+        limit = self.options["max_rows"]
+        if n > limit:
+            raise ConfigError(f"cluster.method=consensus holds an n x n co-association: {n} rows is more than "
+                              f"consensus.max_rows={limit}; use cluster.method=kmeans for this many")
+        if not 1 <= int(k) <= n:
+            raise ConfigError(f"kmeans.k={k} must be between 1 and the number of clips ({n})")
+
+    def fit(self, x, k) -> Consensus:
+        labelings = np.asarray(x)
+        self.check_rows(len(labelings), k)
+        self.labels_ = average_linkage(coassociation(labelings), int(k))
+        return self
+
+    def located(self, z: np.ndarray) -> Consensus:
+        """Centroids (the mean of each cluster's rows of z) and each row's distance to its own."""
+        z = np.asarray(z, np.float32)
+        k = int(self.labels_.max()) + 1
+        self.centroids_ = np.stack([z[self.labels_ == c].mean(0) for c in range(k)]).astype(np.float32)
+        self.distances_ = np.linalg.norm(z - self.centroids_[self.labels_], axis=1).astype(np.float32)
+        return self
+
+
+class Members(NamedTuple):
+    """member_labelings' result: the (n, members x runs) clusterings, the member of each, each member's first
+    reduction (scaled to unit variance) and the mean silhouette of its clusterings in its own reductions (None where
+    undefined)."""
+    labelings: np.ndarray
+    owner: np.ndarray
+    reduced: list[np.ndarray]
+    silhouette: list[float | None]
+
+    def kept(self, keep: float) -> np.ndarray:
+        """Which members take part: those whose silhouette is at least keep x the best member's. A member whose
+        clusters are far less distinct than another's is heard as noise beside it (on spoken digits the speech
+        model's clusters reach 0.83, the general-sound models' 0.60-0.67, and the latter would outvote it)."""
+        s = np.array([-np.inf if v is None else v for v in self.silhouette])
+        if not np.isfinite(s).any():
+            return np.ones(len(s), bool)
+        return s >= keep * s.max() if s.max() > 0 else s >= s.max()
+
+
+def member_labelings(x, groups: np.ndarray | None, k: int, runs: int, stage_of: Callable[[int], object],
+                     seed: int = 0) -> Members:
+    """Each member's clusterings: the columns of x where groups == g (all columns when groups is None), fitted by
+    stage_of(seed * runs + r) for r < runs."""
+    from audioclust.cluster.metrics import silhouette
+
+    groups = np.zeros(x.shape[1], np.int64) if groups is None else np.asarray(groups)
+    if len(groups) != x.shape[1]:
+        raise ConfigError(f"cluster.method=consensus: {len(groups)} column groups for embeddings of {x.shape[1]} columns")
+    labelings, owner, reduced, sil = [], [], [], []
+    for i, g in enumerate(np.unique(groups)):
+        part = np.ascontiguousarray(np.asarray(x[:, groups == g]), np.float32)
+        scores = []
+        for r in range(runs):
+            labels, _, z = stage_of(seed * runs + r).fit(part, k)
+            labelings.append(labels)
+            owner.append(i)
+            scores.append(silhouette(z, labels, seed=seed))
+            if r == 0:
+                z = np.asarray(z, np.float32)
+                reduced.append((z - z.mean(0)) / max(float(z.std()), 1e-12))
+        known = [v for v in scores if v is not None]
+        sil.append(float(np.mean(known)) if known else None)
+    return Members(np.stack(labelings, 1), np.asarray(owner), reduced, sil)

@@ -1,0 +1,148 @@
+"""Combining encoders: each pretrained encoder alone, their concatenation (encoder=mix as it is) and their consensus
+(cluster.method=consensus), on every labelled set here, over 5 seeds.
+
+    python bench/combine.py                              # drums, sfx, FSDD (1,500 files), synthetic
+    python bench/combine.py --data drums --seeds 0 1
+
+Each set is embedded once per encoder by the public API (audioclust.embed, the folder defaults; sfx: each file one
+row) and cached under --cache (<set>/<encoder>.npy and .json). Then, for each seed, through audioclust.cluster with
+the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each encoder alone; the concatenation of
+aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
+consensus.keep=0.85 (the default) and keep=0 (every member, equal votes). Labels only score.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from assign import data_args, nmi
+from common import machine, write_section
+from sets import DRUMS, FSDD, SFX, synthetic_root
+
+MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
+SETS = {   # folder, labels, files (None: all), windowing
+    "drums": (DRUMS, {"source": "parent"}, None, None),
+    "sfx": (SFX, {"source": "parent"}, None, {"pool_windows_up_to": 180}),
+    "fsdd": (FSDD, {"source": "regex", "pattern": r"^(\d)_"}, 1500, None),
+    "synthetic": (None, {"source": "parent"}, None, None),
+}
+
+
+def embedded(name: str, encoder: str, cache: Path) -> tuple[np.ndarray, list[str], list[str], float]:
+    """(vectors, paths, labels, embedding seconds) of one set and encoder, embedded once and cached."""
+    import audioclust
+
+    out = cache / name
+    if not (out / f"{encoder}.npy").is_file():
+        root, labels, files, windowing = SETS[name]
+        t = time.time()
+        emb = audioclust.embed(str(root or synthetic_root()), encoder=encoder, labels=labels, max_files=files,
+                               windowing=windowing, store=str(cache / "store"))
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / f"{encoder}.npy", emb.vectors)
+        (out / f"{encoder}.json").write_text(json.dumps({"path": list(emb.path), "label": list(emb.label),
+                                                         "seconds": time.time() - t}))
+    rows = json.loads((out / f"{encoder}.json").read_text())
+    return np.load(out / f"{encoder}.npy"), rows["path"], rows["label"], rows["seconds"]
+
+
+def side_by_side(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The members' embeddings concatenated, with encoder=mix's column weights and groups."""
+    dims = [x.shape[1] for x in xs]
+    weights = np.concatenate([np.full(d, 1 / np.sqrt(d), np.float32) for d in dims])
+    return np.concatenate(xs, 1), weights, np.repeat(np.arange(len(xs)), dims)
+
+
+def measure(name: str, cache: Path, seeds) -> dict:
+    import audioclust
+
+    xs, paths, labels = {}, None, None
+    for m in MEMBERS:
+        x, p, lab, sec = embedded(name, m, cache)
+        assert paths is None or p == paths, f"{name}: {m}'s rows differ"
+        xs[m], paths, labels = x, p, lab
+    y = np.unique(labels, return_inverse=True)[1]
+    k = int(y.max()) + 1
+    out: dict = {"rows": len(y), "k": k, "recipes": {}, "seconds": {}, "kept": []}
+
+    def run(recipe, fit):
+        for seed in seeds:
+            t = time.perf_counter()
+            got = fit(seed)
+            out["seconds"].setdefault(recipe, []).append(time.perf_counter() - t)
+            out["recipes"].setdefault(recipe, []).append(nmi(y, got.labels_))
+            members = getattr(got.clusterer.content.method, "members_", None)
+            if members and recipe == "consensus, all four":
+                out["kept"].append([MEMBERS[d["member"]] for d in members if d["kept"]])
+            print(name, recipe, seed, round(out["recipes"][recipe][-1], 3), flush=True)
+
+    for m in MEMBERS:
+        run(m, lambda s, m=m: audioclust.cluster(xs[m], k=k, seed=s))
+    for tag, names in (("aisfx + birdnet", ("aisfx", "birdnet")), ("all four", MEMBERS)):
+        x, w, g = side_by_side([xs[m] for m in names])
+        run(f"concatenated, {tag}", lambda s, x=x, w=w: audioclust.cluster(x, k=k, seed=s, weights=w))
+        run(f"consensus, {tag}", lambda s, x=x, w=w, g=g: audioclust.cluster(x, method="consensus", k=k, seed=s, weights=w, groups=g))
+    x, w, g = side_by_side([xs[m] for m in MEMBERS])
+    run("consensus, all four, keep=0", lambda s: audioclust.cluster(x, method="consensus", k=k, seed=s, weights=w, groups=g, keep=0.0))
+    return out
+
+
+def _cell(v) -> str:
+    return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
+
+
+def table(results: dict, args) -> str:
+    sets = list(results)
+    recipes = list(next(iter(results.values()))["recipes"])
+    head = "| recipe | " + " | ".join(f"{s} ({results[s]['rows']} rows, k={results[s]['k']})" for s in sets) + " |"
+    lines = [f"`python bench/combine.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))}`; {machine()}.",
+             "", "NMI, mean ± std over the seeds (UMAP + k-means, k = the classes; a consensus seed s clusters each member "
+             "with seeds 5s ... 5s + 4). Best single encoder in bold; the last rows: each combined recipe minus the best "
+             "single encoder on that set.", "", head, "|---|" + "---|" * len(sets)]
+    for r in recipes:
+        cells = []
+        for s in sets:
+            v = results[s]["recipes"][r]
+            best = max(MEMBERS, key=lambda m: np.mean(results[s]["recipes"][m]))
+            cells.append(f"**{_cell(v)}**" if r == best else _cell(v))
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    for r in recipes:
+        if r in MEMBERS:
+            continue
+        diffs = [np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets]
+        lines.append(f"| {r} − best single | " + " | ".join(f"{d:+.3f}" for d in diffs) + " |")
+    lines += ["", "Seconds per fit (mean over seeds; embeddings cached): " + "; ".join(
+        f"{s}: " + ", ".join(f"{r} {np.mean(t):.1f}" for r, t in results[s]["seconds"].items() if r.startswith("consensus") or r in ("aisfx",))
+        for s, t0 in results.items() for t in [t0]), "",
+        "Members kept by `consensus.keep=0.85` (consensus, all four; per seed): " + "; ".join(
+        f"{s}: " + ", ".join(sorted({"+".join(k) for k in results[s]["kept"]})) for s in sets)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = data_args(__doc__, "embeddings: <set>/<encoder>.npy (reused)")
+    ap.set_defaults(cache="/tmp/combine")
+    ap.add_argument("--reuse", action="store_true", help="a set's figures from --cache when measured (same seeds)")
+    ap.add_argument("--section", default="Combining encoders")
+    for action in ap._actions:
+        if action.dest == "data":
+            action.choices, action.default = list(SETS), list(SETS)
+    args = ap.parse_args()
+    cache, results = Path(args.cache), {}
+    for name in args.data:
+        done = cache / f"{name}-combine.json"
+        if args.reuse and done.is_file():
+            results[name] = json.loads(done.read_text())
+            continue
+        results[name] = measure(name, cache, args.seeds)
+        done.write_text(json.dumps(results[name]))
+    text = table(results, args)
+    print(text)
+    write_section(args.section, text, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
