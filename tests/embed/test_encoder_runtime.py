@@ -223,3 +223,17 @@ def test_speech_runs_on_cuda_with_onnxruntime_gpu():
     z = gpu.embed(w, n)
     assert [s.get_providers()[0] for s in gpu.runtime] == [CUDA, CUDA]
     close(z, ref, rtol=1e-2, atol=1e-3)
+
+
+def test_litert_says_nothing_of_its_own_on_the_screen():
+    """litert's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to file descriptor 2 when the
+    interpreter is built: the adapter keeps it off the user's screen (and Python's stderr works after)."""
+    import subprocess
+    import sys
+
+    needs("birdnet")
+    code = ("import sys, torch; from audioclust.embed.encoders.birdnet import BirdnetEncoder; "
+            "e = BirdnetEncoder(threads=1); print(tuple(e.embed(torch.zeros(1, 48000)).shape)); print('after', file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "(1, 1024)" in p.stdout and p.stderr.strip() == "after"

