@@ -98,7 +98,7 @@ def table(results: dict, args) -> str:
     sets = list(results)
     recipes = list(next(iter(results.values()))["recipes"])
     head = "| recipe | " + " | ".join(f"{s} ({results[s]['rows']} rows, k={results[s]['k']})" for s in sets) + " |"
-    lines = [f"`python bench/combine.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))}`; {machine()}.",
+    lines = [f"## {args.section}", "", f"`python bench/combine.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))}`; {machine()}.",
              "", "NMI, mean ± std over the seeds (UMAP + k-means, k = the classes; a consensus seed s clusters each member "
              "with seeds 5s ... 5s + 4). Best single encoder in bold; the last rows: each combined recipe minus the best "
              "single encoder on that set.", "", head, "|---|" + "---|" * len(sets)]
@@ -119,6 +119,11 @@ def table(results: dict, args) -> str:
         for s, t0 in results.items() for t in [t0]), "",
         "Members kept by `consensus.keep=0.85` (consensus, all four; per seed): " + "; ".join(
         f"{s}: " + ", ".join(sorted({"+".join(k) for k in results[s]["kept"]})) for s in sets)]
+    worst = {r: min(np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets)
+             for r in recipes if r not in MEMBERS}
+    holds = [r for r, w in worst.items() if w >= -0.01]
+    lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none") + "; the others' "
+              "worst set: " + ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -328,6 +328,5 @@ def test_mix_consensus_fits_and_assigns(clips, tmp_path):
     assert p.returncode == 0 and f"to {rows[0]['path']} at 0.000 s" in p.stdout, p.stderr[-2000:]
     p = run_script(*cli, "query.cluster=0", "n=2")
     assert p.returncode == 0 and "cluster 0 (the mean of its" in p.stdout, p.stderr[-2000:]
-    p = run_script("cluster.py", *common, "kmeans.k=null", "kmeans.search=[2,4]", f"data.root={clips}",
-                   f"hydra.run.dir={tmp_path}/search")
-    assert p.returncode == 2 and "cluster.method=consensus needs kmeans.k" in p.stderr and "Traceback" not in p.stderr
+    with pytest.raises(ConfigError, match=r"^cluster.method=consensus needs kmeans.k: its members are clustered with that k"):
+        plan(_compose([*common, "kmeans.k=null", "kmeans.search=[2,4]", f"data.root={clips}"]))
