@@ -8,7 +8,7 @@ Each set is embedded once per encoder by the public API (audioclust.embed, the f
 row) and cached under --cache (<set>/<encoder>.npy and .json). Then, for each seed, through audioclust.cluster with
 the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each encoder alone; the concatenation of
 aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
-consensus.keep=0.85 (the default) and keep=0 (every member, equal votes). Labels only score.
+consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette). Labels only score.
 """
 from __future__ import annotations
 

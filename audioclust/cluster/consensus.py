@@ -6,14 +6,15 @@ clusterings combined by co-association.
 With encoder=mix each member's columns (the encoder's `dim_groups`) go through the run's own recipe by themselves
 (preprocess -> reduce -> k-means with k clusters, as a single-encoder run), `runs` times, with the seeds
 seed x runs, ..., seed x runs + runs - 1 (so two runs' seeds never share a clustering); with any other encoder its
-one embedding does, `runs` times. Two rows' co-association is the fraction of those
-clusterings that put them together; the clusters are those of average-linkage clustering of 1 - co-association,
-cut at k (Fred and Jain's evidence accumulation). A member that only adds noise spreads its votes and weighs
-little in the links; concatenating the members instead lets its columns move every distance (BENCHMARKS.md
+one embedding does, `runs` times. Each member's clusterings vote with the mean silhouette of its clusters in its own
+reductions (a label-free measure of how distinct they are), and a member under `keep` x the best member's does not
+vote at all. Two rows' co-association is the weighted fraction of the votes that put them together; the clusters
+are those of average-linkage clustering of 1 - co-association, cut at k (Fred and Jain's evidence accumulation).
+Concatenating the members instead lets a member that does not hear the sounds move every distance (BENCHMARKS.md
 "Combining encoders").
 
 The fit holds the n x n co-association (float32) and scipy's n^2 / 2 float64 distances: 10,000 rows take about
-800 MB, so more than `consensus.max_rows` rows are refused. The reduced features written with the clusters (the map,
+2 GB (measured peak), so more than `consensus.max_rows` rows are refused. The reduced features written with the clusters (the map,
 the distances to the centroids) are the members' first reductions side by side, each scaled to unit variance. New
 clips (mode=assign) join the cluster of their nearest fitted rows (pipeline.Stage, neighbours.py) in the whole
 embedding, as after UMAP.
@@ -30,16 +31,17 @@ from audioclust.cluster.methods import Method
 from audioclust.errors import ConfigError
 
 
-def coassociation(labelings: np.ndarray) -> np.ndarray:
-    """(n, L) labelings (each column one clustering) -> (n, n) float32: the fraction of them that put two rows
-    together (a label < 0, noise, is with no row)."""
+def coassociation(labelings: np.ndarray, weights=None) -> np.ndarray:
+    """(n, L) labelings (each column one clustering) -> (n, n) float32: the (weighted, by `weights` (L,); default
+    alike) fraction of them that put two rows together (a label < 0, noise, is with no row)."""
     labelings = np.asarray(labelings)
     n, runs = labelings.shape
+    w = np.ones(runs, np.float32) if weights is None else np.asarray(weights, np.float32)
     out = np.zeros((n, n), np.float32)
     for j in range(runs):
         col = labelings[:, j]
-        out += (col[:, None] == col[None, :]) & (col >= 0)[:, None]
-    out /= np.float32(max(runs, 1))
+        out += w[j] * ((col[:, None] == col[None, :]) & (col >= 0)[:, None])
+    out /= np.float32(max(float(w.sum()), 1e-12))
     np.fill_diagonal(out, 1.0)
     return out
 
@@ -84,10 +86,11 @@ class Consensus(Method):
         if not 1 <= int(k) <= n:
             raise ConfigError(f"kmeans.k={k} must be between 1 and the number of clips ({n})")
 
-    def fit(self, x, k) -> Consensus:
+    def fit(self, x, k, weights=None) -> Consensus:
+        """x: (n, L) labelings; weights: (L,) each one's vote (default alike)."""
         labelings = np.asarray(x)
         self.check_rows(len(labelings), k)
-        self.labels_ = average_linkage(coassociation(labelings), int(k))
+        self.labels_ = average_linkage(coassociation(labelings, weights), int(k))
         return self
 
     def located(self, z: np.ndarray) -> Consensus:
@@ -108,14 +111,16 @@ class Members(NamedTuple):
     reduced: list[np.ndarray]
     silhouette: list[float | None]
 
-    def kept(self, keep: float) -> np.ndarray:
-        """Which members take part: those whose silhouette is at least keep x the best member's. A member whose
-        clusters are far less distinct than another's is heard as noise beside it (on spoken digits the speech
-        model's clusters reach 0.83, the general-sound models' 0.60-0.67, and the latter would outvote it)."""
+    def votes(self, keep: float) -> np.ndarray:
+        """Each member's vote: its silhouette where it is at least keep x the best member's, else 0 (dropped). A
+        member whose clusters are far less distinct than another's is heard as noise beside it (on spoken digits the
+        speech model's clusters reach 0.83, the general-sound models' 0.60-0.67, and the latter would outvote it);
+        among the others, the more distinct a member's clusters, the more its clusterings weigh. All alike where no
+        member's silhouette is above 0."""
         s = np.array([-np.inf if v is None else v for v in self.silhouette])
-        if not np.isfinite(s).any():
-            return np.ones(len(s), bool)
-        return s >= keep * s.max() if s.max() > 0 else s >= s.max()
+        if not np.isfinite(s).any() or s.max() <= 0:
+            return np.ones(len(s))
+        return np.where(s >= keep * s.max(), s, 0.0)
 
 
 def member_labelings(x, groups: np.ndarray | None, k: int, runs: int, stage_of: Callable[[int], object],

@@ -29,7 +29,7 @@ from audioclust.errors import ConfigError
 TARGETS = ("content", "voice")
 FIT_ON = ("auto", "files", "rows")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
-MEMBER_KMEANS = dict(niter=20, nredo=10, init="kmeans++", max_points_per_centroid=256)   # consensus members: kmeans.yaml's
+MEMBER_KMEANS = dict(niter=20, nredo=10, init="kmeans++", max_points_per_centroid=256)   # consensus members: kmeans.yaml's (but refine 0)
 RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
 
 
@@ -73,7 +73,8 @@ class Stage:
 
     def _fit_members(self, x, k, weights, groups):
         """cluster.method=consensus: each member's columns through this stage's recipe with k-means, `runs` seeds
-        each (consensus.member_labelings); the clusterings of the members kept (Members.kept) combined. New rows are
+        each (consensus.member_labelings); the clusterings of the members kept combined, each voting with its member's
+        silhouette (Members.votes). New rows are
         placed by the nearest fitted rows of the whole embedding (preprocessed with the members' weights), at the
         kept members' reductions side by side."""
         from audioclust.cluster.consensus import member_labelings
@@ -85,11 +86,13 @@ class Stage:
         m.check_rows(len(x), k)
         got = member_labelings(x, groups, int(k), m.options["runs"],
                                lambda s: Stage(preprocess, reduce, KMeans(seed=s, gpu=m.gpu, **MEMBER_KMEANS), s), seed=m.seed)
-        kept = got.kept(m.options["keep"])
+        votes = got.votes(m.options["keep"])
+        kept = votes > 0
         m.members_ = [{"member": i, "silhouette": None if v is None else round(v, 4), "kept": bool(kept[i])}
                       for i, v in enumerate(got.silhouette)]
         z = np.concatenate([r for r, keep in zip(got.reduced, kept) if keep], 1)
-        m.fit(got.labelings[:, kept[got.owner]], k).located(z)
+        columns = kept[got.owner]
+        m.fit(got.labelings[:, columns], k, votes[got.owner][columns]).located(z)
         self.red = Reducer(**{**reduce, "method": "none"})   # the reduced features are the members', kept with the rows
         self.near = Neighbours.fitted(self.pre.fit(x, weights)(x), m.labels_, z)
         return m.labels_, m.distances_, z

@@ -137,6 +137,7 @@ def curated_stage(stage: Stage, p: np.ndarray, z: np.ndarray, clusters: np.ndarr
             stage.method.radius_ = np.zeros(len(centroids), np.float32)
             stage.method.radius_[ids] = radii
         stage.method.centroids_ = centroids
-        stage.near = Neighbours.fitted(p, clusters, z if stage.red.method == "umap" else None)
+        kept_z = stage.red.method == "umap" or (stage.near is not None and stage.near.z is not None)   # UMAP, consensus
+        stage.near = Neighbours.fitted(p, clusters, z if kept_z else None)
     nearest = assign(np.ascontiguousarray(z, np.float32), centroids, stage.method.gpu)[1]
     return Placed(stage, centroids, distances(z, labels, centroids, nearest))

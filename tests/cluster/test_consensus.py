@@ -12,15 +12,13 @@ from audioclust.errors import ConfigError
 
 
 def complementary(n_per: int = 40, seed: int = 0):
-    """Four classes and two members that each see only three of them: member A cannot tell classes 0 and 1 apart,
-    member B cannot tell 2 and 3 apart. Rows: A's 8 columns then B's 8."""
+    """Four classes and three members that each see only three of them: member A cannot tell classes 0 and 1 apart,
+    B cannot tell 2 and 3 apart, C 1 and 2. Rows: A's 8 columns, then B's, then C's."""
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(4), n_per)
-    a_centre = np.array([0, 0, 1, 2])[y]   # 0 and 1 share a blob in A
-    b_centre = np.array([0, 1, 2, 2])[y]   # 2 and 3 share a blob in B
-    a = rng.normal(size=(len(y), 8)) * 0.3 + 6 * np.eye(8)[a_centre]
-    b = rng.normal(size=(len(y), 8)) * 0.3 + 6 * np.eye(8)[b_centre]
-    return np.concatenate([a, b], 1).astype(np.float32), np.r_[np.zeros(8), np.ones(8)].astype(np.int64), y
+    parts = [rng.normal(size=(len(y), 8)) * 0.3 + 6 * np.eye(8)[np.array(centre)[y]]
+             for centre in ([0, 0, 1, 2], [0, 1, 2, 2], [0, 1, 1, 2])]
+    return np.concatenate(parts, 1).astype(np.float32), np.repeat(np.arange(3), 8), y
 
 
 def test_coassociation_is_the_fraction_of_clusterings_that_agree():
@@ -29,15 +27,15 @@ def test_coassociation_is_the_fraction_of_clusterings_that_agree():
     np.testing.assert_allclose(c, [[1, 0.5, 0], [0.5, 1, 0.5], [0, 0.5, 1]])
     assert coassociation(np.array([[-1], [-1]]))[0, 1] == 0   # noise is with no row
     assert average_linkage(c, 2).tolist() in ([0, 0, 1], [0, 1, 1])
+    np.testing.assert_allclose(coassociation(labelings, [3, 1])[0, 1], 0.75)   # weighted votes
 
 
-def test_members_that_each_miss_a_class_together_find_all_four():
+def test_members_that_each_miss_a_class_together_find_all_four_classes():
     x, groups, y = complementary()
-    alone = [nmi(y, audioclust.cluster(x[:, groups == g], k=4, reduce="none").labels_) for g in (0, 1)]
-    both = audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups)
-    assert max(alone) < 0.9 and nmi(y, both.labels_) > 0.99
-    assert both.centroids_.shape == (4, 16)   # each member's reduced features (here its preprocessed columns) side by side
-    # concatenation, the other way to combine them, mixes the members' distances
+    alone = [nmi(y, audioclust.cluster(x[:, groups == g], k=4, reduce="none").labels_) for g in range(3)]
+    every = audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups)
+    assert max(alone) < 0.9 and nmi(y, every.labels_) > 0.99
+    assert every.centroids_.shape == (4, 24)   # each member's reduced features (here its preprocessed columns) side by side
     assert nmi(y, audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups, seed=1).labels_) > 0.99
 
 
@@ -60,7 +58,7 @@ def test_limits_are_one_line_errors():
     x, groups, _ = complementary(n_per=10)
     with pytest.raises(ConfigError, match=r"^cluster.method=consensus holds an n x n co-association: 40 rows is more than consensus.max_rows=30"):
         audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups, max_rows=30)
-    with pytest.raises(ConfigError, match="column groups for embeddings of 16 columns"):
+    with pytest.raises(ConfigError, match="column groups for embeddings of 24 columns"):
         audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups[:8])
     with pytest.raises(ConfigError, match="consensus.runs"):
         audioclust.cluster(x, method="consensus", k=4, runs=0)
