@@ -49,14 +49,15 @@ def coassociation(labelings: np.ndarray, weights=None) -> np.ndarray:
 def average_linkage(similarity: np.ndarray, k: int) -> np.ndarray:
     """Labels 0..k-1 of the rows: average-linkage clustering of 1 - similarity cut into (at most) k clusters,
     numbered by their first row (deterministic)."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.cluster.hierarchy import cut_tree, linkage
     from scipy.spatial.distance import squareform
 
     if len(similarity) == 1:
         return np.zeros(1, np.int64)
     d = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
     np.fill_diagonal(d, 0.0)
-    cut = fcluster(linkage(squareform(d, checks=False), "average"), int(k), "maxclust")
+    cut = cut_tree(linkage(squareform(d, checks=False), "average"), n_clusters=min(int(k), len(d))).ravel()   # (fcluster's
+    # maxclust gave 1 cluster of 3 rows at k=2 in scipy 1.13, the oldest allowed)
     return np.unique(cut, return_inverse=True)[1].astype(np.int64)
 
 
