@@ -83,7 +83,7 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     encoder: blockae (a train.py run: run_dir; no paths: the run's own data), a pretrained encoder (aisfx,
     birdnet, speech, speaker: its package installed, docs/encoders.md) or a list of them (encoder=mix: their
     embeddings side by side, with the members' column weights and groups for cluster()). windowing: a Windowing, or a mapping of
-    some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment), over the run's (or
+    some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment, native_seconds), over the run's (or
     conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
     (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder are read, only the others
     embedded and added to it."""
@@ -94,7 +94,7 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     checks.choice("device", device, DEVICES)
     whole: dict[str, Any] | None = None
     if isinstance(windowing, Windowing):
-        given = whole = windowing.record()   # every field, None included
+        given = whole = {**windowing.record(), "native_seconds": windowing.native_seconds}   # every field, None included
     else:
         given = dict(windowing or {})
     unknown = set(given) - set(WINDOWING)
@@ -109,8 +109,9 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     with _folder(paths_or_folder) as (root, original):
         dm = make_datamodule(data_cfg, OmegaConf.create(overrides), root)
         line = dm.resolve_windowing()   # clip_seconds / hop_seconds=auto: chosen from the folder's durations
-        if line:
-            print(line)
+        for said in (line, dm.windowing.native_line()):
+            if said:
+                print(said)
         dm.setup("predict")
         return embed_rows(model, dm, device, name, progress=progress, rename=original, store=store,
                           options=_options(encoder))

@@ -91,12 +91,12 @@ class AudioDataModule(L.LightningDataModule):
                  synthetic: dict | None = None, n_clusters: int | None = None,
                  trim_db: float | None = None, cache_mb: float = 0, index_cache: str | None = None,
                  segment: dict | None = None, chunk_seconds: float = 60.0, pool_windows_up_to: float | None = None,
-                 pool_weights: str = "power"):
+                 pool_weights: str = "power", native_seconds: float | None = None):
         super().__init__()
         if not synthetic and root in (None, ""):
             raise ConfigError("data.root is not set: pass data.root=/path/to/clips")
         checks.number("data.sr", sr, integer=True)
-        self.windowing = Windowing(clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment)
+        self.windowing = Windowing(clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment, native_seconds)
         if self.windowing.clip_seconds == "auto" and synthetic:
             raise ConfigError("data.clip_seconds=auto needs a folder (data=folder): the synthetic set is generated "
                               "at a length you give")

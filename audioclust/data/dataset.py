@@ -58,7 +58,8 @@ class Chunks:
 class ClipDataset(Dataset):
     def __init__(self, index: Index, sample_ids, sr: int, trim_db: float | None = None,
                  cache_mb: float = 0, chunk_seconds: float = 60.0):
-        """The index's samples as clips of its windowing's length at `sr`.
+        """The index's samples as clips of its windowing's read length at `sr` (the clip, or the encoder's native
+        length where longer: Windowing.read_start says where each is read from).
         cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
         first skips decoding, trimming and resampling (each DataLoader worker holds its own cache).
         chunk_seconds > 0: windows of a file requested in order are cut out of chunks of this many seconds
@@ -66,7 +67,7 @@ class ClipDataset(Dataset):
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
-        self.clip_seconds = clip_seconds = float(index.windowing.clip_seconds)
+        self.clip_seconds = clip_seconds = index.windowing.read_seconds
         self.n = int(round(sr * clip_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
@@ -90,7 +91,8 @@ class ClipDataset(Dataset):
         path = self.index.files[self.index.file_ids[sid]]
         ok = True
         try:
-            offset = float(self.index.offsets[sid])
+            fid = int(self.index.file_ids[sid])
+            offset = self.index.windowing.read_start(float(self.index.offsets[sid]), float(self.index.durations[fid]))
             x = self.chunks.window(path, offset)
             if x is None:   # on its own, the same way as a chunk (so the two agree), one window long
                 x = load_chunk(path, self.sr, offset, self.clip_seconds)[0]

@@ -2,7 +2,8 @@
 (the dataset cuts its clips, embedding pools a file's windows, the report and exports say what a row stands for)
 and that a fit records in its encoder.json (`record()`, restored by `from_record()` for mode=assign).
 
-    Windowing(clip_seconds=1.0, hop_seconds="auto", pool_windows_up_to=30.0, pool_weights="power", segment=None)
+    Windowing(clip_seconds=1.0, hop_seconds="auto", pool_windows_up_to=30.0, pool_weights="power", segment=None,
+              native_seconds=None)
 
 - clip_seconds: the window length; "auto": from the folder's file durations (`resolved()`).
 - hop_seconds: a file longer than a clip is cut into windows every hop seconds, the last one ending at the file's
@@ -11,6 +12,11 @@ and that a fit records in its encoder.json (`record()`, restored by `from_record
   pool_weights (power: its signal power | equal); a longer recording is one row per window. None: every window
   is a row.
 - segment: an activity detector (data/segment.py SegmentConfig): windows only at its sound events.
+- native_seconds: an encoder's own input length (e.g. BirdNET's 3 s; 0 or None, the default: the run's windows
+  only). Where it is longer than a clip, a file pooled into one row is cut
+  into windows of that length instead (one model call where there were up to native / clip), and every other row
+  (a window of a longer recording, an event's) keeps its place and length but is read with the audio around it, a
+  native window centred on it (`read_start`), moved inside the file at its ends. Rows stay the run's windows.
 Changing how files are cut into rows changes this module only.
 """
 from __future__ import annotations
@@ -27,7 +33,7 @@ from audioclust.errors import ConfigError
 # clip_seconds=auto: this percentile of the folder's file durations, rounded up to 0.1 s, clamped to [min, max]
 AUTO_PERCENTILE, AUTO_MIN_SECONDS, AUTO_MAX_SECONDS = 90, 0.5, 10.0
 POOL_WEIGHTS = ("power", "equal")   # a pooled file's mean: each window by its signal power, or alike
-FIELDS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights", "segment")
+FIELDS = ("clip_seconds", "hop_seconds", "pool_windows_up_to", "pool_weights", "segment", "native_seconds")
 
 
 def auto_clip_seconds(durations) -> float:
@@ -56,6 +62,7 @@ class Windowing:
     pool_windows_up_to: float | None = None
     pool_weights: str = "power"
     segment: Any = None   # None or a SegmentConfig (a mapping of its fields is turned into one)
+    native_seconds: float | None = None   # the encoder's own input length (0 or None: the run's windows only)
 
     def __post_init__(self) -> None:
         if self.clip_seconds != "auto":
@@ -76,6 +83,8 @@ class Windowing:
         if self.pool_windows_up_to is not None:
             object.__setattr__(self, "pool_windows_up_to", float(self.pool_windows_up_to))
         checks.choice("data.pool_weights", self.pool_weights, POOL_WEIGHTS)
+        checks.number("data.native_seconds", self.native_seconds, strict=False, optional=True)
+        object.__setattr__(self, "native_seconds", float(self.native_seconds) if self.native_seconds else None)
         object.__setattr__(self, "segment", _segment_config(self.segment))
         self._check_hop()
 
@@ -101,6 +110,8 @@ class Windowing:
         """As encoder.json keeps it (plain values; the detector's settings as a mapping)."""
         out = asdict(self)
         out["segment"] = None if self.segment is None else asdict(self.segment)
+        if out["native_seconds"] is None:   # (as records were before it: None where it is missing)
+            del out["native_seconds"]
         return out
 
     @classmethod
@@ -138,8 +149,11 @@ class Windowing:
 
     def offsets(self, duration: float) -> list[float]:
         """Start times of the windows of one file (no detector): one window when hop is None or the file is no
-        longer than a clip, else every hop seconds, plus a last one ending at the file's end."""
+        longer than a clip, else every hop seconds, plus a last one ending at the file's end. A file pooled into one
+        row is cut at the encoder's native length instead, where that is longer (`cut_native`)."""
         clip, hop = self._numbers()
+        if self.cut_native(duration):
+            clip, hop = self.read_seconds, None if hop is None else max(hop, self.read_seconds)
         if hop is None or duration <= clip:
             return [0.0]
         n = int(np.floor((duration - clip) / hop)) + 1
@@ -147,6 +161,25 @@ class Windowing:
         if duration - (starts[-1] + clip) > 1e-6:
             starts.append(duration - clip)  # the tail gets its own window, nothing is dropped
         return starts
+
+    @property
+    def read_seconds(self) -> float:
+        """How much audio each window is read with: the clip, or the encoder's native length where longer."""
+        return max(float(self._numbers()[0]), self.native_seconds or 0.0)
+
+    def cut_native(self, duration: float) -> bool:
+        """Whether a file of `duration` is cut into windows of the native length: it is pooled into one row (its
+        windows are never rows themselves), no detector places them, and the native length is longer than a clip."""
+        return (self.segment is None and self.read_seconds > float(self._numbers()[0])
+                and bool(self.pooled([duration])[0]))
+
+    def read_start(self, offset: float, duration: float) -> float:
+        """Where the audio of the window at `offset` of a file of `duration` is read from (read_seconds of it): the
+        window's own start where it is read_seconds long, else a native window centred on it, inside the file."""
+        clip, read = float(self._numbers()[0]), self.read_seconds
+        if read <= clip or self.cut_native(duration):
+            return float(offset)
+        return float(min(max(offset - (read - clip) / 2, 0.0), max(duration - read, 0.0)))
 
     def event_offsets(self, events, duration: float) -> list[float]:
         """Start times of the windows at a file's sound events (segment.event_windows), every event's in order."""
@@ -173,6 +206,16 @@ class Windowing:
     def weights(self, power):
         """Each window's weight when a file's windows are pooled (None: alike)."""
         return None if self.pool_weights == "equal" else power
+
+    def native_line(self) -> str | None:
+        """What the encoder's native length changes, in one line (None where it changes nothing)."""
+        if not self.resolved_now or self.read_seconds <= float(self.clip_seconds):
+            return None
+        clip, read = float(self.clip_seconds), self.read_seconds
+        pooled = (f"a file up to {self.pool_windows_up_to:g} s read in {read:g} s windows instead, "
+                  if self.pool_windows_up_to is not None and self.segment is None else "")
+        return (f"windows: the encoder takes {read:g} s: {pooled}each {clip:g} s row of a longer recording read with the "
+                f"{read:g} s around it (data.native_seconds=0: the {clip:g} s rows alone)")
 
     def long_files_note(self, durations) -> str | None:
         """How many files are longer than a clip and what becomes of them (None with a detector or nothing long)."""

@@ -41,12 +41,15 @@ HASHES = ("stat", "content")
 
 def identity_of(options: dict, model, dm) -> dict:
     """What decides a row's values besides the audio: the encoder (its options; the adapter's class, version and
-    packages, or a train run's checkpoint: builders.load_run), the sample rate, the clip length, the trimming, and
-    whether the long-term spectra are kept (voice groups)."""
+    packages, or a train run's checkpoint: builders.load_run), the sample rate, the clip length, the trimming,
+    whether the long-term spectra are kept (voice groups), and the encoder's native length where its windows are
+    read at it (data/windowing.py)."""
     own = model.identity() if hasattr(model, "identity") else {"adapter": "blockae", **model.run_identity}
+    w = dm.index.windowing
+    native = {"native_seconds": w.read_seconds} if w.read_seconds > float(w.clip_seconds) else {}   # (old keys kept)
     return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", "threads")}, **own}, "sr": int(dm.sr),
             "clip_seconds": float(dm.index.windowing.clip_seconds), "trim_db": dm.trim_db,
-            "voice": bool(getattr(model, "predict_voice", False))}
+            "voice": bool(getattr(model, "predict_voice", False)), **native}
 
 
 def identity_key(identity: dict) -> str:

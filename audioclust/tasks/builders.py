@@ -96,6 +96,9 @@ def check_embedder(cfg: DictConfig, voice_groups: bool = False) -> None:
                 how = "pass input=/path/to/clips for other audio" if key == "root" else "train with it"
                 raise ConfigError(f"data.{key} is the train run's with encoder=blockae: {how} "
                                   f"(or use a pretrained encoder: encoder={'|'.join(registry.pretrained())})")
+        if data.get("native_seconds") is not None:
+            raise ConfigError("data.native_seconds is a pretrained encoder's input length: encoder=blockae reads the "
+                              "clips its run was trained on")
         return
     if mix_with_run(cfg.encoder):
         checks.required(cfg, "run_dir")

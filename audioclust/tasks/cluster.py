@@ -126,8 +126,9 @@ def _wandb(cfg, mode: str, run_cfg) -> WandbSettings:
 def _datamodule(cfg, data_cfg):
     dm = make_datamodule(data_cfg, cfg.get("data"), cfg.get("input"))
     line = dm.resolve_windowing()   # data.clip_seconds / hop_seconds=auto (a pretrained encoder's folder defaults)
-    if line and is_rank_zero():
-        print(line)
+    lines = [x for x in (line, dm.windowing.native_line()) if x]   # and what the encoder's native length changes
+    if lines and is_rank_zero():
+        print("\n".join(lines))
     dm.setup("predict")
     return dm
 

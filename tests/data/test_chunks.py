@@ -55,6 +55,24 @@ def test_chunked_windows_equal_windows_decoded_alone_and_read_each_file_a_few_ti
     assert index.offsets[-1] * SR % 1 > 0.1   # the tail window starts off the output grid and still agrees
 
 
+def test_rows_read_with_the_encoders_native_length_around_them(long_file):
+    """data.native_seconds=3 (BirdNET's): a long recording's 1 s rows keep their offsets; each item is the 3 s of
+    the file centred on its row (moved inside the file at its ends), chunked or decoded alone alike."""
+    index = build_index(long_file, Windowing(1.0, 1.0, None, native_seconds=3.0))
+    assert np.allclose(index.offsets, build_index(long_file, Windowing(1.0, 1.0, None)).offsets)
+    n = len(index)
+    chunked, _ = _items(index, range(n), 60.0)
+    alone, _ = _items(index, [0, 50, n - 1], 0)
+    whole = audio.load(str(long_file / "a.wav"), SR)
+    for i in (0, 1, 50, n - 2, n - 1):
+        start = int(round(index.windowing.read_start(index.offsets[i], SECONDS) * SR))
+        assert chunked[i]["length"] == 3 * SR and chunked[i]["wave"].shape == (3 * SR,)
+        np.testing.assert_allclose(chunked[i]["wave"].numpy(), whole[start: start + 3 * SR], atol=1e-5, rtol=0)
+    assert index.windowing.read_start(index.offsets[50], SECONDS) == pytest.approx(index.offsets[50] - 1.0)
+    for i in alone:
+        np.testing.assert_allclose(alone[i]["wave"].numpy(), chunked[i]["wave"].numpy(), atol=1e-5, rtol=0)
+
+
 def test_trimmed_lengths_and_the_clip_cache_are_the_same_with_chunks(long_file):
     index = build_index(long_file, Windowing(1.0, 0.1))
     order = range(350, 520)   # through the silent stretch

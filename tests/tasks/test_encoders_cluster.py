@@ -330,3 +330,40 @@ def test_mix_consensus_fits_and_assigns(clips, tmp_path):
     assert p.returncode == 0 and "cluster 0 (the mean of its" in p.stdout, p.stderr[-2000:]
     with pytest.raises(ConfigError, match=r"^cluster.method=consensus needs kmeans.k: its members are clustered with that k"):
         plan(_compose([*common, "kmeans.k=null", "kmeans.search=[2,4]", f"data.root={clips}"]))
+
+
+@pytest.mark.slow
+def test_birdnet_reads_3_s_windows_with_native_seconds_and_the_store_keeps_them_apart(tmp_path):
+    """encoder=birdnet data.native_seconds=3 (its input): a file pooled into one row is read in 3 s windows (one
+    model call where 1 s windows took three), a long recording's 1 s rows keep their place, each read with the 3 s
+    around it; the store keys rows by it (the default, 1 s windows, embeds its own); assign reads as the fit did."""
+    needs("birdnet")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(4):   # 2.5 s: one 3 s window (1 s windows: 0, 1, 1.5)
+        sf.write(clips / f"t{i}.wav", tone(300 + 400 * i, seconds=2.5), 16000)
+    sf.write(clips / "n.wav", noise(1, seconds=8.0), 16000)   # 8 s: 0, 3, 5 (1 s windows: 8)
+    sf.write(clips / "long.wav", np.concatenate([tone(500, seconds=20.0), noise(2, seconds=15.0)]), 16000)   # 35 rows
+    common = ["encoder=birdnet", f"data.root={clips}", "kmeans.k=2", "reduce.method=none", "threads=1", f"store.dir={tmp_path}/store",
+              "wandb.enabled=false", "report.plots=false", "report.explorer=false"]
+
+    def fit(name, *extra):
+        p = run_script("cluster.py", *common, *extra, f"hydra.run.dir={tmp_path / name}")
+        assert p.returncode == 0, p.stderr[-3000:]
+        return p.stdout, json.loads((tmp_path / name / "embed" / "rows.json").read_text())
+
+    said, rows = fit("native", "data.native_seconds=3")
+    assert "windows: the encoder takes 3 s: a file up to 30 s read in 3 s windows instead, each 1 s row" in said
+    assert (rows["embedded"], rows["reused"]) == (4 + 3 + 35, 0)
+    assert json.loads((tmp_path / "native" / "encoder.json").read_text())["windowing"]["native_seconds"] == 3.0
+    assert len(_rows(tmp_path / "native" / "assignments.csv")) == 5 + 35
+    said, rows = fit("default")
+    assert "the encoder takes" not in said and (rows["embedded"], rows["reused"]) == (4 * 3 + 8 + 35, 0)
+    assert "native_seconds" not in json.loads((tmp_path / "default" / "encoder.json").read_text())["windowing"]
+    assert fit("again", "data.native_seconds=3")[1]["embedded"] == 0   # the native rows, from the store
+    p = run_script("cluster.py", *common, "mode=assign", f"clusters_dir={tmp_path / 'native'}", f"input={clips}",
+                   f"hydra.run.dir={tmp_path / 'assign'}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads((tmp_path / "assign" / "embed" / "rows.json").read_text())["embedded"] == 0   # read as the fit read
+    fitted = {(r["path"], r["offset"]): r["cluster"] for r in _rows(tmp_path / "native" / "assignments.csv")}
+    assert {(r["path"], r["offset"]): r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")} == fitted
