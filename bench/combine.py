@@ -90,6 +90,43 @@ def measure(name: str, cache: Path, seeds) -> dict:
     return out
 
 
+def held_out(name: str, cache: Path, seeds) -> dict:
+    """consensus, all four: fitted on the rows of a seeded 80% of the files, the other 20% assigned (Clusters.assign,
+    as mode=assign: by the nearest fitted row), NMI of the fitted rows and of the assigned ones; the assigned rows
+    placed in the kept members' columns (now) and in every member's (before: the whole mix's preprocessing)."""
+    import audioclust
+    from audioclust.cluster.kmeans import Preprocess
+    from audioclust.cluster.neighbours import Neighbours
+
+    xs = {m: embedded(name, m, cache) for m in MEMBERS}
+    paths, labels = xs[MEMBERS[0]][1], xs[MEMBERS[0]][2]
+    y, files = np.unique(labels, return_inverse=True)[1], np.unique(paths, return_inverse=True)[1]
+    x, w, g = side_by_side([xs[m][0] for m in MEMBERS])
+    out: dict = {"fit": [], "kept": [], "every": []}
+    for seed in seeds:
+        held = np.isin(files, np.random.default_rng(seed).permutation(files.max() + 1)[: (files.max() + 1) // 5])
+        part = audioclust.cluster(x[~held], method="consensus", k=int(y.max()) + 1, seed=seed, weights=w, groups=g)
+        every = Preprocess("l2").fit(x[~held], w)
+        state = {**part.state(), "mean": every.mean, "scale": every.scale,
+                 "neighbour_rows": Neighbours.fitted(every(x[~held]), part.labels_).rows}
+        out["fit"].append(nmi(y[~held], part.labels_))
+        out["kept"].append(nmi(y[held], part.assign(x[held])[0]))
+        out["every"].append(nmi(y[held], audioclust.Clusters.from_state(state).assign(x[held])[0]))
+        print(name, "held out", seed, {k: round(v[-1], 3) for k, v in out.items()}, flush=True)
+    return out
+
+
+def held_out_table(results: dict, args) -> str:
+    lines = [f"## {args.section}", "", f"`python bench/combine.py --assign --data {' '.join(args.data)} --seeds "
+             f"{' '.join(map(str, args.seeds))}`; {machine()}.", "", " ".join(held_out.__doc__.split()) + " Embeddings as in \"Combining encoders\" (cached); mean ± std over the seeds.", "",
+             "| set | fitted rows | held out: kept members' columns | held out: every member's (before) | kept − every |",
+             "|---|---|---|---|---|"]
+    for s, r in results.items():
+        lines.append(f"| {s} | {_cell(r['fit'])} | {_cell(r['kept'])} | {_cell(r['every'])} | "
+                     f"{np.mean(r['kept']) - np.mean(r['every']):+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _cell(v) -> str:
     return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
 
@@ -135,8 +172,14 @@ def main() -> None:
     for action in ap._actions:
         if action.dest == "data":
             action.choices, action.default = list(SETS), list(SETS)
+    ap.add_argument("--assign", action="store_true", help="only the consensus fit's assignment of held-out files")
     args = ap.parse_args()
     cache, results = Path(args.cache), {}
+    if args.assign:
+        results = {name: held_out(name, cache, args.seeds) for name in args.data}
+        args.section = "Assignment after a consensus" if args.section == "Combining encoders" else args.section
+        write_section(args.section, held_out_table(results, args), args.out)
+        return
     for name in args.data:
         done = cache / f"{name}-combine.json"
         if args.reuse and done.is_file():

@@ -309,8 +309,9 @@ class Preprocess:
         self.kind, self.mean, self.scale = kind, mean, scale
 
     def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> Preprocess:
-        """weights: per-dimension factors after the z-score (encoder=mix: each member weighs the same), kept in
-        the scale, so assign re-applies them. x may be memory-mapped: read a chunk of rows at a time (mean_std)."""
+        """weights: per-dimension factors after the z-score (encoder=mix: each member weighs the same; 0: the
+        dimension is left out, set to 0), kept in the scale, so assign re-applies them. x may be memory-mapped: read a
+        chunk of rows at a time (mean_std)."""
         scaled = self.kind in ("standard", "l2")
         if scaled:   # float64 sums, kept as float32 (float64 for float64 x), as x.mean(0) and x.std(0) were
             mean, std = mean_std(x)
@@ -318,8 +319,9 @@ class Preprocess:
             self.mean, self.scale = mean.astype(dtype), (std + 1e-6).astype(dtype)
         else:
             self.mean, self.scale = np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32)
-        if weights is not None:
-            self.scale = self.scale / np.asarray(weights, np.float32)
+        if weights is not None:   # a weight of 0: an infinite scale, so the dimension becomes 0
+            w = np.asarray(weights, np.float32)
+            self.scale = np.divide(self.scale, w, out=np.full_like(self.scale, np.inf), where=w > 0)
         return self
 
     def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -75,8 +75,8 @@ class Stage:
         """cluster.method=consensus: each member's columns through this stage's recipe with k-means, `runs` seeds
         each (consensus.member_labelings); the clusterings of the members kept combined, each voting with its member's
         silhouette (Members.votes). New rows are
-        placed by the nearest fitted rows of the whole embedding (preprocessed with the members' weights), at the
-        kept members' reductions side by side."""
+        placed by the nearest fitted rows in the kept members' columns (preprocessed with their weights; the dropped
+        members' columns weigh 0), at the kept members' reductions side by side."""
         from audioclust.cluster.consensus import member_labelings
 
         if callable(k):
@@ -94,7 +94,9 @@ class Stage:
         columns = kept[got.owner]
         m.fit(got.labelings[:, columns], k, votes[got.owner][columns]).located(z)
         self.red = Reducer(**{**reduce, "method": "none"})   # the reduced features are the members', kept with the rows
-        self.near = Neighbours.fitted(self.pre.fit(x, weights)(x), m.labels_, z)
+        heard = kept[np.zeros(x.shape[1], np.int64) if groups is None else np.asarray(groups)]   # the kept members' columns
+        w = heard.astype(np.float32) * (1.0 if weights is None else np.asarray(weights, np.float32))
+        self.near = Neighbours.fitted(self.pre.fit(x, w)(x), m.labels_, z)
         return m.labels_, m.distances_, z
 
     def assign(self, x, inplace: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

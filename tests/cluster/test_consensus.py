@@ -77,6 +77,9 @@ def test_a_member_whose_clusters_are_far_less_distinct_is_dropped():
     method = fit.clusterer.content.method
     assert [d["kept"] for d in method.members_] == [True, False] and method.members_[0]["silhouette"] > 2 * method.members_[1]["silhouette"]
     assert nmi(y, fit.labels_) > 0.99 and fit.centroids_.shape == (4, 8)   # only the kept member's reduction
+    # new rows are placed by the kept member's columns alone: the dropped member's, however loud, are not heard
+    new = np.concatenate([blobs[::3], 50 * rng.normal(size=(len(blobs[::3]), 8))], 1).astype(np.float32)
+    assert (fit.assign(new)[0] == fit.labels_[::3]).all()
     every = audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups, keep=0.0)
     assert all(d["kept"] for d in every.clusterer.content.method.members_) and every.centroids_.shape == (4, 16)
     with pytest.raises(ConfigError, match="consensus.keep must be between 0 and 1"):
