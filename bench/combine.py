@@ -1,14 +1,17 @@
 """Combining encoders: each pretrained encoder alone, their concatenation (encoder=mix as it is) and their consensus
 (cluster.method=consensus), on every labelled set here, over 5 seeds.
 
-    python bench/combine.py                              # drums, sfx, FSDD (1,500 files), synthetic
+    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments
     python bench/combine.py --data drums --seeds 0 1
+    python bench/combine.py --reuse        # only what --cache does not hold yet (new sets, new recipes)
 
 Each set is embedded once per encoder by the public API (audioclust.embed, the folder defaults; sfx: each file one
 row) and cached under --cache (<set>/<encoder>.npy and .json). Then, for each seed, through audioclust.cluster with
 the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each encoder alone; the concatenation of
 aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
-consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette). Labels only score.
+consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette); and the classic
+baseline, MFCC (20) mean and std over each whole file. kits and instruments: one-shot sets from Debian's SoundFonts
+(python bench/sf2_data.py kits|instruments). Labels only score.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from assign import data_args, nmi
 from common import machine, write_section
-from sets import DRUMS, FSDD, SFX, synthetic_root
+from sets import DRUMS, FSDD, INSTRUMENTS, KITS, SFX, synthetic_root
 
 MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
 SETS = {   # folder, labels, files (None: all), windowing
@@ -28,7 +31,11 @@ SETS = {   # folder, labels, files (None: all), windowing
     "sfx": (SFX, {"source": "parent"}, None, {"pool_windows_up_to": 180}),
     "fsdd": (FSDD, {"source": "regex", "pattern": r"^(\d)_"}, 1500, None),
     "synthetic": (None, {"source": "parent"}, None, None),
+    "kits": (KITS, {"source": "parent"}, None, None),                 # python bench/sf2_data.py kits
+    "instruments": (INSTRUMENTS, {"source": "parent"}, None, None),   # python bench/sf2_data.py instruments
 }
+BASELINES = ("MFCC statistics",)   # rows that are neither an encoder nor a combination of them
+MFCC_SR = 22050   # the classic baseline: MFCC (20) mean and std of each whole file (bench/baselines.py mfcc_stats)
 
 
 def embedded(name: str, encoder: str, cache: Path) -> tuple[np.ndarray, list[str], list[str], float]:
@@ -49,6 +56,18 @@ def embedded(name: str, encoder: str, cache: Path) -> tuple[np.ndarray, list[str
     return np.load(out / f"{encoder}.npy"), rows["path"], rows["label"], rows["seconds"]
 
 
+def mfcc(name: str, paths: list[str], cache: Path) -> np.ndarray:
+    """The classic baseline of each row's file (cached): MFCC (20) mean and std over the whole file."""
+    from baselines import mfcc_stats
+
+    from audioclust.data.audio import load
+
+    out = cache / name / "mfcc.npy"
+    if not out.is_file():
+        np.save(out, mfcc_stats([load(p, MFCC_SR) for p in paths], MFCC_SR))
+    return np.load(out)
+
+
 def side_by_side(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The members' embeddings concatenated, with encoder=mix's column weights and groups."""
     dims = [x.shape[1] for x in xs]
@@ -56,7 +75,8 @@ def side_by_side(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.concatenate(xs, 1), weights, np.repeat(np.arange(len(xs)), dims)
 
 
-def measure(name: str, cache: Path, seeds) -> dict:
+def measure(name: str, cache: Path, seeds, before: dict | None = None) -> dict:
+    """Every recipe over the seeds; before: a cached result whose recipes are kept (only the others are run)."""
     import audioclust
 
     xs, paths, labels = {}, None, None
@@ -69,6 +89,11 @@ def measure(name: str, cache: Path, seeds) -> dict:
     out: dict = {"rows": len(y), "k": k, "recipes": {}, "seconds": {}, "kept": []}
 
     def run(recipe, fit):
+        if before and recipe in before["recipes"]:
+            for key in ("recipes", "seconds"):
+                out[key][recipe] = before[key][recipe]
+            out["kept"] = before["kept"]
+            return
         for seed in seeds:
             t = time.perf_counter()
             got = fit(seed)
@@ -81,6 +106,8 @@ def measure(name: str, cache: Path, seeds) -> dict:
 
     for m in MEMBERS:
         run(m, lambda s, m=m: audioclust.cluster(xs[m], k=k, seed=s))
+    classic = mfcc(name, paths, cache)
+    run("MFCC statistics", lambda s: audioclust.cluster(classic, k=k, seed=s))
     for tag, names in (("aisfx + birdnet", ("aisfx", "birdnet")), ("all four", MEMBERS)):
         x, w, g = side_by_side([xs[m] for m in names])
         run(f"concatenated, {tag}", lambda s, x=x, w=w: audioclust.cluster(x, k=k, seed=s, weights=w))
@@ -147,7 +174,7 @@ def table(results: dict, args) -> str:
             cells.append(f"**{_cell(v)}**" if r == best else _cell(v))
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
     for r in recipes:
-        if r in MEMBERS:
+        if r in MEMBERS or r in BASELINES:
             continue
         diffs = [np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets]
         lines.append(f"| {r} − best single | " + " | ".join(f"{d:+.3f}" for d in diffs) + " |")
@@ -157,7 +184,7 @@ def table(results: dict, args) -> str:
         "Members kept by `consensus.keep=0.85` (consensus, all four; per seed): " + "; ".join(
         f"{s}: " + ", ".join(sorted({"+".join(k) for k in results[s]["kept"]})) for s in sets)]
     worst = {r: min(np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets)
-             for r in recipes if r not in MEMBERS}
+             for r in recipes if r not in MEMBERS and r not in BASELINES}
     holds = [r for r, w in worst.items() if w >= -0.01]
     lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none") + "; the others' "
               "worst set: " + ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds) + "."]
@@ -182,10 +209,8 @@ def main() -> None:
         return
     for name in args.data:
         done = cache / f"{name}-combine.json"
-        if args.reuse and done.is_file():
-            results[name] = json.loads(done.read_text())
-            continue
-        results[name] = measure(name, cache, args.seeds)
+        before = json.loads(done.read_text()) if args.reuse and done.is_file() else None
+        results[name] = measure(name, cache, args.seeds, before)
         done.write_text(json.dumps(results[name]))
     text = table(results, args)
     print(text)

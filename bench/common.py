@@ -36,9 +36,15 @@ def replace_section(title: str, text: str, path: Path | None = None) -> None:
     old = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n\n"
     parts = old.split("\n## ")
     kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:]
-                                         if not p.startswith(title) or p.split("\n", 1)[0] == ARCHIVE]
+                                         if not _titled(p.split("\n", 1)[0], title) or p.split("\n", 1)[0] == ARCHIVE]
     at = next((i for i, s in enumerate(kept) if i and s.split("\n", 1)[0] == "## " + ARCHIVE), len(kept))
     write_text(path, "\n".join(kept[:at] + [text.rstrip() + "\n"] + kept[at:]))
+
+
+def _titled(heading: str, title: str) -> bool:
+    """A section's heading is `title`, or `title` with the machine it ran on in parentheses ("k-means (100,000
+    points ...)"); "Recipes x data sets: sfx" is not the section "Recipes x data sets"."""
+    return heading.strip() == title or heading.startswith(title + " (")
 
 
 def cpu_name() -> str:

@@ -12,6 +12,8 @@ from common import ROOT
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-data" / "drums"))   # ../shared/data/drums/build.sh
 SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
+KITS = Path.home() / ".cache" / "audioclust-data" / "kits"                 # bench/sf2_data.py kits
+INSTRUMENTS = Path.home() / ".cache" / "audioclust-data" / "instruments"   # bench/sf2_data.py instruments
 
 
 def spread(paths, n: int | None):

@@ -34,6 +34,15 @@ def test_write_section_goes_above_the_archive(tmp_path):
     assert "a again\n\n## Archive\n" in text
 
 
+def test_a_section_whose_title_starts_another_leaves_it(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\n## Recipes\n\nr\n\n## Recipes: sfx (whole files)\n\ns\n\n## Archive\n")
+    write_section("Recipes", "## Recipes (Intel Xeon)\n\nr again\n", path)
+    assert titles(path.read_text()) == ["Recipes: sfx (whole files)", "Recipes (Intel Xeon)", "Archive"]
+    write_section("Recipes", "## Recipes\n\nr third\n", path)   # the one with its machine in parentheses too
+    assert titles(path.read_text()) == ["Recipes: sfx (whole files)", "Recipes", "Archive"]
+
+
 def test_write_section_without_an_archive_appends(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
     write_section("A", "## A\n\na\n", path)   # no file yet: the header, then the section
