@@ -13,11 +13,12 @@ are those of average-linkage clustering of 1 - co-association, cut at k (Fred an
 Concatenating the members instead lets a member that does not hear the sounds move every distance (BENCHMARKS.md
 "Combining encoders").
 
-The fit holds the n x n co-association (float32) and scipy's n^2 / 2 float64 distances: 10,000 rows take about
-2 GB (measured peak), so more than `consensus.max_rows` rows are refused. The reduced features written with the clusters (the map,
-the distances to the centroids) are the members' first reductions side by side, each scaled to unit variance. New
-clips (mode=assign) join the cluster of their nearest fitted rows (pipeline.Stage, neighbours.py) in the whole
-embedding, as after UMAP.
+The fit holds the n x n co-association (float32) and scipy's n^2 / 2 float64 distances (made from it a row at a
+time): 10,000 rows take about 1.2 GB (measured peak; 2.0 GB with a full distance matrix), so more than
+`consensus.max_rows` rows are refused. The reduced features written with the clusters (the map, the distances to
+the centroids) are the members' first reductions side by side, each scaled to unit variance. New clips (mode=assign)
+join the cluster of their nearest fitted rows (pipeline.Stage, neighbours.py) in the kept members' columns, as after
+UMAP.
 """
 from __future__ import annotations
 
@@ -50,14 +51,17 @@ def average_linkage(similarity: np.ndarray, k: int) -> np.ndarray:
     """Labels 0..k-1 of the rows: average-linkage clustering of 1 - similarity cut into (at most) k clusters,
     numbered by their first row (deterministic)."""
     from scipy.cluster.hierarchy import cut_tree, linkage
-    from scipy.spatial.distance import squareform
 
     if len(similarity) == 1:
         return np.zeros(1, np.int64)
-    d = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
-    np.fill_diagonal(d, 0.0)
-    cut = cut_tree(linkage(squareform(d, checks=False), "average"), n_clusters=min(int(k), len(d))).ravel()   # (fcluster's
-    # maxclust gave 1 cluster of 3 rows at k=2 in scipy 1.13, the oldest allowed)
+    n = len(similarity)
+    d, at = np.empty(n * (n - 1) // 2, np.float64), 0   # the condensed distances, a row at a time (no n x n float64)
+    for i in range(n - 1):
+        d[at:at + n - 1 - i] = 1.0 - similarity[i, i + 1:]
+        at += n - 1 - i
+    np.clip(d, 0.0, None, out=d)
+    cut = cut_tree(linkage(d, "average"), n_clusters=min(int(k), n)).ravel()   # (fcluster's maxclust gave 1 cluster
+    # of 3 rows at k=2 in scipy 1.13, the oldest allowed)
     return np.unique(cut, return_inverse=True)[1].astype(np.int64)
 
 
@@ -127,7 +131,7 @@ class Members(NamedTuple):
 def member_labelings(x, groups: np.ndarray | None, k: int, runs: int, stage_of: Callable[[int], object],
                      seed: int = 0) -> Members:
     """Each member's clusterings: the columns of x where groups == g (all columns when groups is None), fitted by
-    stage_of(seed * runs + r) for r < runs."""
+    stage_of(seed * runs + r) for r < runs (modulo 2^31)."""
     from audioclust.cluster.metrics import silhouette
 
     groups = np.zeros(x.shape[1], np.int64) if groups is None else np.asarray(groups)
@@ -138,7 +142,7 @@ def member_labelings(x, groups: np.ndarray | None, k: int, runs: int, stage_of: 
         part = np.ascontiguousarray(np.asarray(x[:, groups == g]), np.float32)
         scores = []
         for r in range(runs):
-            labels, _, z = stage_of(seed * runs + r).fit(part, k)
+            labels, _, z = stage_of((seed * runs + r) % 2 ** 31).fit(part, k)   # (a seed FAISS and UMAP take)
             labelings.append(labels)
             owner.append(i)
             scores.append(silhouette(z, labels, seed=seed))
