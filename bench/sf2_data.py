@@ -115,7 +115,8 @@ def instruments(fonts: list[Path], out: Path) -> None:
                         and samples[s][4] in (1, 4) and (samples[s][2] - samples[s][1]) / samples[s][3] >= MIN_SECONDS)
         if len(picked) > PER_CLASS:   # evenly spread over the sorted names
             picked = [picked[round(i * (len(picked) - 1) / (PER_CLASS - 1))] for i in range(PER_CLASS)]
-        (out / fam).mkdir(exist_ok=True)
+        if picked:
+            (out / fam).mkdir(exist_ok=True)
         for sname, s in picked:
             _, start, end, rate, _ = samples[s]
             write_wav(out / fam / f"{re.sub(r'[^A-Za-z0-9_-]', '_', sname)}_{s}.wav", pcm[start:end], rate)
