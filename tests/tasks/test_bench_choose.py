@@ -31,3 +31,25 @@ def test_choose_encoder_picks_the_separating_embedding(tmp_path):
     stab = dict(item.split() for item in cells[3].split(", "))
     assert float(stab["speaker"]) > 0.9 > float(stab["aisfx"]) + 0.3
     assert "Picked the best: 1/1 with k-means alone, 1/1 with `reduce.method=umap`" in out.read_text()
+
+
+def test_combinations_from_bench_combines_cache_are_candidates_too(tmp_path):
+    """--combine-cache (bench/combine.py's <set>/<encoder>.npy and .json) --combinations: the two encoders side by
+    side and their consensus are scored as candidates beside each encoder."""
+    rng = np.random.default_rng(1)
+    paths = [f"/x/c{i}/c{i}_{j}.wav" for i in range(4) for j in range(15)]
+    y = np.repeat(np.arange(4), 15)
+    good = (rng.normal(scale=8, size=(4, 8))[y] + rng.normal(size=(60, 8))).astype(np.float32)
+    (tmp_path / "kits").mkdir()
+    for enc, x in (("aisfx", rng.normal(size=(60, 8)).astype(np.float32)), ("speaker", good)):
+        np.save(tmp_path / "kits" / f"{enc}.npy", x)
+        (tmp_path / "kits" / f"{enc}.json").write_text(json.dumps({"path": paths}))
+    out = tmp_path / "choose.md"
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "choose_encoder.py"), "--combine-cache", str(tmp_path),
+                        "--combinations", "--data", "kits", "--encoders", "aisfx", "speaker", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| kits class"))
+    stab = [c.strip() for c in row.strip("|").split("|")][3]
+    assert [item.rsplit(" ", 1)[0] for item in stab.split(", ")] == ["aisfx", "speaker", "side by side", "consensus"]
+    assert "within 0.01 NMI of the best" in out.read_text() and "--combinations" in out.read_text()
