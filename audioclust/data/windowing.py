@@ -13,10 +13,10 @@ and that a fit records in its encoder.json (`record()`, restored by `from_record
   is a row.
 - segment: an activity detector (data/segment.py SegmentConfig): windows only at its sound events.
 - native_seconds: an encoder's own input length (e.g. BirdNET's 3 s; 0 or None, the default: the run's windows
-  only). Where it is longer than a clip, a file pooled into one row is cut
-  into windows of that length instead (one model call where there were up to native / clip), and every other row
-  (a window of a longer recording, an event's) keeps its place and length but is read with the audio around it, a
-  native window centred on it (`read_start`), moved inside the file at its ends. Rows stay the run's windows.
+  only). Where it is longer than a clip, a file pooled into one row is cut into windows of that length instead (one
+  model call where there were up to native / clip), and every other row (a window of a longer recording, an
+  event's) keeps its place and length but is read with the audio around it, a native window centred on it
+  (`read_start`), moved inside the file at its ends. Rows stay the run's windows.
 Changing how files are cut into rows changes this module only.
 """
 from __future__ import annotations

@@ -367,3 +367,6 @@ def test_birdnet_reads_3_s_windows_with_native_seconds_and_the_store_keeps_them_
     assert json.loads((tmp_path / "assign" / "embed" / "rows.json").read_text())["embedded"] == 0   # read as the fit read
     fitted = {(r["path"], r["offset"]): r["cluster"] for r in _rows(tmp_path / "native" / "assignments.csv")}
     assert {(r["path"], r["offset"]): r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")} == fitted
+    p = run_script("cluster.py", *common, "mode=assign", f"clusters_dir={tmp_path / 'default'}", f"input={clips}",
+                   "data.native_seconds=3", f"hydra.run.dir={tmp_path / 'assign2'}")   # another reading than the fit's: said
+    assert p.returncode == 0 and "data.native_seconds=3, but the clusters were fitted with None" in p.stdout + p.stderr
