@@ -94,7 +94,7 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     checks.choice("device", device, DEVICES)
     whole: dict[str, Any] | None = None
     if isinstance(windowing, Windowing):
-        given = whole = {**windowing.record(), "native_seconds": windowing.native_seconds}   # every field, None included
+        given = whole = windowing.values()   # every field, None included
     else:
         given = dict(windowing or {})
     unknown = set(given) - set(WINDOWING)

@@ -60,6 +60,12 @@ def nmi(a, b) -> float:
     return float(normalized_mutual_info_score(a, b))   # noise (-1): one more label, as metrics.json's nmi
 
 
+def held_out(files: np.ndarray, seed: int) -> np.ndarray:
+    """Which rows are held out: those of a seeded 20% of the files (each row's file index in `files`)."""
+    n = int(files.max()) + 1
+    return np.isin(files, np.random.default_rng(seed).permutation(n)[: n // 5])
+
+
 def fitted(x, options: dict, k: int, seed: int):
     import audioclust
 
@@ -98,7 +104,7 @@ def measure(name: str, x, labels, files, seeds) -> dict:
             r["again32"].append(float((placed(whole, x, 1, x) == whole.labels_).mean()))
             state = whole.state()
             r["bytes_per_row"] = sum(a.nbytes for key, a in state.items() if key.startswith("neighbour_")) / len(x)
-            held = np.isin(files, np.random.default_rng(seed).permutation(out["files"])[: out["files"] // 5])
+            held = held_out(files, seed)
             part = fitted(x[~held], options, k, seed)
             r["fit_nmi"].append(nmi(labels[~held], part.labels_))
             r["same_rows"].append(nmi(labels[held], whole.labels_[held]))   # the held-out rows when fitted (all rows)

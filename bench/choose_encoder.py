@@ -84,15 +84,14 @@ def embedded(runs: Path, data: str, enc: str, combine: bool) -> tuple[np.ndarray
 
 def candidate(name: str, arrays: dict) -> tuple[np.ndarray, dict]:
     """A candidate's embeddings and audioclust.cluster options: an encoder's own, or (MIXES) all of them side by
-    side with encoder=mix's column weights, clustered as they are or by their consensus."""
+    side with encoder=mix's column weights (bench/combine.py side_by_side), clustered as they are or by their
+    consensus."""
+    from combine import side_by_side
+
     if name not in MIXES:
         return arrays[name], {}
-    xs = list(arrays.values())
-    dims = [x.shape[1] for x in xs]
-    options = {"weights": np.concatenate([np.full(d, 1 / np.sqrt(d), np.float32) for d in dims])}
-    if name == "consensus":
-        options.update(method="consensus", groups=np.repeat(np.arange(len(xs)), dims))
-    return np.concatenate(xs, 1), options
+    x, weights, groups = side_by_side(list(arrays.values()))
+    return x, {"weights": weights, **({"method": "consensus", "groups": groups} if name == "consensus" else {})}
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from assign import data_args, nmi
+from assign import held_out as held_out_rows
 from common import machine, write_section
 from sets import DRUMS, FSDD, INSTRUMENTS, KITS, SFX, synthetic_root
 
@@ -131,7 +132,7 @@ def held_out(name: str, cache: Path, seeds) -> dict:
     x, w, g = side_by_side([xs[m][0] for m in MEMBERS])
     out: dict = {"fit": [], "kept": [], "every": []}
     for seed in seeds:
-        held = np.isin(files, np.random.default_rng(seed).permutation(files.max() + 1)[: (files.max() + 1) // 5])
+        held = held_out_rows(files, seed)
         part = audioclust.cluster(x[~held], method="consensus", k=int(y.max()) + 1, seed=seed, weights=w, groups=g)
         every = Preprocess("l2").fit(x[~held], w)
         state = {**part.state(), "mean": every.mean, "scale": every.scale,

