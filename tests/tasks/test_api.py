@@ -202,6 +202,32 @@ def test_embeddings_through_a_store_are_reused(tmp_path, capsys):
     assert list(again.path) == files and all(np.array_equal(mine[p], v) for p, v in zip(again.path, again.vectors))
 
 
+def test_encoder_options_reach_the_encoder_and_its_store_key(tmp_path, capsys, monkeypatch):
+    """encoder_options are encoder.<option>= of the command line: they reach the adapter (aisfx's network in float32,
+    then in bf16: other bits, nearly the same vectors), they are part of the store's key (rows made with other options
+    are not reused), and a wrong one is one line."""
+    pytest.importorskip("aisfx", reason="encoder=aisfx needs its extra")
+    from audioclust.embed.encoders import base
+    monkeypatch.setattr(base, "_said", set())   # each decision said again, as in a new process
+    folder = write_tone_folder(tmp_path)
+    files = sorted(str(p) for p in folder.rglob("*.wav"))[:3]
+    plain = audioclust.embed(files, encoder="aisfx", store=tmp_path / "store", encoder_options={"precision": "32"})
+    assert "the network in float32 (precision=32" in capsys.readouterr().out
+    bf16 = audioclust.embed(files, encoder="aisfx", store=tmp_path / "store", encoder_options={"precision": "bf16"})
+    out = capsys.readouterr().out
+    assert "embedding: 3 windows embedded, 0 reused" in out and "the network in bf16 autocast, channels-last" in out
+    assert not np.array_equal(plain.vectors, bf16.vectors)
+    cos = (plain.vectors * bf16.vectors).sum(1) / np.linalg.norm(plain.vectors, axis=1) / np.linalg.norm(bf16.vectors, axis=1)
+    assert cos.min() > 0.999, cos
+    for encoder, options, message in (("aisfx", {"nope": 1}, r"'nope' is not an option of encoder=aisfx \(its options: hop, "),
+                                      ("aisfx", {"name": "x"}, "'name' is not an option"),
+                                      ("aisfx", {"precision": "16"}, "encoder.precision must be one of auto, 32, bf16, got '16'"),
+                                      (["speech", "speaker"], {"threads": 1}, "apply to one pretrained encoder"),
+                                      ("blockae", {"x": 1}, "the block autoencoder's options are its train.py run's")):
+        with pytest.raises(ConfigError, match=message):
+            audioclust.embed(files, encoder=encoder, encoder_options=options)
+
+
 def test_import_is_cheap_and_steps_are_the_subpackages_too():
     code = "import sys, audioclust; print(sorted(m for m in ('torch', 'numpy', 'omegaconf', 'lightning') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
