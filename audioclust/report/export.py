@@ -90,6 +90,25 @@ def folder_name(r: Assignment) -> str:
     return name
 
 
+def folder_names(rows: list[Assignment]) -> dict[str, str]:
+    """Each title's folder (folder_name), unique: a title whose folder another title already has, as the file
+    system compares names (case-insensitively on macOS and Windows: "Bird" and "bird", "a/b" and "a:b"), gets
+    "~2", "~3", ... in title order, so that no two clusters share a folder."""
+    first: dict[str, Assignment] = {}
+    for r in rows:
+        first.setdefault(r.title, r)
+    out, taken = {}, set()
+    for title in sorted(first):
+        base = name = folder_name(first[title])
+        n = 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}~{n}"
+        taken.add(name.casefold())
+        out[title] = name
+    return out
+
+
 def read_assignments(csv_path: str | os.PathLike, duration: float) -> list[Assignment]:
     """Rows of the cluster task's assignments.csv; `duration` is the window length (data.clip_seconds)."""
     rows = []
@@ -203,7 +222,7 @@ def write_audacity(rows: list[Assignment], out_dir: str | os.PathLike) -> list[P
 
 def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cut: bool = False) -> list[Path]:
     """`out_dir/clusters/<c3|noise|name>/<rank>_<stem>@<offset>s.<ext>`: symlinks to the files, or (cut) WAV
-    windows; a curated name is the folder's name (folder_name)."""
+    windows; a curated name is the folder's name (folder_names: one folder per title)."""
     import numpy as np
     import soundfile as sf
 
@@ -217,8 +236,9 @@ def write_cluster_folders(rows: list[Assignment], out_dir: str | os.PathLike, cu
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = _stems(r.path for r in rows)
     groups: dict[str, list[Assignment]] = defaultdict(list)
+    folder_of = folder_names(rows)
     for r in rows:
-        groups[folder_name(r)].append(r)
+        groups[folder_of[r.title]].append(r)
     build = temp_beside(final, "", folder=True)   # the umask's mode, as the rest of the outputs
     written = []
     try:

@@ -129,6 +129,21 @@ def test_cluster_folders_cut_copies(run):
     assert x.shape == (8000,)                                       # the window past the end is cut short (0.5 s)
 
 
+def test_names_that_clean_alike_keep_their_own_folders(run):
+    """Curated names whose folders would coincide ("a/b" and "a:b" both clean to a_b; "A_B" is the same folder on a
+    case-insensitive file system) each get a folder of their own, in name order; one name on two clusters is one
+    folder; every clip is written."""
+    tmp, audio, rows = run
+    names = ["a/b", "a:b", "A_B", "A_B", "frog", "noise"]
+    named = [Assignment(r.path, r.offset, r.duration, c, r.distance, r.label, n)
+             for r, c, n in zip(rows, [1, 2, 3, 4, 5, -1], names)]
+    paths = write_cluster_folders(named, tmp / "out")
+    root = tmp / "out" / "clusters"
+    assert sorted(d.name for d in root.iterdir() if d.is_dir()) == ["A_B", "a_b~2", "a_b~3", "frog", "noise"]
+    assert len(paths) == 6 and len(list((root / "A_B").iterdir())) == 2
+    assert {p.parent.name for p in paths if p.parent.name.startswith("a_b")} == {"a_b~2", "a_b~3"}
+
+
 def test_refuses_foreign_clusters_folder(run):
     tmp, audio, rows = run
     (tmp / "out" / "clusters").mkdir(parents=True)
