@@ -320,6 +320,9 @@ def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = 
     clusters (kmeans, agglomerative, consensus); none for hdbscan. weights: (d,) factors of the columns after the z-score,
     as encoder=mix weighs its members (each member's dimensions by 1/sqrt(its dimension)); groups: (d,) each column's
     member, for method="consensus" (each member clustered on its own, then combined); default: the Embeddings'."""
+    if groups is not None and method != "consensus":
+        raise ConfigError(f"groups= is for method='consensus' (each member clustered on its own); method={method!r} "
+                          "clusters every column together: leave groups out")
     if isinstance(x, Embeddings):
         weights = x.weights if weights is None else weights
         groups = x.groups if groups is None else groups

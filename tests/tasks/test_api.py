@@ -183,6 +183,11 @@ def test_a_list_of_encoders_is_a_mix_and_its_members_are_clustered_by_consensus(
     assert emb.groups.tolist() == [0] * 96 + [1] * 256 and np.allclose(emb.weights, np.r_[[96 ** -0.5] * 96, [1 / 16] * 256])
     got = audioclust.cluster(emb, method="consensus", k=3, reduce="none", runs=2)
     assert sorted(np.bincount(got.labels_).tolist()) == [4, 4, 4]
+    same = audioclust.cluster(emb.vectors, method="consensus", k=3, reduce="none", runs=2, weights=emb.weights, groups=emb.groups)
+    assert np.array_equal(same.labels_, got.labels_)   # groups given with an array: what Embeddings carry
+    assert audioclust.cluster(emb, k=3, reduce="none").labels_.shape == (12,)   # the Embeddings' groups: not k-means'
+    with pytest.raises(ConfigError, match="groups= is for method='consensus' .* method='kmeans' clusters every column together"):
+        audioclust.cluster(emb.vectors, k=3, groups=emb.groups)
     for bad, message in ((["speech"], "at least two different pretrained encoders"),
                          (["speech", "blockae"], "a mix with the block autoencoder is made by audioclust-cluster"),
                          (["speech", "nope"], "'nope' is not a pretrained encoder")):
