@@ -4,9 +4,11 @@ time goes"), on clips and on a long recording, through the public API as a user 
     python bench/encoder_profile.py                      # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
     python bench/encoder_profile.py --encoders birdnet --clips 50 --long-seconds 60
     python bench/encoder_profile.py --threads 2 --encoders aisfx birdnet speech speaker mix   # both cores
+    python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32   # against the routes before
 
 Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
-general-sound recipe), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
+general-sound recipe; birdnet-kept and aisfx-32: the routes before 2026-12-06, BirdNET's shipped model with every
+tensor kept and aisfx's network in float32), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
 gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
@@ -18,11 +20,13 @@ drum hits with silence (written to a temp folder; the data stays outside the rep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +36,38 @@ from common import machine, write_section
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 MIX = {"mix": ["aisfx", "birdnet"]}   # encoder=mix's default members: the general-sound recipe
+BEFORE = {"birdnet-kept": "birdnet", "aisfx-32": "aisfx"}   # the routes before 2026-12-06, side by side (before())
+
+
+@contextlib.contextmanager
+def before(encoder: str):
+    """The encoder as it ran before 2026-12-06: birdnet-kept, the shipped model with every tensor kept
+    (experimental_preserve_all_tensors) and the embedding read as the output's index - 1; aisfx-32, its network in
+    float32 (encoder.precision=32). Other names: as they are."""
+    from audioclust.embed.encoders import aisfx, birdnet
+
+    saved = birdnet.BirdnetEncoder.build_runtime, aisfx.AisfxEncoder.__init__
+
+    def kept(self):
+        litert = self.need("ai_edge_litert.interpreter")
+        with birdnet.native_stderr_off(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            it = litert.Interpreter(model_path=birdnet.model_path(), num_threads=birdnet.cpu_threads(self.threads),
+                                    experimental_preserve_all_tensors=True)
+            it.allocate_tensors()
+        return birdnet.Litert(it, it.get_input_details()[0]["index"], it.get_output_details()[0]["index"] - 1)
+
+    def float32(self, *a, **kw):
+        saved[1](self, *a, **{**kw, "precision": "32"})
+
+    if encoder == "birdnet-kept":
+        birdnet.BirdnetEncoder.build_runtime = kept
+    if encoder == "aisfx-32":
+        aisfx.AisfxEncoder.__init__ = float32
+    try:
+        yield
+    finally:
+        birdnet.BirdnetEncoder.build_runtime, aisfx.AisfxEncoder.__init__ = saved
 GROUPS = [   # (label, substrings of the code's file path), first match wins
     ("decode (soundfile, av)", ("soundfile", "/av/", "_soundfile")),
     ("resample (soxr, scipy.signal, resampy)", ("soxr", "scipy/signal", "resampy", "torchaudio")),
@@ -90,7 +126,8 @@ def inputs(tmp: Path, clips: int, long_seconds: float) -> dict[str, tuple[list[s
 def run(encoder: str, files: list[str]):
     import audioclust
 
-    return audioclust.embed(files, encoder=MIX.get(encoder, encoder), progress=False)
+    with before(encoder):
+        return audioclust.embed(files, encoder=MIX.get(encoder, BEFORE.get(encoder, encoder)), progress=False)
 
 
 def measure(encoder: str, files: list[str], seconds: float) -> dict:
@@ -132,7 +169,7 @@ def input_args(doc: str, profile: bool = False) -> argparse.Namespace:
     """The options of the benches over these inputs (this one and bench/package_paths.py), parsed; this one's
     (profile) also take encoder=mix and --threads per process; else 1 thread."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=[*ENCODERS, *(MIX if profile else ())])
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=[*ENCODERS, *((*MIX, *BEFORE) if profile else ())])
     ap.add_argument("--clips", type=int, default=100)
     ap.add_argument("--long-seconds", type=float, default=120.0)
     if profile:
