@@ -59,7 +59,8 @@ def test_onnxruntime_threads_are_the_runs(set_threads, capsys):
 
 
 def test_litert_threads_are_the_runs(set_threads, monkeypatch, capsys):
-    """litert has no getter for its thread count: a subclass records what its constructor is given."""
+    """One single-thread interpreter per thread of the run, side by side on a batch's chunks (litert has no getter
+    for its thread count: a subclass records what its constructor is given); the same bytes as one."""
     needs("birdnet")
     from ai_edge_litert import interpreter as litert
 
@@ -73,16 +74,19 @@ def test_litert_threads_are_the_runs(set_threads, monkeypatch, capsys):
     monkeypatch.setattr(litert, "Interpreter", Recorded)
     enc = build("birdnet")
     assert given == []   # nothing built before the first clip (nor in a process that only pickles it)
-    w, n = batch([clip("noise", 48000, 3.0), clip("chirp", 48000, 1.0)])
+    w, n = batch([clip("noise", 48000, 7.5), clip("chirp", 48000, 1.0), clip("tone", 48000, 4.0, seed=1)])
     set_threads(2)
     two = enc.embed(w, n)
     enc.embed(w, n)
     set_threads(1)
     one = enc.embed(w, n)
-    assert given == [2, 1]
-    assert torch.equal(one, two)   # litert's threads split the work, not the sums: the same bytes
-    assert capsys.readouterr().out.splitlines() == ["encoder=birdnet: litert on the CPU, 2 threads per process",
-                                                    "encoder=birdnet: litert on the CPU, 1 thread per process"]
+    assert given == [1, 1, 1]   # 2 interpreters of 1 thread, then 1
+    assert torch.equal(one, two)   # the chunks shared out, each embedded whole: the same bytes
+    feats, mask = enc.frames(w, n)
+    assert mask.sum(1).tolist() == [3, 1, 1] and torch.equal(feats[0, 1], enc.frames(w[:1, 48000 * 3:], n[:1] - 48000 * 3)[0][0, 0])
+    assert capsys.readouterr().out.splitlines() == [
+        "encoder=birdnet: litert on the CPU, 2 threads per process (2 interpreters of 1 thread side by side)",
+        "encoder=birdnet: litert on the CPU, 1 thread per process"]
 
 
 def test_cpu_threads_rule():

