@@ -13,7 +13,8 @@ gets by default; its own section), one warm-up run on 2 files first (model load,
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
 the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
-numpy.fft; models: ai_edge_litert, onnxruntime, torch; the rest: python, numpy, audioclust). Input: --clips drum
+numpy.fft; models: ai_edge_litert, onnxruntime, torch, and the waits on BirdNET's interpreters, which run in a
+pool's threads; the rest: python, numpy, audioclust). Input: --clips drum
 one-shots (the drums set, ~/.cache/audioclust-data/drums) and one recording of --long-seconds made by concatenating
 drum hits with silence (written to a temp folder; the data stays outside the repo).
 """
@@ -87,8 +88,8 @@ def group_of(filename: str, func: str) -> str:
         for label, keys in GROUPS:
             if any(k.strip("/") in func for k in keys):
                 return label
-        if "invoke" in func:
-            return "model: litert (BirdNET)"
+        if "invoke" in func or ("acquire" in func and "lock" in func):   # BirdNET's interpreters run in a pool's threads
+            return "model: litert (BirdNET)"                                # (the profiled thread waits on them)
         if "run" in func and "onnx" in func.lower():
             return "model: onnxruntime (speech)"
         return "other (C builtins)"
