@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, machine, write_section
+from common import ROOT, machine, mean_std, write_section
 
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
@@ -150,10 +150,6 @@ def main() -> None:
         write_section("Assignment after every recipe", table(results, args), args.out)
 
 
-def _ms(v) -> str:
-    return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
-
-
 def table(results: dict, args) -> str:
     cache = Path(args.cache)
     lines = ["## Assignment after every recipe", "", f"`python bench/assign.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))}`; {machine()}. "
@@ -178,13 +174,13 @@ def table(results: dict, args) -> str:
             q = r[recipe]
             for v in VOTES:
                 diff = np.array(q["held_nmi"][str(v)] if str(v) in q["held_nmi"] else q["held_nmi"][v]) - np.array(q["fit_nmi"])
-                lines.append(f"| {recipe} | {v} | {_ms(_get(q['again'], v))} | {_ms(q['fit_nmi'])} | {_ms(_get(q['held_nmi'], v))} | "
-                             f"{_ms(diff)} | {_ms(q['same_rows'])} | {_ms(q['in_session'])} | {np.mean(q['noise_fit']):.3f} / {np.mean(q['noise_held']):.3f} |")
-            lines.append(f"| {recipe}, rows float32 | 1 | {_ms(q['again32'])} | | {_ms(q['held32'])} | "
-                         f"{_ms(np.array(q['held32']) - np.array(q['fit_nmi']))} | | | |")
+                lines.append(f"| {recipe} | {v} | {mean_std(_get(q['again'], v))} | {mean_std(q['fit_nmi'])} | {mean_std(_get(q['held_nmi'], v))} | "
+                             f"{mean_std(diff)} | {mean_std(q['same_rows'])} | {mean_std(q['in_session'])} | {np.mean(q['noise_fit']):.3f} / {np.mean(q['noise_held']):.3f} |")
+            lines.append(f"| {recipe}, rows float32 | 1 | {mean_std(q['again32'])} | | {mean_std(q['held32'])} | "
+                         f"{mean_std(np.array(q['held32']) - np.array(q['fit_nmi']))} | | | |")
         lines += ["", f"Kept for assign: {r[next(iter(RECIPES))]['bytes_per_row']:.0f} bytes per fitted row (float16 rows, "
                   "int64 label, 10 float32 UMAP coordinates). k-means on every row, NMI: "
-                  f"umap {_ms(r['umap'])}, none {_ms(r['none'])}.", ""]
+                  f"umap {mean_std(r['umap'])}, none {mean_std(r['none'])}.", ""]
     lines.append("Decided: one voter, the nearest fitted row (audioclust/cluster/neighbours.py K = 1): it keeps every fitted row's "
                  "cluster, while 5 or 15 voters lose some of them and raise no held-out NMI by more than its spread; "
                  "rows kept as float16 (every figure equal to float32's).")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from assign import data_args, nmi
 from assign import held_out as held_out_rows
-from common import machine, write_section
+from common import machine, mean_std, write_section
 from sets import DRUMS, FSDD, INSTRUMENTS, KITS, SFX, synthetic_root
 
 MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
@@ -150,13 +150,9 @@ def held_out_table(results: dict, args) -> str:
              "| set | fitted rows | held out: kept members' columns | held out: every member's (before) | kept − every |",
              "|---|---|---|---|---|"]
     for s, r in results.items():
-        lines.append(f"| {s} | {_cell(r['fit'])} | {_cell(r['kept'])} | {_cell(r['every'])} | "
+        lines.append(f"| {s} | {mean_std(r['fit'])} | {mean_std(r['kept'])} | {mean_std(r['every'])} | "
                      f"{np.mean(r['kept']) - np.mean(r['every']):+.3f} |")
     return "\n".join(lines) + "\n"
-
-
-def _cell(v) -> str:
-    return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
 
 
 def table(results: dict, args) -> str:
@@ -172,7 +168,7 @@ def table(results: dict, args) -> str:
         for s in sets:
             v = results[s]["recipes"][r]
             best = max(MEMBERS, key=lambda m: np.mean(results[s]["recipes"][m]))
-            cells.append(f"**{_cell(v)}**" if r == best else _cell(v))
+            cells.append(f"**{mean_std(v)}**" if r == best else mean_std(v))
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
     for r in recipes:
         if r in MEMBERS or r in BASELINES:

@@ -1,5 +1,6 @@
 """Shared by the bench scripts: their BENCHMARKS.md section, the machine line (CPU, cores, load: the CPU may be
-shared), peak memory. Imports no other bench module (they import it)."""
+shared), peak memory, the text of a section (the method line, a figure over seeds). Imports no other bench module
+(they import it)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+
+def method_text(doc: str) -> str:
+    """A bench's method as its section gives it after the command: its docstring from the third paragraph on, one line."""
+    return doc.split("\n\n", 2)[2].replace("\n", " ").strip()
+
+
+def mean_std(values) -> str:
+    """A quality figure over seeds as the tables give it: mean ± std, 3 decimals."""
+    import numpy as np
+
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
 ARCHIVE = "Archive"   # BENCHMARKS.md: the sections after '## Archive' were measured under older defaults

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from assign import DATASETS, data_args, embedded
-from common import machine, write_section
+from common import machine, mean_std, write_section
 
 PER_CLASS = (1, 2, 5, 10)
 BUDGET = 200
@@ -106,10 +106,6 @@ def measure(name: str, x, labels, seeds) -> dict:
     return out
 
 
-def _ms(v) -> str:
-    return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
-
-
 def _reached(v) -> str:
     hit = [r for r in v if r is not None]
     if not hit:
@@ -132,10 +128,10 @@ def table(results: dict, args) -> str:
     for name, r in results.items():
         for probe in PROBES:
             q = r[probe]
-            cells = " | ".join(_ms(q["curve"][str(p)] if str(p) in q["curve"] else q["curve"][p]) for p in PER_CLASS)
-            lines.append(f"| {name} | {r['rows']} | {_ms(r['majority'])} | {probe}{' (default)' if probe == DEFAULT else ''}, "
+            cells = " | ".join(mean_std(q["curve"][str(p)] if str(p) in q["curve"] else q["curve"][p]) for p in PER_CLASS)
+            lines.append(f"| {name} | {r['rows']} | {mean_std(r['majority'])} | {probe}{' (default)' if probe == DEFAULT else ''}, "
                          f"typical then review | {cells} | {_reached(q['reached'])} |")
-        cells = " | ".join(_ms(r["random"][str(p)] if str(p) in r["random"] else r["random"][p]) for p in PER_CLASS)
+        cells = " | ".join(mean_std(r["random"][str(p)] if str(p) in r["random"] else r["random"][p]) for p in PER_CLASS)
         lines.append(f"| {name} | {r['rows']} | | {DEFAULT}, random clips | {cells} | |")
     return "\n".join(lines) + "\n"
 

@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from common import machine, write_section
+from common import machine, method_text, write_section
 
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
@@ -156,7 +156,7 @@ def title(threads: int) -> str:
 def table(results: dict, args) -> str:
     lines = [f"## {title(args.threads)}", "",
              f"`python bench/encoder_profile.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
-             f"{args.long_seconds:g}{f' --threads {args.threads}' if args.threads != 1 else ''}`; {machine()}. " + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
+             f"{args.long_seconds:g}{f' --threads {args.threads}' if args.threads != 1 else ''}`; {machine()}. " + method_text(__doc__), "",
              "| encoder | input | rows | audio (s) | embedding wall (s) | audio s per s | where the profiled time goes (own time, share) |",
              "|---|---|---|---|---|---|---|"]
     for enc, per in results.items():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from assign import nmi
-from common import machine, write_section
+from common import machine, mean_std, method_text, write_section
 from encoder_profile import inputs
 from sets import DRUMS, SFX
 
@@ -64,12 +64,12 @@ def table(results: dict, args) -> str:
     lines = [f"## {args.section}", "",
              f"`python bench/native.py --data {' '.join(args.data)} --encoders {' '.join(args.encoders)} --seeds "
              f"{' '.join(map(str, args.seeds))} --long-seconds {args.long_seconds:g}`; {machine()}. "
-             + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
+             + method_text(__doc__), "",
              "| set | encoder | native (s) | windows: 1 s / native | embedding s: 1 s / native | speed-up | audio s per s: 1 s / native | "
              "NMI: 1 s / native | change |", "|---|---|---|---|---|---|---|---|---|"]
     for (name, enc), r in results.items():
         a, b = r["default"], r["native"]
-        q = (f"{np.mean(a['nmi']):.3f} ± {np.std(a['nmi']):.3f} / {np.mean(b['nmi']):.3f} ± {np.std(b['nmi']):.3f} | "
+        q = (f"{mean_std(a['nmi'])} / {mean_std(b['nmi'])} | "
              f"{np.mean(b['nmi']) - np.mean(a['nmi']):+.3f}") if "nmi" in a else "(no labels) | -"
         lines.append(f"| {name} | {enc} | {NATIVE[enc]:.2f} | {a['windows']} / {b['windows']} | {a['wall']:.1f} / {b['wall']:.1f} | "
                      f"{a['wall'] / b['wall']:.2f}x | {a['audio'] / a['wall']:.1f} / {b['audio'] / b['wall']:.1f} | {q} |")

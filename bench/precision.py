@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from assign import nmi
 from combine import SETS
-from common import machine, write_section
+from common import machine, mean_std, method_text, write_section
 from encoder_profile import inputs
 from sets import synthetic_root
 
@@ -73,12 +73,12 @@ def table(results: dict, args, resolved: str) -> str:
     lines = [f"## {args.section}", "",
              f"`python bench/precision.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))} "
              f"--long-seconds {args.long_seconds:g} --draws {args.draws}`; {machine()}; precision=auto resolved here to {resolved}. "
-             + __doc__.split("\n\n", 2)[2].replace("\n", " ").strip(), "",
+             + method_text(__doc__), "",
              "| set | rows | embedding s: 32 / auto | speed-up | audio s per s: 32 / auto | NMI: 32 / auto | change | "
              "noise floor: change per draw | cosine min / mean |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         a, b = r["32"], r["auto"]
-        q = (f"{np.mean(a['nmi']):.3f} ± {np.std(a['nmi']):.3f} / {np.mean(b['nmi']):.3f} ± {np.std(b['nmi']):.3f} | "
+        q = (f"{mean_std(a['nmi'])} / {mean_std(b['nmi'])} | "
              f"{np.mean(b['nmi']) - np.mean(a['nmi']):+.3f} | "
              + ", ".join(f"{np.mean(d) - np.mean(a['nmi']):+.3f}" for d in r["floor"])) if "nmi" in a else "(no labels) | - | -"
         x, z = a["vectors"], b["vectors"]
