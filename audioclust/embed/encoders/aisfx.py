@@ -90,8 +90,8 @@ class AisfxEncoder(Encoder):
             why = {"bf16": "bf16 autocast, channels-last", "32": "float32"}[chosen]
             where = f"{device.type}: {'native bf16' if native else 'no native bf16'}"
             say_once(f"encoder=aisfx: the network in {why} (precision={self.precision}; {where})")
-        if self._net_precision[device.type] == "bf16":
-            self.net.to(memory_format=torch.channels_last)
+            if chosen == "bf16":   # once: a later move to another device keeps the weights' layout
+                self.net.to(memory_format=torch.channels_last)
         return self._net_precision[device.type]
 
     @property
