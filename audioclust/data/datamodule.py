@@ -203,8 +203,9 @@ class AudioDataModule(L.LightningDataModule):
                 "worker_init_fn": worker_init if workers > 0 else None}
 
     def _loader(self, ids, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
+        # embedding: each window's samples from the grid chunk that holds it, the same in any process (Chunks)
         ds = ClipDataset(self.index, ids, self.sr, self.trim_db, cache_mb=self.cache_mb,
-                         chunk_seconds=self.chunk_seconds)
+                         chunk_seconds=self.chunk_seconds, grid=name == "embedding")
         return DataLoader(ds, shuffle=shuffle, drop_last=drop_last, **self.loader_settings(len(ds), name))
 
     def train_dataloader(self) -> DataLoader:

@@ -2,7 +2,9 @@
 
 Windows of long files read in order (the predict loop, every rank of a DDP predict, the validation loop) come out
 of one decoded, resampled chunk of the file (`Chunks`), so each file is read once, sequentially, instead of once
-per window; out-of-order requests (shuffled training) decode each window on its own.
+per window; out-of-order requests (shuffled training) decode each window on its own. The embedding loop cuts every
+window out of the chunk of a fixed grid that holds it (`grid`), so a window's samples do not depend on which windows
+were asked for before it (one process or a DDP rank's share, a first run or a resumed one).
 """
 from __future__ import annotations
 
@@ -27,10 +29,16 @@ class Chunks:
     the same file (at most `near` = max(2 clips, seconds / 10) later: the next window, a DDP rank's stride; a loader
     worker's jump to its next batch usually lands inside the current chunk), so shuffled training almost never
     decodes a chunk for one window; anything else is left to a per-window decode (`window` returns None). Both are
-    `load_chunk`, so a window is the same either way."""
+    `load_chunk`, so a window is the same either way to about 1e-8 where the file is resampled (the resampler's
+    output depends on where its input starts, a little).
 
-    def __init__(self, sr: int, clip_seconds: float, seconds: float = 60.0):
-        self.sr, self.n, self.seconds = sr, int(round(sr * clip_seconds)), seconds
+    grid=True (the embedding loop): the chunks lie on a fixed grid of the file, `seconds` apart (each `seconds` plus
+    one window long), and every window is cut from the one its start falls in, whatever came before it: its samples
+    are then a function of the file and its offset alone, bit for bit (a model's front end can amplify 1e-8 in
+    near-silence: BirdNET's changed by up to 0.016). seconds <= 0: every window decoded on its own (also exact)."""
+
+    def __init__(self, sr: int, clip_seconds: float, seconds: float = 60.0, grid: bool = False):
+        self.sr, self.n, self.seconds, self.grid = sr, int(round(sr * clip_seconds)), seconds, grid
         self.near = max(2 * clip_seconds, seconds / 10)
         self.path, self.first, self.ended, self.x = None, 0, False, np.zeros(0, np.float32)
         self.last: tuple[str, float] | None = None
@@ -45,6 +53,8 @@ class Chunks:
         self.run = self.run + 1 if close else 0
         if self.seconds <= 0:
             return None
+        if self.grid:
+            return self._on_grid(path, offset)
         i = int(round(offset * self.sr)) - self.first
         if path != self.path or i < 0 or (i + self.n > len(self.x) and not self.ended):
             if self.run < 2:
@@ -54,16 +64,27 @@ class Chunks:
             self.loads += 1
         return self.x[i: i + self.n]
 
+    def _on_grid(self, path: str, offset: float) -> np.ndarray:
+        """The window cut out of the grid chunk its start falls in (decoded when it is not the current one)."""
+        at, step = int(round(offset * self.sr)), max(int(round(self.seconds * self.sr)), 1)
+        first = at // step * step
+        if path != self.path or first != self.first:
+            self.x, self.first, self.ended = load_chunk(path, self.sr, first / self.sr, (step + self.n) / self.sr)
+            self.path = path
+            self.loads += 1
+        return self.x[at - first: at - first + self.n]
+
 
 class ClipDataset(Dataset):
     def __init__(self, index: Index, sample_ids, sr: int, trim_db: float | None = None,
-                 cache_mb: float = 0, chunk_seconds: float = 60.0):
+                 cache_mb: float = 0, chunk_seconds: float = 60.0, grid: bool = False):
         """The index's samples as clips of its windowing's read length at `sr` (the clip, or the encoder's native
         length where longer: Windowing.read_start says where each is read from).
         cache_mb > 0: keep decoded clips (float32) in memory up to that many MB, so that every epoch after the
         first skips decoding, trimming and resampling (each DataLoader worker holds its own cache).
         chunk_seconds > 0: windows of a file requested in order are cut out of chunks of this many seconds
-        (plus one clip) decoded in one go (`Chunks`); 0: every window is decoded on its own."""
+        (plus one clip) decoded in one go (`Chunks`); 0: every window is decoded on its own.
+        grid: every window cut out of the chunk of a fixed grid its start falls in (Chunks: the embedding loop)."""
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr
@@ -71,7 +92,7 @@ class ClipDataset(Dataset):
         self.n = int(round(sr * self.read_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
-        self.chunks = Chunks(sr, self.read_seconds, chunk_seconds)
+        self.chunks = Chunks(sr, self.read_seconds, chunk_seconds, grid)
 
     def __len__(self) -> int:
         return len(self.sample_ids)

@@ -116,3 +116,28 @@ def test_load_chunk_is_the_whole_file_resampled_cut_wherever_it_starts(tmp_path,
         assert first == round(start * SR) and ended == (start + seconds > 5)
         assert len(x) == min(round(seconds * SR), len(whole) - first)
         np.testing.assert_allclose(x, whole[first: first + len(x)], atol=1e-5, rtol=0)
+
+
+def test_embedding_windows_are_the_same_bits_whatever_was_asked_before(tmp_path, monkeypatch):
+    """The embedding loop (grid chunks): a window's samples depend on the file and its offset alone, so one process,
+    each DDP rank's strided share, a resumed run's leftover rows and a backwards walk give the same bits. A 44.1 kHz
+    file resampled to 48 kHz: a resampler started elsewhere differs by ~1e-8, which BirdNET's front end amplified
+    (the windows chunked or decoded alone as training asks for them fail this)."""
+    native, sr, seconds = 44100, 48000, 150.3
+    rng = np.random.default_rng(1)
+    x = 0.3 * rng.standard_normal(int(native * seconds)) * np.exp(-(np.arange(int(native * seconds)) % native) / 4000)
+    sf.write(tmp_path / "c.wav", x.astype(np.float32), native, subtype="PCM_16")
+    index = build_index(tmp_path, Windowing(1.0, 0.5))
+    n = len(index)
+    reads = _reads(monkeypatch)
+
+    def items(order):
+        ds = ClipDataset(index, np.arange(n), sr, chunk_seconds=60.0, grid=True)
+        return {int(i): ds[int(i)]["wave"].numpy() for i in order}, ds
+
+    ref, ds = items(range(n))
+    assert ds.chunks.loads == math.ceil(seconds / 60) == len(reads)   # each grid chunk decoded once
+    for order in (range(1, n, 2), range(n - 1, -1, -1), [5, 6, 130, 131, 200, 250]):
+        got, _ = items(order)
+        for i in order:
+            assert np.array_equal(got[i], ref[i]), i
