@@ -43,11 +43,12 @@ def identity_of(options: dict, model, dm) -> dict:
     """What decides a row's values besides the audio: the encoder (its options; the adapter's class, version and
     packages, or a train run's checkpoint: builders.load_run), the sample rate, the clip length, the trimming,
     whether the long-term spectra are kept (voice groups), and the encoder's native length where its windows are
-    read at it (data/windowing.py)."""
+    read at it (data/windowing.py). Not the runtimes' threads or the speech model's window_batch: they change the
+    speed, not what a row says (the same bytes at any window_batch on the CPU, within ~1e-5 at any thread count)."""
     own = model.identity() if hasattr(model, "identity") else {"adapter": "blockae", **model.run_identity}
     w = dm.index.windowing
     native = {"native_seconds": w.read_seconds} if w.read_seconds > float(w.clip_seconds) else {}   # (old keys kept)
-    return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", "threads")}, **own}, "sr": int(dm.sr),
+    return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", "threads", "window_batch")}, **own}, "sr": int(dm.sr),
             "clip_seconds": float(dm.index.windowing.clip_seconds), "trim_db": dm.trim_db,
             "voice": bool(getattr(model, "predict_voice", False)), **native}
 

@@ -233,6 +233,18 @@ def test_encoder_options_reach_the_encoder_and_its_store_key(tmp_path, capsys, m
             audioclust.embed(files, encoder=encoder, encoder_options=options)
 
 
+def test_speed_options_are_not_part_of_the_store_key(tmp_path, capsys):
+    """The speech model's window_batch and threads change the speed, not the rows: rows stored with others are
+    reused, the same bytes."""
+    pytest.importorskip("openwakeword", reason="encoder=speech needs its extra")
+    files = sorted(str(p) for p in write_tone_folder(tmp_path).rglob("*.wav"))[:3]
+    first = audioclust.embed(files, encoder="speech", store=tmp_path / "store", encoder_options={"window_batch": 512})
+    capsys.readouterr()
+    again = audioclust.embed(files, encoder="speech", store=tmp_path / "store", encoder_options={"threads": 1})
+    assert "embedding: 0 windows embedded, 3 reused" in capsys.readouterr().out
+    assert np.array_equal(first.vectors, again.vectors)
+
+
 def test_import_is_cheap_and_steps_are_the_subpackages_too():
     code = "import sys, audioclust; print(sorted(m for m in ('torch', 'numpy', 'omegaconf', 'lightning') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -35,6 +35,7 @@ GPU_INSTALL = "pip install 'audioclust[speech-gpu]' && pip install --no-deps ope
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+WINDOW_BATCH = {CPU: 16, CUDA: 512}   # window_batch=null: windows per call (CPU: 1.3-1.4x over 512, the same bytes)
 
 
 def providers(device: torch.device, available: list[str]) -> list:
@@ -81,8 +82,11 @@ class SpeechEmbeddingEncoder(Encoder):
     min_seconds = 0.0         # LEAD + TAIL of silence make every clip at least one window long
     cpu_input = True          # onnxruntime takes numpy arrays (and moves them to the GPU itself with CUDA)
 
-    def __init__(self, threads: int | None = None, window_batch: int = 512):
-        """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads)."""
+    def __init__(self, threads: int | None = None, window_batch: int | None = None):
+        """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). window_batch: embedding
+        windows per onnxruntime call; None: WINDOW_BATCH for the provider it runs on (on the CPU onnxruntime runs
+        this model fastest at 8-24 windows a call and gives the same bytes at any batch: BENCHMARKS.md "Where the
+        encoders' time goes"; a GPU wants large batches)."""
         super().__init__()
         utils = self.need("openwakeword.utils")
         self.need("onnxruntime")
@@ -91,6 +95,8 @@ class SpeechEmbeddingEncoder(Encoder):
         for path in self.paths:
             if not os.path.isfile(path):
                 raise ConfigError(f"encoder=speech: {path} is missing; reinstall its extra: {self.install()}")
+        if window_batch is not None and (isinstance(window_batch, bool) or not isinstance(window_batch, int) or window_batch < 1):
+            raise ConfigError(f"encoder.window_batch must be a whole number >= 1 or null, got {window_batch!r}")
         self.threads, self.window_batch = threads, window_batch
 
     def build_runtime(self) -> Sessions:
@@ -137,6 +143,7 @@ class SpeechEmbeddingEncoder(Encoder):
             counts.append(len(starts))
         batch = np.stack(windows)[..., None].astype(np.float32)   # (N, 76, 32, 1)
         model = self.runtime.embedding
-        out = [model.run(None, {"input_1": batch[k:k + self.window_batch]})[0] for k in range(0, len(batch), self.window_batch)]
+        step = self.window_batch or WINDOW_BATCH[model.get_providers()[0]]
+        out = [model.run(None, {"input_1": batch[k:k + step]})[0] for k in range(0, len(batch), step)]
         z = torch.from_numpy(np.concatenate(out).reshape(len(batch), -1))
         return pad_frames(list(torch.split(z, counts)), self.embedding_dim)
