@@ -4,11 +4,11 @@ time goes"), on clips and on a long recording, through the public API as a user 
     python bench/encoder_profile.py                      # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
     python bench/encoder_profile.py --encoders birdnet --clips 50 --long-seconds 60
     python bench/encoder_profile.py --threads 2 --encoders aisfx birdnet speech speaker mix   # both cores
-    python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 speech speech-512   # routes before
+    python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 aisfx-64 speech speech-512   # before
 
 Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
-general-sound recipe; birdnet-kept, aisfx-32 and speech-512: the routes before, BirdNET's shipped model with every
-tensor kept, aisfx's network in float32, the speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
+general-sound recipe; birdnet-kept, aisfx-32, aisfx-64 and speech-512: the routes before, BirdNET's shipped model
+with every tensor kept, aisfx's network in float32, 64 blocks per forward, the speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
 gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
@@ -37,18 +37,23 @@ from common import machine, method_text, write_section
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 MIX = {"mix": ["aisfx", "birdnet"]}   # encoder=mix's default members: the general-sound recipe
-BEFORE = {"birdnet-kept": "birdnet", "aisfx-32": "aisfx", "speech-512": "speech"}   # the routes before, side by side (before())
+BEFORE = {   # the routes before, side by side: (encoder, its options); birdnet-kept is patched in (before())
+    "birdnet-kept": ("birdnet", {}),
+    "aisfx-32": ("aisfx", {"precision": "32"}),
+    "aisfx-64": ("aisfx", {"block_batch": 64}),
+    "speech-512": ("speech", {"window_batch": 512}),
+}
 
 
 @contextlib.contextmanager
 def before(encoder: str):
-    """The encoder as it ran before 2026-12-06: birdnet-kept, the shipped model with every tensor kept
-    (experimental_preserve_all_tensors) and the embedding read as the output's index - 1; aisfx-32, its network in
-    float32 (encoder.precision=32); speech-512, 512 windows per onnxruntime call (encoder.window_batch=512; the
-    same bytes). Other names: as they are."""
-    from audioclust.embed.encoders import aisfx, birdnet, speech
+    """birdnet-kept: BirdNET as it ran before 2026-12-06, the shipped model with every tensor kept
+    (experimental_preserve_all_tensors) and the embedding read as the output's index - 1. The other routes before
+    are encoder options (BEFORE): aisfx's network in float32 (precision=32), 64 blocks per forward (block_batch=64),
+    the speech model's 512 windows per call (window_batch=512; both the same bytes as now)."""
+    from audioclust.embed.encoders import birdnet
 
-    saved = birdnet.BirdnetEncoder.build_runtime, aisfx.AisfxEncoder.__init__, speech.SpeechEmbeddingEncoder.__init__
+    saved = birdnet.BirdnetEncoder.build_runtime
 
     def kept(self):
         litert = self.need("ai_edge_litert.interpreter")
@@ -59,22 +64,14 @@ def before(encoder: str):
             it.allocate_tensors()
         return birdnet.Litert(it, it.get_input_details()[0]["index"], it.get_output_details()[0]["index"] - 1)
 
-    def float32(self, *a, **kw):
-        saved[1](self, *a, **{**kw, "precision": "32"})
-
-    def batch512(self, *a, **kw):
-        saved[2](self, *a, **{**kw, "window_batch": 512})
-
     if encoder == "birdnet-kept":
         birdnet.BirdnetEncoder.build_runtime = kept
-    if encoder == "aisfx-32":
-        aisfx.AisfxEncoder.__init__ = float32
-    if encoder == "speech-512":
-        speech.SpeechEmbeddingEncoder.__init__ = batch512
     try:
         yield
     finally:
-        birdnet.BirdnetEncoder.build_runtime, aisfx.AisfxEncoder.__init__, speech.SpeechEmbeddingEncoder.__init__ = saved
+        birdnet.BirdnetEncoder.build_runtime = saved
+
+
 GROUPS = [   # (label, substrings of the code's file path), first match wins
     ("decode (soundfile, av)", ("soundfile", "/av/", "_soundfile")),
     ("resample (soxr, scipy.signal, resampy)", ("soxr", "scipy/signal", "resampy", "torchaudio")),
@@ -133,8 +130,9 @@ def inputs(tmp: Path, clips: int, long_seconds: float) -> dict[str, tuple[list[s
 def run(encoder: str, files: list[str]):
     import audioclust
 
+    name, options = BEFORE.get(encoder, (MIX.get(encoder, encoder), None))
     with before(encoder):
-        return audioclust.embed(files, encoder=MIX.get(encoder, BEFORE.get(encoder, encoder)), progress=False)
+        return audioclust.embed(files, encoder=name, encoder_options=options or None, progress=False)
 
 
 def measure(encoder: str, files: list[str], seconds: float) -> dict:

@@ -39,16 +39,19 @@ OUTPUTS = ("embedding", "ok", "power", "voice", "dec_cluster")   # what predict_
 HASHES = ("stat", "content")
 
 
+SPEED_ONLY = ("threads", "window_batch", "block_batch")   # encoder options left out of the store's key
+
+
 def identity_of(options: dict, model, dm) -> dict:
     """What decides a row's values besides the audio: the encoder (its options; the adapter's class, version and
     packages, or a train run's checkpoint: builders.load_run), the sample rate, the clip length, the trimming,
     whether the long-term spectra are kept (voice groups), and the encoder's native length where its windows are
-    read at it (data/windowing.py). Not the runtimes' threads or the speech model's window_batch: they change the
-    speed, not what a row says (the same bytes at any window_batch on the CPU, within ~1e-5 at any thread count)."""
+    read at it (data/windowing.py). Not SPEED_ONLY, the options that change the speed, not what a row says (the
+    same bytes at any model-call batch on the CPUs measured, within ~1e-5 at any thread count)."""
     own = model.identity() if hasattr(model, "identity") else {"adapter": "blockae", **model.run_identity}
     w = dm.index.windowing
     native = {"native_seconds": w.read_seconds} if w.read_seconds > float(w.clip_seconds) else {}   # (old keys kept)
-    return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", "threads", "window_batch")}, **own}, "sr": int(dm.sr),
+    return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", *SPEED_ONLY)}, **own}, "sr": int(dm.sr),
             "clip_seconds": float(dm.index.windowing.clip_seconds), "trim_db": dm.trim_db,
             "voice": bool(getattr(model, "predict_voice", False)), **native}
 

@@ -17,7 +17,7 @@ import importlib
 import numpy as np
 import torch
 
-from audioclust.embed.encoders.base import Encoder, pad_frames, say_once
+from audioclust.embed.encoders.base import Encoder, batch_option, pad_frames, say_once
 from audioclust.errors import ConfigError
 
 
@@ -30,6 +30,7 @@ def load_checkpoint(path: str):
 
 
 PRECISIONS = ("auto", "32", "bf16")
+BLOCK_BATCH = {"cpu": 8, "cuda": 64}   # block_batch=null: blocks per forward (the CPU's fastest, the same bytes)
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -52,10 +53,13 @@ class AisfxEncoder(Encoder):
     requires = ("aisfx", "librosa")
     min_seconds = 0.05   # one STFT window; the net zero-pads every clip to a whole 2.3 s block itself
 
-    def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int = 64,
+    def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int | None = None,
                  precision: str = "auto"):
-        """precision: auto (bf16 where the device computes it natively, else 32) | 32 | bf16 (the network only)."""
+        """precision: auto (bf16 where the device computes it natively, else 32) | 32 | bf16 (the network only).
+        block_batch: blocks per forward of the network; None: BLOCK_BATCH for the device (on the CPU small batches
+        run fastest, with the same bytes: BENCHMARKS.md "Where the encoders' time goes")."""
         super().__init__()
+        batch_option("block_batch", block_batch, BLOCK_BATCH, "cpu")   # a wrong value stops the run here
         if str(precision) not in PRECISIONS:
             raise ConfigError(f"encoder.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision = str(precision)
@@ -131,8 +135,9 @@ class AisfxEncoder(Encoder):
         device = spec.device
         bf16 = bool(blocks) and self.net_precision(device) == "bf16"
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            for k in range(0, len(blocks), self.block_batch):
-                out.append(self.net(torch.stack(blocks[k:k + self.block_batch])).float())
+            step = batch_option("block_batch", self.block_batch, BLOCK_BATCH, device.type)
+            for k in range(0, len(blocks), step):
+                out.append(self.net(torch.stack(blocks[k:k + step])).float())
         z = torch.cat(out).cpu()
         owner_t = torch.tensor(owner)
         return pad_frames([z[owner_t == i] for i in range(len(counts))], self.embedding_dim)

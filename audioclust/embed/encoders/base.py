@@ -39,6 +39,16 @@ def cpu_threads(threads: int | None = None) -> int:
 _said: set[str] = set()
 
 
+def batch_option(name: str, value, default: dict[str, int], device: str) -> int:
+    """A model-call batch option (encoder.<name>): the given whole number >= 1, or None: default's for the device
+    type it runs on ("cpu" / "cuda": small batches run fastest on a CPU, with the same bytes, large ones on a GPU)."""
+    if value is None:
+        return default["cuda" if device == "cuda" else "cpu"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"encoder.{name} must be a whole number >= 1 or null, got {value!r}")
+    return value
+
+
 def say_once(line: str) -> None:
     """Print a runtime decision (threads, execution provider) once per process, on rank 0 only."""
     from audioclust.utils import is_rank_zero
