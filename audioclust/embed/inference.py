@@ -2,6 +2,8 @@
 reused rows, resumable, exactly once on 1..N ranks) or in memory."""
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -44,7 +46,8 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
         store.open()
         datamodule.predict_ids = missing
         trainer = _trainer(device, progress, devices, strategy, [StoreWriter(store, keys)])
-        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+        with spawned_ranks_quiet(strategy):
+            trainer.predict(model, datamodule=datamodule, return_predictions=False)
         datamodule.predict_ids = asked
         rank = trainer.global_rank
     if rank != 0:
@@ -58,6 +61,21 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     print(f"embedding: {info['embedded']} windows embedded, {info['reused']} reused from the store "
           f"({store.dir}, {info['store_bytes'] / 2 ** 20:.1f} MiB)")
     return emb
+
+
+@contextlib.contextmanager
+def spawned_ranks_quiet(strategy):
+    """strategy=ddp_spawn: the ranks it spawns are fresh interpreters that run no task, so nothing keeps their library
+    warnings (Lightning's srun hint, its deprecations) off the user's screen as quiet_console does in this process;
+    they start with Python's warnings off (PYTHONWARNINGS=ignore, which they inherit), unless the user set their own."""
+    if "spawn" not in str(strategy) or "PYTHONWARNINGS" in os.environ:
+        yield
+        return
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTHONWARNINGS", None)
 
 
 def _trainer(device: str, progress: bool, devices, strategy, callbacks):

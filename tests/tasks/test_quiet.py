@@ -1,6 +1,7 @@
 """The console shows progress, decisions and results; library warnings and tips go only to the log file."""
 import io
 import logging
+import os
 import warnings
 
 from audioclust.utils import quiet_console
@@ -34,3 +35,27 @@ def test_warnings_and_tips_reach_the_log_file_not_the_console(tmp_path):
     assert "k too large" in kept
     assert "deprecated" in kept and "litlogger" in kept and "80 clips" in kept
     assert len(console.filters) == 1
+
+
+def test_ranks_that_ddp_spawn_starts_show_no_library_warnings(monkeypatch):
+    """embed.strategy=ddp_spawn: its ranks are fresh interpreters that run no task (no quiet_console); they inherit
+    warnings off (Lightning's srun hint and its deprecations reached the screen before), other strategies and a
+    user's own PYTHONWARNINGS are left alone."""
+    import subprocess
+    import sys
+
+    from audioclust.embed.inference import spawned_ranks_quiet
+
+    def child_stderr():
+        code = "import warnings; warnings.warn('`old_api` is deprecated', UserWarning)"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    with spawned_ranks_quiet("ddp_spawn"):
+        assert child_stderr() == ""
+    assert "PYTHONWARNINGS" not in os.environ
+    with spawned_ranks_quiet("ddp"):
+        assert "deprecated" in child_stderr()
+    monkeypatch.setenv("PYTHONWARNINGS", "default")
+    with spawned_ranks_quiet("ddp_spawn"):
+        assert "deprecated" in child_stderr()
