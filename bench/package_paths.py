@@ -9,7 +9,8 @@ and silence, in a temp folder). Ours: audioclust.embed on the files (the folder 
 30 s one row, a longer recording one row per window), no store; and ours on the package's unit, the whole file
 (windowing clip_seconds = hop_seconds = the longest file's length, so each file is one window and the adapter cuts
 it into the model's input as the package does: BirdNET's 3 s chunks, aisfx's blocks, the speech model's one sweep,
-resemblyzer's partials). The package's own path, file by file as its
+resemblyzer's partials after its silence trimming, trim_silences=true as preprocess_wav trims). The package's own
+path, file by file as its
 README shows it, from the file to its embedding (decoding and resampling included):
 - aisfx: its librosa route (aisfx.spectrogram.spectrogram_librosa, spectrogram_normalize, model_get_embedding:
   2.3 s blocks every 1.16 s, the last partial block dropped), the blocks' mean; its load_weights cannot load on
@@ -103,6 +104,9 @@ def package_path(encoder: str):
     return lambda path: voice.embed_utterance(preprocess_wav(path))
 
 
+PACKAGE_SETTINGS = {"speaker": {"trim_silences": True}}   # ours on whole files: the package's settings where ours differ
+
+
 def ours(encoder: str, files: list[str], whole: bool = False) -> int:
     """Rows made by audioclust.embed on the files: the folder defaults, or (whole) each file one window."""
     import soundfile as sf
@@ -111,7 +115,8 @@ def ours(encoder: str, files: list[str], whole: bool = False) -> int:
 
     w = float(np.ceil(max(sf.info(f).duration for f in files))) if whole else None
     windowing = {"clip_seconds": w, "hop_seconds": w, "pool_windows_up_to": w} if whole else None
-    return len(audioclust.embed(files, encoder=encoder, windowing=windowing, progress=False))
+    options = PACKAGE_SETTINGS.get(encoder) if whole else None
+    return len(audioclust.embed(files, encoder=encoder, windowing=windowing, encoder_options=options, progress=False))
 
 
 def theirs(run, files: list[str]) -> tuple[int, int]:

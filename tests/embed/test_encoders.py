@@ -281,7 +281,7 @@ def test_speech_matches_package():
 
 @pytest.mark.parametrize("name, option, default", [("speech", "window_batch", 512), ("aisfx", "block_batch", 64)])
 def test_model_call_batches_change_the_speed_not_the_numbers(name, option, default):
-    """window_batch / block_batch null (on the CPU: 16 windows, 8 blocks a call, the runtimes' fastest) give the
+    """window_batch / block_batch null (on the CPU: 8 windows, 8 blocks a call, the runtimes' fastest) give the
     numbers of the defaults before (512, 64) and of 3 (the same bytes on the CPUs measured; 1e-6 allowed for others);
     a batch that is not a whole number >= 1 is one line."""
     sr = 16000 if name == "speech" else 44100

@@ -35,7 +35,7 @@ GPU_INSTALL = "pip install 'audioclust[speech-gpu]' && pip install --no-deps ope
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
-WINDOW_BATCH = {"cpu": 16, "cuda": 512}   # window_batch=null: windows per call (the CPU's fastest, the same bytes)
+WINDOW_BATCH = {"cpu": 8, "cuda": 512}   # window_batch=null: windows per call (the CPU's fastest, the same bytes)
 
 
 def providers(device: torch.device, available: list[str]) -> list:
