@@ -7,8 +7,9 @@ time goes"), on clips and on a long recording, through the public API as a user 
     python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 aisfx-64 speech speech-512   # before
 
 Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
-general-sound recipe; birdnet-kept, aisfx-32, aisfx-64 and speech-512: the routes before, BirdNET's shipped model
-with every tensor kept, aisfx's network in float32, 64 blocks per forward, the speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
+general-sound recipe; birdnet-kept, aisfx-32, aisfx-64 and speech-512: one change of before each, BirdNET's shipped
+model with every tensor kept, aisfx's network in float32 (at today's 8 blocks a forward), 64 blocks per forward, the
+speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
 gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by

@@ -184,8 +184,9 @@ def load_chunk(path: str, sr: int, start: float, duration: float,
     the file ends inside the stretch: then fewer samples).
 
     The file is read from a sample where its own grid and the `sr` grid meet, `margin` seconds or more before
-    the stretch, to `margin` seconds after it, resampled, and cut: the result does not depend on where the
-    stretch starts or ends, so a window cut out of a long chunk equals the window decoded on its own."""
+    the stretch, to `margin` seconds after it, resampled, and cut: a window cut out of a long chunk equals the
+    window decoded on its own, to about 1e-8 where resampled (the resampler's rounding depends a little on where
+    its input starts; two stretches from the same start agree bit for bit, however far each goes)."""
     first, n = int(round(start * sr)), int(round(duration * sr))
     if first <= 0:   # from the file's first sample (a short file's only window): one open
         x, native = _read(path, 0.0, duration + margin)

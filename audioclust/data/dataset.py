@@ -1,10 +1,10 @@
 """A torch Dataset of fixed-length waveforms, one per indexed sample (file window).
 
-Windows of long files read in order (the predict loop, every rank of a DDP predict, the validation loop) come out
-of one decoded, resampled chunk of the file (`Chunks`), so each file is read once, sequentially, instead of once
-per window; out-of-order requests (shuffled training) decode each window on its own. The embedding loop cuts every
-window out of the chunk of a fixed grid that holds it (`grid`), so a window's samples do not depend on which windows
-were asked for before it (one process or a DDP rank's share, a first run or a resumed one).
+Windows of long files read in order (the validation loop) come out of one decoded,
+resampled chunk of the file (`Chunks`), so each file is read once, sequentially, instead of once per window;
+out-of-order requests (shuffled training) decode each window on its own. The embedding loop (every rank of a DDP
+predict too) reads on a fixed grid instead (`Chunks` grid): a window's samples then do not depend on which windows
+were asked for before it (one process or a DDP rank's share, a first run or a resumed one, a sample of the rows).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from audioclust.data.index import Index
 from audioclust.errors import DataError
 
 log = logging.getLogger(__name__)
+GRID_SECONDS = 10.0   # the embedding loop's grid (Chunks grid=True): where a file's resampling may start
 
 
 class Chunks:
@@ -32,10 +33,12 @@ class Chunks:
     `load_chunk`, so a window is the same either way to about 1e-8 where the file is resampled (the resampler's
     output depends on where its input starts, a little).
 
-    grid=True (the embedding loop): the chunks lie on a fixed grid of the file, `seconds` apart (each `seconds` plus
-    one window long), and every window is cut from the one its start falls in, whatever came before it: its samples
-    are then a function of the file and its offset alone, bit for bit (a model's front end can amplify 1e-8 in
-    near-silence: BirdNET's changed by up to 0.016). seconds <= 0: every window decoded on its own (also exact)."""
+    grid=True (the embedding loop; `seconds` unused): the file's resampling starts only at the cells of a fixed grid,
+    GRID_SECONDS apart, and every window is cut from a stretch decoded from the start of the cell its start falls
+    in: the whole cell plus one window where the requests run in order, else only up to the window's end (a lone
+    window costs at most a cell more). A stretch's first samples do not depend on how far it goes, so a window's
+    samples are a function of the file and its offset alone, bit for bit, whatever was asked before it (a model's
+    front end can amplify 1e-8 in near-silence: BirdNET's changed by up to 0.016)."""
 
     def __init__(self, sr: int, clip_seconds: float, seconds: float = 60.0, grid: bool = False):
         self.sr, self.n, self.seconds, self.grid = sr, int(round(sr * clip_seconds)), seconds, grid
@@ -51,10 +54,10 @@ class Chunks:
         last, self.last = self.last, (path, offset)
         close = last is not None and last[0] == path and 0 <= offset - last[1] <= self.near
         self.run = self.run + 1 if close else 0
-        if self.seconds <= 0:
-            return None
         if self.grid:
             return self._on_grid(path, offset)
+        if self.seconds <= 0:
+            return None
         i = int(round(offset * self.sr)) - self.first
         if path != self.path or i < 0 or (i + self.n > len(self.x) and not self.ended):
             if self.run < 2:
@@ -65,11 +68,13 @@ class Chunks:
         return self.x[i: i + self.n]
 
     def _on_grid(self, path: str, offset: float) -> np.ndarray:
-        """The window cut out of the grid chunk its start falls in (decoded when it is not the current one)."""
-        at, step = int(round(offset * self.sr)), max(int(round(self.seconds * self.sr)), 1)
+        """The window cut out of a stretch decoded from the start of its grid cell (decoded when the current one
+        does not hold it: the whole cell plus a window for requests in order, else up to this window's end)."""
+        at, step = int(round(offset * self.sr)), int(round(GRID_SECONDS * self.sr))
         first = at // step * step
-        if path != self.path or first != self.first:
-            self.x, self.first, self.ended = load_chunk(path, self.sr, first / self.sr, (step + self.n) / self.sr)
+        if path != self.path or first != self.first or (at - first + self.n > len(self.x) and not self.ended):
+            upto = step + self.n if self.run else at - first + self.n
+            self.x, self.first, self.ended = load_chunk(path, self.sr, first / self.sr, upto / self.sr)
             self.path = path
             self.loads += 1
         return self.x[at - first: at - first + self.n]
@@ -84,7 +89,8 @@ class ClipDataset(Dataset):
         first skips decoding, trimming and resampling (each DataLoader worker holds its own cache).
         chunk_seconds > 0: windows of a file requested in order are cut out of chunks of this many seconds
         (plus one clip) decoded in one go (`Chunks`); 0: every window is decoded on its own.
-        grid: every window cut out of the chunk of a fixed grid its start falls in (Chunks: the embedding loop)."""
+        grid: every window decoded from the start of its cell of a fixed grid (Chunks: the embedding loop, which
+        chunk_seconds does not change)."""
         self.index = index
         self.sample_ids = np.asarray(sample_ids, np.int64)
         self.sr = sr

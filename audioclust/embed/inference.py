@@ -67,8 +67,10 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
 def spawned_ranks_quiet(strategy):
     """strategy=ddp_spawn: the ranks it spawns are fresh interpreters that run no task, so nothing keeps their library
     warnings (Lightning's srun hint, its deprecations) off the user's screen as quiet_console does in this process;
-    they start with Python's warnings off (PYTHONWARNINGS=ignore, which they inherit), unless the user set their own."""
-    if "spawn" not in str(strategy) or "PYTHONWARNINGS" in os.environ:
+    they start with Python's warnings off (PYTHONWARNINGS=ignore, which they inherit; their warnings are dropped, not
+    logged), unless the user set their own. It sets this process's environment while they start: one embed at a time."""
+    spawn = "spawn" in str(strategy) or getattr(strategy, "_start_method", None) == "spawn"   # a name or a strategy
+    if not spawn or "PYTHONWARNINGS" in os.environ:
         yield
         return
     os.environ["PYTHONWARNINGS"] = "ignore"

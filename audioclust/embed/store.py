@@ -47,7 +47,7 @@ def identity_of(options: dict, model, dm) -> dict:
     packages, or a train run's checkpoint: builders.load_run), the sample rate, the clip length, the trimming,
     whether the long-term spectra are kept (voice groups), and the encoder's native length where its windows are
     read at it (data/windowing.py). Not SPEED_ONLY, the options that change the speed, not what a row says (the
-    same bytes at any model-call batch on the CPUs measured, within ~1e-5 at any thread count)."""
+    same numbers to 1e-6 at any model-call batch, the same bytes on the CPUs measured; ~1e-5 at any thread count)."""
     own = model.identity() if hasattr(model, "identity") else {"adapter": "blockae", **model.run_identity}
     w = dm.index.windowing
     native = {"native_seconds": w.read_seconds} if w.read_seconds > float(w.clip_seconds) else {}   # (old keys kept)

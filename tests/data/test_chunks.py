@@ -119,10 +119,14 @@ def test_load_chunk_is_the_whole_file_resampled_cut_wherever_it_starts(tmp_path,
 
 
 def test_embedding_windows_are_the_same_bits_whatever_was_asked_before(tmp_path, monkeypatch):
-    """The embedding loop (grid chunks): a window's samples depend on the file and its offset alone, so one process,
-    each DDP rank's strided share, a resumed run's leftover rows and a backwards walk give the same bits. A 44.1 kHz
-    file resampled to 48 kHz: a resampler started elsewhere differs by ~1e-8, which BirdNET's front end amplified
-    (the windows chunked or decoded alone as training asks for them fail this)."""
+    """The embedding loop (Chunks grid): a window's samples depend on the file and its offset alone, so one process,
+    each DDP rank's strided share, a resumed run's leftover rows, a sample of the rows (encoder=auto) and a backwards
+    walk give the same bits, and data.chunk_seconds does not change them. A 44.1 kHz file resampled to 48 kHz: a
+    resampler started elsewhere differs by ~1e-8, which BirdNET's front end amplified (the windows chunked or decoded
+    alone as training asks for them fail this). In order, each grid cell is decoded about once; a lone window only
+    up to its end."""
+    from audioclust.data.dataset import GRID_SECONDS
+
     native, sr, seconds = 44100, 48000, 150.3
     rng = np.random.default_rng(1)
     x = 0.3 * rng.standard_normal(int(native * seconds)) * np.exp(-(np.arange(int(native * seconds)) % native) / 4000)
@@ -131,13 +135,23 @@ def test_embedding_windows_are_the_same_bits_whatever_was_asked_before(tmp_path,
     n = len(index)
     reads = _reads(monkeypatch)
 
-    def items(order):
-        ds = ClipDataset(index, np.arange(n), sr, chunk_seconds=60.0, grid=True)
+    def items(order, chunk_seconds=60.0):
+        ds = ClipDataset(index, np.arange(n), sr, chunk_seconds=chunk_seconds, grid=True)
         return {int(i): ds[int(i)]["wave"].numpy() for i in order}, ds
 
     ref, ds = items(range(n))
-    assert ds.chunks.loads == math.ceil(seconds / 60) == len(reads)   # each grid chunk decoded once
-    for order in (range(1, n, 2), range(n - 1, -1, -1), [5, 6, 130, 131, 200, 250]):
-        got, _ = items(order)
+    cells = math.ceil(seconds / GRID_SECONDS)
+    assert ds.chunks.loads == len(reads) <= cells + 1   # each cell about once (the first window alone, then cells)
+    whole = audio.load(str(tmp_path / "c.wav"), sr)
+    crossing = [i for i in range(n) if index.offsets[i] % GRID_SECONDS > GRID_SECONDS - 1][:3]   # into the next cell
+    for i in [0, 1, *crossing, n // 2, n - 1]:   # and every one is the whole file resampled, cut
+        start = int(round(index.offsets[i] * sr))
+        np.testing.assert_allclose(ref[i], whole[start: start + sr][: len(ref[i])], atol=1e-5, rtol=0)
+    del reads[:]
+    lone, ds = items([250])
+    assert len(reads) == 1 and ds.chunks.x.size < GRID_SECONDS * sr   # a lone window: up to its end, not the cell
+    for order, chunk_seconds in ((range(1, n, 2), 60.0), (range(n - 1, -1, -1), 60.0), ([5, 6, 130, 131, 200, 250], 60.0),
+                                 (range(n), 0), (range(n), 7.5)):
+        got, _ = items(order, chunk_seconds)
         for i in order:
-            assert np.array_equal(got[i], ref[i]), i
+            assert np.array_equal(got[i], ref[i]), (i, chunk_seconds)

@@ -285,7 +285,7 @@ def test_model_call_batches_change_the_speed_not_the_numbers(name, option, defau
     numbers of the defaults before (512, 64) and of 3 (the same bytes on the CPUs measured; 1e-6 allowed for others);
     a batch that is not a whole number >= 1 is one line."""
     sr = 16000 if name == "speech" else 44100
-    clips = [clip("chirp", sr, 7.0), clip("noise", sr, 1.0, seed=4), clip("tone", sr, 0.2)]
+    clips = [clip("chirp", sr, 25.0), clip("noise", sr, 1.0, seed=4), clip("tone", sr, 0.2)]   # aisfx: 23 blocks
     w, lengths = batch(clips, extra=800)
     got = {b: encoder(name, **{option: b}).frames(w, lengths) for b in (None, default, 3)}
     for b in (default, 3):
@@ -294,6 +294,13 @@ def test_model_call_batches_change_the_speed_not_the_numbers(name, option, defau
     for bad in (0, 2.5, True):
         with pytest.raises(ConfigError, match=f"encoder.{option} must be a whole number >= 1 or null"):
             encoder(name, **{option: bad})
+
+
+def test_batch_option_defaults_by_device():
+    from audioclust.embed.encoders.base import batch_option
+    default = {"cpu": 8, "cuda": 64}
+    assert [batch_option("x", None, default, d) for d in ("cpu", "cuda", "mps")] == [8, 64, 64]
+    assert batch_option("x", 3, default, "cuda") == 3
 
 
 @pytest.mark.parametrize("trim", [False, True])

@@ -54,6 +54,10 @@ def test_ranks_that_ddp_spawn_starts_show_no_library_warnings(monkeypatch):
     with spawned_ranks_quiet("ddp_spawn"):
         assert child_stderr() == ""
     assert "PYTHONWARNINGS" not in os.environ
+    from lightning.pytorch.strategies import DDPStrategy
+
+    with spawned_ranks_quiet(DDPStrategy(start_method="spawn")):   # a strategy object, not its name
+        assert child_stderr() == ""
     with spawned_ranks_quiet("ddp"):
         assert "deprecated" in child_stderr()
     monkeypatch.setenv("PYTHONWARNINGS", "default")

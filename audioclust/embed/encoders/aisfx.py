@@ -6,7 +6,7 @@ peak-normalised clip -> |STFT|^2 (hann 2048, hop 1024, centred, zero-padded as l
 package's mel bank (librosa.filters.mel, 96 htk bands, norm=1) -> log10(1e4 x + 1) -> the package's min-max
 normalisation -> blocks of 100 frames (~2.3 s) every ``hop`` x 100 frames -> the package's EmbeddingNet.
 
-The network (95% of the time on a CPU) runs in bfloat16 autocast with channels-last weights where the device
+The network (most of the time on a CPU: BENCHMARKS.md "Where the encoders' time goes") runs in bfloat16 autocast with channels-last weights where the device
 computes bf16 natively (``precision=auto``: a CUDA GPU that supports it, a CPU with AMX or AVX512-BF16), else in
 float32 as the package does; the front end always runs in float32 (BENCHMARKS.md "Reduced precision").
 """
@@ -57,7 +57,8 @@ class AisfxEncoder(Encoder):
                  precision: str = "auto"):
         """precision: auto (bf16 where the device computes it natively, else 32) | 32 | bf16 (the network only).
         block_batch: blocks per forward of the network; None: BLOCK_BATCH for the device (on the CPU small batches
-        run fastest, with the same bytes: BENCHMARKS.md "Where the encoders' time goes")."""
+        run fastest, within 1e-6 of any other (the same bytes here): BENCHMARKS.md "Where the encoders' time goes",
+        aisfx against aisfx-64; a GPU wants large ones)."""
         super().__init__()
         batch_option("block_batch", block_batch, BLOCK_BATCH, "cpu")   # a wrong value stops the run here
         if str(precision) not in PRECISIONS:

@@ -41,9 +41,10 @@ _said: set[str] = set()
 
 def batch_option(name: str, value, default: dict[str, int], device: str) -> int:
     """A model-call batch option (encoder.<name>): the given whole number >= 1, or None: default's for the device
-    type it runs on ("cpu" / "cuda": small batches run fastest on a CPU, with the same bytes, large ones on a GPU)."""
+    type it runs on (default["cpu"] on the CPU, where small batches run fastest; default["cuda"] on any GPU, CUDA
+    or another accelerator: large ones)."""
     if value is None:
-        return default["cuda" if device == "cuda" else "cpu"]
+        return default["cpu" if device == "cpu" else "cuda"]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"encoder.{name} must be a whole number >= 1 or null, got {value!r}")
     return value

@@ -4,7 +4,7 @@ openwakeword's AudioFeatures turns 16 kHz int16 PCM into 32-band log-mels (its m
 default ``x / 10 + 2`` transform) and runs the embedding model on windows of 76 mel frames (775 ms) every 8
 frames (80 ms). ``embed_clips`` does both but needs equal-length clips whose length is a multiple of 160
 samples, so the adapter calls the same per-clip mel step (``_get_melspectrogram``, openwakeword 0.4.0 is pinned)
-and runs the windows of all clips of a batch through one embedding-model call.
+and runs the windows of all clips of a batch through the embedding model ``window_batch`` at a time.
 
 The model was trained for streaming wake-word detection: a window's embedding describes the sound that ends near
 the window's end. A clip is therefore swept through the window, as a stream that starts in silence would be:
@@ -85,8 +85,8 @@ class SpeechEmbeddingEncoder(Encoder):
     def __init__(self, threads: int | None = None, window_batch: int | None = None):
         """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). window_batch: embedding
         windows per onnxruntime call; None: WINDOW_BATCH for the provider it runs on (on the CPU onnxruntime runs
-        this model fastest at 8-24 windows a call and gives the same bytes at any batch: BENCHMARKS.md "Where the
-        encoders' time goes"; a GPU wants large batches)."""
+        this model fastest at small batches, within 1e-6 at any (the same bytes here): BENCHMARKS.md "Where the
+        encoders' time goes", speech against speech-512; a GPU wants large batches)."""
         super().__init__()
         utils = self.need("openwakeword.utils")
         self.need("onnxruntime")
