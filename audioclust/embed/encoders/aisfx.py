@@ -6,9 +6,10 @@ peak-normalised clip -> |STFT|^2 (hann 2048, hop 1024, centred, zero-padded as l
 package's mel bank (librosa.filters.mel, 96 htk bands, norm=1) -> log10(1e4 x + 1) -> the package's min-max
 normalisation -> blocks of 100 frames (~2.3 s) every ``hop`` x 100 frames -> the package's EmbeddingNet.
 
-The network (most of the time on a CPU: BENCHMARKS.md "Where the encoders' time goes") runs in bfloat16 autocast with channels-last weights where the device
-computes bf16 natively (``precision=auto``: a CUDA GPU that supports it, a CPU with AMX or AVX512-BF16), else in
-float32 as the package does; the front end always runs in float32 (BENCHMARKS.md "Reduced precision").
+The network (most of the time on a CPU: BENCHMARKS.md "Where the encoders' time goes") runs in bfloat16 autocast
+with channels-last weights where the device computes bf16 natively (``precision=auto``: a CUDA GPU that supports
+it, a CPU with AMX or AVX512-BF16), else in float32 as the package does; the front end always runs in float32
+(BENCHMARKS.md "Reduced precision").
 """
 from __future__ import annotations
 
