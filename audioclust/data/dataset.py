@@ -98,6 +98,7 @@ class ClipDataset(Dataset):
         self.n = int(round(sr * self.read_seconds))
         self.trim_db = trim_db
         self.cache, self.cache_left = {}, int(cache_mb * 2 ** 20)
+        self.failed: set[str] = set()   # files a window of which could not be decoded (said once each)
         self.chunks = Chunks(sr, self.read_seconds, chunk_seconds, grid)
 
     def __len__(self) -> int:
@@ -126,8 +127,11 @@ class ClipDataset(Dataset):
             ok = x.size > 0
             if ok and self.trim_db:
                 x = trim_silence(x, self.sr, self.trim_db)
-        except DataError as exc:
-            log.warning("%s", exc)
+        except DataError as exc:   # one line per file, not per window: a corrupt long file fails window after window
+            if path not in self.failed:
+                log.warning("%s (from %.1f s; its other windows that fail are left out without a line each)", exc,
+                            float(self.index.offsets[sid]))
+            self.failed.add(path)
             x, ok = np.zeros(0, np.float32), False
         wave = torch.from_numpy(np.ascontiguousarray(fit_length(x, self.n), dtype=np.float32))
         return {"wave": wave, "length": max(1, min(len(x), self.n)), "sample_id": sid, "ok": ok}

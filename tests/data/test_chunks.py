@@ -155,3 +155,26 @@ def test_embedding_windows_are_the_same_bits_whatever_was_asked_before(tmp_path,
         got, _ = items(order, chunk_seconds)
         for i in order:
             assert np.array_equal(got[i], ref[i]), (i, chunk_seconds)
+
+
+def test_a_file_failing_window_after_window_is_one_line(long_file, monkeypatch, caplog):
+    """A corrupt long file (its header fine, its audio failing from some point on) gives one warning, not one per
+    window; its windows that fail are left out (ok False), the others kept."""
+    from audioclust.data import dataset
+    from audioclust.errors import DataError
+
+    index = build_index(long_file, Windowing(1.0, 1.0))
+    real = dataset.load_chunk
+
+    def corrupt_from_60_s(path, sr, start, duration):
+        if start + duration > 60:
+            raise DataError(f"cannot decode {path}: Internal psf_fseek() failed.")
+        return real(path, sr, start, duration)
+
+    monkeypatch.setattr(dataset, "load_chunk", corrupt_from_60_s)
+    ds = ClipDataset(index, np.arange(len(index)), SR, chunk_seconds=60.0, grid=True)
+    with caplog.at_level("WARNING"):
+        ok = [ds[i]["ok"] for i in range(len(index))]
+    lines = [r.getMessage() for r in caplog.records if "cannot decode" in r.getMessage()]
+    assert len(lines) == 1 and "its other windows that fail are left out" in lines[0], lines
+    assert 0 < sum(ok) < len(ok) and not any(ok[61:])

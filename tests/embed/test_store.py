@@ -196,11 +196,13 @@ def test_a_killed_run_embeds_only_what_is_missing_and_ends_as_an_uninterrupted_o
     assert kill_at <= written
     out, info = _cluster(run_dir, tmp_path / "again", store, "store.flush_rows=2", "data.batch_size=1", *ddp)
     distinct = 13 - info["embedded"]
-    assert info["reused"] == distinct and 0 < distinct <= written   # what the killed run had written, once each
+    said = (info, written, out[-1500:])   # (this test failed once under -n 2 with its cause not kept: say it next time)
+    assert info["reused"] == distinct and 0 < distinct <= written, said   # what the killed run had written, once each
     if ranks == 2:
-        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out or info["embedded"] == 0
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out or info["embedded"] == 0, said
     _cluster(run_dir, tmp_path / "whole", tmp_path / "store2", "data.batch_size=1")
-    np.testing.assert_array_equal(np.load(tmp_path / "again" / "embeddings.npy"), np.load(tmp_path / "whole" / "embeddings.npy"))
+    again, whole = np.load(tmp_path / "again" / "embeddings.npy"), np.load(tmp_path / "whole" / "embeddings.npy")
+    np.testing.assert_array_equal(again, whole, err_msg=f"rows differing: {np.flatnonzero((again != whole).any(1))}; {said}")
     assert _paths(tmp_path / "again") == sorted(str(p) for p in clips.rglob("*.wav"))
 
 
