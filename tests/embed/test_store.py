@@ -126,7 +126,8 @@ def run(tmp_path_factory):
 
 def _cluster(run_dir, out, store, *args):
     p = run_script("cluster.py", f"run_dir={run_dir}", f"hydra.run.dir={out}", f"store.dir={store}", *COMMON, *args)
-    assert p.returncode == 0, p.stderr[-3000:]
+    errors = [line for line in p.stderr.splitlines() if "Error" in line or "rank" in line.lower()]   # each rank's
+    assert p.returncode == 0, "\n".join(errors[-40:]) + "\n" + p.stderr[-3000:]
     return p.stdout, json.loads((out / "embed" / "rows.json").read_text())
 
 
