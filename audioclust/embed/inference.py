@@ -44,8 +44,8 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     rank, asked, before = 0, datamodule.predict_ids, set(store.parts())
     if len(missing):
         store.open()
-        datamodule.predict_ids = missing
         trainer = _trainer(device, progress, devices, strategy, [StoreWriter(store, keys)])
+        datamodule.predict_ids = every_rank_one(missing, trainer.world_size)
         with spawned_ranks_quiet(strategy):
             trainer.predict(model, datamodule=datamodule, return_predictions=False)
         datamodule.predict_ids = asked
@@ -61,6 +61,13 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     print(f"embedding: {info['embedded']} windows embedded, {info['reused']} reused from the store "
           f"({store.dir}, {info['store_bytes'] / 2 ** 20:.1f} MiB)")
     return emb
+
+
+def every_rank_one(ids: np.ndarray, world: int) -> np.ndarray:
+    """The ids to predict on `world` ranks: as they are, or, when fewer than the ranks, repeated until each rank has
+    one (Lightning's predict sampler stops a run that leaves a rank without a sample: its assert, and then a broken
+    barrier on the others). A window predicted twice is written twice and read once (Store.lookup)."""
+    return ids if len(ids) >= world else np.resize(ids, world)
 
 
 @contextlib.contextmanager

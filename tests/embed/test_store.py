@@ -224,6 +224,24 @@ def test_two_ddp_ranks_embed_every_clip_exactly_once(run, tmp_path):
     assert not list(tmp_path.glob("**/*ddp_process_1*"))   # no per-rank output dirs
 
 
+@pytest.mark.slow
+def test_fewer_missing_windows_than_ranks_are_embedded_by_every_rank(run, tmp_path):
+    """One new clip in a stored folder, embedded on 2 ranks: Lightning's predict sampler gives a rank no sample
+    and stops the run (its assert), so the one missing window goes to both ranks, written twice and read once. (A
+    killed 2-rank run that had written 12 of 13 rows failed so when resumed.)"""
+    tmp, _, run_dir = run
+    clips = _folder(tmp_path / "clips", 4)
+    store, ddp = tmp_path / "store", ["embed.devices=2", "embed.strategy=ddp", "kmeans.k=2"]
+    _cluster(run_dir, tmp_path / "one", store, f"input={clips}", "kmeans.k=2")
+    os.replace(_folder(tmp_path / "extra", 5) / "k1" / "c004.wav", clips / "k1" / "c004.wav")
+    out, info = _cluster(run_dir, tmp_path / "two", store, f"input={clips}", *ddp)
+    assert info["embedded"] == 1 and info["reused"] == 4 and info["rows_by_rank"] == {"0": 1, "1": 1}, info
+    assert "embedding: 1 windows embedded, 4 reused from the store" in out
+    _cluster(run_dir, tmp_path / "fresh", tmp_path / "store2", f"input={clips}", "kmeans.k=2")
+    assert (tmp_path / "two" / "embeddings.npy").read_bytes() == (tmp_path / "fresh" / "embeddings.npy").read_bytes()
+    assert _paths(tmp_path / "two") == sorted(str(p) for p in clips.rglob("*.wav"))
+
+
 def test_the_store_command_lists_and_prunes(tmp_path):
     root = _folder(tmp_path / "a", 2)
     store = Store(tmp_path / "store", "speech", {"encoder": {"adapter": "test"}})
