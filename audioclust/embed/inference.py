@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from audioclust import io
 from audioclust.data.windowing import whole_files
 from audioclust.errors import ConfigError
+from audioclust.utils import is_rank_zero
 
 KEYS = ("embedding", "sample_id", "ok", "dec_cluster", "voice", "power")   # what a predict step gives
 
@@ -41,7 +42,8 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     keys = Keys.of(datamodule.index, store.hash)
     wanted = np.arange(len(datamodule.index)) if datamodule.predict_ids is None else np.asarray(datamodule.predict_ids)
     missing = wanted[~store.lookup(keys).present[wanted]]
-    rank, asked, before = 0, datamodule.predict_ids, set(store.parts())
+    # nothing to embed: the launcher's rank (srun and torchrun start every rank; each finds nothing missing)
+    rank, asked, before = 0 if is_rank_zero() else 1, datamodule.predict_ids, set(store.parts())
     if len(missing):
         store.open()
         trainer = _trainer(device, progress, devices, strategy, [StoreWriter(store, keys)])
