@@ -335,17 +335,24 @@ def cluster(x: Embeddings | np.ndarray, method: str = "kmeans", k: int | None = 
 def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any] | None, preprocess: str, seed: int, gpu: str,
                  options: Mapping[str, Any]) -> Any:
     """The task's Clusterer (no voice groups) from keyword options over the shipped defaults."""
-    from audioclust.cluster.methods import method_class
-    from audioclust.cluster.pipeline import RUN_KEYS, Clusterer, Stage
+    from omegaconf import OmegaConf
+
+    from audioclust.cluster.methods import RUN_KEYS, method_class
+    from audioclust.cluster.pipeline import Clusterer, Stage
 
     checks.number("seed", seed, strict=False, integer=True)
     checks.number("k", k, integer=True, optional=True)
     shipped = _is_shipped(f"cluster/method/{method}.yaml")   # a method registered in code only has no defaults
-    defaults = {key: v for key, v in _shipped(f"cluster/method/{method}.yaml").items() if key not in (*RUN_KEYS, "_target_")} \
-        if shipped else {}
+    defaults: dict[str, Any] = {}
+    if shipped:   # its node resolved as cluster.py composes it, beside the kmeans node (consensus: kmeans: ${kmeans})
+        both = OmegaConf.create({"kmeans": _shipped("cluster/method/kmeans.yaml"), "node": _shipped(f"cluster/method/{method}.yaml")})
+        node = OmegaConf.to_container(both.node, resolve=True)
+        assert isinstance(node, dict)
+        defaults = {str(key): v for key, v in node.items() if key not in (*RUN_KEYS, "_target_")}
     cls = method_class(method)
     try:
-        m = cls(**{**defaults, **options}, seed=seed, gpu=gpu)
+        nested = {key: {**defaults[key], **v} for key, v in options.items() if isinstance(v, Mapping) and isinstance(defaults.get(key), dict)}
+        m = cls(**{**defaults, **options, **nested}, seed=seed, gpu=gpu)   # a dict option (consensus's kmeans) over its default
     except TypeError as e:   # an option the method does not take
         raise ConfigError(f"method={method}: {e}") from None
     if m.takes_k and k is None:

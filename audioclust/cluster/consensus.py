@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from audioclust import checks
-from audioclust.cluster.methods import Method
+from audioclust.cluster.methods import RUN_KEYS, KMeans, Method
 from audioclust.errors import ConfigError
 
 
@@ -72,11 +72,15 @@ class Consensus(Method):
     name = "consensus"
     combines = True   # pipeline.Stage: fitted on its members' clusterings, not on the reduced features
 
-    def __init__(self, runs: int = 5, keep: float = 0.85, max_rows: int = 10000, **run):
+    def __init__(self, runs: int = 5, keep: float = 0.85, max_rows: int = 10000, kmeans: dict | None = None, **run):
+        """kmeans: the members' k-means options (conf/cluster/method/consensus.yaml: the run's kmeans.*, whose k,
+        search and gpu are the run's and left out here); None: fit_kmeans's defaults."""
         super().__init__(**run)
         self.options = {"runs": checks.number("consensus.runs", runs, integer=True),
                         "keep": checks.number("consensus.keep", keep, strict=False),
-                        "max_rows": checks.number("consensus.max_rows", max_rows, integer=True)}
+                        "max_rows": checks.number("consensus.max_rows", max_rows, integer=True),
+                        "kmeans": {k: v for k, v in dict(kmeans or {}).items() if k not in (*RUN_KEYS, "_target_")}}
+        KMeans(**self.options["kmeans"])   # a wrong option stops the run here, before any member is clustered
         self.members_: list[dict] = []   # after a fit: each member's silhouette and whether it was kept
 
     def check_rows(self, n: int, k: int) -> None:

@@ -23,6 +23,8 @@ from audioclust import checks
 from audioclust.cluster.kmeans import assign, check_batch, check_relax, fit_kmeans
 from audioclust.errors import ConfigError
 
+RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
+
 METHODS: dict[str, type[Method]] = {}   # name -> class: each registers itself when its module is imported
 MODULES = {"hdbscan": "density"}        # a method's module (audioclust/cluster/) where it is not named after it
 NOISE = -1

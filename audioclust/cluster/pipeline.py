@@ -29,8 +29,6 @@ from audioclust.errors import ConfigError
 TARGETS = ("content", "voice")
 FIT_ON = ("auto", "files", "rows")
 VOICE_KMEANS = dict(niter=20, nredo=10, init="kmeans++")
-MEMBER_KMEANS = dict(niter=20, nredo=10, init="kmeans++", max_points_per_centroid=256)   # consensus members: kmeans.yaml's (but refine 0)
-RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
 
 
 class Stage:
@@ -85,7 +83,7 @@ class Stage:
         m, (preprocess, reduce) = self.method, self._args
         m.check_rows(len(x), k)
         got = member_labelings(x, groups, int(k), m.options["runs"],
-                               lambda s: Stage(preprocess, reduce, KMeans(seed=s, gpu=m.gpu, **MEMBER_KMEANS), s), seed=m.seed)
+                               lambda s: Stage(preprocess, reduce, KMeans(seed=s, gpu=m.gpu, **m.options["kmeans"]), s), seed=m.seed)
         votes = got.votes(m.options["keep"])
         kept = votes > 0
         m.members_ = [{"member": i, "silhouette": None if v is None else round(v, 4), "kept": bool(kept[i])}

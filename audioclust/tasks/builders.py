@@ -207,8 +207,8 @@ def build_clusterer(cfg: DictConfig):
     kmeans.gpu (FAISS) aside; voice groups from `voice`. Every value is checked here, before any data is read."""
     from hydra.utils import get_class
 
-    from audioclust.cluster.methods import KMeans
-    from audioclust.cluster.pipeline import RUN_KEYS, VOICE_KMEANS, Clusterer, Stage, is_method
+    from audioclust.cluster.methods import RUN_KEYS, KMeans
+    from audioclust.cluster.pipeline import VOICE_KMEANS, Clusterer, Stage, is_method
     from audioclust.utils import show_progress
 
     seed, gpu, v = checks.number("seed", cfg.seed, strict=False, integer=True), cfg.kmeans.gpu, cfg.voice

@@ -84,3 +84,30 @@ def test_a_member_whose_clusters_are_far_less_distinct_is_dropped():
     assert all(d["kept"] for d in every.clusterer.content.method.members_) and every.centroids_.shape == (4, 16)
     with pytest.raises(ConfigError, match="consensus.keep must be between 0 and 1"):
         audioclust.cluster(x, method="consensus", k=4, reduce="none", groups=groups, keep=1.5)
+
+
+def test_members_are_clustered_with_the_runs_kmeans_options():
+    """consensus.kmeans is the run's kmeans.* (one copy): cluster.py's overrides reach the members, the API's default
+    is the shipped kmeans.yaml's, and a wrong option is one line before any member is clustered."""
+    from common_utils import ROOT
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from audioclust.api import clusterer_of
+    from audioclust.tasks.builders import build_clusterer
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("cluster", overrides=["cluster.method=consensus", "kmeans.k=4", "kmeans.niter=7", "kmeans.refine=0"])
+    def options(node):
+        return {k: v for k, v in OmegaConf.to_container(node).items() if k not in ("k", "search", "gpu", "_target_")}
+
+    shipped = options(OmegaConf.load(ROOT / "conf" / "cluster" / "method" / "kmeans.yaml"))
+    assert build_clusterer(cfg).content.method.options["kmeans"] == {**shipped, "niter": 7, "refine": 0}
+    assert clusterer_of("consensus", 4, None, "l2", 0, "auto", {}).content.method.options["kmeans"] == shipped
+    assert clusterer_of("consensus", 4, None, "l2", 0, "auto", {"kmeans": {"nredo": 2}}).content.method.options["kmeans"] \
+        == {**shipped, "nredo": 2}
+    x, groups, _ = complementary()
+    with pytest.raises(ConfigError, match="kmeans.nope is not a k-means option"):
+        audioclust.cluster(x, method="consensus", k=4, groups=groups, kmeans={"nope": 1})
