@@ -1,5 +1,5 @@
 """Embed every clip of a data module with Lightning's predict loop: through the embedding store (embed/store.py;
-reused rows, resumable, exactly once on 1..N ranks) or in memory."""
+reused rows, resumable, each row read once on 1..N ranks) or in memory."""
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +42,10 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     keys = Keys.of(datamodule.index, store.hash)
     wanted = np.arange(len(datamodule.index)) if datamodule.predict_ids is None else np.asarray(datamodule.predict_ids)
     missing = wanted[~store.lookup(keys).present[wanted]]
-    # nothing to embed: the launcher's rank (srun and torchrun start every rank; each finds nothing missing)
-    rank, asked, before = 0 if is_rank_zero() else 1, datamodule.predict_ids, set(store.parts())
+    # nothing to embed in a distributed embed: the launcher's rank (srun and torchrun start every rank, and each finds
+    # nothing missing); one process (devices=1: encoder=auto's candidates on every rank, a plain run) is rank 0
+    alone = devices in (1, "1") and strategy in ("auto", None)
+    rank, asked, before = 0 if alone or is_rank_zero() else 1, datamodule.predict_ids, set(store.parts())
     if len(missing):
         store.open()
         trainer = _trainer(device, progress, devices, strategy, [StoreWriter(store, keys)])

@@ -224,6 +224,9 @@ def build_clusterer(cfg: DictConfig):
         raise ConfigError(f"cluster.method={name}: no such clustering method (one of "
                           f"{', '.join(k for k, n in cfg.items() if is_method(n))}; conf/cluster/method/<name>.yaml)")
     options = {k: n for k, n in OmegaConf.to_container(node, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
+    if isinstance(options.get("kmeans"), dict):   # consensus's members: a node given in part (consensus.kmeans={..}) over kmeans.*
+        run = OmegaConf.to_container(cfg.kmeans, resolve=True)
+        options["kmeans"] = {**{k: v for k, v in run.items() if k not in (*RUN_KEYS, "_target_")}, **options["kmeans"]}
     try:   # built here, not by instantiate(): its ConfigError reaches the screen as one line
         method = get_class(node._target_)(**options, seed=seed, gpu=gpu, verbose=show_progress(cfg.get("progress")))
     except TypeError as e:   # an option the method does not take (+hdbscan.foo=1)

@@ -105,6 +105,9 @@ def test_members_are_clustered_with_the_runs_kmeans_options():
 
     shipped = options(OmegaConf.load(ROOT / "conf" / "cluster" / "method" / "kmeans.yaml"))
     assert build_clusterer(cfg).content.method.options["kmeans"] == {**shipped, "niter": 7, "refine": 0}
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        part = compose("cluster", overrides=["cluster.method=consensus", "kmeans.k=4", "consensus.kmeans={nredo:2}"])
+    assert build_clusterer(part).content.method.options["kmeans"] == {**shipped, "nredo": 2}
     assert clusterer_of("consensus", 4, None, "l2", 0, "auto", {}).content.method.options["kmeans"] == shipped
     assert clusterer_of("consensus", 4, None, "l2", 0, "auto", {"kmeans": {"nredo": 2}}).content.method.options["kmeans"] \
         == {**shipped, "nredo": 2}

@@ -245,17 +245,25 @@ def test_fewer_missing_windows_than_ranks_are_embedded_by_every_rank(run, tmp_pa
 @pytest.mark.slow
 def test_a_launched_rank_1_with_nothing_to_embed_leaves_the_run_to_rank_0(run, tmp_path):
     """srun and torchrun start every rank. When the store holds every row none of them predicts, so no Lightning
-    rank is set: rank 1 knows itself by the launcher's environment, writes nothing and exits (it clustered and
-    wrote the run's outputs beside rank 0 before)."""
+    rank is set: rank 1 of a distributed embed knows itself by the launcher's environment, writes nothing and exits
+    (it clustered and wrote the run's outputs beside rank 0 before)."""
     _, _, run_dir = run
     _cluster(run_dir, tmp_path / "zero", tmp_path / "store")
     env = dict(os.environ, PYTHONUNBUFFERED="1", HYDRA_FULL_ERROR="0", RANK="1", LOCAL_RANK="1", WORLD_SIZE="2")
-    p = subprocess.run([sys.executable, "cluster.py", f"run_dir={run_dir}", f"hydra.run.dir={tmp_path / 'one'}",
-                        f"store.dir={tmp_path / 'store'}", *COMMON], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert (tmp_path / "zero" / "assignments.csv").is_file() and not (tmp_path / "one" / "assignments.csv").exists()
-    assert not (tmp_path / "one" / "embed" / "rows.json").exists()
+
+    def launched(name, *args):
+        p = subprocess.run([sys.executable, "cluster.py", f"run_dir={run_dir}", f"hydra.run.dir={tmp_path / name}",
+                            f"store.dir={tmp_path / 'store'}", *COMMON, *args], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+        return tmp_path / name
+
+    one = launched("one", "embed.devices=2", "embed.strategy=ddp")
+    assert (tmp_path / "zero" / "assignments.csv").is_file() and not (one / "assignments.csv").exists()
+    assert not (one / "embed" / "rows.json").exists()
+    # one process (embed.devices=1, as encoder=auto embeds its candidates on every rank) is rank 0 whatever the
+    # environment says: a shell's stray RANK does not leave a plain run without outputs
+    assert (launched("plain") / "assignments.csv").is_file()
 
 
 def test_the_store_command_lists_and_prunes(tmp_path):
