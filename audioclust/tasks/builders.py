@@ -201,13 +201,27 @@ def build_store(cfg: DictConfig, node, model, dm, out):
                  hash=s.get("hash", "stat"), flush_rows=s.get("flush_rows", 4096), flush_seconds=s.get("flush_seconds", 60))
 
 
+def _method_options(node: DictConfig, kmeans: DictConfig) -> dict:
+    """A method node's own options (the run's keys and _target_ aside); consensus's `kmeans` (its members' k-means,
+    ${kmeans}) given in part on the command line (consensus.kmeans={nredo:2}) goes over the run's kmeans.*."""
+    from audioclust.cluster.methods import RUN_KEYS
+
+    def own(n) -> dict:
+        return {k: v for k, v in OmegaConf.to_container(n, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
+
+    options = own(node)
+    if isinstance(options.get("kmeans"), dict):
+        options["kmeans"] = {**own(kmeans), **options["kmeans"]}
+    return options
+
+
 def build_clusterer(cfg: DictConfig):
     """The Clusterer of a cluster config (conf/cluster.yaml): the method is cluster.method's node
     (conf/cluster/method/<name>.yaml, at the key <name>), kmeans.k / kmeans.search (the number of clusters) and
     kmeans.gpu (FAISS) aside; voice groups from `voice`. Every value is checked here, before any data is read."""
     from hydra.utils import get_class
 
-    from audioclust.cluster.methods import RUN_KEYS, KMeans
+    from audioclust.cluster.methods import KMeans
     from audioclust.cluster.pipeline import VOICE_KMEANS, Clusterer, Stage, is_method
     from audioclust.utils import show_progress
 
@@ -223,10 +237,7 @@ def build_clusterer(cfg: DictConfig):
     if not is_method(node):
         raise ConfigError(f"cluster.method={name}: no such clustering method (one of "
                           f"{', '.join(k for k, n in cfg.items() if is_method(n))}; conf/cluster/method/<name>.yaml)")
-    options = {k: n for k, n in OmegaConf.to_container(node, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
-    if isinstance(options.get("kmeans"), dict):   # consensus's members: a node given in part (consensus.kmeans={..}) over kmeans.*
-        run = OmegaConf.to_container(cfg.kmeans, resolve=True)
-        options["kmeans"] = {**{k: v for k, v in run.items() if k not in (*RUN_KEYS, "_target_")}, **options["kmeans"]}
+    options = _method_options(node, cfg.kmeans)
     try:   # built here, not by instantiate(): its ConfigError reaches the screen as one line
         method = get_class(node._target_)(**options, seed=seed, gpu=gpu, verbose=show_progress(cfg.get("progress")))
     except TypeError as e:   # an option the method does not take (+hdbscan.foo=1)
