@@ -40,8 +40,8 @@ class Stage:
 
     def __init__(self, preprocess: str = "l2", reduce: dict | None = None, method: Method | None = None, seed: int = 0):
         self._args = (preprocess, dict(reduce or {}))
-        self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed)
         self.method = KMeans(seed=seed) if method is None else method
+        self.pre, self.red = Preprocess(preprocess), Reducer(**(reduce or {}), seed=seed, gpu=self.method.gpu)
         self.near: Neighbours | None = None   # the fitted rows new rows are placed by, when kept
         self.relabel: np.ndarray | None = None   # k-means cell -> its curated cluster (audioclust-curate: merges)
 

@@ -14,17 +14,17 @@ SMALL = 4096   # umap-learn's own bound: below it, it computes every pairwise di
 
 
 def umap_fit(x: np.ndarray, dim: int, n_neighbors: int, seed: int, fit_sample: int | None = None,
-             min_dist: float = 0.0, batch: int = 65536) -> np.ndarray:
+             min_dist: float = 0.0, batch: int = 65536, gpu="auto") -> np.ndarray:
     """The UMAP of every row of x. Above `fit_sample` rows, UMAP is fitted on a seeded sample of that many rows and
     the rest are transformed in batches: time and memory grow with the sample, not with all the rows. Below SMALL
     rows, the neighbours UMAP starts from are found by exact FAISS search (knn), not by umap-learn's pairwise
-    distances through a Python callable (17 s of 20 for 3,000 rows here)."""
+    distances through a Python callable (17 s of 20 for 3,000 rows here); gpu: FAISS's, as kmeans.gpu."""
     import umap  # imported only when asked for: it compiles with numba on first use
 
     k, sampled = min(n_neighbors, len(x) - 1), bool(fit_sample) and len(x) > fit_sample
     pick = np.sort(np.random.default_rng(seed).choice(len(x), int(fit_sample), replace=False)) if sampled else slice(None)
     fit_rows = np.asarray(x[pick], np.float32)
-    pre = knn(fit_rows, k) if len(fit_rows) < SMALL and not sampled else (None, None, None)   # sampled: transform
+    pre = knn(fit_rows, k, gpu) if len(fit_rows) < SMALL and not sampled else (None, None, None)   # sampled: transform
     model = umap.UMAP(n_components=dim, n_neighbors=k, min_dist=min_dist, metric="euclidean", random_state=seed,
                       precomputed_knn=pre)
     z = model.fit_transform(fit_rows).astype(np.float32)
@@ -49,13 +49,14 @@ def knn(x: np.ndarray, k: int, gpu="auto") -> tuple[np.ndarray, np.ndarray]:
 
 class Reducer:
     def __init__(self, method: str = "none", dim: int = 10, n_neighbors: int = 30, seed: int = 0,
-                 mean=None, components=None, fit_sample: int | None = 50000):
+                 mean=None, components=None, fit_sample: int | None = 50000, gpu="auto"):
+        """gpu: where FAISS finds UMAP's neighbours (the run's kmeans.gpu; not stored with the state)."""
         checks.choice("reduce.method", method, METHODS)
         checks.number("reduce.dim", dim, integer=True)
         checks.number("reduce.n_neighbors", n_neighbors, low=2, strict=False, integer=True)
         checks.number("reduce.fit_sample", fit_sample, low=2, integer=True, optional=True)
         self.method, self.dim, self.n_neighbors, self.seed = method, int(dim), int(n_neighbors), int(seed)
-        self.mean, self.components, self.fit_sample = mean, components, fit_sample
+        self.mean, self.components, self.fit_sample, self.gpu = mean, components, fit_sample, gpu
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
@@ -71,7 +72,7 @@ class Reducer:
         if dim < 1:   # 3 rows or fewer: nothing to learn a map from
             self.method = "none"
             return x
-        return umap_fit(x, dim, self.n_neighbors, self.seed, self.fit_sample)
+        return umap_fit(x, dim, self.n_neighbors, self.seed, self.fit_sample, gpu=self.gpu)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":

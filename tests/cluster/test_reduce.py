@@ -76,3 +76,18 @@ def test_umap_on_a_handful_of_rows_reduces_to_fewer_dimensions_instead_of_failin
         z = r.fit_transform(x)
         assert z.shape == (n, dim) and np.isfinite(z).all()
         assert r.method == ("none" if n == 2 else "umap")
+
+
+@pytest.mark.parametrize("gpu", [False, "auto"])
+def test_umaps_neighbours_are_searched_where_the_runs_kmeans_gpu_says(gpu, monkeypatch):
+    """kmeans.gpu=false keeps FAISS on the CPU for UMAP's neighbours too (they used to probe the GPU, gpu=auto)."""
+    from audioclust.cluster import reduce as reduce_module
+    from audioclust.cluster.methods import KMeans
+    from audioclust.cluster.pipeline import Stage
+
+    asked = []
+    real = reduce_module.flat_index
+    monkeypatch.setattr(reduce_module, "flat_index", lambda d, g="auto": asked.append(g) or real(d, False))
+    x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    Stage("l2", {"method": "umap", "dim": 2, "n_neighbors": 5}, KMeans(gpu=gpu)).fit(x, 3)
+    assert asked == [gpu]
