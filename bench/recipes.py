@@ -46,6 +46,7 @@ from common import ROOT, machine, write_section
 from sets import DRUMS, FSDD, SFX, labels_of, spread, synthetic_root  # the same folders, subset rule and generated set as quality.py
 
 from audioclust.embed.encoders import registry
+from audioclust.embed.encoders.mix import side_by_side
 
 ENCODERS = registry.pretrained()   # every pretrained encoder (conf/encoder; audioclust/embed/encoders/registry.py)
 DIGIT, SPEAKER = r"^(\d)_", r"^\d_([a-z]+)_"
@@ -242,7 +243,7 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
             print(f"skipping mix {mix}: a member is missing or embedded other clips", flush=True)
             continue
         x = np.concatenate([m["x"] for m in members], 1)
-        weights = np.concatenate([np.full(m["x"].shape[1], 1 / np.sqrt(m["x"].shape[1]), np.float32) for m in members])
+        weights = side_by_side(m["x"].shape[1] for m in members)[0]
         base = sum(m["embed_seconds"] + m["load_seconds"] + (m["train_seconds"] or 0.0) for m in members)
         per_clip = sum(m["embed_seconds"] for m in members) / max(len(x), 1)
         for column, (pattern, k, _) in columns.items():

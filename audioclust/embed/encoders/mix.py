@@ -17,6 +17,14 @@ import torch
 from audioclust.embed.encoders.base import Encoder, valid_lengths
 
 
+def side_by_side(dims) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, groups) of members of `dims` dimensions side by side: each column's factor after the z-score
+    (1/sqrt(its member's dimensions)) and its member's index."""
+    dims = [int(d) for d in dims]
+    return (np.concatenate([np.full(d, 1 / np.sqrt(d), np.float32) for d in dims]),
+            np.repeat(np.arange(len(dims)), dims))
+
+
 class MixEncoder(Encoder):
     pretrained = False   # a composite of the pretrained encoders named by `members` (their extras)
     min_seconds = 0.0   # each member pads what it needs
@@ -31,9 +39,7 @@ class MixEncoder(Encoder):
         self.sr = max(int(m.sr) for m in self.members)
         self.embedding_dim = sum(int(m.embedding_dim) for m in self.members)
         self.licence = "; ".join(f"{n}: {m.licence}" for n, m in zip(self.names, self.members))
-        self.dim_weights = np.concatenate([np.full(int(m.embedding_dim), 1 / np.sqrt(m.embedding_dim), np.float32)
-                                           for m in self.members])
-        self.dim_groups = np.repeat(np.arange(len(self.members)), [int(m.embedding_dim) for m in self.members])   # each column's member
+        self.dim_weights, self.dim_groups = side_by_side(m.embedding_dim for m in self.members)   # each column's member
 
     def identity(self) -> dict:
         return {**super().identity(), "members": {n: m.identity() for n, m in zip(self.names, self.members)}}
