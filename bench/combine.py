@@ -1,7 +1,7 @@
 """Combining encoders: each pretrained encoder alone, their concatenation (encoder=mix as it is) and their consensus
 (cluster.method=consensus), on every labelled set here, over 5 seeds.
 
-    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments
+    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments, percussion
     python bench/combine.py --data drums --seeds 0 1
     python bench/combine.py --reuse        # only what --cache does not hold yet (new sets, new recipes)
 
@@ -10,8 +10,8 @@ row) and cached under --cache (<set>/<encoder>.npy and .json). Then, for each se
 the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each encoder alone; the concatenation of
 aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
 consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette); and the classic
-baseline, MFCC (20) mean and std over each whole file. kits and instruments: one-shot sets from Debian's SoundFonts
-(python bench/sf2_data.py kits|instruments). Labels only score.
+baseline, MFCC (20) mean and std over each whole file. kits, instruments and percussion: one-shot sets from Debian's
+SoundFonts (python bench/sf2_data.py kits|instruments|percussion). Labels only score.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 from assign import data_args, nmi
 from assign import held_out as held_out_rows
 from common import machine, mean_std, write_section
-from sets import DRUMS, FSDD, INSTRUMENTS, KITS, SFX, synthetic_root
+from sets import DRUMS, FSDD, INSTRUMENTS, KITS, PERCUSSION, SFX, synthetic_root
 
 MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
 SETS = {   # folder, labels, files (None: all), windowing
@@ -34,6 +34,7 @@ SETS = {   # folder, labels, files (None: all), windowing
     "synthetic": (None, {"source": "parent"}, None, None),
     "kits": (KITS, {"source": "parent"}, None, None),                 # python bench/sf2_data.py kits
     "instruments": (INSTRUMENTS, {"source": "parent"}, None, None),   # python bench/sf2_data.py instruments
+    "percussion": (PERCUSSION, {"source": "parent"}, None, None),     # python bench/sf2_data.py percussion
 }
 BASELINES = ("MFCC statistics",)   # rows that are neither an encoder nor a combination of them
 MFCC_SR = 22050   # the classic baseline: MFCC (20) mean and std of each whole file (bench/baselines.py mfcc_stats)
@@ -71,9 +72,10 @@ def mfcc(name: str, paths: list[str], cache: Path) -> np.ndarray:
 
 def side_by_side(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The members' embeddings concatenated, with encoder=mix's column weights and groups."""
-    dims = [x.shape[1] for x in xs]
-    weights = np.concatenate([np.full(d, 1 / np.sqrt(d), np.float32) for d in dims])
-    return np.concatenate(xs, 1), weights, np.repeat(np.arange(len(xs)), dims)
+    from audioclust.embed.encoders.mix import side_by_side as columns
+
+    weights, groups = columns(x.shape[1] for x in xs)
+    return np.concatenate(xs, 1), weights, groups
 
 
 def measure(name: str, cache: Path, seeds, before: dict | None = None) -> dict:
@@ -159,7 +161,9 @@ def table(results: dict, args) -> str:
     sets = list(results)
     recipes = list(next(iter(results.values()))["recipes"])
     head = "| recipe | " + " | ".join(f"{s} ({results[s]['rows']} rows, k={results[s]['k']})" for s in sets) + " |"
-    lines = [f"## {args.section}", "", f"`python bench/combine.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))}`; {machine()}.",
+    kept = f" ({', '.join(args.kept)}: every figure from --cache, measured by an earlier run, same seeds)" if args.kept else ""
+    lines = [f"## {args.section}", "", f"`python bench/combine.py{' --reuse' * args.reuse} --data {' '.join(args.data)} --seeds "
+             f"{' '.join(map(str, args.seeds))}`{kept}; {machine()}.",
              "", "NMI, mean ± std over the seeds (UMAP + k-means, k = the classes; a consensus seed s clusters each member "
              "with seeds 5s ... 5s + 4). Best single encoder in bold; the last rows: each combined recipe minus the best "
              "single encoder on that set.", "", head, "|---|" + "---|" * len(sets)]
@@ -204,10 +208,13 @@ def main() -> None:
         args.section = "Assignment after a consensus" if args.section == "Combining encoders" else args.section
         write_section(args.section, held_out_table(results, args), args.out)
         return
+    args.kept = []   # sets whose every figure came from --cache (--reuse)
     for name in args.data:
         done = cache / f"{name}-combine.json"
         before = json.loads(done.read_text()) if args.reuse and done.is_file() else None
         results[name] = measure(name, cache, args.seeds, before)
+        if before and set(before["recipes"]) >= set(results[name]["recipes"]):
+            args.kept.append(name)
         done.write_text(json.dumps(results[name]))
     text = table(results, args)
     print(text)

@@ -14,6 +14,7 @@ DRUMS = Path(os.environ.get("DRUMS_DIR", Path.home() / ".cache" / "audioclust-da
 SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" / "sfx"))   # bench/sfx_data.sh
 KITS = Path.home() / ".cache" / "audioclust-data" / "kits"                 # bench/sf2_data.py kits
 INSTRUMENTS = Path.home() / ".cache" / "audioclust-data" / "instruments"   # bench/sf2_data.py instruments
+PERCUSSION = Path.home() / ".cache" / "audioclust-data" / "percussion"     # bench/sf2_data.py percussion
 
 
 def spread(paths, n: int | None):

@@ -1,8 +1,9 @@
-"""Two more labelled one-shot sets from Debian's SoundFont packages (issue 26: small folders, more percussion),
+"""Three more labelled one-shot sets from Debian's SoundFont packages (issue 26: small folders, more percussion),
 each a folder of class folders of WAV files, built once (run again: nothing to do) outside the repo:
 
     python bench/sf2_data.py kits          # ~/.cache/audioclust-data/kits: acoustic drum-kit strokes
     python bench/sf2_data.py instruments   # ~/.cache/audioclust-data/instruments: orchestral/acoustic instrument notes
+    python bench/sf2_data.py percussion    # ~/.cache/audioclust-data/percussion: the General MIDI drum kits' sounds
 
 - kits: avldrums.lv2-soundfont (Black Pearl and Red Zeppelin kits, every stroke at 5 velocities; samples
   CC BY-SA 3.0, Robin Gareus): 9 classes from the instrument in each sample's name, fixed before anything was
@@ -13,6 +14,12 @@ each a folder of class folders of WAV files, built once (run again: nothing to d
   bass, strings, ensemble, brass, reed, pipe; mono or left-channel samples of at least 0.25 s used by presets of one
   family only; at most 40 a class, evenly spread over the sorted names (the synth families are single-cycle loops,
   not recordings: left out).
+- percussion: the same SoundFont's General MIDI percussion kits (bank 128: Standard, Room, Power, Electronic, TR-808,
+  Jazz, Brush, Orchestra), each distinct mono or left-channel sample once: 9 classes from the sample's name, fixed
+  before anything was scored: kick, snare, tom, hihat, cymbal, hand_drum (conga, bongo, tumba, timbale),
+  metal (cowbell, agogo, triangle, bell tree), shaker (cabasa, maracas, shaker, tambourine, sleigh bells), wood
+  (clave, woodblock, castanet, sticks, rim tap); names that fit none or are unclear (whistle, guiro, cuica, taiko,
+  timpani, claps, brush swirl, scratches, "RmPwr", "Piccolo", "High Q", clicks, applause) are left out.
 
 The package is fetched with apt-get download and unpacked in a temp folder; each sample's 16-bit PCM is read from the
 SoundFont's sample chunk (a stdlib parser below) and written at its own rate. The package's copyright file is copied
@@ -34,11 +41,17 @@ from pathlib import Path
 SETS = {   # set -> (Debian package, its SoundFonts, its copyright file)
     "kits": ("avldrums.lv2-soundfont", ("Black_Pearl_4_LV2.sf2", "Red_Zeppelin_4_LV2.sf2"), "avldrums.lv2-soundfont"),
     "instruments": ("fluid-soundfont-gm", ("FluidR3_GM.sf2",), "fluid-soundfont-gm"),
+    "percussion": ("fluid-soundfont-gm", ("FluidR3_GM.sf2",), "fluid-soundfont-gm"),
 }
 KIT_CLASSES = (   # (class, pattern on the sample name), first match wins
     ("kick", r"kick"), ("stick", r"side ?stick"), ("snare", r"snare"), ("clap", r"clap"), ("tom", r"tom"),
     ("hihat", r"hat"), ("cymbal", r"crash|ride|spla|china|paiste"), ("shaker_tamb", r"tambourine|maraca"),
     ("cowbell", r"cowbell"))
+GM_PERCUSSION = (   # (class, pattern on the sample name), first match wins; no match: left out
+    ("cymbal", r"bellride|crash|crsh|ride|splash|china"), ("kick", r"kick|bass drum"),
+    ("snare", r"snr|snare"), ("tom", r"tom|studio"), ("hihat", r"hat"),
+    ("hand_drum", r"conga|bongo|tumba|timbale|closed slap"), ("metal", r"cow ?bell|agogo|triangle|bell tree"),
+    ("shaker", r"cabasa|maracas|shaker|tambourine|sleigh"), ("wood", r"clave|woodblock|castanet|sticks|rim tap"))
 FAMILIES = ("piano", "chromatic_perc", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed", "pipe")
 PER_CLASS, MIN_SECONDS = 40, 0.25
 
@@ -122,6 +135,17 @@ def instruments(fonts: list[Path], out: Path) -> None:
             write_wav(out / fam / f"{re.sub(r'[^A-Za-z0-9_-]', '_', sname)}_{s}.wav", pcm[start:end], rate)
 
 
+def percussion(fonts: list[Path], out: Path) -> None:
+    presets, samples, pcm = soundfont(fonts[0])
+    used = sorted({s for _, bank, _, ids in presets if bank == 128 for s in ids})
+    for s in used:
+        sname, start, end, rate, kind = samples[s]
+        cls = next((c for c, pat in GM_PERCUSSION if re.search(pat, sname, re.I)), None)
+        if cls is not None and kind in (1, 4):   # mono, or a stereo pair's left channel
+            (out / cls).mkdir(exist_ok=True)
+            write_wav(out / cls / f"{re.sub(r'[^A-Za-z0-9_-]', '_', sname)}_{s}.wav", pcm[start:end], rate)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("set", choices=list(SETS))
@@ -145,7 +169,7 @@ def main() -> None:
         part = out.with_name(out.name + ".part")
         shutil.rmtree(part, ignore_errors=True)
         part.mkdir(parents=True)
-        (kits if args.set == "kits" else instruments)([Path(tmp) / "x/usr/share/sounds/sf2" / f for f in fonts], part)
+        {"kits": kits, "instruments": instruments, "percussion": percussion}[args.set]([Path(tmp) / "x/usr/share/sounds/sf2" / f for f in fonts], part)
         shutil.copy(Path(tmp) / "x/usr/share/doc" / doc / "copyright", part / "COPYRIGHT")
         (part / ".complete").write_text(f"{deb.name}\n")
         shutil.rmtree(out, ignore_errors=True)
