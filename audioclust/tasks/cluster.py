@@ -75,6 +75,7 @@ def cluster(cfg: DictConfig) -> float | None:
     _setup(cfg)
     if encoder_name(cfg) == AUTO:   # the most stable installed candidate becomes cfg.encoder
         cfg = choose_encoder(cfg, _k(cfg, cfg.encoder_data.get("n_clusters"), out, clusterer.content.method), out)
+        clusterer = build_clusterer(cfg)   # the pick may be a consensus (cluster.method=consensus)
     data_cfg, model, run_cfg = load_embedder(cfg)   # a train run's (encoder=blockae) or a pretrained encoder
     encoder, run_dir = _encoder_info(cfg, model), _run_dir(cfg)
     wandb = _wandb(cfg, mode, run_cfg)

@@ -21,16 +21,22 @@ def test_choose_encoder_picks_the_separating_embedding(tmp_path):
         d.mkdir(parents=True)
         np.save(d / "embeddings.npy", x)
         (d / "meta.json").write_text(json.dumps({"paths": paths}))
-    out = tmp_path / "choose.md"
-    p = subprocess.run([sys.executable, str(ROOT / "bench" / "choose_encoder.py"), "--runs", str(tmp_path),
-                        "--out", str(out)], capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-2000:]
-    row = next(line for line in out.read_text().splitlines() if line.startswith("| drums class"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert [c.split()[0] for c in (cells[1], cells[2], cells[4], cells[5])] == ["speaker"] * 4
-    stab = dict(item.split() for item in cells[3].split(", "))
-    assert float(stab["speaker"]) > 0.9 > float(stab["aisfx"]) + 0.3
-    assert "Picked the best: 1/1 with k-means alone, 1/1 with `reduce.method=umap`" in out.read_text()
+    for judge in ("none", "run"):   # auto.yaml's (k-means alone), and each run's own reducer
+        out = tmp_path / f"choose-{judge}.md"
+        p = subprocess.run([sys.executable, str(ROOT / "bench" / "choose_encoder.py"), "--runs", str(tmp_path), "--judge",
+                            judge, "--seeds", "0", "1", "--pairs", "2", "--out", str(out)], capture_output=True, text=True,
+                           timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        row = next(line for line in out.read_text().splitlines() if line.startswith("| drums class"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1].split()[0] == cells[3].split()[0] == "speaker"   # the best, k-means alone and with UMAP
+        assert cells[2].startswith("speaker x2: 2/2 within 0.01") and cells[4].startswith("speaker x2: 2/2 within 0.01")
+        judged = cells[5].split("; ")
+        assert len(judged) == (2 if judge == "run" else 1)
+        for stab in judged:
+            stab = dict(item.split() for item in stab.split(", "))
+            assert float(stab["speaker"]) > 0.9 > float(stab["aisfx"]) + 0.3
+        assert "Runs whose pick is within 0.01 NMI of the best: 2/2 with k-means alone, 2/2 with `reduce.method=umap`" in out.read_text()
 
 
 def test_combinations_from_bench_combines_cache_are_candidates_too(tmp_path):
@@ -46,10 +52,11 @@ def test_combinations_from_bench_combines_cache_are_candidates_too(tmp_path):
         (tmp_path / "kits" / f"{enc}.json").write_text(json.dumps({"path": paths}))
     out = tmp_path / "choose.md"
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "choose_encoder.py"), "--combine-cache", str(tmp_path),
-                        "--combinations", "--data", "kits", "--encoders", "aisfx", "speaker", "--out", str(out)],
+                        "--combinations", "--data", "kits", "--encoders", "aisfx", "speaker", "--seeds", "0", "--pairs", "2",
+                        "--out", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     row = next(line for line in out.read_text().splitlines() if line.startswith("| kits class"))
-    stab = [c.strip() for c in row.strip("|").split("|")][3]
+    stab = [c.strip() for c in row.strip("|").split("|")][5]
     assert [item.rsplit(" ", 1)[0] for item in stab.split(", ")] == ["aisfx", "speaker", "side by side", "consensus"]
     assert "within 0.01 NMI of the best" in out.read_text() and "--combinations" in out.read_text()

@@ -222,18 +222,22 @@ def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     choice = json.loads((out / "encoder_choice.json").read_text())
     scores = {n: s["stability"] for n, s in choice["scores"].items()}
-    assert set(scores) == {"speaker", "speech"} and list(choice["not_installed"]) == ["birdnet"]
-    assert all(s["clips"] == 10 and len(s["pairs"]) == 2 for s in choice["scores"].values())
+    # the two installed candidates, and (encoder.combinations) both side by side and their consensus
+    assert set(scores) == {"speaker", "speech", "mix", "consensus"} and list(choice["not_installed"]) == ["birdnet"]
+    assert all(s["clips"] == 10 and len(s["pairs"]) == 10 for s in choice["scores"].values())
+    assert choice["scores"]["consensus"]["members"] == ["speaker", "speech"]
     pick = choice["pick"]
     assert scores[pick] == max(scores.values())
     assert f"encoder=auto: picked {pick} (stability {scores[pick]:.3f}" in p.stdout
-    assert json.loads((out / "encoder.json").read_text())["name"] == pick   # the run went on with the pick
+    single = pick in ("speaker", "speech")
+    assert json.loads((out / "encoder.json").read_text())["name"] == (pick if single else "mix")   # the run went on with the pick
     m = json.loads((out / "metrics.json").read_text())
-    assert m["encoder"] == pick and m["n_clips"] == N_CLIPS
-    # each candidate embedded its sample once, into the store; the run embedded only the pick's other clips
+    assert m["encoder"] == (pick if single else "mix") and m["n_clips"] == N_CLIPS
+    # each candidate embedded its sample once, into the store; the run embedded only the pick's other clips (a
+    # combination's rows are the mix's own: all of them)
     rows = json.loads((out / "embed" / "rows.json").read_text())
-    assert rows["reused"] == 10 and rows["embedded"] == N_CLIPS - 10
-    assert "embedding: 0 windows embedded" not in p.stdout and f"{N_CLIPS - 10} windows embedded, 10 reused" in p.stdout
+    assert (rows["reused"], rows["embedded"]) == ((10, N_CLIPS - 10) if single else (0, N_CLIPS))
+    assert "embedding: 0 windows embedded" not in p.stdout
 
 
 @pytest.mark.slow
