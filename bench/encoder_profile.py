@@ -180,6 +180,8 @@ def input_args(doc: str, profile: bool = False) -> argparse.Namespace:
     ap.add_argument("--long-seconds", type=float, default=120.0)
     if profile:
         ap.add_argument("--threads", type=int, default=1)
+    else:
+        ap.add_argument("--repeats", type=int, default=3, help="each path timed this many times, in turn; the median")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     args.threads = getattr(args, "threads", 1)

@@ -23,7 +23,10 @@ README shows it, from the file to its embedding (decoding and resampling include
 - speech: openwakeword's AudioFeatures(ncpu=1).embed_clips on the file (librosa.load at 16 kHz, int16), padded as the
   adapter pads it (its silence before and after, a multiple of 160 samples);
 - speaker: resemblyzer's preprocess_wav(path) and VoiceEncoder("cpu").embed_utterance.
-One thread everywhere (torch, OMP, the runtimes); one warm-up on 2 files first (model load, planning), not counted.
+One thread everywhere (torch, OMP, the runtimes); one warm-up on 2 files first (imports, first-call compilation), not
+counted. Each timed path starts from loading its model (audioclust.embed builds its encoder in every call; the
+package's model is made in its timed run too) and ends at the last embedding; each time is the median of --repeats
+runs, the three paths in turn (a drift of the shared host's speed falls on all three).
 Seconds of audio per second of embedding (real-time factor) and rows made. Outputs differ by design (ours: the
 folder's windows pooled by signal power; theirs: whole files in their chunks): this measures speed only.
 """
@@ -124,30 +127,32 @@ def theirs(run, files: list[str]) -> tuple[int, int]:
     return sum(g is not None for g in got), sum(g is None for g in got)
 
 
-def measure(encoder: str, files: list[str]) -> dict:
+def measure(encoder: str, files: list[str], repeats: int = 1) -> dict:
+    """Each path timed `repeats` times, the three in turn (a drift of the shared host's speed falls on all of
+    them); the median of each."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run = package_path(encoder)
-        ours(encoder, files[:2])     # warm-ups
-        ours(encoder, files[:2], whole=True)
-        theirs(run, files[:2])
-        t = time.perf_counter()
-        rows = ours(encoder, files)
-        mine = time.perf_counter() - t
-        t = time.perf_counter()
-        whole_rows = ours(encoder, files, whole=True)
-        whole = time.perf_counter() - t
-        t = time.perf_counter()
-        done, failed = theirs(run, files)
-        package = time.perf_counter() - t
-    return {"ours": mine, "package": package, "rows": rows, "package_rows": done, "package_failed": failed,
-            "whole": whole, "whole_rows": whole_rows}
+        paths = {"ours": lambda fs: ours(encoder, fs), "whole": lambda fs: ours(encoder, fs, whole=True),
+                 "package": lambda fs: theirs(package_path(encoder), fs)}   # each from its model's load
+        for path in paths.values():   # warm-ups
+            path(files[:2])
+        seconds: dict[str, list[float]] = {name: [] for name in paths}
+        got: dict = {}
+        for _ in range(repeats):
+            for name, path in paths.items():
+                t = time.perf_counter()
+                got[name] = path(files)
+                seconds[name].append(time.perf_counter() - t)
+    done, failed = got["package"]
+    return {**{name: float(np.median(s)) for name, s in seconds.items()}, "repeats": repeats, "rows": got["ours"],
+            "package_rows": done, "package_failed": failed, "whole_rows": got["whole"]}
 
 
 def table(results: dict, args) -> str:
     lines = ["## Ours against each package's own path", "",
              f"`python bench/package_paths.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
-             f"{args.long_seconds:g}`; {machine()}. " + " ".join(__doc__.split("\n\n", 2)[2].split()), "",
+             f"{args.long_seconds:g} --repeats {args.repeats}`; {machine()}. " + " ".join(__doc__.split("\n\n", 2)[2].split())
+, "",
              "| encoder | input | audio (s) | ours: rows, s | ours, whole files: rows, s | package: files embedded, s | "
              "audio s per s: ours / whole files / package | ours / package | whole files / package |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -174,7 +179,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind, (files, seconds) in inputs(Path(tmp), args.clips, args.long_seconds).items():
             for enc in args.encoders:
-                results[(enc, kind)] = {**measure(enc, files), "seconds": seconds}
+                results[(enc, kind)] = {**measure(enc, files, args.repeats), "seconds": seconds}
                 print(enc, kind, results[(enc, kind)], flush=True)
     write_section("Ours against each package's own path", table(results, args), args.out)
 
