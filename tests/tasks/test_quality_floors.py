@@ -41,8 +41,8 @@ DIMS = {"aisfx": 512, "birdnet": 1024}
 DEMO = ["experiment=demo", "data.synthetic.n_per_class=10", "trainer.max_epochs=5"]
 DEMO_NMI, DEMO_ACC = 0.928, 0.852
 # The README's trained recipes on the same 200 drums: "no pretrained weights" (train data=folder data.hop_seconds=null,
-# here 5 epochs: ~1 min on 2 cores) then cluster.py reduce.method=umap; "percussion: past every single model" (the
-# same run beside BirdNET: encoder=mix 'encoder.members=[birdnet,blockae]'). Over seeds 0-4 of the clustering on
+# here 5 epochs: ~1 min on 2 cores) then cluster.py reduce.method=umap; your model beside BirdNET (README's percussion
+# row, docs/encoders.md: the same run, encoder=mix 'encoder.members=[birdnet,blockae]'). Over seeds 0-4 of the clustering on
 # each run's embeddings (audioclust.cluster(x, k=10, reduce="umap", seed=s, weights=the mix's); seed 0 gave
 # cluster.py's own NMI), measured 2026-12-06 on a 2-core CPU: blockae .491 .462 .484 .494 .482 (mean 0.483);
 # birdnet+blockae .567 .584 .518 .568 .581 (mean 0.564).
@@ -133,7 +133,7 @@ def trained(drums, tmp_path_factory):
 @pytest.mark.parametrize("name", ["blockae", "mix"])
 def test_trained_recipe_scores_at_least_its_measured_mean_less_a_margin(trained, name):
     if name == "mix" and any(importlib.util.find_spec(m) is None for m in NEEDS["birdnet"]):
-        pytest.skip("the percussion recipe needs BirdNET: make install-encoders (docs/encoders.md)")
+        pytest.skip("your model beside BirdNET needs BirdNET: make install-encoders (docs/encoders.md)")
     mix = ["encoder=mix", "encoder.members=[birdnet,blockae]", f"data.max_files={FILES}"] if name == "mix" else []
     p = run_script("cluster.py", f"run_dir={trained}", *mix, "reduce.method=umap", f"kmeans.k={K}", "wandb.enabled=false",
                    "report.explorer=false", f"hydra.run.dir={trained}/fit-{name}", timeout=1200)

