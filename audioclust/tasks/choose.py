@@ -63,15 +63,13 @@ def choose_encoder(cfg: DictConfig, k, out: Path) -> DictConfig:
         t = time.perf_counter()
         samples[name] = _sample_embeddings(cfg, node, model, sample, int(cfg.seed), lambda long: clusterer.fits_files(long, k), out)
         w, g = getattr(model, "dim_weights", None), getattr(model, "dim_groups", None)
-        scores[name] = _scored(stage, samples[name].x, k, w, g, pairs, int(cfg.seed), t, model.licence)
-        log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, scores[name]["stability"], len(samples[name].x), scores[name]["seconds"])
+        scores[name] = _scored(name, stage, samples[name].x, k, w, g, pairs, int(cfg.seed), t, model.licence)
     if not scores:
         raise ConfigError("encoder=auto: none of the candidates is installed: " + "; ".join(missing.values()))
-    for name, (x, w, g, judge) in _combinations(judged, opts, samples, k).items():
+    for name, (x, w, g, judge) in _combinations(judged, stage, opts, samples, k).items():
         t = time.perf_counter()
-        scores[name] = _scored(judge, x, k, w, g, pairs, int(cfg.seed), t, "; ".join(f"{n}: {scores[n]['licence']}" for n in samples))
+        scores[name] = _scored(name, judge, x, k, w, g, pairs, int(cfg.seed), t, "; ".join(f"{n}: {scores[n]['licence']}" for n in samples))
         scores[name]["members"] = list(samples)
-        log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, scores[name]["stability"], len(x), scores[name]["seconds"])
     return _with_pick(cfg, _record(scores, missing, judged.reduce.method, out), nodes, list(samples))
 
 
@@ -95,18 +93,20 @@ def _judged(cfg: DictConfig, reduce, k) -> DictConfig:
     return judged
 
 
-def _scored(stage, x: np.ndarray, k, weights, groups, pairs: int, seed: int, started: float, licence: str) -> dict:
-    """A candidate's stability (cluster/choose.py): its sample's clusterings, from scratch, by `stage`."""
+def _scored(name: str, stage, x: np.ndarray, k, weights, groups, pairs: int, seed: int, started: float, licence: str) -> dict:
+    """A candidate's stability (cluster/choose.py): its sample's clusterings, from scratch, by `stage`; logged."""
     st = stability(x, lambda rows, s: stage.fresh(s).fit(rows, k, weights, groups=groups)[0], pairs=pairs, seed=seed)
-    return {"stability": st.score, "pairs": st.pairs, "clips": int(len(x)),
-            "seconds": round(time.perf_counter() - started, 1), "licence": licence}
+    got = {"stability": st.score, "pairs": st.pairs, "clips": int(len(x)),
+           "seconds": round(time.perf_counter() - started, 1), "licence": licence}
+    log.info("encoder=auto: %s stability %.3f (%d clips, %.0f s)", name, st.score, len(x), got["seconds"])
+    return got
 
 
-def _combinations(judged: DictConfig, opts, samples: dict, k) -> dict:
+def _combinations(judged: DictConfig, stage, opts, samples: dict, k) -> dict:
     """encoder.combinations: every installed candidate side by side (MIX: encoder=mix's column weights) and their
     consensus (CONSENSUS: cluster.method=consensus), each as (rows, weights, groups, the stage that judges it), on
     the rows every candidate embedded. Only where the run can cluster them so: two candidates or more, k-means with
-    kmeans.k, and no more rows than consensus.max_rows for the consensus."""
+    kmeans.k, and no more rows than consensus.max_rows for the consensus. stage: the candidates' judging stage."""
     from audioclust.embed.encoders.mix import side_by_side
 
     if not opts.get("combinations", True) or len(samples) < 2 or not isinstance(k, int) or judged.cluster.method != "kmeans":
@@ -116,7 +116,7 @@ def _combinations(judged: DictConfig, opts, samples: dict, k) -> dict:
         common = np.intersect1d(common, s.ids)
     x = np.concatenate([s.x[np.isin(s.ids, common)] for s in samples.values()], 1)
     w, g = side_by_side(s.x.shape[1] for s in samples.values())
-    out = {MIX: (x, w, None, build_clusterer(judged).content)}
+    out = {MIX: (x, w, None, stage)}   # side by side: judged as the candidates are
     if max(s.rows for s in samples.values()) <= int(judged.consensus.max_rows):
         with open_dict(judged):
             judged.cluster.method = CONSENSUS
