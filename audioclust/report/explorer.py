@@ -38,10 +38,10 @@ MAP_METHODS = ("auto", "umap", "pca")
 
 
 def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int = 0,
-           fit_sample: int | None = 20000) -> tuple[np.ndarray, str]:
+           fit_sample: int | None = 20000, gpu="auto") -> tuple[np.ndarray, str]:
     """2-D coordinates of every row of z and the method used: UMAP (auto: from umap_min rows, when
-    umap-learn imports; fitted on at most fit_sample rows, the rest transformed), else PCA
-    (report.project_2d); fewer than 3 rows are laid out on a line."""
+    umap-learn imports; fitted on at most fit_sample rows, the rest transformed; its neighbours found by FAISS where
+    gpu says, the run's kmeans.gpu), else PCA (report.project_2d); fewer than 3 rows are laid out on a line."""
     if method not in MAP_METHODS:
         raise ValueError(f"unknown explorer map method {method!r}: use one of {MAP_METHODS}")
     z = np.asarray(z, dtype=np.float32)
@@ -51,7 +51,7 @@ def map_2d(z: np.ndarray, method: str = "auto", umap_min: int = 200, seed: int =
         try:
             from audioclust.cluster.reduce import umap_fit
 
-            xy = umap_fit(z, 2, 15, seed, fit_sample, min_dist=0.1)
+            xy = umap_fit(z, 2, 15, seed, fit_sample, min_dist=0.1, gpu=gpu)
             return np.asarray(xy, dtype=np.float64), "umap"
         except ImportError:
             log.warning("umap-learn is not installed: the explorer map uses PCA")

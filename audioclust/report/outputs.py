@@ -265,11 +265,11 @@ def write_plots(settings: ReportSettings, out: Path, model, dm, z, result: Clust
 
 
 def map_coords(settings: ReportSettings, wandb: WandbSettings, z, result: ClusterResult,
-               seed: int) -> tuple[np.ndarray | None, np.ndarray | None, dict | None, str]:
+               seed: int, gpu="auto") -> tuple[np.ndarray | None, np.ndarray | None, dict | None, str]:
     """The 2-D map the explorer and W&B share: (drawn rows, their coordinates, the explorer's card clips, the
     method); Nones when neither wants it. At most report.explorer_max_points clips are drawn (a seeded sample
     stratified by cluster, noise included) plus the cards' clips, and only those get coordinates, so the map
-    costs the same for 1M clips as for 20,000."""
+    costs the same for 1M clips as for 20,000. gpu: where FAISS finds the map's UMAP neighbours (the run's kmeans.gpu)."""
     if not settings.explorer and not wandb.active:
         return None, None, None, ""
     from audioclust.report.explorer import map_2d, pick_extremes
@@ -279,7 +279,7 @@ def map_coords(settings: ReportSettings, wandb: WandbSettings, z, result: Cluste
     shown = [i for typ, atyp in picks.values() for i in typ + atyp] if settings.explorer else []
     drawn = np.union1d(stratified_sample(result.clusters, settings.explorer_max_points, seed),
                        np.asarray(shown, np.int64))
-    xy, method = map_2d(np.asarray(z[drawn]), settings.explorer_map, settings.explorer_umap_min, seed=seed)
+    xy, method = map_2d(np.asarray(z[drawn]), settings.explorer_map, settings.explorer_umap_min, seed=seed, gpu=gpu)
     return drawn, xy, picks, method
 
 

@@ -242,7 +242,8 @@ def _report(cfg, report: ReportSettings, wandb: WandbSettings, out: Path, model,
     mode, run_dir, seed = result.scores["mode"], _run_dir(cfg), int(cfg.seed)
     plots = write_plots(report, out, model, dm, z, result)
     stages.done("plots")
-    result.drawn, result.xy, result.picks, result.method = map_coords(report, wandb, z, result, seed)
+    result.drawn, result.xy, result.picks, result.method = map_coords(report, wandb, z, result, seed,
+                                                                     OmegaConf.select(cfg, "kmeans.gpu", default="auto"))
     stages.done("map")
     source = Path(run_dir).name if run_dir else f"encoder={encoder['name']}"
     write_explorer(report, out, model, dm, result, title=f"{source} / {mode}")

@@ -60,6 +60,20 @@ def test_map_2d_pca_and_degenerate_inputs():
         explorer.map_2d(z, "tsne")
 
 
+@pytest.mark.parametrize("gpu", [False, "auto"])
+def test_the_maps_umap_neighbours_are_searched_where_the_runs_kmeans_gpu_says(gpu, monkeypatch):
+    """The explorer's 2-D UMAP finds its neighbours with FAISS where gpu says (cluster.py passes kmeans.gpu): with
+    kmeans.gpu=false the map no longer probes the GPU."""
+    from audioclust.cluster import reduce as reduce_module
+
+    asked = []
+    real = reduce_module.flat_index
+    monkeypatch.setattr(reduce_module, "flat_index", lambda d, g="auto": asked.append(g) or real(d, False))
+    z = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    xy, method = explorer.map_2d(z, "umap", gpu=gpu)
+    assert method == "umap" and xy.shape == (40, 2) and asked == [gpu]
+
+
 def test_rendered_page_is_self_contained_and_data_cannot_break_out(tmp_path):
     paths = [str(tmp_path / "x<!--<script><b>.wav"), str(tmp_path / "y.wav")]
     data = explorer.page_data(np.eye(2), [0, 1], [0.1, 0.2], paths, [0.0, 0.0], ["</script>", "b"], tmp_path,
