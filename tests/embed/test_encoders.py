@@ -215,6 +215,24 @@ def test_aisfx_bf16_is_near_float32():
     assert conv.is_contiguous() and half.net.conv_block1.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_aisfx_mean_max_pools_the_networks_frames():
+    """pooling=mean_max: each block's vector is its frames' mean and maximum (1,024-d). Where the block is whole, the
+    maximum is the network's own embedding (pooling=max) to the bit; a short clip's block counts only the frames that
+    hold its audio, so its maximum is at most the network's (which also sees the zero padding), and above the mean."""
+    own, both = encoder("aisfx", precision="32"), encoder("aisfx", precision="32", pooling="mean_max")
+    assert (own.embedding_dim, both.embedding_dim) == (512, 1024)
+    clips = [clip("chirp", own.sr, 5.0), clip("tone", own.sr, 0.4)]
+    (a, mask_a), (b, mask_b) = own.frames(*batch(clips)), both.frames(*batch(clips))
+    assert torch.equal(mask_a, mask_b) and b.shape[-1] == 1024 and int(mask_b[0].sum()) == 3
+    torch.testing.assert_close(b[0, :3, 512:], a[0, :3], rtol=0, atol=0)          # 5 s: whole blocks
+    short_max, short_own = b[1, 0, 512:], a[1, 0]
+    assert (short_max <= short_own + 1e-6).all() and not torch.allclose(short_max, short_own)
+    assert (b[mask_b][:, :512] <= b[mask_b][:, 512:] + 1e-6).all()
+    assert both.embed(*batch(clips)).shape == (2, 1024)
+    with pytest.raises(ConfigError, match="encoder.pooling must be one of max, mean_max"):
+        encoder("aisfx", pooling="mean")
+
+
 def test_aisfx_auto_precision_follows_the_device():
     """auto: bf16 exactly where the device computes it natively (torch.cpu's AMX / AVX512-BF16 probes), else float32."""
     from audioclust.embed.encoders.aisfx import native_bf16

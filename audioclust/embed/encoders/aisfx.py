@@ -31,6 +31,8 @@ def load_checkpoint(path: str):
 
 
 PRECISIONS = ("auto", "32", "bf16")
+POOLINGS = ("max", "mean_max")
+FRAMES = 12   # the network's frames a block (~0.19 s each): 100 spectrogram frames after three 2x2 poolings
 BLOCK_BATCH = {"cpu": 8, "cuda": 64}   # block_batch=null: blocks per forward (the CPU's fastest, the same bytes)
 
 
@@ -46,17 +48,22 @@ def native_bf16(device: torch.device) -> bool:
 
 
 class AisfxEncoder(Encoder):
-    """Frames: one 512-d embedding per spectrogram block (100 frames, 2.32 s at 44.1 kHz); embedding: their mean."""
+    """Frames: one vector per spectrogram block (100 frames, 2.32 s at 44.1 kHz): the network's 512-d embedding, or
+    its frames' mean and maximum (pooling=mean_max, 1,024-d); embedding: the blocks' mean."""
 
-    embedding_dim = 512
+    embedding_dim = 512   # per instance: 1,024 with pooling=mean_max
     licence = "CC BY 4.0 (aiSFX model weights; package code MIT)"
     extra, no_deps = "aisfx", ("aisfx==0.1.2",)   # aisfx pins numpy 1.23 / librosa 0.9.2: the extra brings the real ones
     requires = ("aisfx", "librosa")
     min_seconds = 0.05   # one STFT window; the net zero-pads every clip to a whole 2.3 s block itself
 
     def __init__(self, hop: float = 0.5, drop_partial_block: bool = True, block_batch: int | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", pooling: str = "max"):
         """precision: auto (bf16 where the device computes it natively, else 32) | 32 | bf16 (the network only).
+        pooling: how a block's frames (the network's last map averaged over frequency, 512 features every ~0.19 s)
+        become its vector: max (the network's own: its 512-d embedding) | mean_max (their mean and their maximum
+        over the frames that hold the clip's audio, 1,024-d; BENCHMARKS.md "A hybrid: an autoencoder over a pretrained
+        encoder's frames").
         block_batch: blocks per forward of the network; None: BLOCK_BATCH for the device (on the CPU small batches
         run fastest, within 1e-6 of any other (the same bytes here): BENCHMARKS.md "Where the encoders' time goes",
         aisfx against aisfx-64; a GPU wants large ones)."""
@@ -65,6 +72,10 @@ class AisfxEncoder(Encoder):
         if str(precision) not in PRECISIONS:
             raise ConfigError(f"encoder.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision = str(precision)
+        if str(pooling) not in POOLINGS:
+            raise ConfigError(f"encoder.pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.pooling = str(pooling)
+        self.embedding_dim = 512 * (2 if self.pooling == "mean_max" else 1)
         self._net_precision: dict[str, str] = {}   # per device type: what precision resolved to
         inference = self.need("aisfx.inference")
         self.need("aisfx.preprocessing")
@@ -119,6 +130,24 @@ class AisfxEncoder(Encoder):
         spec = torch.log10(torch.matmul(self.mel, power) * 10000.0 + 1.0).transpose(1, 2)
         return spec * self.norm_scale + self.norm_offset, [1 + k // self.spec_hop for k in n]
 
+    def pooled(self, blocks: torch.Tensor, valid: list[int]) -> torch.Tensor:
+        """(b, 100, 96) blocks -> (b, embedding_dim) float32: the network's embedding (pooling=max), or the mean and
+        maximum of its frames (its last map, read by a hook as the network runs, averaged over frequency) over each
+        block's first `valid` frames."""
+        if self.pooling == "max":
+            return self.net(blocks).float()
+        seen = []
+        hook = self.net.conv_block4.register_forward_hook(lambda module, args, out: seen.append(out))
+        try:
+            self.net(blocks)
+        finally:
+            hook.remove()
+        frames = seen[0].float().mean(3)                                       # (b, 512, 12)
+        mask = torch.arange(frames.shape[2], device=frames.device)[None] < torch.tensor(valid, device=frames.device)[:, None]
+        mean = (frames * mask[:, None]).sum(2) / mask.sum(1, keepdim=True)
+        top = frames.masked_fill(~mask[:, None], -torch.inf).amax(2)
+        return torch.cat([mean, top], 1)
+
     def n_blocks(self, n_frames: int) -> int:
         """The package's own block count (aisfx.preprocessing.blocking) for a clip of n_frames."""
         return self.pre.blocking(np.zeros((n_frames, 1)), self.block, self.block_hop, self.drop_partial_block).shape[0]
@@ -126,20 +155,21 @@ class AisfxEncoder(Encoder):
     @torch.no_grad()
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec, counts = self.spectrogram(wave, lengths)
-        blocks, owner = [], []
+        blocks, owner, valid = [], [], []
         for i, t in enumerate(counts):
             s = spec[i, :t]
             s = torch.nn.functional.pad(s, (0, 0, 0, self.block))   # the package zero-pads the last block
             for b in range(self.n_blocks(t)):
                 blocks.append(s[b * self.block_hop: b * self.block_hop + self.block])
-                owner.append(i)
+                owner.append(i)   # and the network's frames that hold audio (at least one)
+                valid.append(max(1, min(FRAMES, -(-(t - b * self.block_hop) * FRAMES // self.block))))
         out = []
         device = spec.device
         bf16 = bool(blocks) and self.net_precision(device) == "bf16"
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             step = batch_option("block_batch", self.block_batch, BLOCK_BATCH, device.type)
             for k in range(0, len(blocks), step):
-                out.append(self.net(torch.stack(blocks[k:k + step])).float())
+                out.append(self.pooled(torch.stack(blocks[k:k + step]), valid[k:k + step]))
         z = torch.cat(out).cpu()
         owner_t = torch.tensor(owner)
         return pad_frames([z[owner_t == i] for i in range(len(counts))], self.embedding_dim)
