@@ -337,7 +337,7 @@ def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any] | N
     """The task's Clusterer (no voice groups) from keyword options over the shipped defaults."""
     from omegaconf import OmegaConf
 
-    from audioclust.cluster.methods import RUN_KEYS, method_class
+    from audioclust.cluster.methods import RUN_KEYS, method_class, over_defaults
     from audioclust.cluster.pipeline import Clusterer, Stage
 
     checks.number("seed", seed, strict=False, integer=True)
@@ -351,8 +351,7 @@ def clusterer_of(method: str, k: int | None, reduce: str | Mapping[str, Any] | N
         defaults = {str(key): v for key, v in node.items() if key not in (*RUN_KEYS, "_target_")}
     cls = method_class(method)
     try:
-        nested = {key: {**defaults[key], **v} for key, v in options.items() if isinstance(v, Mapping) and isinstance(defaults.get(key), dict)}
-        m = cls(**{**defaults, **options, **nested}, seed=seed, gpu=gpu)   # a dict option (consensus's kmeans) over its default
+        m = cls(**over_defaults(defaults, {**defaults, **options}), seed=seed, gpu=gpu)
     except TypeError as e:   # an option the method does not take
         raise ConfigError(f"method={method}: {e}") from None
     if m.takes_k and k is None:

@@ -84,10 +84,10 @@ class Consensus(Method):
         self.members_: list[dict] = []   # after a fit: each member's silhouette and whether it was kept
 
     def check_rows(self, n: int, k: int) -> None:
+        """Before any member is clustered: a keep above 1, too many rows, or a k the rows cannot hold, stop the run."""
         if self.options["keep"] > 1:
             raise ConfigError(f"consensus.keep must be between 0 and 1 (a fraction of the best member's silhouette), "
                               f"got {self.options['keep']}")
-        """Before any member is clustered: too many rows, or a k the rows cannot hold, stop the run."""
         limit = self.options["max_rows"]
         if n > limit:
             raise ConfigError(f"cluster.method=consensus holds an n x n co-association: {n} rows is more than "

@@ -25,6 +25,14 @@ from audioclust.errors import ConfigError
 
 RUN_KEYS = ("k", "search", "gpu")   # in the kmeans node (kmeans.k, ...) but the run's: the number of clusters, FAISS
 
+
+def over_defaults(defaults: dict, given: dict) -> dict:
+    """A method's options: `given`, each dict-valued one (consensus's `kmeans`, its members' k-means) merged over the
+    default dict of the same key, so a dict given in part (consensus.kmeans={nredo:2}) keeps the rest of its default
+    (the run's kmeans.*). No key of `defaults` is added."""
+    return {key: {**defaults[key], **v} if isinstance(v, dict) and isinstance(defaults.get(key), dict) else v
+            for key, v in given.items()}
+
 METHODS: dict[str, type[Method]] = {}   # name -> class: each registers itself when its module is imported
 MODULES = {"hdbscan": "density"}        # a method's module (audioclust/cluster/) where it is not named after it
 NOISE = -1

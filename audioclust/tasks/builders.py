@@ -204,15 +204,12 @@ def build_store(cfg: DictConfig, node, model, dm, out):
 def _method_options(node: DictConfig, kmeans: DictConfig) -> dict:
     """A method node's own options (the run's keys and _target_ aside); consensus's `kmeans` (its members' k-means,
     ${kmeans}) given in part on the command line (consensus.kmeans={nredo:2}) goes over the run's kmeans.*."""
-    from audioclust.cluster.methods import RUN_KEYS
+    from audioclust.cluster.methods import RUN_KEYS, over_defaults
 
     def own(n) -> dict:
         return {k: v for k, v in OmegaConf.to_container(n, resolve=True).items() if k not in (*RUN_KEYS, "_target_")}
 
-    options = own(node)
-    if isinstance(options.get("kmeans"), dict):
-        options["kmeans"] = {**own(kmeans), **options["kmeans"]}
-    return options
+    return over_defaults({"kmeans": own(kmeans)}, own(node))
 
 
 def build_clusterer(cfg: DictConfig):
