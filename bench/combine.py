@@ -1,7 +1,7 @@
 """Combining encoders: each pretrained encoder alone, their concatenation (encoder=mix as it is) and their consensus
 (cluster.method=consensus), on every labelled set here, over 5 seeds.
 
-    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments, percussion
+    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments, percussion, wesnoth
     python bench/combine.py --data drums --seeds 0 1
     python bench/combine.py --reuse        # only what --cache does not hold yet (new sets, new recipes)
 
@@ -11,7 +11,8 @@ the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each enc
 aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
 consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette); and the classic
 baseline, MFCC (20) mean and std over each whole file. kits, instruments and percussion: one-shot sets from Debian's
-SoundFonts (python bench/sf2_data.py kits|instruments|percussion). Labels only score.
+SoundFonts (python bench/sf2_data.py kits|instruments|percussion); wesnoth: a second set of game sound effects
+(python bench/wesnoth_data.py). Labels only score.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 from assign import data_args, nmi
 from assign import held_out as held_out_rows
 from common import machine, mean_std, write_section
-from sets import DRUMS, FSDD, INSTRUMENTS, KITS, PERCUSSION, SFX, synthetic_root
+from sets import DRUMS, FSDD, INSTRUMENTS, KITS, PERCUSSION, SFX, WESNOTH, synthetic_root
 
 MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
 SETS = {   # folder, labels, files (None: all), windowing
@@ -35,6 +36,7 @@ SETS = {   # folder, labels, files (None: all), windowing
     "kits": (KITS, {"source": "parent"}, None, None),                 # python bench/sf2_data.py kits
     "instruments": (INSTRUMENTS, {"source": "parent"}, None, None),   # python bench/sf2_data.py instruments
     "percussion": (PERCUSSION, {"source": "parent"}, None, None),     # python bench/sf2_data.py percussion
+    "wesnoth": (WESNOTH, {"source": "parent"}, None, None),           # python bench/wesnoth_data.py
 }
 BASELINES = ("MFCC statistics",)   # rows that are neither an encoder nor a combination of them
 MFCC_SR = 22050   # the classic baseline: MFCC (20) mean and std of each whole file (bench/baselines.py mfcc_stats)
@@ -187,8 +189,9 @@ def table(results: dict, args) -> str:
     worst = {r: min(np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets)
              for r in recipes if r not in MEMBERS and r not in BASELINES}
     holds = [r for r, w in worst.items() if w >= -0.01]
-    lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none") + "; the others' "
-              "worst set: " + ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds) + "."]
+    others = ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds)
+    lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none")
+              + (f"; the others' worst set: {others}" if others else "") + "."]
     return "\n".join(lines) + "\n"
 
 

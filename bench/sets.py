@@ -15,6 +15,7 @@ SFX = Path(os.environ.get("SFX_DIR", Path.home() / ".cache" / "audioclust-data" 
 KITS = Path.home() / ".cache" / "audioclust-data" / "kits"                 # bench/sf2_data.py kits
 INSTRUMENTS = Path.home() / ".cache" / "audioclust-data" / "instruments"   # bench/sf2_data.py instruments
 PERCUSSION = Path.home() / ".cache" / "audioclust-data" / "percussion"     # bench/sf2_data.py percussion
+WESNOTH = Path.home() / ".cache" / "audioclust-data" / "wesnoth"           # bench/wesnoth_data.py
 
 
 def spread(paths, n: int | None):

@@ -1,0 +1,93 @@
+"""A second labelled set of game sound effects (issue 26, goal 3: more environmental sound from registry packages),
+built once outside the repo (run again: nothing to do):
+
+    python bench/wesnoth_data.py            # ~/.cache/audioclust-data/wesnoth
+
+Debian's wesnoth-1.16-data (bookworm, 146 MB download) ships The Battle for Wesnoth's recorded sound effects
+(data/core/sounds; GPL-2+, the package's copyright file is copied next to them as COPYRIGHT: keep it with anything
+derived, never commit the audio). Seven classes of the kind a sound-effects library sorts by, from each file's
+folder and name (the rule below, fixed before anything was scored): voice (the cries of people and humanoid
+creatures when hit, dying or laughing), beast (animals and monsters: growls, shrieks, hisses, hooves, wings),
+magic (spells, fire, lightning, water, poison), ranged (bows, crossbows, slings, darts, thrown weapons, guns),
+melee (blades, clubs, maces, fists, claws, bites), horn (horn signals), ambience (birds, campfire, night, ship,
+war drums). A missed attack's whoosh (names ending in "miss", and miss-1 ...), the undead (skeletons, zombies, ghouls: bones or voices)
+and the names that fit none (explosion, gold, fanfare, cave-in, ...) are left out.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PACKAGE = "wesnoth-1.16-data"
+SOUNDS = "./usr/share/games/wesnoth/1.16/data/core/sounds"
+COPYRIGHT = "./usr/share/doc/wesnoth-1.16-data/copyright"
+OUT = Path.home() / ".cache" / "audioclust-data" / "wesnoth"
+PEOPLE = "human|human-female|human-old|dwarf|elf|orc|orc-small|goblin|ogre|troll|lich|mermaid|mermen|naga|yeti|wose"
+CLASSES = {   # class -> pattern on the path under data/core/sounds, digits and extension aside
+    "voice": rf"^(({PEOPLE})-(die|hit|laugh)|groan|ugg|wail.*)$",
+    "beast": r"^((drake|gryphon|wolf|bat|tusker|horse|horse-elf|hiss|hiss-big)-(die|hit|growl|shriek|flapping|canter)|hiss|hiss-big)$",
+    "magic": r"^(magic.*|lightning|fire|flame-big|melee-fire|heal|entangle|petrified|poison|slowed|water-blast|ink|mud-.*)$",
+    "ranged": r"^(bow.*|crossbow.*|sling.*|dart|throwing-knife|throw|thunderstick|gunshot)$",
+    "melee": r"^(sword|axe|club|mace|flail|hatchet|dagger-swish|knife|staff|fist|claws|bite.*|pincers|tail|torch|dragonstick|spear)$",
+    "horn": r"^horn-signals/horn$",
+    "ambience": r"^ambient/.*$",
+}
+AUDIO = (".ogg", ".wav")
+
+
+def class_of(path: str) -> str | None:
+    """The class of a file by its path under data/core/sounds (None: left out)."""
+    p = Path(path)
+    name = re.sub(r"-\d+$", "", str(p.with_suffix("")))
+    if p.suffix.lower() not in AUDIO or re.search(r"(^|/|-)miss$", name):   # a missed attack (not magic-missile)
+        return None
+    found = [c for c, pattern in CLASSES.items() if re.match(pattern, name)]
+    assert len(found) <= 1, (path, found)
+    return found[0] if found else None
+
+
+def build(out: Path) -> dict[str, int]:
+    version = subprocess.run(["apt-cache", "policy", PACKAGE], capture_output=True, text=True).stdout
+    version = re.search(r"Candidate: (\S+)", version).group(1)
+    done = out / ".complete"
+    if done.is_file() and done.read_text() == f"{PACKAGE} {version}":
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for extra in ([], ["-o", "APT::Sandbox::User=root"]):
+            if subprocess.run(["apt-get", "download", "-q", *extra, PACKAGE], cwd=tmp, capture_output=True).returncode == 0:
+                break
+        deb = next(Path(tmp).glob("*.deb"))
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", f"{SOUNDS}/*", COPYRIGHT], stdin=tar.stdout, check=True)
+        tar.wait()
+        part = out.with_name(out.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        counts: dict[str, int] = {}
+        root = Path(tmp) / SOUNDS
+        for f in sorted(root.rglob("*")):
+            c = class_of(str(f.relative_to(root)))
+            if f.is_file() and c:
+                (part / c).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, part / c / str(f.relative_to(root)).replace("/", "__"))
+                counts[c] = counts.get(c, 0) + 1
+        shutil.copyfile(Path(tmp) / COPYRIGHT, part / "COPYRIGHT")
+        (part / ".complete").write_text(f"{PACKAGE} {version}")
+        shutil.rmtree(out, ignore_errors=True)
+        part.rename(out)
+    return counts
+
+
+def main() -> None:
+    counts = build(OUT)
+    if counts:
+        print(f"{OUT}: {sum(counts.values())} files, {len(counts)} classes: "
+              + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
+    print(OUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
