@@ -43,6 +43,7 @@ TARGETS = {   # data set -> [(target, k, label of a path)]
     "kits": [("class", 9, lambda p: Path(p).parent.name)],          # bench/sf2_data.py
     "instruments": [("class", 10, lambda p: Path(p).parent.name)],  # bench/sf2_data.py
     "percussion": [("class", 9, lambda p: Path(p).parent.name)],    # bench/sf2_data.py
+    "wesnoth": [("class", 7, lambda p: Path(p).parent.name)],       # bench/wesnoth_data.py
 }
 REDUCES = ("none", "umap")   # the run's reducer: k-means alone, UMAP + k-means (the default)
 MIXES = ("side by side", "consensus")   # --combinations: of every encoder the set has
@@ -115,6 +116,7 @@ def main() -> None:
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     ap.add_argument("--data", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     ap.add_argument("--out", default=None, help="write the section here instead of BENCHMARKS.md")
+    ap.add_argument("--section", default="Choosing an encoder without labels")
     ap.add_argument("--combine-cache", default=None, help="bench/combine.py's embeddings instead of bench/recipes.py's")
     ap.add_argument("--combinations", action="store_true", help="also the encoders side by side and their consensus")
     args = ap.parse_args()
@@ -167,7 +169,7 @@ def main() -> None:
             rows.append("| " + " | ".join(line) + " |")
     how = "the run's reducer" if args.judge == "run" else f"reduce.method={args.judge}"
     text = "\n".join([
-        "## Choosing an encoder without labels", "",
+        f"## {args.section}", "",
         (f"`python bench/choose_encoder.py --combine-cache {args.combine_cache}{' --combinations' * args.combinations}` on "
          "bench/combine.py's cached embeddings (the folder defaults)" if args.combine_cache else
          "`python bench/choose_encoder.py` on bench/recipes.py's cached embeddings") + f"; {platform.machine()}, "
@@ -186,7 +188,7 @@ def main() -> None:
         "| target | best, k-means (NMI) | picks, k-means | best, UMAP + k-means (NMI) | picks, UMAP + k-means | stability (mean over seeds) |",
         "|---|---|---|---|---|---|", *rows, ""])
     print(text)
-    write_section("Choosing an encoder without labels", text, args.out)
+    write_section(args.section, text, args.out)
 
 
 def _counts(picks: list[str]) -> str:
