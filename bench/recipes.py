@@ -314,7 +314,8 @@ def table(results: dict, columns: list[str], seeds, start_machine: str, data_inf
           section: str = "Recipes x data sets", whole: str = "") -> str:
     order = sorted(results, key=_row_order)
     head = ["recipe", *columns, "embedding s/clip", "wall s"]
-    command = shlex.join(["python", "bench/recipes.py", *sys.argv[1:]])
+    home = str(Path.home())   # the user's home as ~ (no machine's path in BENCHMARKS.md)
+    command = shlex.join(["python", "bench/recipes.py", *sys.argv[1:]]).replace(home + "/", "~/")
     lines = [f"## {section}", "",
              f"`{command}`; {start_machine}; {platform.platform()}; 1 thread per process "
              f"(torch, FAISS, onnxruntime, litert). Cells: **NMI / ACC**, mean ± std over k-means seeds "
