@@ -62,8 +62,8 @@ class AisfxEncoder(Encoder):
         """precision: auto (bf16 where the device computes it natively, else 32) | 32 | bf16 (the network only).
         pooling: how a block's frames (the network's last map averaged over frequency, 512 features every ~0.19 s)
         become its vector: max (the network's own: its 512-d embedding) | mean_max (their mean and their maximum
-        over the frames that hold the clip's audio, 1,024-d; BENCHMARKS.md "A hybrid: an autoencoder over a pretrained
-        encoder's frames").
+        over the frames that hold the clip's audio, 1,024-d; BENCHMARKS.md "aisfx's frames pooled (encoder.pooling)":
+        not the default, -0.015 NMI on the sound effects).
         block_batch: blocks per forward of the network; None: BLOCK_BATCH for the device (on the CPU small batches
         run fastest, within 1e-6 of any other (the same bytes here): BENCHMARKS.md "Where the encoders' time goes",
         aisfx against aisfx-64; a GPU wants large ones)."""
