@@ -334,6 +334,10 @@ def _load_clusters(cfg, encoder: dict):
     if not _same_encoder(fitted, encoder):
         raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
                           f"{_described(encoder)}: pass the fit's (or fit again)")
+    if fitted.get("embedding_dim", encoder["embedding_dim"]) != encoder["embedding_dim"]:   # an option of its own differs
+        raise ConfigError(f"the clusters in {cdir} were fitted on {fitted['embedding_dim']}-d embeddings, this run's "
+                          f"{_described(encoder)} makes {encoder['embedding_dim']}-d ones (an encoder option differs, "
+                          "e.g. encoder.pooling): pass the fit's encoder options (or fit again)")
     state = dict(np.load(cdir / "preprocess.npz", allow_pickle=False))
     if (cdir / "names.json").is_file():   # a curated fit (audioclust-curate): new audio gets its clusters' names
         fitted["names"] = {int(c): n for c, n in json.loads((cdir / "names.json").read_text())["names"].items()}

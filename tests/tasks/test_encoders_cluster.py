@@ -11,6 +11,7 @@ import glob
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,20 @@ def test_assign_refuses_clusters_of_another_encoder(fitted, tmp_path):
     p = run_script("cluster.py", "encoder=speech", "mode=assign", f"clusters_dir={fitted}", f"input={fitted}",
                    "wandb.enabled=false", f"hydra.run.dir={tmp_path}/assign")
     assert p.returncode == 2 and "were fitted with encoder=speaker, this run embeds with encoder=speech" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_assign_refuses_clusters_of_the_same_encoder_with_another_width(fitted, tmp_path):
+    """An encoder option that changes the embedding's width (encoder=aisfx encoder.pooling=mean_max: 1,024-d) and a fit
+    made without it: one line naming both widths, not numpy's broadcast error."""
+    other = tmp_path / "fit"
+    shutil.copytree(fitted, other)
+    record = json.loads((other / "encoder.json").read_text())
+    (other / "encoder.json").write_text(json.dumps({**record, "embedding_dim": 2 * record["embedding_dim"]}))
+    p = run_script("cluster.py", "encoder=speaker", "mode=assign", f"clusters_dir={other}", f"input={fitted}",
+                   "wandb.enabled=false", f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 2 and "were fitted on 512-d embeddings, this run's encoder=speaker makes 256-d ones" in p.stderr
     assert "Traceback" not in p.stderr
 
 
