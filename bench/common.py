@@ -1,5 +1,5 @@
 """Shared by the bench scripts: their BENCHMARKS.md section, the machine line (CPU, cores, load: the CPU may be
-shared), peak memory, the text of a section (the method line, a figure over seeds). Imports no other bench module
+shared), peak memory, the text of a section (the method line, a figure over seeds), a data set's Debian package. Imports no other bench module
 (they import it)."""
 from __future__ import annotations
 
@@ -111,3 +111,18 @@ class PeakAnon:
     @property
     def mb(self) -> float:
         return self.kb / 1024
+
+
+def apt_download(package: str, folder) -> Path:
+    """Debian's package `package` downloaded into `folder` with apt-get (a data set's source; no install, no root
+    needed where apt's sandbox user can write there), its .deb path; one line and exit where it cannot be fetched."""
+    import subprocess
+
+    os.chmod(folder, 0o755)   # apt's sandbox user writes the download here
+    got = subprocess.run(["apt-get", "download", "-q", package], cwd=folder, capture_output=True, text=True)
+    if got.returncode:
+        got = subprocess.run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package], cwd=folder,
+                             capture_output=True, text=True)
+    if got.returncode:
+        raise SystemExit(f"{package}: apt-get download failed (apt-get update?): {got.stderr.strip()[-300:]}")
+    return next(Path(folder).glob(f"{package}_*.deb"))

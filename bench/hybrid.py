@@ -22,7 +22,6 @@ Recipes (labels only score; NMI of UMAP + k-means with the defaults, k = the cla
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 from assign import nmi
 from combine import SETS
 from common import machine, mean_std, write_section
-from sets import spread, synthetic_root
+from sets import labels_of, spread, synthetic_root
 
 FRAMES = 12           # aisfx's frames a block, after its three 2x2 poolings of 100 spectrogram frames
 AUDIO = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
@@ -42,9 +41,7 @@ def files_of(name: str) -> tuple[list[Path], list[str]]:
     root, labels, n, _ = SETS[name]
     root = Path(root or synthetic_root())
     files = spread(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO), n)
-    if labels["source"] == "parent":
-        return files, [p.parent.name for p in files]
-    return files, [re.search(labels["pattern"], p.name).group(1) for p in files]
+    return files, labels_of(files, labels.get("pattern"))
 
 
 def aisfx_frames(enc, path: Path):
@@ -59,12 +56,8 @@ def aisfx_frames(enc, path: Path):
     t = counts[0]
     nb = max(1, -(-t // enc.block))
     s = torch.nn.functional.pad(spec[0, :t], (0, 0, 0, nb * enc.block - t))
-    net = enc.net
     with torch.no_grad():
-        x = s.reshape(nb, enc.block, -1)[:, None]
-        for i, pool in enumerate(((2, 2), (2, 2), (2, 2), (1, 1))):
-            x = getattr(net, f"conv_block{i + 1}")(x, pool_size=pool, pool_type=net.pool_type)
-        x = x.mean(3)                                                       # (b, 512, 12)
+        x = enc.frame_map(s.reshape(nb, enc.block, -1))                     # (b, 512, 12)
     left = t - np.arange(nb) * enc.block
     valid = np.clip(np.ceil(left / enc.block * FRAMES), 1, FRAMES).astype(np.int64)
     return x.float().numpy(), valid

@@ -28,7 +28,6 @@ next to the audio as COPYRIGHT: keep it with anything derived, never commit the 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import struct
@@ -37,6 +36,8 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+
+from common import apt_download
 
 SETS = {   # set -> (Debian package, its SoundFonts, its copyright file)
     "kits": ("avldrums.lv2-soundfont", ("Black_Pearl_4_LV2.sf2", "Red_Zeppelin_4_LV2.sf2"), "avldrums.lv2-soundfont"),
@@ -157,14 +158,7 @@ def main() -> None:
         print(out)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)   # apt's sandbox user writes the download here
-        got = subprocess.run(["apt-get", "download", "-q", package], cwd=tmp, capture_output=True, text=True)
-        if got.returncode:
-            got = subprocess.run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package], cwd=tmp,
-                                 capture_output=True, text=True)
-        if got.returncode:
-            raise SystemExit(f"{package}: apt-get download failed (apt-get update?): {got.stderr.strip()[-300:]}")
-        deb = next(Path(tmp).glob(f"{package}_*.deb"))
+        deb = apt_download(package, tmp)
         subprocess.run(["dpkg-deb", "-x", str(deb), f"{tmp}/x"], check=True)
         part = out.with_name(out.name + ".part")
         shutil.rmtree(part, ignore_errors=True)

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from common import apt_download
+
 PACKAGE = "wesnoth-1.16-data"
 SOUNDS = "./usr/share/games/wesnoth/1.16/data/core/sounds"
 COPYRIGHT = "./usr/share/doc/wesnoth-1.16-data/copyright"
@@ -57,10 +59,7 @@ def build(out: Path) -> dict[str, int]:
     if done.is_file() and done.read_text() == f"{PACKAGE} {version}":
         return {}
     with tempfile.TemporaryDirectory() as tmp:
-        for extra in ([], ["-o", "APT::Sandbox::User=root"]):
-            if subprocess.run(["apt-get", "download", "-q", *extra, PACKAGE], cwd=tmp, capture_output=True).returncode == 0:
-                break
-        deb = next(Path(tmp).glob("*.deb"))
+        deb = apt_download(PACKAGE, tmp)
         tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
         subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", f"{SOUNDS}/*", COPYRIGHT], stdin=tar.stdout, check=True)
         tar.wait()

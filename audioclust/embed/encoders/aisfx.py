@@ -136,17 +136,22 @@ class AisfxEncoder(Encoder):
         block's first `valid` frames."""
         if self.pooling == "max":
             return self.net(blocks).float()
+        frames = self.frame_map(blocks)
+        mask = torch.arange(frames.shape[2], device=frames.device)[None] < torch.tensor(valid, device=frames.device)[:, None]
+        mean = (frames * mask[:, None]).sum(2) / mask.sum(1, keepdim=True)
+        top = frames.masked_fill(~mask[:, None], -torch.inf).amax(2)
+        return torch.cat([mean, top], 1)
+
+    def frame_map(self, blocks: torch.Tensor) -> torch.Tensor:
+        """(b, 100, 96) blocks -> (b, 512, 12) float32: the network's frames before its pooling over time, its last map
+        averaged over frequency, read by a hook as the network runs (no copy of its forward)."""
         seen = []
         hook = self.net.conv_block4.register_forward_hook(lambda module, args, out: seen.append(out))
         try:
             self.net(blocks)
         finally:
             hook.remove()
-        frames = seen[0].float().mean(3)                                       # (b, 512, 12)
-        mask = torch.arange(frames.shape[2], device=frames.device)[None] < torch.tensor(valid, device=frames.device)[:, None]
-        mean = (frames * mask[:, None]).sum(2) / mask.sum(1, keepdim=True)
-        top = frames.masked_fill(~mask[:, None], -torch.inf).amax(2)
-        return torch.cat([mean, top], 1)
+        return seen[0].float().mean(3)
 
     def n_blocks(self, n_frames: int) -> int:
         """The package's own block count (aisfx.preprocessing.blocking) for a clip of n_frames."""
