@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 
@@ -179,15 +179,25 @@ def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = Fal
                options: Mapping[str, Any] | None = None) -> Embeddings:
     """embed() then pooled() (a file up to pool_windows_up_to seconds: one row), as the task does, in memory;
     through the store at `store` (a folder) when given (`options`: the encoder's config node, part of its key)."""
+    from omegaconf import OmegaConf
+
     from audioclust.embed.inference import embed as run_predict
-    from audioclust.embed.inference import pooled
+    from audioclust.embed.inference import embed_members, pooled
     from audioclust.embed.store import Store, identity_of
     from audioclust.report.outputs import assignment_rows
+    from audioclust.tasks.builders import member_nodes
 
     model.predict_voice = False
     with _quiet(), tempfile.TemporaryDirectory(prefix="audioclust-rows-") as tmp:
-        kept = None if store is None else Store(store, name, identity_of(dict(options or {}), model, dm))
-        emb = run_predict(model, dm, device, progress=progress, store=kept, out_dir=tmp) or {}   # one process: never None
+        if getattr(model, "names", None):   # a mix: each member through its own store, as the task embeds it
+            parts = [(n, m, dm.at_rate(int(m.sr))) for n, m in zip(model.names, model.members)]
+            members = [(n, m, at, None if store is None else
+                        Store(store, n, identity_of(cast(dict, OmegaConf.to_container(node, resolve=True)), m, at)))
+                       for (n, m, at), node in zip(parts, member_nodes(model))]
+            emb = embed_members(members, device, out_dir=tmp, progress=progress) or {}
+        else:
+            kept = None if store is None else Store(store, name, identity_of(dict(options or {}), model, dm))
+            emb = run_predict(model, dm, device, progress=progress, store=kept, out_dir=tmp) or {}   # one process: never None
         emb = {k: np.array(v) for k, v in pooled(emb, dm.index).items()}   # in memory: the folder goes
     ok = np.asarray(emb["ok"]).astype(bool)
     rows, skipped = assignment_rows(dm.index, emb["sample_id"], ok, np.zeros(int(ok.sum()), np.int64), np.zeros(int(ok.sum())))

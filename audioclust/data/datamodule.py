@@ -1,6 +1,7 @@
 """LightningDataModule over a folder of audio (or the embedded synthetic set)."""
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import multiprocessing
@@ -216,6 +217,13 @@ class AudioDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader(range(len(self.index)) if self.predict_ids is None else self.predict_ids, "embedding")
+
+    def at_rate(self, sr: int) -> AudioDataModule:
+        """This module reading its samples at another rate (an encoder=mix member's own): the same index, windows
+        and settings, its own predict_ids and loaders."""
+        other = copy.copy(self)
+        other.sr = checks.number("data.sr", sr, integer=True)
+        return other
 
 
 def _on_cuda(trainer) -> bool:

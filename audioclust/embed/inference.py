@@ -3,6 +3,7 @@ reused rows, resumable, each row read once on 1..N ranks) or in memory."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,41 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
     print(f"embedding: {info['embedded']} windows embedded, {info['reused']} reused from the store "
           f"({store.dir}, {info['store_bytes'] / 2 ** 20:.1f} MiB)")
     return emb
+
+
+def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int = 65536, **how) -> dict | None:
+    """encoder=mix's embeddings: each member, given as (name, model, data module at its own rate, its store or None),
+    embedded by embed() as that encoder alone is (through its store: a member's rows that a run of it, or
+    encoder=auto's sample, wrote are reused, and this run's are reused by them), then side by side in member
+    order: {embedding (n, sum of dims), sample_id, ok (every member's), power (the first member's)}. With stores:
+    in <out_dir>/embedding.npy (memory-mapped), and rows.json sums what each member embedded and reused; without:
+    in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
+    member's embedding, which each rank takes part in)."""
+    stored = out_dir is not None and all(m[3] is not None for m in members)
+    got = [embed(model, dm, device, store=store, out_dir=Path(out_dir) / name if stored else None, **how)
+           for name, model, dm, store in members]
+    if any(g is None for g in got):
+        return None
+    sid = np.asarray(got[0]["sample_id"])
+    if any(not np.array_equal(g["sample_id"], sid) for g in got[1:]):
+        raise RuntimeError("encoder=mix: its members embedded different samples")
+    ok = np.logical_and.reduce([np.asarray(g["ok"]).astype(bool) for g in got])
+    out = {"sample_id": sid, "ok": ok, "power": np.asarray(got[0]["power"])}
+    if not stored:
+        return {**out, "embedding": np.concatenate([np.asarray(g["embedding"], np.float32) for g in got], 1)}
+    out_dir = Path(out_dir)
+    tmp = out_dir / ".embedding.npy.tmp"
+    x = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(sid), sum(int(g["embedding"].shape[1]) for g in got)))
+    for a in range(0, len(sid), chunk):
+        x[a:a + chunk] = np.concatenate([np.asarray(g["embedding"][a:a + chunk], np.float32) for g in got], 1)
+    x.flush()
+    del x
+    os.replace(tmp, out_dir / "embedding.npy")
+    info = {m[0]: json.loads((out_dir / m[0] / "rows.json").read_text()) for m in members}
+    io.write_json(out_dir / "rows.json", {"embedded": sum(i["embedded"] for i in info.values()),
+                                          "reused": sum(i["reused"] for i in info.values()), "members": info,
+                                          "keys": ["sample_id", "embedding", "ok", "power"]})
+    return {**out, "embedding": np.load(out_dir / "embedding.npy", mmap_mode="r")}
 
 
 def every_rank_one(ids: np.ndarray, world: int) -> np.ndarray:

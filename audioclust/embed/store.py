@@ -40,6 +40,13 @@ HASHES = ("stat", "content")
 
 
 SPEED_ONLY = ("threads", "window_batch", "block_batch")   # encoder options left out of the store's key
+ROUNDING_ONLY = ("precision",)   # encoder options that change a row's values by rounding only (mode=assign says so)
+
+
+def value_options(options: dict) -> dict:
+    """An encoder node's options that decide what a row says, as the store's key and a fit's encoder.json keep them:
+    all but its name and the SPEED_ONLY ones."""
+    return {k: v for k, v in options.items() if k not in ("name", *SPEED_ONLY)}
 
 
 def identity_of(options: dict, model, dm) -> dict:
@@ -51,7 +58,7 @@ def identity_of(options: dict, model, dm) -> dict:
     own = model.identity() if hasattr(model, "identity") else {"adapter": "blockae", **model.run_identity}
     w = dm.index.windowing
     native = {"native_seconds": w.read_seconds} if w.read_seconds > float(w.clip_seconds) else {}   # (old keys kept)
-    return {"encoder": {**{k: v for k, v in options.items() if k not in ("name", *SPEED_ONLY)}, **own}, "sr": int(dm.sr),
+    return {"encoder": {**value_options(options), **own}, "sr": int(dm.sr),
             "clip_seconds": float(dm.index.windowing.clip_seconds), "trim_db": dm.trim_db,
             "voice": bool(getattr(model, "predict_voice", False)), **native}
 

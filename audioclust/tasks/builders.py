@@ -124,6 +124,12 @@ def encoder_node(name: str) -> DictConfig:
     return registry.node(name)
 
 
+def member_nodes(model) -> list[DictConfig]:
+    """encoder=mix's members' nodes, in order, as each is run alone (their embedding stores): a pretrained member's
+    shipped conf/encoder/<name>.yaml, blockae's its name (its identity is the train run's)."""
+    return [OmegaConf.create({"name": BLOCKAE}) if n == BLOCKAE else encoder_node(n) for n in model.names]
+
+
 def mix_with_run(node) -> bool:
     """encoder=mix with the block autoencoder of a train.py run (run_dir) among its members."""
     return BLOCKAE in [str(n) for n in ((node or {}).get("members") or [])]

@@ -17,7 +17,7 @@ from audioclust.cluster.faiss_backend import load_faiss
 from audioclust.cluster.metrics import clustering_scores, grouping_scores
 from audioclust.cluster.pipeline import Clusterer, FileRows
 from audioclust.data.windowing import Windowing
-from audioclust.embed.inference import embed, pooled
+from audioclust.embed.inference import embed, embed_members, pooled
 from audioclust.errors import ConfigError
 from audioclust.report.export import Assignment, export_all
 from audioclust.report.outputs import (
@@ -40,6 +40,7 @@ from audioclust.tasks.builders import (
     encoder_name,
     load_embedder,
     make_datamodule,
+    member_nodes,
 )
 from audioclust.tasks.choose import AUTO, choose_encoder
 from audioclust.utils import Stages, is_rank_zero, setup_run, show_progress
@@ -138,9 +139,12 @@ def _embed(cfg, model, dm, device: str, out: Path):
     """(every window's embeddings, the rows clustered, their ok mask, embeddings and long-term spectra of the ok
     rows); None on a non-zero predict rank."""
     ecfg = cfg.get("embed") or {}
-    store = build_store(cfg, cfg.encoder, model, dm, out)
-    emb = embed(model, dm, device, progress=show_progress(cfg.get("progress")), devices=ecfg.get("devices", 1),
-                strategy=ecfg.get("strategy", "auto"), store=store, out_dir=out / "embed")
+    how = {"progress": show_progress(cfg.get("progress")), "devices": ecfg.get("devices", 1),
+           "strategy": ecfg.get("strategy", "auto")}
+    if getattr(model, "names", None):   # encoder=mix: each member through its own store, as it is embedded alone
+        emb = embed_members(_members(cfg, model, dm, out), device, out_dir=out / "embed", **how)
+    else:
+        emb = embed(model, dm, device, store=build_store(cfg, cfg.encoder, model, dm, out), out_dir=out / "embed", **how)
     if emb is None:
         return None
     # data=folder: one row per file up to 30 s, its windows weighted by their signal power
@@ -149,6 +153,16 @@ def _embed(cfg, model, dm, device: str, out: Path):
     x = emb["embedding"] if ok.all() else emb["embedding"][ok]  # memory-mapped when every clip decoded
     ltas = None if "voice" not in emb else emb["voice"] if ok.all() else emb["voice"][ok]
     return windows, emb, ok, x, ltas
+
+
+def _members(cfg, model, dm, out: Path) -> list[tuple]:
+    """encoder=mix's members as embed_members takes them: (name, model, the data module at its rate, its store: the
+    one a run of that encoder alone has)."""
+    members = []
+    for name, member, node in zip(model.names, model.members, member_nodes(model)):
+        at = dm.at_rate(int(member.sr))
+        members.append((name, member, at, build_store(cfg, node, member, at, out)))
+    return members
 
 
 def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, ltas, encoder: dict):
@@ -306,11 +320,14 @@ def _run_dir(cfg) -> str | None:
 
 
 def _encoder_info(cfg, model) -> dict:
-    """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B;
-    encoder=mix: its members too."""
-    members = getattr(model, "names", None)
+    """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B: the
+    encoder, its options that decide what a row says (store.value_options) and, for a mix, its members."""
+    from audioclust.embed.store import value_options
+
+    members, node = getattr(model, "names", None), cfg.get("encoder") or {}
     return {"name": encoder_name(cfg), "licence": getattr(model, "licence", "your own model (audioclust-train)"),
-            "embedding_dim": int(model.embedding_dim), **({"members": list(members)} if members else {})}
+            "embedding_dim": int(model.embedding_dim), **({"members": list(members)} if members else {}),
+            "options": value_options(OmegaConf.to_container(node, resolve=True) if node else {})}
 
 
 def _described(info: dict) -> str:
@@ -334,7 +351,8 @@ def _load_clusters(cfg, encoder: dict):
     if not _same_encoder(fitted, encoder):
         raise ConfigError(f"the clusters in {cdir} were fitted with {_described(fitted)}, this run embeds with "
                           f"{_described(encoder)}: pass the fit's (or fit again)")
-    if fitted.get("embedding_dim", encoder["embedding_dim"]) != encoder["embedding_dim"]:   # an option of its own differs
+    _check_options(cdir, fitted.get("options"), encoder["options"])
+    if fitted.get("embedding_dim", encoder["embedding_dim"]) != encoder["embedding_dim"]:   # a fit without its options
         raise ConfigError(f"the clusters in {cdir} were fitted on {fitted['embedding_dim']}-d embeddings, this run's "
                           f"{_described(encoder)} makes {encoder['embedding_dim']}-d ones (an encoder option differs, "
                           "e.g. encoder.pooling): pass the fit's encoder options (or fit again)")
@@ -343,6 +361,24 @@ def _load_clusters(cfg, encoder: dict):
         fitted["names"] = {int(c): n for c, n in json.loads((cdir / "names.json").read_text())["names"].items()}
         print(f"clusters of a curated fit: {len(fitted['names'])} named ({cdir / 'names.json'})")
     return Clusterer.from_state(state, cfg.kmeans.gpu), fitted
+
+
+def _check_options(cdir: Path, fitted: dict | None, now: dict) -> None:
+    """mode=assign embeds as the fit did: an encoder option that decides what a row says and differs from the fit's
+    is refused in one line; one that changes only the rounding (store.ROUNDING_ONLY: precision) is said. A fit
+    recorded before its options were (no "options") is checked by its width alone."""
+    from audioclust.embed.store import ROUNDING_ONLY
+
+    if fitted is None:
+        return
+    differ = [k for k in sorted(set(fitted) | set(now)) if fitted.get(k) != now.get(k)]
+    for key in [k for k in differ if k in ROUNDING_ONLY]:
+        log.warning("encoder.%s=%s, the clusters were fitted with %s: the rows differ by rounding only", key,
+                    now.get(key), fitted.get(key))
+    refused = [k for k in differ if k not in ROUNDING_ONLY]
+    if refused:
+        said = ", ".join(f"encoder.{k}={fitted.get(k)} (this run's {now.get(k)})" for k in refused)
+        raise ConfigError(f"the clusters in {cdir} were fitted with {said}: pass the fit's encoder options (or fit again)")
 
 
 def fitted_window(data_cfg, fitted: dict, overrides):

@@ -49,8 +49,9 @@ def search(cfg: DictConfig) -> Path:
 
 
 def _audio_query(cfg: DictConfig, audio: str) -> tuple[np.ndarray, str]:
-    """New audio as a query: embedded as the fit embedded its rows (its encoder and run, its windowing, through the
-    store, so audio searched before is not embedded again), the mean of its rows."""
+    """New audio as a query: embedded as the fit embedded its rows (its encoder, with the options encoder.json
+    records, or its run; its windowing; through the store, so audio searched before is not embedded again), the
+    mean of its rows."""
     import json
 
     from audioclust.api import embed
@@ -63,8 +64,9 @@ def _audio_query(cfg: DictConfig, audio: str) -> tuple[np.ndarray, str]:
                           "its clips (query.path=...), or fit with a single encoder")
     run_dir = json.loads((fit_dir / "metrics.json").read_text()).get("run_dir")
     windowing = None if run_dir else Windowing.from_record(enc["windowing"])   # a trained run keeps its own
+    options = None if run_dir else {k: v for k, v in (enc.get("options") or {}).items() if k != "_target_"} or None
     emb = embed([audio] if Path(audio).is_file() else audio, encoder=enc["name"], run_dir=run_dir,
-                windowing=windowing, store=cfg.get("store_dir"))
+                windowing=windowing, store=cfg.get("store_dir"), encoder_options=options)
     if not len(emb):
         raise ConfigError(f"query.audio={audio}: no readable audio ({'; '.join(s['reason'] for s in emb.skipped[:2])})")
     return emb.vectors.mean(0), f"{audio} ({len(emb)} row{'s' if len(emb) != 1 else ''}, their mean)"

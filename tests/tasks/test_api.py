@@ -180,6 +180,13 @@ def test_a_list_of_encoders_is_a_mix_and_its_members_are_clustered_by_consensus(
     folder = write_tone_folder(tmp_path)
     emb = audioclust.embed(folder, encoder=["speech", "speaker"], labels={"source": "parent"})
     assert emb.encoder == "mix" and emb.vectors.shape == (12, 96 + 256)
+    # each member's columns are that encoder's own embedding; through a store, a member embedded before is reused
+    store = tmp_path / "store"
+    speech = audioclust.embed(folder, encoder="speech", store=store)
+    assert np.array_equal(emb.vectors, np.c_[speech.vectors, audioclust.embed(folder, encoder="speaker").vectors])
+    stored = audioclust.embed(folder, encoder=["speech", "speaker"], store=store)
+    assert np.array_equal(stored.vectors, emb.vectors)
+    assert sorted(p.name.split("-")[0] for p in store.iterdir()) == ["speaker", "speech"]   # no store of the mix's own
     assert emb.groups.tolist() == [0] * 96 + [1] * 256 and np.allclose(emb.weights, np.r_[[96 ** -0.5] * 96, [1 / 16] * 256])
     got = audioclust.cluster(emb, method="consensus", k=3, reduce="none", runs=2)
     assert sorted(np.bincount(got.labels_).tolist()) == [4, 4, 4]

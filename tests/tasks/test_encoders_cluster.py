@@ -192,15 +192,59 @@ def test_assign_refuses_clusters_of_another_encoder(fitted, tmp_path):
 @pytest.mark.slow
 def test_assign_refuses_clusters_of_the_same_encoder_with_another_width(fitted, tmp_path):
     """An encoder option that changes the embedding's width (encoder=aisfx encoder.pooling=mean_max: 1,024-d) and a fit
-    made without it: one line naming both widths, not numpy's broadcast error."""
+    made without it, recorded before encoder.json kept the options: one line naming both widths, not numpy's
+    broadcast error."""
     other = tmp_path / "fit"
     shutil.copytree(fitted, other)
     record = json.loads((other / "encoder.json").read_text())
+    record.pop("options")
     (other / "encoder.json").write_text(json.dumps({**record, "embedding_dim": 2 * record["embedding_dim"]}))
     p = run_script("cluster.py", "encoder=speaker", "mode=assign", f"clusters_dir={other}", f"input={fitted}",
                    "wandb.enabled=false", f"hydra.run.dir={tmp_path}/assign")
     assert p.returncode == 2 and "were fitted on 512-d embeddings, this run's encoder=speaker makes 256-d ones" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_assign_refuses_other_encoder_options_and_says_another_precision(clips, fitted, tmp_path):
+    """encoder.json keeps the options that decide a row (not the speed ones); mode=assign with another value of one
+    stops with one line naming it, and another precision (rounding only) is said and assigned."""
+    options = json.loads((fitted / "encoder.json").read_text())["options"]
+    assert options == {"_target_": "audioclust.embed.encoders.speaker.ResemblyzerEncoder", "normalize_volume": True,
+                       "trim_silences": False, "rate": 1.3, "min_coverage": 0.75}
+    p = run_script("cluster.py", "encoder=speaker", "encoder.rate=2.0", "mode=assign", f"clusters_dir={fitted}",
+                   f"input={fitted}", "wandb.enabled=false", f"hydra.run.dir={tmp_path}/assign")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert f"error: the clusters in {fitted} were fitted with encoder.rate=1.3 (this run's 2.0): pass the fit's " in p.stderr
+    other = tmp_path / "fit"
+    shutil.copytree(fitted, other)
+    record = json.loads((other / "encoder.json").read_text())
+    (other / "encoder.json").write_text(json.dumps({**record, "options": {**options, "precision": "float32"}}))
+    p = run_script("cluster.py", "encoder=speaker", "mode=assign", f"clusters_dir={other}", f"input={clips}", "threads=1",
+                   "wandb.enabled=false", "report.plots=false", "report.explorer=false", f"hydra.run.dir={tmp_path}/a2")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "encoder.precision=None, the clusters were fitted with float32: the rows differ by rounding only" in p.stdout + p.stderr
+
+
+@pytest.mark.slow
+def test_search_by_new_audio_embeds_it_with_the_fits_options(clips, tmp_path):
+    """A fit with an option that changes the rows (encoder=aisfx encoder.pooling=mean_max: 1,024-d): a copy of one of
+    its clips, searched as new audio, is embedded with that option and finds the clip at distance ~0."""
+    needs("aisfx")
+    fit = tmp_path / "fit"
+    p = run_script("cluster.py", "encoder=aisfx", "encoder.pooling=mean_max", f"data.root={clips}", "kmeans.k=3",
+                   "threads=1", "wandb.enabled=false", "report.plots=false", "report.explorer=false",
+                   f"store.dir={tmp_path}/store", f"hydra.run.dir={fit}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads((fit / "encoder.json").read_text())["options"]["pooling"] == "mean_max"
+    src = sorted(clips.glob("k0/*.wav"))[1]
+    (tmp_path / "new").mkdir()
+    shutil.copy(src, tmp_path / "new" / "query.wav")
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={fit}", "n=2",
+                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/out")
+    assert p.returncode == 0, p.stderr[-2000:]
+    found = _rows(tmp_path / "out" / "neighbours.csv")
+    assert found[0]["path"] == str(src) and float(found[0]["distance"]) < 1e-3
 
 
 @pytest.mark.slow
@@ -249,9 +293,10 @@ def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["encoder"] == (pick if single else "mix") and m["n_clips"] == N_CLIPS
     # each candidate embedded its sample once, into the store; the run embedded only the pick's other clips (a
-    # combination's rows are the mix's own: all of them)
+    # combination's: each member's, through its own store)
     rows = json.loads((out / "embed" / "rows.json").read_text())
-    assert (rows["reused"], rows["embedded"]) == ((10, N_CLIPS - 10) if single else (0, N_CLIPS))
+    members = 1 if single else 2
+    assert (rows["reused"], rows["embedded"]) == (10 * members, (N_CLIPS - 10) * members)
     assert "embedding: 0 windows embedded" not in p.stdout
 
 
@@ -276,6 +321,30 @@ def test_mix_fits_and_assigns_with_its_members_weighted(clips, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert ({r["path"]: r["cluster"] for r in _rows(tmp_path / "assign" / "assignments.csv")}
             == {r["path"]: r["cluster"] for r in _rows(fit / "assignments.csv")})
+
+
+@pytest.mark.slow
+def test_mix_members_share_their_rows_with_runs_of_each_encoder_alone(clips, tmp_path):
+    """encoder=mix embeds each member through that encoder's own store: after encoder=speaker, the mix of speaker and
+    speech embeds only speech's rows, its columns are each encoder's own embeddings, and a later encoder=speech
+    embeds nothing."""
+    needs("speaker")
+    needs("speech")
+    common = [f"data.root={clips}", "kmeans.k=3", "threads=1", "wandb.enabled=false", "report.plots=false",
+              "report.explorer=false", f"store.dir={tmp_path}/store"]
+
+    def run(name, *extra):
+        p = run_script("cluster.py", *extra, *common, f"hydra.run.dir={tmp_path}/{name}")
+        assert p.returncode == 0, p.stderr[-3000:]
+        return np.load(tmp_path / name / "embeddings.npy"), json.loads((tmp_path / name / "embed" / "rows.json").read_text())
+
+    speaker, _ = run("speaker", "encoder=speaker")
+    mix, rows = run("mix", "encoder=mix", "encoder.members=[speaker,speech]")
+    assert {n: (r["reused"], r["embedded"]) for n, r in rows["members"].items()} == {"speaker": (N_CLIPS, 0), "speech": (0, N_CLIPS)}
+    assert (rows["reused"], rows["embedded"]) == (N_CLIPS, N_CLIPS)
+    speech, rows = run("speech", "encoder=speech")
+    assert (rows["reused"], rows["embedded"]) == (N_CLIPS, 0)
+    np.testing.assert_array_equal(mix, np.concatenate([speaker, speech], 1))
 
 
 def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_member(clips, tmp_path):
