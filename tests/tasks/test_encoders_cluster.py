@@ -264,6 +264,24 @@ def test_two_ddp_ranks_embed_every_clip_once_as_one_rank_does(clips, fitted, tmp
 
 
 @pytest.mark.slow
+def test_a_mix_embeds_each_member_on_two_ddp_ranks(clips, tmp_path):
+    """encoder=mix with embed.devices=2: each member's embedding is its own predict on both ranks (one launch of the
+    second rank, which runs every member's with the first), every clip embedded once per member."""
+    needs("speech")
+    out = tmp_path / "ddp"
+    p = run_script("cluster.py", "encoder=mix", "encoder.members=[speaker,speech]", f"data.root={clips}", "kmeans.k=3",
+                   "threads=1", "data.batch_size=4", "embed.devices=2", "embed.strategy=ddp", "wandb.enabled=false",
+                   "report.plots=false", "report.explorer=false", f"hydra.run.dir={out}", "store.dir=null")
+    assert p.returncode == 0, p.stderr[-3000:]
+    info = json.loads((out / "embed" / "rows.json").read_text())
+    assert (info["embedded"], info["reused"]) == (2 * N_CLIPS, 0)
+    for member in info["members"].values():
+        assert member["embedded"] == N_CLIPS and sorted(member["rows_by_rank"]) == ["0", "1"]
+    assert np.load(out / "embeddings.npy").shape == (N_CLIPS, 256 + 96)
+    assert sorted(r["path"] for r in _rows(out / "assignments.csv")) == sorted(str(p) for p in clips.glob("*/*.wav"))
+
+
+@pytest.mark.slow
 def test_auto_picks_the_most_stable_candidate_and_runs_with_it(clips, tmp_path):
     """encoder=auto over two installed candidates and one whose extra is missing (a shim makes its import fail)."""
     needs("speaker")

@@ -3,7 +3,9 @@
     audioclust-cluster encoder=mix data.root=/my/clips kmeans.k=10 reduce.method=umap     # aisfx + birdnet
     audioclust-cluster encoder=mix 'encoder.members=[aisfx,birdnet,speaker]' data.root=...
 
-The data module reads the clips at the highest member rate; each member gets them resampled (soxr) to its own.
+A run (audioclust-cluster, audioclust.embed) embeds each member as that encoder alone, at its own rate and through
+its own store (embed/inference.py embed_members), and puts the members' rows side by side; `embed()` here takes
+waves at the highest member rate and resamples them (soxr) for the others, for a direct call on waves.
 `dim_weights`: after the per-dimension z-score (preprocess), each member's dimensions weigh 1/sqrt(its dimension
 count), so each member brings the same total variance whatever its size (BirdNET's 1024 dims would otherwise
 outweigh aisfx's 512 two to one). Measured in BENCHMARKS.md, "Recipes x data sets".
