@@ -30,11 +30,21 @@ NATIVE = {"birdnet": 3.0, "aisfx": 100 * 1024 / 44100}   # BirdNET's input; aisf
 SETS = {"drums": (DRUMS, {}), "sfx": (SFX, {"pool_windows_up_to": 180})}
 
 
-def windows(files, windowing) -> int:
-    """How many windows the encoder embeds for these files (the index's rule)."""
-    import soundfile as sf
+def windows(files, windowing: dict) -> int:
+    """How many windows the encoder embeds for these files: the index's rule, with the windowing a run reads them
+    with (conf/data/folder.yaml as shipped, `windowing` over it, its auto values resolved from the durations)."""
+    from importlib import resources
 
-    return sum(len(windowing.offsets(sf.info(f).duration)) for f in files)
+    import soundfile as sf
+    from omegaconf import OmegaConf
+
+    import audioclust
+    from audioclust.data.windowing import FIELDS
+
+    folder = OmegaConf.to_container(OmegaConf.create((resources.files("audioclust.conf") / "data" / "folder.yaml").read_text()))
+    durations = [sf.info(f).duration for f in files]
+    w = audioclust.Windowing(**{**{k: folder[k] for k in FIELDS if k in folder}, **windowing}).resolved(durations).windowing
+    return sum(len(w.offsets(d)) for d in durations)
 
 
 def measure(encoder: str, root, windowing: dict, seeds, labelled: bool = True) -> dict:
@@ -51,8 +61,7 @@ def measure(encoder: str, root, windowing: dict, seeds, labelled: bool = True) -
     wall = time.perf_counter() - t
     import soundfile as sf
 
-    w = audioclust.Windowing(**{"clip_seconds": 1.0, "hop_seconds": 1.0, "pool_windows_up_to": 30.0, **windowing})
-    out = {"rows": len(emb), "windows": windows(files, w), "wall": wall,
+    out = {"rows": len(emb), "windows": windows(files, windowing), "wall": wall,
            "audio": sum(sf.info(f).duration for f in files)}
     if labelled:
         y = np.unique(emb.label, return_inverse=True)[1]
