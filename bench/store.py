@@ -51,9 +51,10 @@ ENV = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONPATH=str
 
 # ---- helpers (tests/tasks/test_bench_store.py) ------------------------------------------------------------------
 def embedded_count(log: str) -> tuple[int, int] | None:
-    """(windows embedded, reused) from a cluster run's printed line, or None when it did not print it."""
-    m = re.search(r"embedding: (\d+) windows embedded, (\d+) reused", log)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    """(windows embedded, reused) from a cluster run's printed lines (encoder=mix: one per member, summed), or None
+    when it did not print one."""
+    found = re.findall(r"embedding: (\d+) windows embedded, (\d+) reused", log)
+    return (sum(int(a) for a, _ in found), sum(int(b) for _, b in found)) if found else None
 
 
 def store_rows(store_dir: Path) -> int:

@@ -73,7 +73,7 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     embedded by embed() as that encoder alone is (through its store: a member's rows that a run of it, or
     encoder=auto's sample, wrote are reused, and this run's are reused by them), then side by side in member
     order: {embedding (n, sum of dims), sample_id, ok (every member's), power (the first member's)}. With stores:
-    in <out_dir>/embedding.npy (memory-mapped), and rows.json sums what each member embedded and reused; without:
+    in <out_dir>/embedding.npy (memory-mapped), and rows.json sums what each member embedded, reused and stores; without:
     in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
     member's embedding, which each rank takes part in)."""
     stored = out_dir is not None and all(m[3] is not None for m in members)
@@ -99,6 +99,7 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     info = {m[0]: json.loads((out_dir / m[0] / "rows.json").read_text()) for m in members}
     io.write_json(out_dir / "rows.json", {"embedded": sum(i["embedded"] for i in info.values()),
                                           "reused": sum(i["reused"] for i in info.values()), "members": info,
+                                          "store_bytes": sum(i["store_bytes"] for i in info.values()),
                                           "keys": ["sample_id", "embedding", "ok", "power"]})
     return {**out, "embedding": np.load(out_dir / "embedding.npy", mmap_mode="r")}
 

@@ -18,6 +18,9 @@ def test_embedded_count_reads_the_printed_line():
     assert bench.embedded_count(log) == (0, 3000)
     assert bench.embedded_count("embedding: 12 windows embedded, 0 reused from the store (/s, 0.0 MiB)") == (12, 0)
     assert bench.embedded_count("no such line") is None
+    mix = ("embedding: 0 windows embedded, 3000 reused from the store (/s/aisfx-ab, 2.1 MiB)\n"
+           "embedding: 5 windows embedded, 2995 reused from the store (/s/birdnet-cd, 9.0 MiB)")
+    assert bench.embedded_count(mix) == (5, 5995)   # encoder=mix: a line per member, summed
 
 
 def test_store_rows_counts_finished_parts_only(tmp_path):
