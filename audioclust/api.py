@@ -86,8 +86,8 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     embeddings side by side, with the members' column weights and groups for cluster()). windowing: a Windowing, or a mapping of
     some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment, native_seconds), over the run's (or
     conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
-    (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder are read, only the others
-    embedded and added to it; encoder_options: some of a pretrained encoder's options over its
+    (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder (a mix: for each member,
+    shared with that encoder alone) are read, only the others embedded and added to it; encoder_options: some of a pretrained encoder's options over its
     conf/encoder/<name>.yaml (e.g. {"precision": "32"} for aisfx), as encoder.<option>= on the command line."""
     from omegaconf import OmegaConf
 
