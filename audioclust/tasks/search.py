@@ -50,23 +50,25 @@ def search(cfg: DictConfig) -> Path:
 
 def _audio_query(cfg: DictConfig, audio: str) -> tuple[np.ndarray, str]:
     """New audio as a query: embedded as the fit embedded its rows (its encoder, with the options encoder.json
-    records, or its run; its windowing; through the store, so audio searched before is not embedded again), the
-    mean of its rows."""
+    records, or its run; a mix of pretrained encoders: its members, each through its own store; its windowing;
+    through the store, so audio searched before is not embedded again), the mean of its rows."""
     import json
 
     from audioclust.api import embed
     from audioclust.data.windowing import Windowing
+    from audioclust.tasks.builders import BLOCKAE
 
     fit_dir = Path(cfg.fit_dir)
     enc = json.loads((fit_dir / "encoder.json").read_text())
-    if enc.get("members"):
-        raise ConfigError(f"query.audio with a fit of encoder=mix (members {', '.join(enc['members'])}): search by one of "
-                          "its clips (query.path=...), or fit with a single encoder")
+    members = enc.get("members")
+    if members and BLOCKAE in members:
+        raise ConfigError(f"query.audio with a fit of encoder=mix with a train.py run among its members ({', '.join(members)}): "
+                          "search by one of its clips (query.path=...)")
     run_dir = json.loads((fit_dir / "metrics.json").read_text()).get("run_dir")
     windowing = None if run_dir else Windowing.from_record(enc["windowing"])   # a trained run keeps its own
-    options = None if run_dir else {k: v for k, v in (enc.get("options") or {}).items() if k != "_target_"} or None
-    emb = embed([audio] if Path(audio).is_file() else audio, encoder=enc["name"], run_dir=run_dir,
-                windowing=windowing, store=cfg.get("store_dir"), encoder_options=options)
+    options = None if run_dir or members else {k: v for k, v in (enc.get("options") or {}).items() if k != "_target_"} or None
+    emb = embed([audio] if Path(audio).is_file() else audio, encoder=list(members) if members else enc["name"],
+                run_dir=run_dir, windowing=windowing, store=cfg.get("store_dir"), encoder_options=options)
     if not len(emb):
         raise ConfigError(f"query.audio={audio}: no readable audio ({'; '.join(s['reason'] for s in emb.skipped[:2])})")
     return emb.vectors.mean(0), f"{audio} ({len(emb)} row{'s' if len(emb) != 1 else ''}, their mean)"

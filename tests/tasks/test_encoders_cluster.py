@@ -345,7 +345,7 @@ def test_mix_fits_and_assigns_with_its_members_weighted(clips, tmp_path):
 def test_mix_members_share_their_rows_with_runs_of_each_encoder_alone(clips, tmp_path):
     """encoder=mix embeds each member through that encoder's own store: after encoder=speaker, the mix of speaker and
     speech embeds only speech's rows, its columns are each encoder's own embeddings, and a later encoder=speech
-    embeds nothing."""
+    embeds nothing; new audio searched in the mix's fit is embedded by each member too."""
     needs("speaker")
     needs("speech")
     common = [f"data.root={clips}", "kmeans.k=3", "threads=1", "wandb.enabled=false", "report.plots=false",
@@ -363,6 +363,15 @@ def test_mix_members_share_their_rows_with_runs_of_each_encoder_alone(clips, tmp
     speech, rows = run("speech", "encoder=speech")
     assert (rows["reused"], rows["embedded"]) == (N_CLIPS, 0)
     np.testing.assert_array_equal(mix, np.concatenate([speaker, speech], 1))
+    # search by new audio in the mix's fit: embedded by each member, a copy of one of its clips is found first at ~0
+    src = sorted(clips.glob("k1/*.wav"))[0]
+    (tmp_path / "new").mkdir()
+    shutil.copy(src, tmp_path / "new" / "query.wav")
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={tmp_path}/mix", "n=2",
+                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/found")
+    assert p.returncode == 0, p.stderr[-2000:]
+    found = _rows(tmp_path / "found" / "neighbours.csv")
+    assert found[0]["path"] == str(src) and float(found[0]["distance"]) < 1e-3
 
 
 def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_member(clips, tmp_path):
@@ -401,6 +410,10 @@ def test_mix_with_a_trained_run_embeds_as_the_run_does_beside_a_pretrained_membe
     p = run_script("cluster.py", "encoder=mix", "encoder.members=[speech,blockae]", f"run_dir={run}", *common,
                    "mode=assign", f"clusters_dir={out}", f"hydra.run.dir={tmp_path}/other_mix")
     assert p.returncode == 2 and "'encoder.members=[speaker,blockae]', this run embeds with encoder=mix" in p.stderr
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={out}",
+                   f"query.audio={sorted(clips.glob('k0/*.wav'))[0]}", f"hydra.run.dir={tmp_path}/search")
+    assert p.returncode == 2 and p.stderr.strip() == ("error: query.audio with a fit of encoder=mix with a train.py run "
+                                                      "among its members (speaker, blockae): search by one of its clips (query.path=...)")
     with pytest.raises(ConfigError, match="run_dir is not set"):
         plan(_compose(["encoder=mix", "encoder.members=[speaker,blockae]", f"data.root={clips}"]))
 
