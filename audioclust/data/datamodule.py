@@ -219,10 +219,12 @@ class AudioDataModule(L.LightningDataModule):
         return self._loader(range(len(self.index)) if self.predict_ids is None else self.predict_ids, "embedding")
 
     def at_rate(self, sr: int) -> AudioDataModule:
-        """This module reading its samples at another rate (an encoder=mix member's own): the same index, windows
-        and settings, its own predict_ids and loaders."""
+        """This module reading its samples at another rate (an encoder=mix member's own): the same index (its
+        windows and, with a detector, the events found at this module's rate), settings and folder (a generated
+        set is not generated again at that rate), its own predict_ids and loaders."""
         other = copy.copy(self)
         other.sr = checks.number("data.sr", sr, integer=True)
+        other.root, other.synthetic = self._data_root(), None
         return other
 
 

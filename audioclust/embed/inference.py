@@ -72,9 +72,10 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     """encoder=mix's embeddings: each member, given as (name, model, data module at its own rate, its store or None),
     embedded by embed() as that encoder alone is (through its store: a member's rows that a run of it, or
     encoder=auto's sample, wrote are reused, and this run's are reused by them), then side by side in member
-    order: {embedding (n, sum of dims), sample_id, ok (every member's), power (the first member's)}. With stores:
-    in <out_dir>/embedding.npy (memory-mapped), and rows.json sums what each member embedded, reused and stores; without:
-    in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
+    order: {embedding (n, sum of dims), sample_id, ok (every member's), power (the member's of the highest rate, the
+    one that hears the most of the band, as the weight of a window when a file is pooled)}. With stores: in
+    <out_dir> (embedding.npy memory-mapped; each member's copy of its rows removed once joined), and rows.json sums
+    what each member embedded, reused and stores; without: in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
     member's embedding, which each rank takes part in)."""
     stored = out_dir is not None and all(m[3] is not None for m in members)
     got = [embed(model, dm, device, store=store, out_dir=Path(out_dir) / name if stored else None, **how)
@@ -85,7 +86,8 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     if any(not np.array_equal(g["sample_id"], sid) for g in got[1:]):
         raise RuntimeError("encoder=mix: its members embedded different samples")
     ok = np.logical_and.reduce([np.asarray(g["ok"]).astype(bool) for g in got])
-    out = {"sample_id": sid, "ok": ok, "power": np.asarray(got[0]["power"])}
+    widest = max(range(len(members)), key=lambda i: int(members[i][2].sr))
+    out = {"sample_id": sid, "ok": ok, "power": np.array(got[widest]["power"])}
     if not stored:
         return {**out, "embedding": np.concatenate([np.asarray(g["embedding"], np.float32) for g in got], 1)}
     out_dir = Path(out_dir)
@@ -94,8 +96,12 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     for a in range(0, len(sid), chunk):
         x[a:a + chunk] = np.concatenate([np.asarray(g["embedding"][a:a + chunk], np.float32) for g in got], 1)
     x.flush()
-    del x
+    del x, got
     os.replace(tmp, out_dir / "embedding.npy")
+    for name, *_ in members:
+        (out_dir / name / "embedding.npy").unlink(missing_ok=True)   # joined: not kept twice
+    for key, value in out.items():
+        io.write_npy(out_dir / f"{key}.npy", value)
     info = {m[0]: json.loads((out_dir / m[0] / "rows.json").read_text()) for m in members}
     io.write_json(out_dir / "rows.json", {"embedded": sum(i["embedded"] for i in info.values()),
                                           "reused": sum(i["reused"] for i in info.values()), "members": info,

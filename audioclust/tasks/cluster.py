@@ -321,13 +321,18 @@ def _run_dir(cfg) -> str | None:
 
 def _encoder_info(cfg, model) -> dict:
     """What embedded the clips, recorded with the clusters (encoder.json, checked by mode=assign) and in W&B: the
-    encoder, its options that decide what a row says (store.value_options) and, for a mix, its members."""
+    encoder, its options that decide what a row says (store.value_options) and, for a mix, its members and theirs
+    (`member_options`: their shipped configs, which another version may change)."""
     from audioclust.embed.store import value_options
 
     members, node = getattr(model, "names", None), cfg.get("encoder") or {}
+    options = value_options(OmegaConf.to_container(node, resolve=True) if node else {})
+    if members:
+        options["member_options"] = {n: value_options(OmegaConf.to_container(m, resolve=True))
+                                     for n, m in zip(members, member_nodes(model))}
     return {"name": encoder_name(cfg), "licence": getattr(model, "licence", "your own model (audioclust-train)"),
             "embedding_dim": int(model.embedding_dim), **({"members": list(members)} if members else {}),
-            "options": value_options(OmegaConf.to_container(node, resolve=True) if node else {})}
+            "options": options}
 
 
 def _described(info: dict) -> str:

@@ -1,4 +1,6 @@
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -158,3 +160,21 @@ def test_manifest_columns_and_rows_groupings(tmp_path):
     assert g["file"] == [files[0], files[0], files[1]]
     assert g["manifest:site"] == ["north", "north", "south"] and g["manifest:label"] == ["bark", "bark", "mew"]
     assert "file" not in Rows(files, np.array([0, 1]), np.zeros(2), np.zeros(2, int), np.zeros(2), [None] * 2).groupings()
+
+
+def test_a_module_at_another_rate_reads_the_same_samples_of_the_same_folder(tmp_path):
+    """at_rate (an encoder=mix member's rate): the same index and folder, each sample read at the new rate; a
+    generated set is read where it was generated, not generated again at that rate."""
+    dm = AudioDataModule(str(tmp_path / "gen"), sr=8000, clip_seconds=0.5, hop_seconds=None,
+                         synthetic={"n_per_class": 2, "seed": 0}, labels={"source": "parent"})
+    dm.prepare_data()
+    dm.setup("predict")
+    other = dm.at_rate(16000)
+    other.prepare_data()
+    assert other.index is dm.index and other.sr == 16000 and dm.sr == 8000
+    assert [p.name for p in (tmp_path / "gen").iterdir() if not p.name.startswith(".")] == [Path(dm._data_root()).name]
+    a, b = dm.predict_dataloader().dataset[3], other.predict_dataloader().dataset[3]
+    assert a["sample_id"] == b["sample_id"] == 3 and a["wave"].shape == (4000,) and b["wave"].shape == (8000,)
+    np.testing.assert_allclose(b["wave"][::2].numpy(), a["wave"].numpy(), atol=0.05)
+    with pytest.raises(ConfigError, match="data.sr"):
+        dm.at_rate(0)

@@ -279,3 +279,19 @@ def test_the_guide_example_runs(tmp_path):
     assert groups == {str([f"{kind}_{i}" for i in range(6)]) for kind in ("high", "low", "noise")}
     for noise in ("Warning", "warn(", "Tip:", "GPU available", "Traceback"):
         assert noise not in p.stdout + p.stderr, noise
+
+
+def test_a_mix_reads_each_member_at_its_own_rate_through_its_own_store(tmp_path, capsys):
+    """encoder=["speaker", "aisfx"]: speaker reads the 16 kHz clips at 16 kHz, aisfx at 44.1 kHz, each as a run of it
+    alone does: aisfx's rows written by an earlier encoder="aisfx" are reused, bit for bit."""
+    pytest.importorskip("aisfx", reason="encoder=aisfx needs its extra")
+    pytest.importorskip("resemblyzer", reason="encoder=speaker needs its extra: pip install 'audioclust[speaker]'")
+    folder = write_tone_folder(tmp_path)
+    store = tmp_path / "store"
+    aisfx = audioclust.embed(folder, encoder="aisfx", store=store)
+    capsys.readouterr()
+    mix = audioclust.embed(folder, encoder=["speaker", "aisfx"], store=store)
+    said = capsys.readouterr().out
+    assert "embedding: 0 windows embedded, 12 reused from the store" in said and "/aisfx-" in said
+    assert mix.vectors.shape == (12, 256 + 512) and np.array_equal(mix.vectors[:, 256:], aisfx.vectors)
+    assert np.array_equal(mix.vectors[:, :256], audioclust.embed(folder, encoder="speaker").vectors)

@@ -363,6 +363,11 @@ def test_mix_members_share_their_rows_with_runs_of_each_encoder_alone(clips, tmp
     speech, rows = run("speech", "encoder=speech")
     assert (rows["reused"], rows["embedded"]) == (N_CLIPS, 0)
     np.testing.assert_array_equal(mix, np.concatenate([speaker, speech], 1))
+    members = json.loads((tmp_path / "mix" / "encoder.json").read_text())["options"]["member_options"]
+    assert members["speaker"]["rate"] == 1.3 and "threads" not in members["speech"]   # each member's shipped options
+    assert sorted(p.name for p in (tmp_path / "mix" / "embed").glob("*.npy")) == ["embedding.npy", "ok.npy", "power.npy",
+                                                                                  "sample_id.npy"]
+    assert not list((tmp_path / "mix" / "embed").glob("*/embedding.npy"))   # the members' copies, once joined
     # search by new audio in the mix's fit: embedded by each member, a copy of one of its clips is found first at ~0
     src = sorted(clips.glob("k1/*.wav"))[0]
     (tmp_path / "new").mkdir()
