@@ -87,8 +87,8 @@ def embed(paths_or_folder: PathLike | Sequence[PathLike] | None = None, encoder:
     some of its fields (clip_seconds, hop_seconds, pool_windows_up_to, pool_weights, segment, native_seconds), over the run's (or
     conf/data/folder.yaml's); labels: data.labels (e.g. {"pattern": "^([a-z]+)_"}); store: an embedding store's folder
     (audioclust-cluster's store.dir, e.g. ".cache/store"): the rows it holds for this encoder (a mix: for each member,
-    shared with that encoder alone) are read, only the others embedded and added to it; encoder_options: some of a pretrained encoder's options over its
-    conf/encoder/<name>.yaml (e.g. {"precision": "32"} for aisfx), as encoder.<option>= on the command line."""
+    shared with that encoder alone) are read, only the others embedded and added to it; encoder_options: some of a
+    pretrained encoder's options over its conf/encoder/<name>.yaml (e.g. {"precision": "32"} for aisfx), as encoder.<option>= on the command line."""
     from omegaconf import OmegaConf
 
     from audioclust.tasks.builders import make_datamodule
@@ -185,15 +185,14 @@ def embed_rows(model: Any, dm: Any, device: str, name: str, progress: bool = Fal
     from audioclust.embed.inference import embed_members, pooled
     from audioclust.embed.store import Store, identity_of
     from audioclust.report.outputs import assignment_rows
-    from audioclust.tasks.builders import member_nodes
+    from audioclust.tasks.builders import members_at_rates
 
     model.predict_voice = False
     with _quiet(), tempfile.TemporaryDirectory(prefix="audioclust-rows-") as tmp:
         if getattr(model, "names", None):   # a mix: each member through its own store, as the task embeds it
-            parts = [(n, m, dm.at_rate(int(m.sr))) for n, m in zip(model.names, model.members)]
             members = [(n, m, at, None if store is None else
                         Store(store, n, identity_of(cast(dict, OmegaConf.to_container(node, resolve=True)), m, at)))
-                       for (n, m, at), node in zip(parts, member_nodes(model))]
+                       for n, m, node, at in members_at_rates(model, dm)]
             emb = embed_members(members, device, out_dir=tmp, progress=progress) or {}
         else:
             kept = None if store is None else Store(store, name, identity_of(dict(options or {}), model, dm))

@@ -130,6 +130,11 @@ def member_nodes(model) -> list[DictConfig]:
     return [OmegaConf.create({"name": BLOCKAE}) if n == BLOCKAE else encoder_node(n) for n in model.names]
 
 
+def members_at_rates(model, dm) -> list[tuple]:
+    """encoder=mix's members as each is embedded alone: (name, model, node, the data module at its rate)."""
+    return [(n, m, node, dm.at_rate(int(m.sr))) for n, m, node in zip(model.names, model.members, member_nodes(model))]
+
+
 def mix_with_run(node) -> bool:
     """encoder=mix with the block autoencoder of a train.py run (run_dir) among its members."""
     return BLOCKAE in [str(n) for n in ((node or {}).get("members") or [])]

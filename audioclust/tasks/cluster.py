@@ -41,6 +41,7 @@ from audioclust.tasks.builders import (
     load_embedder,
     make_datamodule,
     member_nodes,
+    members_at_rates,
 )
 from audioclust.tasks.choose import AUTO, choose_encoder
 from audioclust.utils import Stages, is_rank_zero, setup_run, show_progress
@@ -158,11 +159,7 @@ def _embed(cfg, model, dm, device: str, out: Path):
 def _members(cfg, model, dm, out: Path) -> list[tuple]:
     """encoder=mix's members as embed_members takes them: (name, model, the data module at its rate, its store: the
     one a run of that encoder alone has)."""
-    members = []
-    for name, member, node in zip(model.names, model.members, member_nodes(model)):
-        at = dm.at_rate(int(member.sr))
-        members.append((name, member, at, build_store(cfg, node, member, at, out)))
-    return members
+    return [(name, member, at, build_store(cfg, node, member, at, out)) for name, member, node, at in members_at_rates(model, dm)]
 
 
 def _fit(cfg, clusterer: Clusterer, model, dm, windows: dict, emb: dict, ok, x, ltas, encoder: dict):

@@ -56,6 +56,16 @@ def _rows(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _searched_copy(src: Path, fit: Path, tmp_path: Path) -> list[dict]:
+    """audioclust-search query.audio=<a copy of src> in the fit (the store under tmp_path/store): neighbours.csv's rows."""
+    (tmp_path / "new").mkdir()
+    shutil.copy(src, tmp_path / "new" / "query.wav")
+    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={fit}", "n=2",
+                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/found")
+    assert p.returncode == 0, p.stderr[-2000:]
+    return _rows(tmp_path / "found" / "neighbours.csv")
+
+
 # ---------------------------------------------------------------- config: no run, its own data, its checks
 
 def test_pretrained_encoder_needs_no_run_dir_and_writes_under_logs_cluster():
@@ -238,12 +248,7 @@ def test_search_by_new_audio_embeds_it_with_the_fits_options(clips, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert json.loads((fit / "encoder.json").read_text())["options"]["pooling"] == "mean_max"
     src = sorted(clips.glob("k0/*.wav"))[1]
-    (tmp_path / "new").mkdir()
-    shutil.copy(src, tmp_path / "new" / "query.wav")
-    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={fit}", "n=2",
-                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/out")
-    assert p.returncode == 0, p.stderr[-2000:]
-    found = _rows(tmp_path / "out" / "neighbours.csv")
+    found = _searched_copy(src, fit, tmp_path)
     assert found[0]["path"] == str(src) and float(found[0]["distance"]) < 1e-3
 
 
@@ -370,12 +375,7 @@ def test_mix_members_share_their_rows_with_runs_of_each_encoder_alone(clips, tmp
     assert not list((tmp_path / "mix" / "embed").glob("*/embedding.npy"))   # the members' copies, once joined
     # search by new audio in the mix's fit: embedded by each member, a copy of one of its clips is found first at ~0
     src = sorted(clips.glob("k1/*.wav"))[0]
-    (tmp_path / "new").mkdir()
-    shutil.copy(src, tmp_path / "new" / "query.wav")
-    p = run_script("-c", "from audioclust.cli import search; search()", f"fit_dir={tmp_path}/mix", "n=2",
-                   f"query.audio={tmp_path}/new/query.wav", f"store_dir={tmp_path}/store", f"hydra.run.dir={tmp_path}/found")
-    assert p.returncode == 0, p.stderr[-2000:]
-    found = _rows(tmp_path / "found" / "neighbours.csv")
+    found = _searched_copy(src, tmp_path / "mix", tmp_path)
     assert found[0]["path"] == str(src) and float(found[0]["distance"]) < 1e-3
 
 
