@@ -7,6 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 import numpy as np
@@ -38,6 +39,24 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
         out = {k: torch.cat([p[k] for p in parts]).numpy() for k in keys}
         order = np.argsort(out["sample_id"], kind="stable")
         return {k: v[order] for k, v in out.items()}
+    return stored_rows(predict_missing(model, datamodule, store, device, progress, devices, strategy), out_dir)
+
+
+class Predicted(NamedTuple):
+    """predict_missing's result: what stored_rows reads (the store, the samples' keys, the wanted and the missing
+    sample ids, this process's rank, the store's parts before)."""
+    store: object
+    keys: object
+    wanted: np.ndarray
+    missing: np.ndarray
+    rank: int
+    before: set
+
+
+def predict_missing(model, datamodule, store, device: str = "auto", progress: bool = True, devices=1,
+                    strategy: str = "auto") -> Predicted:
+    """The first half of embed() with a store: the data module's samples the store lacks, embedded into it by every
+    predict rank."""
     from audioclust.embed.store import Keys
 
     keys = Keys.of(datamodule.index, store.hash)
@@ -55,12 +74,19 @@ def embed(model, datamodule, device: str = "auto", progress: bool = True, device
             trainer.predict(model, datamodule=datamodule, return_predictions=False)
         datamodule.predict_ids = asked
         rank = trainer.global_rank
-    if rank != 0:
+    return Predicted(store, keys, wanted, missing, rank, before)
+
+
+def stored_rows(done: Predicted, out_dir) -> dict | None:
+    """The second half of embed() with a store: on rank 0, every wanted sample's row copied from the store into
+    out_dir (memory-mapped; rows.json says what was embedded and reused), said in one line; None on other ranks."""
+    if done.rank != 0:
         return None
-    found = store.lookup(keys)
-    emb = store.read(found, out_dir, wanted)
-    info = {"embedded": int(len(missing)), "reused": int(len(wanted) - len(missing)), "keys": list(emb),
-            "rows_by_rank": store.rows_by_rank(set(found.parts) - before), "store": str(store.dir),
+    store = done.store
+    found = store.lookup(done.keys)
+    emb = store.read(found, out_dir, done.wanted)
+    info = {"embedded": int(len(done.missing)), "reused": int(len(done.wanted) - len(done.missing)), "keys": list(emb),
+            "rows_by_rank": store.rows_by_rank(set(found.parts) - done.before), "store": str(store.dir),
             "store_bytes": store.size_bytes()}
     io.write_json(Path(out_dir) / "rows.json", info)
     print(f"embedding: {info['embedded']} windows embedded, {info['reused']} reused from the store "
@@ -78,8 +104,12 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     what each member embedded, reused and stores; without: in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
     member's embedding, which each rank takes part in)."""
     stored = out_dir is not None and all(m[3] is not None for m in members)
-    got = [embed(model, dm, device, store=store, out_dir=Path(out_dir) / name if stored else None, **how)
-           for name, model, dm, store in members]
+    if stored:   # every member's predict first, on every rank, then rank 0 reads them (no rank waits at a barrier
+        # while rank 0 copies a member's rows)
+        done = [predict_missing(model, dm, store, device, **how) for _, model, dm, store in members]
+        got = [stored_rows(d, Path(out_dir) / m[0]) for d, m in zip(done, members)]
+    else:
+        got = [embed(model, dm, device, **how) for _, model, dm, _ in members]
     if any(g is None for g in got):
         return None
     sid = np.asarray(got[0]["sample_id"])

@@ -281,3 +281,38 @@ def test_the_store_command_lists_and_prunes(tmp_path):
     assert p.returncode == 0 and "pruned 1 rows and 0 partitions" in p.stdout and "1 partitions, 1 rows" in p.stdout
     p = subprocess.run([*cmd, "action=nope"], cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_mix_predicts_every_member_before_rank_0_reads_any(monkeypatch, tmp_path, rank):
+    """encoder=mix through stores: each member's predict (on every rank) comes before rank 0 copies any member's
+    rows, so no rank waits at the next member's predict while rank 0 reads (a long copy would outlast the process
+    group's timeout); a non-zero rank takes part in every predict and returns None."""
+    from audioclust.embed import inference
+
+    calls = []
+
+    def predicted(model, dm, store, *args, **kwargs):
+        calls.append(("predict", model))
+        return SimpleNamespace(model=model, rank=rank)
+
+    def read(done, out_dir):
+        calls.append(("read", done.model))
+        if done.rank:
+            return None
+        (out_dir / "embedding.npy").parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / "rows.json").write_text(json.dumps({"embedded": 2, "reused": 1, "store_bytes": 5}))
+        return {"sample_id": np.arange(3), "ok": np.ones(3, bool), "power": np.ones(3, np.float32),
+                "embedding": np.full((3, 1), float(done.model == "b"), np.float32)}
+
+    monkeypatch.setattr(inference, "predict_missing", predicted)
+    monkeypatch.setattr(inference, "stored_rows", read)
+    members = [(name, name, SimpleNamespace(sr=16000), object()) for name in ("a", "b")]
+    got = inference.embed_members(members, out_dir=tmp_path)
+    assert calls[:2] == [("predict", "a"), ("predict", "b")]
+    if rank:
+        assert got is None
+        return
+    assert calls[2:] == [("read", "a"), ("read", "b")]
+    np.testing.assert_array_equal(got["embedding"], [[0, 1]] * 3)
+    assert json.loads((tmp_path / "rows.json").read_text())["embedded"] == 4
