@@ -16,6 +16,7 @@ KITS = Path.home() / ".cache" / "audioclust-data" / "kits"                 # ben
 INSTRUMENTS = Path.home() / ".cache" / "audioclust-data" / "instruments"   # bench/sf2_data.py instruments
 PERCUSSION = Path.home() / ".cache" / "audioclust-data" / "percussion"     # bench/sf2_data.py percussion
 WESNOTH = Path.home() / ".cache" / "audioclust-data" / "wesnoth"           # bench/wesnoth_data.py
+ZEROAD = Path.home() / ".cache" / "audioclust-data" / "zeroad"             # bench/zeroad_data.py
 
 
 def spread(paths, n: int | None):

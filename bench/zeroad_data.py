@@ -1,0 +1,93 @@
+"""A labelled set of everyday and natural sounds from a registry package (issue 26, goal 3: more environmental sound),
+built once outside the repo (run again: nothing to do):
+
+    python bench/zeroad_data.py            # ~/.cache/audioclust-data/zeroad
+
+Debian's 0ad-data (1.4 GB download, 3.3 GB unpacked while building; the set itself is about 40 MB) ships 0 A.D.'s
+recorded sounds (mods/public/public.zip, audio/; CC BY-SA 3.0, the package's copyright file is copied next to them
+as COPYRIGHT: keep it with anything derived, never commit the audio). Nine classes of the kind an environmental-sound
+set sorts by, from each file's folder and name (the rule below, fixed before anything was scored): animal (cattle,
+horses, elephants, pigs, sheep, goats, a lion, a peacock: calls and deaths), cry (people crying out as they die),
+footsteps (on grass, gravel, rock, sand, snow, wood), chopping (axes on trees), mining (picks on stone and metal),
+construction (sawing and hammering), ambience (rain, thunder, wind, rivers, waves, a day's birds and insects), fire
+(flames) and impact (arrows, sling stones, blades striking dirt, wood, stone, metal, shields, flesh). Music, speech,
+the interface's sounds, weapons swung, gathering and farming, buildings, ships and siege engines are left out.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from common import apt_download
+
+PACKAGE = "0ad-data"
+ARCHIVE = "./usr/share/games/0ad/mods/public/public.zip"
+COPYRIGHT = "./usr/share/doc/0ad-data/copyright"
+OUT = Path.home() / ".cache" / "audioclust-data" / "zeroad"
+CLASSES = {   # class -> pattern on the path under audio/
+    "animal": r"^actor/fauna/(animal|death)/",
+    "cry": r"^actor/human/death/",
+    "footsteps": r"^actor/singlesteps/",
+    "chopping": r"^resource/lumbering/",
+    "mining": r"^resource/mining/",
+    "construction": r"^resource/construction/",
+    "ambience": r"^ambient/(weather|water|dayscape)/",
+    "fire": r"^attack/fire/",
+    "impact": r"^attack/impact/",
+}
+
+
+def class_of(path: str) -> str | None:
+    """The class of a file by its path under audio/ (None: left out)."""
+    if not path.lower().endswith(".ogg"):
+        return None
+    found = [c for c, pattern in CLASSES.items() if re.match(pattern, path)]
+    assert len(found) <= 1, (path, found)
+    return found[0] if found else None
+
+
+def build(out: Path) -> dict[str, int]:
+    version = subprocess.run(["apt-cache", "policy", PACKAGE], capture_output=True, text=True).stdout
+    version = re.search(r"Candidate: (\S+)", version).group(1)
+    done = out / ".complete"
+    if done.is_file() and done.read_text() == f"{PACKAGE} {version}":
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        deb = apt_download(PACKAGE, tmp)
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp, ARCHIVE, COPYRIGHT], stdin=tar.stdout, check=True)
+        tar.wait()
+        deb.unlink()
+        part = out.with_name(out.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        counts: dict[str, int] = {}
+        with zipfile.ZipFile(Path(tmp) / ARCHIVE) as z:
+            for entry in sorted(z.namelist()):
+                name = entry.removeprefix("audio/")
+                c = class_of(name) if entry.startswith("audio/") else None
+                if c:
+                    (part / c).mkdir(parents=True, exist_ok=True)
+                    (part / c / name.replace("/", "__")).write_bytes(z.read(entry))
+                    counts[c] = counts.get(c, 0) + 1
+        shutil.copyfile(Path(tmp) / COPYRIGHT, part / "COPYRIGHT")
+        (part / ".complete").write_text(f"{PACKAGE} {version}")
+        shutil.rmtree(out, ignore_errors=True)
+        part.rename(out)
+    return counts
+
+
+def main() -> None:
+    counts = build(OUT)
+    if counts:
+        print(f"{OUT}: {sum(counts.values())} files, {len(counts)} classes: "
+              + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
+    print(OUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
