@@ -17,7 +17,8 @@ Rows are recipes, columns data sets (labels score only; they are never used to e
 
 Each (encoder, data set) is embedded ONCE, in this process, by the public API (`audioclust.embed`: the cluster
 task's route, Lightning predict) and cached under --runs (embeddings.npy, meta.json with the clip paths and the
-embedding time); the k-means seeds and the UMAP variant reuse it.
+embedding time; --data folder: under folders/<name>-<hash of its path>, each folder its own); the k-means seeds and
+the UMAP variant reuse it.
 Clip length 1 s, pinned (`data.clip_seconds=1.0 data.hop_seconds=null`: the `data=folder` default when the table
 was made; whole clips, the default now, are compared with it by `bench/quality.py --whole`), except on sfx (made
 later by bench/sfx_data.sh): whole files as `data=folder` reads them now, each file one row. BirdNET pads each clip
@@ -30,6 +31,7 @@ BENCHMARKS.md, section 'Recipes x data sets'.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -208,8 +210,9 @@ def run_dataset(data: str, root: Path | None, args, results: dict) -> None:
     spec = DATASETS[data]
     runs = Path(args.runs)
     columns = spec["columns"]
-    if data == "folder":
+    if data == "folder":   # each folder's own cache (its trained model and embeddings), by name and resolved path
         columns = {f"{root.name} k={args.k}": (None, args.k, None)}
+        runs = runs / "folders" / f"{root.name}-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]}"
 
     def put(recipe: str, column: str, scores: list[dict], wall: float, per_clip: float | None, n: int, note=""):
         results.setdefault(recipe, {})[column] = {**stats(scores), "wall": wall, "per_clip": per_clip, "n": n,

@@ -13,11 +13,12 @@ HAS_SPEECH = registry.installed("speech")
 
 
 def test_recipes_bench_writes_a_table_for_a_tiny_folder(tmp_path):
+    """... and another folder (of the same name) gets its own model and embeddings, not the first one's."""
     clips = write_tone_folder(tmp_path)   # 3 classes x 4 clips
     out, runs = tmp_path / "r.md", tmp_path / "runs"
 
-    def bench():
-        p = subprocess.run([sys.executable, "bench/recipes.py", "--data", "folder", "--folder", str(clips), "--k", "3",
+    def bench(folder=clips):
+        p = subprocess.run([sys.executable, "bench/recipes.py", "--data", "folder", "--folder", str(folder), "--k", "3",
                             "--encoders", "speech", "--seeds", "0", "1", "--runs", str(runs), "--out", str(out),
                             "--train-override", "trainer.max_epochs=1", "data.batch_size=4"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -35,14 +36,19 @@ def test_recipes_bench_writes_a_table_for_a_tiny_folder(tmp_path):
     else:   # three distinct kinds of sound: the speech embedding separates them at least in part
         assert float(re.search(r"\| (\d\.\d\d) ±", rows["speech"]).group(1)) > 0.3
     assert "## Recipes x data sets" in text and "clips k=3: 12" in text and "Best by mean NMI" in text
-    assert (runs / "folder" / "blockae" / "model.pt").is_file()
-    assert (runs / "folder" / "blockae" / "embeddings.npy").is_file()
+    (cache,) = runs.glob("folders/clips-*/folder")
+    assert (cache / "blockae" / "model.pt").is_file() and (cache / "blockae" / "embeddings.npy").is_file()
 
-    model = runs / "folder" / "blockae" / "model.pt"
+    model = cache / "blockae" / "model.pt"
     trained_at = model.stat().st_mtime_ns
     stdout, again = bench()   # every embedding (and the model) reused
     assert model.stat().st_mtime_ns == trained_at
     assert "folder/blockae: 12 clips" in stdout and "(cached)" in stdout
+    other = write_tone_folder(tmp_path / "other")   # another folder named clips, with one clip less
+    (other / "low" / "low_3.wav").unlink()
+    stdout, _ = bench(other)
+    assert "folder/blockae: 11 clips" in stdout and "(cached)" not in stdout
+    assert len(list(runs.glob("folders/clips-*/folder/blockae/model.pt"))) == 2
 
 
 def test_recipes_bench_reads_a_folder_whole_one_row_per_file(tmp_path):
@@ -66,7 +72,8 @@ def test_recipes_bench_reads_a_folder_whole_one_row_per_file(tmp_path):
     text = out.read_text()
     assert "clips k=2: 14" in text and "each file one row" in text, text[:2000]   # not 42 windows
     assert "folder/blockae: 14 clips" in p.stdout
-    assert "hop_seconds: 1.0" in (runs / "folder" / "blockae" / "run_config.yaml").read_text()   # windows to the end
+    (config,) = runs.glob("folders/clips-*/folder/blockae/run_config.yaml")
+    assert "hop_seconds: 1.0" in config.read_text()   # windows to the end
 
 
 @pytest.mark.slow
