@@ -113,6 +113,45 @@ class PeakAnon:
         return self.kb / 1024
 
 
+def deb_set(package: str, out: Path, members: list[str], copyright: str, fill) -> dict[str, int]:
+    """A labelled set built once from Debian's `package` into `out` (nothing to do when it holds this version): the
+    .deb downloaded, `members` (tar paths, wildcards allowed) and `copyright` unpacked into a temporary folder, then
+    fill(that folder, the new set's folder) copies the audio into class folders and returns the count per class; the
+    package's copyright file goes beside them, and the set replaces `out` at once when complete."""
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+
+    version = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True).stdout
+    version = re.search(r"Candidate: (\S+)", version).group(1)
+    done = out / ".complete"
+    if done.is_file() and done.read_text() == f"{package} {version}":
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        deb = apt_download(package, tmp)
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", *members, copyright], stdin=tar.stdout, check=True)
+        tar.wait()
+        deb.unlink()
+        part = out.with_name(out.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        counts = fill(Path(tmp), part)
+        shutil.copyfile(Path(tmp) / copyright, part / "COPYRIGHT")
+        (part / ".complete").write_text(f"{package} {version}")
+        shutil.rmtree(out, ignore_errors=True)
+        part.rename(out)
+    return counts
+
+
+def say_set(out: Path, counts: dict[str, int]) -> None:
+    """A set's folder, and its classes' counts when it was just built."""
+    if counts:
+        print(f"{out}: {sum(counts.values())} files, {len(counts)} classes: "
+              + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
+    print(out)
+
+
 def apt_download(package: str, folder) -> Path:
     """Debian's package `package` downloaded into `folder` with apt-get (a data set's source; no install, no root
     needed where apt's sandbox user can write there), its .deb path; one line and exit where it cannot be fetched."""

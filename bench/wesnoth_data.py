@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from common import apt_download
+from common import deb_set, say_set
 
 PACKAGE = "wesnoth-1.16-data"
 SOUNDS = "./usr/share/games/wesnoth/1.16/data/core/sounds"
@@ -53,39 +51,22 @@ def class_of(path: str) -> str | None:
 
 
 def build(out: Path) -> dict[str, int]:
-    version = subprocess.run(["apt-cache", "policy", PACKAGE], capture_output=True, text=True).stdout
-    version = re.search(r"Candidate: (\S+)", version).group(1)
-    done = out / ".complete"
-    if done.is_file() and done.read_text() == f"{PACKAGE} {version}":
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:
-        deb = apt_download(PACKAGE, tmp)
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", f"{SOUNDS}/*", COPYRIGHT], stdin=tar.stdout, check=True)
-        tar.wait()
-        part = out.with_name(out.name + ".part")
-        shutil.rmtree(part, ignore_errors=True)
+    def fill(tmp: Path, part: Path) -> dict[str, int]:
         counts: dict[str, int] = {}
-        root = Path(tmp) / SOUNDS
+        root = tmp / SOUNDS
         for f in sorted(root.rglob("*")):
             c = class_of(str(f.relative_to(root)))
             if f.is_file() and c:
                 (part / c).mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(f, part / c / str(f.relative_to(root)).replace("/", "__"))
                 counts[c] = counts.get(c, 0) + 1
-        shutil.copyfile(Path(tmp) / COPYRIGHT, part / "COPYRIGHT")
-        (part / ".complete").write_text(f"{PACKAGE} {version}")
-        shutil.rmtree(out, ignore_errors=True)
-        part.rename(out)
-    return counts
+        return counts
+
+    return deb_set(PACKAGE, out, [f"{SOUNDS}/*"], COPYRIGHT, fill)
 
 
 def main() -> None:
-    counts = build(OUT)
-    if counts:
-        print(f"{OUT}: {sum(counts.values())} files, {len(counts)} classes: "
-              + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
-    print(OUT)
+    say_set(OUT, build(OUT))
 
 
 if __name__ == "__main__":

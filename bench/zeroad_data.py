@@ -16,14 +16,11 @@ the interface's sounds, weapons swung, gathering and farming, buildings, ships a
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from common import apt_download
+from common import deb_set, say_set
 
 PACKAGE = "0ad-data"
 ARCHIVE = "./usr/share/games/0ad/mods/public/public.zip"
@@ -52,21 +49,9 @@ def class_of(path: str) -> str | None:
 
 
 def build(out: Path) -> dict[str, int]:
-    version = subprocess.run(["apt-cache", "policy", PACKAGE], capture_output=True, text=True).stdout
-    version = re.search(r"Candidate: (\S+)", version).group(1)
-    done = out / ".complete"
-    if done.is_file() and done.read_text() == f"{PACKAGE} {version}":
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:
-        deb = apt_download(PACKAGE, tmp)
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", tmp, ARCHIVE, COPYRIGHT], stdin=tar.stdout, check=True)
-        tar.wait()
-        deb.unlink()
-        part = out.with_name(out.name + ".part")
-        shutil.rmtree(part, ignore_errors=True)
+    def fill(tmp: Path, part: Path) -> dict[str, int]:
         counts: dict[str, int] = {}
-        with zipfile.ZipFile(Path(tmp) / ARCHIVE) as z:
+        with zipfile.ZipFile(tmp / ARCHIVE) as z:
             for entry in sorted(z.namelist()):
                 name = entry.removeprefix("audio/")
                 c = class_of(name) if entry.startswith("audio/") else None
@@ -74,19 +59,13 @@ def build(out: Path) -> dict[str, int]:
                     (part / c).mkdir(parents=True, exist_ok=True)
                     (part / c / name.replace("/", "__")).write_bytes(z.read(entry))
                     counts[c] = counts.get(c, 0) + 1
-        shutil.copyfile(Path(tmp) / COPYRIGHT, part / "COPYRIGHT")
-        (part / ".complete").write_text(f"{PACKAGE} {version}")
-        shutil.rmtree(out, ignore_errors=True)
-        part.rename(out)
-    return counts
+        return counts
+
+    return deb_set(PACKAGE, out, [ARCHIVE], COPYRIGHT, fill)
 
 
 def main() -> None:
-    counts = build(OUT)
-    if counts:
-        print(f"{OUT}: {sum(counts.values())} files, {len(counts)} classes: "
-              + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
-    print(OUT)
+    say_set(OUT, build(OUT))
 
 
 if __name__ == "__main__":
