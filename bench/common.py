@@ -113,11 +113,12 @@ class PeakAnon:
         return self.kb / 1024
 
 
-def deb_set(package: str, out: Path, members: list[str], copyright: str, fill) -> dict[str, int]:
+def deb_set(package: str, out: Path, members: list[str], copyright: str, entries, class_of) -> dict[str, int]:
     """A labelled set built once from Debian's `package` into `out` (nothing to do when it holds this version): the
     .deb downloaded, `members` (tar paths, wildcards allowed) and `copyright` unpacked into a temporary folder, then
-    fill(that folder, the new set's folder) copies the audio into class folders and returns the count per class; the
-    package's copyright file goes beside them, and the set replaces `out` at once when complete."""
+    each (path, read) of entries(that folder) whose class_of(path) is not None written as <class>/<path with / as __>
+    (read() gives its bytes); the package's copyright file goes beside them, and the set replaces `out` at once when
+    complete. The count per class."""
     import re
     import shutil
     import subprocess
@@ -136,12 +137,27 @@ def deb_set(package: str, out: Path, members: list[str], copyright: str, fill) -
         deb.unlink()
         part = out.with_name(out.name + ".part")
         shutil.rmtree(part, ignore_errors=True)
-        counts = fill(Path(tmp), part)
+        counts: dict[str, int] = {}
+        for path, read in entries(Path(tmp)):
+            c = class_of(path)
+            if c:
+                (part / c).mkdir(parents=True, exist_ok=True)
+                (part / c / path.replace("/", "__")).write_bytes(read())
+                counts[c] = counts.get(c, 0) + 1
         shutil.copyfile(Path(tmp) / copyright, part / "COPYRIGHT")
         (part / ".complete").write_text(f"{package} {version}")
         shutil.rmtree(out, ignore_errors=True)
         part.rename(out)
     return counts
+
+
+def first_class(name: str, classes: dict[str, str]) -> str | None:
+    """The class whose pattern (re.match) fits name; None where none does (two that fit: an error in the rule)."""
+    import re
+
+    found = [c for c, pattern in classes.items() if re.match(pattern, name)]
+    assert len(found) <= 1, (name, found)
+    return found[0] if found else None
 
 
 def say_set(out: Path, counts: dict[str, int]) -> None:

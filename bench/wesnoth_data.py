@@ -16,11 +16,10 @@ and the names that fit none (explosion, gold, fanfare, cave-in, ...) are left ou
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
-from common import deb_set, say_set
+from common import deb_set, first_class, say_set
 
 PACKAGE = "wesnoth-1.16-data"
 SOUNDS = "./usr/share/games/wesnoth/1.16/data/core/sounds"
@@ -45,24 +44,15 @@ def class_of(path: str) -> str | None:
     name = re.sub(r"-\d+$", "", str(p.with_suffix("")))
     if p.suffix.lower() not in AUDIO or re.search(r"(^|/|-)miss$", name):   # a missed attack (not magic-missile)
         return None
-    found = [c for c, pattern in CLASSES.items() if re.match(pattern, name)]
-    assert len(found) <= 1, (path, found)
-    return found[0] if found else None
+    return first_class(name, CLASSES)
 
 
 def build(out: Path) -> dict[str, int]:
-    def fill(tmp: Path, part: Path) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def entries(tmp: Path):
         root = tmp / SOUNDS
-        for f in sorted(root.rglob("*")):
-            c = class_of(str(f.relative_to(root)))
-            if f.is_file() and c:
-                (part / c).mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(f, part / c / str(f.relative_to(root)).replace("/", "__"))
-                counts[c] = counts.get(c, 0) + 1
-        return counts
+        return ((str(f.relative_to(root)), f.read_bytes) for f in sorted(root.rglob("*")) if f.is_file())
 
-    return deb_set(PACKAGE, out, [f"{SOUNDS}/*"], COPYRIGHT, fill)
+    return deb_set(PACKAGE, out, [f"{SOUNDS}/*"], COPYRIGHT, entries, class_of)
 
 
 def main() -> None:

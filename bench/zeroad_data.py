@@ -15,12 +15,11 @@ the interface's sounds, weapons swung, gathering and farming, buildings, ships a
 """
 from __future__ import annotations
 
-import re
 import sys
 import zipfile
 from pathlib import Path
 
-from common import deb_set, say_set
+from common import deb_set, first_class, say_set
 
 PACKAGE = "0ad-data"
 ARCHIVE = "./usr/share/games/0ad/mods/public/public.zip"
@@ -43,25 +42,17 @@ def class_of(path: str) -> str | None:
     """The class of a file by its path under audio/ (None: left out)."""
     if not path.lower().endswith(".ogg"):
         return None
-    found = [c for c, pattern in CLASSES.items() if re.match(pattern, path)]
-    assert len(found) <= 1, (path, found)
-    return found[0] if found else None
+    return first_class(path, CLASSES)
 
 
 def build(out: Path) -> dict[str, int]:
-    def fill(tmp: Path, part: Path) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def entries(tmp: Path):
         with zipfile.ZipFile(tmp / ARCHIVE) as z:
             for entry in sorted(z.namelist()):
-                name = entry.removeprefix("audio/")
-                c = class_of(name) if entry.startswith("audio/") else None
-                if c:
-                    (part / c).mkdir(parents=True, exist_ok=True)
-                    (part / c / name.replace("/", "__")).write_bytes(z.read(entry))
-                    counts[c] = counts.get(c, 0) + 1
-        return counts
+                if entry.startswith("audio/"):
+                    yield entry.removeprefix("audio/"), lambda entry=entry: z.read(entry)
 
-    return deb_set(PACKAGE, out, [ARCHIVE], COPYRIGHT, fill)
+    return deb_set(PACKAGE, out, [ARCHIVE], COPYRIGHT, entries, class_of)
 
 
 def main() -> None:

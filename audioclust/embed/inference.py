@@ -101,11 +101,11 @@ def embed_members(members: list, device: str = "auto", out_dir=None, chunk: int 
     order: {embedding (n, sum of dims), sample_id, ok (every member's), power (the member's of the highest rate, the
     one that hears the most of the band, as the weight of a window when a file is pooled)}. With stores: in
     <out_dir> (embedding.npy memory-mapped; each member's copy of its rows removed once joined), and rows.json sums
-    what each member embedded, reused and stores; without: in memory. `how`: embed()'s progress, devices and strategy. None on a non-zero predict rank (after every
-    member's embedding, which each rank takes part in)."""
+    what each member embedded, reused and stores; without: in memory. `how`: embed()'s progress, devices and
+    strategy. With stores, every member's predict runs (on every rank) before rank 0 reads any member's rows. None
+    on a non-zero predict rank (after every member's embedding, which each rank takes part in)."""
     stored = out_dir is not None and all(m[3] is not None for m in members)
-    if stored:   # every member's predict first, on every rank, then rank 0 reads them (no rank waits at a barrier
-        # while rank 0 copies a member's rows)
+    if stored:   # (no rank waits at the next member's predict while rank 0 copies a member's rows)
         done = [predict_missing(model, dm, store, device, **how) for _, model, dm, store in members]
         got = [stored_rows(d, Path(out_dir) / m[0]) for d, m in zip(done, members)]
     else:
