@@ -7,15 +7,15 @@ time goes"), on clips and on a long recording, through the public API as a user 
     python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 aisfx-64 speech speech-512   # before
 
 Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
-general-sound recipe; birdnet-kept, aisfx-32, aisfx-64 and speech-512: one change of before each, BirdNET's shipped
-model with every tensor kept, aisfx's network in float32 (at today's 8 blocks a forward), 64 blocks per forward, the
-speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
+general-sound recipe; birdnet-kept, birdnet-graph, aisfx-32, aisfx-64 and speech-512: one change of before each,
+BirdNET's shipped model with every tensor kept, BirdNET's spectrograms computed in its graph, aisfx's network in
+float32 (at today's 8 blocks a forward), 64 blocks per forward, the speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
 gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
 under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
 measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
 the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
 numpy.fft; models: ai_edge_litert, onnxruntime, torch, and the waits on BirdNET's interpreters, which run in a
-pool's threads; the rest: python, numpy, audioclust). Input: --clips drum
+pool's threads with its numpy front end at 2 threads or more; the rest: python, numpy, audioclust). Input: --clips drum
 one-shots (the drums set, ~/.cache/audioclust-data/drums) and one recording of --long-seconds made by concatenating
 drum hits with silence (written to a temp folder; the data stays outside the repo).
 """
@@ -40,6 +40,7 @@ ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
 MIX = {"mix": ["aisfx", "birdnet"]}   # encoder=mix's default members: the general-sound recipe
 BEFORE = {   # the routes before, side by side: (encoder, its options); birdnet-kept is patched in (before())
     "birdnet-kept": ("birdnet", {}),
+    "birdnet-graph": ("birdnet", {}),
     "aisfx-32": ("aisfx", {"precision": "32"}),
     "aisfx-64": ("aisfx", {"block_batch": 64}),
     "speech-512": ("speech", {"window_batch": 512}),
@@ -49,12 +50,14 @@ BEFORE = {   # the routes before, side by side: (encoder, its options); birdnet-
 @contextlib.contextmanager
 def before(encoder: str):
     """birdnet-kept: BirdNET as it ran before 2026-12-06, the shipped model with every tensor kept
-    (experimental_preserve_all_tensors) and the embedding read as the output's index - 1. The other routes before
-    are encoder options (BEFORE): aisfx's network in float32 (precision=32), 64 blocks per forward (block_batch=64),
-    the speech model's 512 windows per call (window_batch=512; both the same bytes as now)."""
+    (experimental_preserve_all_tensors) and the embedding read as the output's index - 1, its spectrograms computed
+    in the graph. birdnet-graph: as it ran before 2026-12-07, the spectrograms computed in the graph (litert's
+    reference kernels), not with numpy beside the cut graph (birdnet.cut_model). The other routes before are
+    encoder options (BEFORE): aisfx's network in float32 (precision=32), 64 blocks per forward (block_batch=64), the
+    speech model's 512 windows per call (window_batch=512; both the same bytes as now)."""
     from audioclust.embed.encoders import birdnet
 
-    saved = birdnet.BirdnetEncoder.build_runtime
+    saved = birdnet.BirdnetEncoder.build_runtime, birdnet.cut_model
 
     def kept(self):
         litert = self.need("ai_edge_litert.interpreter")
@@ -67,10 +70,12 @@ def before(encoder: str):
 
     if encoder == "birdnet-kept":
         birdnet.BirdnetEncoder.build_runtime = kept
+    if encoder == "birdnet-graph":
+        birdnet.cut_model = lambda samples: (birdnet.embedding_model(birdnet.model_path()), None)   # the whole graph, fed the chunk
     try:
         yield
     finally:
-        birdnet.BirdnetEncoder.build_runtime = saved
+        birdnet.BirdnetEncoder.build_runtime, birdnet.cut_model = saved
 
 
 GROUPS = [   # (label, substrings of the code's file path), first match wins

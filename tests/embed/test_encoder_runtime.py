@@ -60,11 +60,20 @@ def test_onnxruntime_threads_are_the_runs(set_threads, capsys):
 
 def test_litert_threads_are_the_runs(set_threads, monkeypatch, capsys):
     """One single-thread interpreter per thread of the run, side by side on a batch's chunks (litert has no getter
-    for its thread count: a subclass records what its constructor is given); the same bytes as one."""
+    for its thread count: a subclass records what its constructor is given); the same bytes as one. BLAS (the front
+    end's mel weights) runs on one thread while they do, and as before after."""
     needs("birdnet")
     from ai_edge_litert import interpreter as litert
+    from threadpoolctl import threadpool_info
 
-    given = []
+    from audioclust.embed.encoders import birdnet
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    during, own = [], birdnet.Litert.embed
+    monkeypatch.setattr(birdnet.Litert, "embed", lambda self, chunks: during.append(blas_threads()) or own(self, chunks))
+    given, outside = [], blas_threads()
 
     class Recorded(litert.Interpreter):
         def __init__(self, *args, **kw):
@@ -82,6 +91,7 @@ def test_litert_threads_are_the_runs(set_threads, monkeypatch, capsys):
     one = enc.embed(w, n)
     assert given == [1, 1, 1]   # 2 interpreters of 1 thread, then 1
     assert torch.equal(one, two)   # the chunks shared out, each embedded whole: the same bytes
+    assert during and all(d == {1} for d in during) and blas_threads() == outside
     feats, mask = enc.frames(w, n)
     assert mask.sum(1).tolist() == [3, 1, 1] and torch.equal(feats[0, 1], enc.frames(w[:1, 48000 * 3:], n[:1] - 48000 * 3)[0][0, 0])
     assert capsys.readouterr().out.splitlines() == [

