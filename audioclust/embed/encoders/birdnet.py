@@ -14,11 +14,11 @@ so: BENCHMARKS.md "Where the encoders' time goes"), so the adapter makes the emb
 
 The model's own spectrogram front end (its two MEL_SPEC layers: the chunk scaled to [-1, 1], STFTs of 2048 and
 1024 samples, the real part of each bin, mel weights, a power law) ran in TFLite's reference kernels, with the
-FFT's twiddles recomputed on every call: 62% of an invoke's time. ``split_frontend`` cuts those operators off the
-graph (the CNN then takes the two spectrograms) and ``MelFrontEnd`` computes them with numpy from the constants
-read out of the same graph, the FFT in float64 as TFLite's: the embedding within ~4e-6 of the whole graph's
-(tests/embed/test_encoders.py). The frames of a chunk's zero padding are all alike, so each layer's spectrogram
-of them is computed once (BENCHMARKS.md "BirdNET's front end").
+FFT's twiddles recomputed on every call: about two thirds of an invoke (20 of 31 ms, 1 thread, AMD EPYC).
+``split_frontend`` cuts those operators off the graph (the CNN then takes the two spectrograms) and ``MelFrontEnd``
+computes them with numpy from the constants read out of the same graph, the FFT in float64 as TFLite's: the
+embedding within ~4e-6 of the whole graph's (tests/embed/test_encoders.py). The frames of a chunk's zero padding
+are all alike, so each layer's spectrogram of them is computed once (BENCHMARKS.md "BirdNET's front end").
 
 The interpreters run on the CPU whatever the run's device (litert has no CUDA path): as many as the run's threads
 (base.cpu_threads), one thread each, side by side on a batch's chunks; they are built in each process on first use
