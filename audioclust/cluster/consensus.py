@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from audioclust import checks
+from audioclust.cluster.density import cluster_stats, distances
 from audioclust.cluster.methods import RUN_KEYS, KMeans, Method
 from audioclust.errors import ConfigError
 
@@ -103,11 +104,10 @@ class Consensus(Method):
         return self
 
     def located(self, z: np.ndarray) -> Consensus:
-        """Centroids (the mean of each cluster's rows of z) and each row's distance to its own."""
-        z = np.asarray(z, np.float32)
-        k = int(self.labels_.max()) + 1
-        self.centroids_ = np.stack([z[self.labels_ == c].mean(0) for c in range(k)]).astype(np.float32)
-        self.distances_ = np.linalg.norm(z - self.centroids_[self.labels_], axis=1).astype(np.float32)
+        """Centroids (the mean of each cluster's rows of z) and each row's distance to its own: the rules that
+        locate HDBSCAN's clusters (density.cluster_stats, density.distances; a consensus has no noise)."""
+        self.centroids_ = cluster_stats(z, self.labels_)[0]
+        self.distances_ = distances(z, self.labels_, self.centroids_, np.zeros(len(self.labels_), np.float32))
         return self
 
 
