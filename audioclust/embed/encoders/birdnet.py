@@ -101,8 +101,8 @@ class MelFrontEnd(NamedTuple):
     eps: np.float32      # the scaling's: x - min, / (max + eps), - 0.5, * 2
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        nonzero = np.flatnonzero(chunk)
-        valid = int(nonzero[-1]) + 1 if len(nonzero) else 0   # the zero padding after a chunk's audio
+        nonzero = chunk[::-1] != 0   # the zero padding after a chunk's audio starts at `valid`
+        valid = len(chunk) - int(nonzero.argmax()) if nonzero.any() else 0
         x = chunk.astype(np.float32) - chunk.min()
         x = (x / (x.max() + self.eps) - np.float32(0.5)) * np.float32(2.0)
         return np.stack([layer(x, valid) for layer in self.layers], -1)[None]
