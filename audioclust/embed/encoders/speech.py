@@ -3,8 +3,12 @@
 openwakeword's AudioFeatures turns 16 kHz int16 PCM into 32-band log-mels (its melspectrogram.onnx, with its
 default ``x / 10 + 2`` transform) and runs the embedding model on windows of 76 mel frames (775 ms) every 8
 frames (80 ms). ``embed_clips`` does both but needs equal-length clips whose length is a multiple of 160
-samples, so the adapter calls the same per-clip mel step (``_get_melspectrogram``, openwakeword 0.4.0 is pinned)
-and runs the windows of all clips of a batch through the embedding model ``window_batch`` at a time.
+samples, so the adapter calls the same per-clip mel step (``_get_melspectrogram``, openwakeword 0.4.0 is pinned).
+The embedding model is convolutional along time (unpadded convolutions, three 2x2 max-poolings: one output every
+8 frames, the windows' step), so the adapter gives it each clip's whole mel sequence at once (``sequence_model``:
+the same graph, its fixed 76-frame input made any length) and reads one embedding per window from one call: the
+same bytes as running every window on its own, without computing the frames the windows share again
+(BENCHMARKS.md "Where the encoders' time goes"). ``clip_batch`` clips go through it a call.
 
 The model was trained for streaming wake-word detection: a window's embedding describes the sound that ends near
 the window's end. A clip is therefore swept through the window, as a stream that starts in silence would be:
@@ -35,7 +39,49 @@ GPU_INSTALL = "pip install 'audioclust[speech-gpu]' && pip install --no-deps ope
 WINDOW, STEP = 76, 8          # mel frames per embedding window, and the step between windows (openwakeword)
 LEAD, TAIL = 0.695, 0.3       # s of silence before (one window less one step) and after each clip
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
-WINDOW_BATCH = {"cpu": 8, "cuda": 512}   # window_batch=null: windows per call (the CPU's fastest, the same bytes)
+CLIP_BATCH = {"cpu": 4, "cuda": 64}   # clip_batch=null: clips per call (the CPU's fastest, the same bytes)
+
+
+def sequence_model(path: str) -> bytes:
+    """openwakeword's embedding model (``path``) made to take a whole mel sequence, serialised for onnxruntime.
+
+    The graph reads (N, 76, 32, 1) and gives (N, 1, 1, 96). Along time it has no padding, only convolutions of stride 1
+    and max-poolings whose time strides multiply to STEP, so over T frames its last map holds (T - 76) // 8 + 1
+    outputs, output j the window of frames 8j .. 8j + 75. Its input's time axis becomes any length and its two
+    reshapes (which name the 76 and the single output) become the transposes they are for a trailing axis of 1:
+    (N, T, 34, 1) -> (N, 1, T, 34) and (N, 96, W, 1) -> (N, W, 1, 96). Any other graph is a one-line ConfigError."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(path)
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    reshapes = [n for n in graph.node if n.op_type == "Reshape"]
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    stride = 1
+    for n in graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "MaxPool":
+            stride *= attrs["strides"][0]
+        elif n.op_type == "Conv" and (list(attrs.get("strides", [1, 1]))[0] != 1 or list(attrs.get("pads", [0] * 4))[::2] != [0, 0]):
+            stride = 0   # a time stride or time padding: not a sliding window
+        elif n.op_type == "Pad" and consts.get(n.input[1], np.ones(8)).reshape(2, -1)[:, 1].any():
+            stride = 0   # the input's time axis (NHWC's 1) padded
+    shapes = [consts.get(n.input[1], np.zeros(0)).tolist() for n in reshapes]
+    if dims[1:] != [WINDOW, 32, 1] or stride != STEP or shapes != [[-1, 1, WINDOW, 34], [-1, 1, 1, 96]]:
+        raise ConfigError(f"encoder=speech: {path} is not the embedding model this adapter reads "
+                          f"(input {dims}, time stride {stride}, reshapes {shapes})")
+    for node, perm in zip(reshapes, ([0, 3, 1, 2], [0, 2, 3, 1])):
+        at = list(graph.node).index(node)
+        graph.node.remove(node)
+        graph.node.insert(at, helper.make_node("Transpose", [node.input[0]], list(node.output), name=f"{node.name}_seq", perm=perm))
+    for value, axis in ((graph.input[0], "frames"), (graph.output[0], "windows")):
+        dim = value.type.tensor_type.shape.dim[1]
+        dim.ClearField("dim_value")
+        dim.dim_param = axis
+    del graph.value_info[:]   # shapes inferred for 76 frames
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def providers(device: torch.device, available: list[str]) -> list:
@@ -78,25 +124,26 @@ class SpeechEmbeddingEncoder(Encoder):
     embedding_dim = 96
     licence = ("Apache-2.0 upstream (Google speech_embedding, TF Hub); openwakeword says its bundled models are "
                "CC BY-NC-SA 4.0: check before commercial use")
-    extra, requires = "speech", ("openwakeword", "onnxruntime")
+    extra, requires = "speech", ("openwakeword", "onnxruntime", "onnx")   # onnx: sequence_model
     min_seconds = 0.0         # LEAD + TAIL of silence make every clip at least one window long
     cpu_input = True          # onnxruntime takes numpy arrays (and moves them to the GPU itself with CUDA)
 
-    def __init__(self, threads: int | None = None, window_batch: int | None = None):
-        """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). window_batch: embedding
-        windows per onnxruntime call; None: WINDOW_BATCH for the provider it runs on (on the CPU onnxruntime runs
-        this model fastest at small batches, within 1e-6 at any (the same bytes here): BENCHMARKS.md "Where the
-        encoders' time goes", speech against speech-512; a GPU wants large batches)."""
+    def __init__(self, threads: int | None = None, clip_batch: int | None = None):
+        """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). clip_batch: clips (each
+        its whole mel sequence, zero-padded to the longest of the call) per onnxruntime call of the embedding model;
+        None: CLIP_BATCH for the provider it runs on (on the CPU onnxruntime runs it fastest at small batches, the
+        same bytes at any: BENCHMARKS.md "Where the encoders' time goes"; a GPU wants large batches)."""
         super().__init__()
         utils = self.need("openwakeword.utils")
         self.need("onnxruntime")
+        self.need("onnx")
         models = os.path.join(os.path.dirname(utils.__file__), "resources", "models")
         self.paths = [os.path.join(models, f) for f in ("melspectrogram.onnx", "embedding_model.onnx")]
         for path in self.paths:
             if not os.path.isfile(path):
                 raise ConfigError(f"encoder=speech: {path} is missing; reinstall its extra: {self.install()}")
-        batch_option("window_batch", window_batch, WINDOW_BATCH, "cpu")   # a wrong value stops the run here
-        self.threads, self.window_batch = threads, window_batch
+        batch_option("clip_batch", clip_batch, CLIP_BATCH, "cpu")   # a wrong value stops the run here
+        self.threads, self.clip_batch = threads, clip_batch
 
     def build_runtime(self) -> Sessions:
         ort = self.need("onnxruntime")
@@ -105,12 +152,13 @@ class SpeechEmbeddingEncoder(Encoder):
         options.intra_op_num_threads = threads
         options.log_severity_level = 3    # no warnings (e.g. nodes CUDA leaves to the CPU) on the user's screen
         chosen = providers(self.device, available)
+        graphs = (self.paths[0], sequence_model(self.paths[1]))
         if chosen[0] == CPU:
-            sessions = Sessions(*(ort.InferenceSession(p, options, providers=chosen) for p in self.paths))
+            sessions = Sessions(*(ort.InferenceSession(g, options, providers=chosen) for g in graphs))
         else:   # a CUDA provider that fails to load is onnxruntime's print and log lines: the line below says it
             ort.set_default_logger_severity(4)
             with contextlib.redirect_stdout(io.StringIO()):
-                sessions = Sessions(*(ort.InferenceSession(p, options, providers=chosen) for p in self.paths))
+                sessions = Sessions(*(ort.InferenceSession(g, options, providers=chosen) for g in graphs))
         if sessions.embedding.get_providers()[0] == CUDA:
             say_once(f"encoder=speech: onnxruntime on {self.device}")
         else:
@@ -131,18 +179,21 @@ class SpeechEmbeddingEncoder(Encoder):
 
     @torch.no_grad()
     def frames(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        windows, counts = [], []
+        specs = []
         lead, tail = int(LEAD * self.sr), int(TAIL * self.sr)
         for clip in self.clips(wave, lengths):
             x = clip.cpu().numpy()
             x = np.pad(x, (lead, tail + (-(lead + len(x) + tail)) % 160))   # openwakeword: whole 10 ms hops
-            spec = self.mel(self.pcm16(x))
-            starts = range(0, spec.shape[0] - WINDOW + 1, STEP)
-            windows += [spec[s:s + WINDOW] for s in starts]
-            counts.append(len(starts))
-        batch = np.stack(windows)[..., None].astype(np.float32)   # (N, 76, 32, 1)
+            specs.append(self.mel(self.pcm16(x)))
+        counts = [len(range(0, len(s) - WINDOW + 1, STEP)) for s in specs]   # windows every STEP frames
         model = self.runtime.embedding
-        step = batch_option("window_batch", self.window_batch, WINDOW_BATCH, "cuda" if model.get_providers()[0] == CUDA else "cpu")
-        out = [model.run(None, {"input_1": batch[k:k + step]})[0] for k in range(0, len(batch), step)]
-        z = torch.from_numpy(np.concatenate(out).reshape(len(batch), -1))
-        return pad_frames(list(torch.split(z, counts)), self.embedding_dim)
+        step = batch_option("clip_batch", self.clip_batch, CLIP_BATCH, "cuda" if model.get_providers()[0] == CUDA else "cpu")
+        out = []
+        for k in range(0, len(specs), step):
+            group = specs[k:k + step]
+            batch = np.zeros((len(group), max(len(s) for s in group), 32, 1), np.float32)
+            for i, s in enumerate(group):   # frames past a clip's end only reach windows past its last one
+                batch[i, :len(s), :, 0] = s
+            z = model.run(None, {"input_1": batch})[0][:, :, 0]   # (clips, windows, 96)
+            out += [torch.from_numpy(z[i, :n].copy()) for i, n in enumerate(counts[k:k + step])]
+        return pad_frames(out, self.embedding_dim)
