@@ -4,7 +4,7 @@ openwakeword's AudioFeatures turns 16 kHz int16 PCM into 32-band log-mels (its m
 default ``x / 10 + 2`` transform) and runs the embedding model on windows of 76 mel frames (775 ms) every 8
 frames (80 ms). ``embed_clips`` does both but needs equal-length clips whose length is a multiple of 160
 samples, so the adapter calls the same per-clip mel step (``_get_melspectrogram``, openwakeword 0.4.0 is pinned).
-The embedding model is convolutional along time (unpadded convolutions, three 2x2 max-poolings: one output every
+The embedding model is convolutional along time (no padding in time, three 2x2 max-poolings: one output every
 8 frames, the windows' step), so the adapter gives it each clip's whole mel sequence at once (``sequence_model``:
 the same graph, its fixed 76-frame input made any length) and reads one embedding per window from one call: the
 same bytes as running every window on its own, without computing the frames the windows share again
@@ -130,7 +130,8 @@ class SpeechEmbeddingEncoder(Encoder):
 
     def __init__(self, threads: int | None = None, clip_batch: int | None = None):
         """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). clip_batch: clips (each
-        its whole mel sequence, zero-padded to the longest of the call) per onnxruntime call of the embedding model;
+        its whole mel sequence, zero-padded to the longest of the call; a batch's clips go in order of length) per
+        onnxruntime call of the embedding model;
         None: CLIP_BATCH for the provider it runs on (on the CPU onnxruntime runs it fastest at small batches, the
         same bytes at any: BENCHMARKS.md "Where the encoders' time goes"; a GPU wants large batches)."""
         super().__init__()
@@ -188,12 +189,14 @@ class SpeechEmbeddingEncoder(Encoder):
         counts = [len(range(0, len(s) - WINDOW + 1, STEP)) for s in specs]   # windows every STEP frames
         model = self.runtime.embedding
         step = batch_option("clip_batch", self.clip_batch, CLIP_BATCH, "cuda" if model.get_providers()[0] == CUDA else "cpu")
-        out = []
-        for k in range(0, len(specs), step):
-            group = specs[k:k + step]
-            batch = np.zeros((len(group), max(len(s) for s in group), 32, 1), np.float32)
-            for i, s in enumerate(group):   # frames past a clip's end only reach windows past its last one
-                batch[i, :len(s), :, 0] = s
+        out: list[torch.Tensor] = [torch.empty(0)] * len(specs)
+        order = np.argsort([len(s) for s in specs], kind="stable")   # calls of clips of like length: little padding
+        for k in range(0, len(order), step):
+            group = order[k:k + step]
+            batch = np.zeros((len(group), max(len(specs[i]) for i in group), 32, 1), np.float32)
+            for row, i in enumerate(group):   # frames past a clip's end only reach windows past its last one
+                batch[row, :len(specs[i]), :, 0] = specs[i]
             z = model.run(None, {"input_1": batch})[0][:, :, 0]   # (clips, windows, 96)
-            out += [torch.from_numpy(z[i, :n].copy()) for i, n in enumerate(counts[k:k + step])]
+            for row, i in enumerate(group):
+                out[i] = torch.from_numpy(z[row, :counts[i]].copy())
         return pad_frames(out, self.embedding_dim)
