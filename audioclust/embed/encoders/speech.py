@@ -8,7 +8,8 @@ The embedding model is convolutional along time (no padding in time, three 2x2 m
 8 frames, the windows' step), so the adapter gives it each clip's whole mel sequence at once (``sequence_model``:
 the same graph, its fixed 76-frame input made any length) and reads one embedding per window from one call: the
 same bytes as running every window on its own, without computing the frames the windows share again
-(BENCHMARKS.md "Where the encoders' time goes"). ``clip_batch`` clips go through it a call.
+(BENCHMARKS.md "Where the encoders' time goes, 2 threads": speech against speech-windows). ``clip_batch`` clips
+go through it a call.
 
 The model was trained for streaming wake-word detection: a window's embedding describes the sound that ends near
 the window's end. A clip is therefore swept through the window, as a stream that starts in silence would be:
@@ -131,9 +132,8 @@ class SpeechEmbeddingEncoder(Encoder):
     def __init__(self, threads: int | None = None, clip_batch: int | None = None):
         """threads: onnxruntime's intra_op_num_threads; None: the run's (base.cpu_threads). clip_batch: clips (each
         its whole mel sequence, zero-padded to the longest of the call; a batch's clips go in order of length) per
-        onnxruntime call of the embedding model;
-        None: CLIP_BATCH for the provider it runs on (on the CPU onnxruntime runs it fastest at small batches, the
-        same bytes at any: BENCHMARKS.md "Where the encoders' time goes"; a GPU wants large batches)."""
+        onnxruntime call of the embedding model; None: CLIP_BATCH for the provider it runs on (on the CPU small
+        batches pad least and ran fastest; a GPU wants large ones); the same bytes at any (tests/embed)."""
         super().__init__()
         utils = self.need("openwakeword.utils")
         self.need("onnxruntime")
