@@ -1,13 +1,17 @@
-"""BirdNET's front end: its two spectrograms computed with numpy beside the graph cut after them (now,
-birdnet.split_frontend) against the whole graph in litert (before), side by side in one run on every labelled set:
-embedding speed, how close the rows are, and 5-seed NMI.
+"""An encoder's route now against its route before, side by side in one run on every labelled set: embedding speed,
+how close the rows are, and 5-seed NMI. BirdNET (the default): its two spectrograms computed with numpy beside the
+graph cut after them (now, birdnet.split_frontend) against the whole graph in litert (before); --encoder speech: each
+clip's whole mel sequence through the speech model's graph in one call (now, speech.sequence_model) against every
+76-frame window on its own (before; bench/encoder_profile.py's routes).
 
     python bench/birdnet_frontend.py                      # every set of bench/combine.py, and a 120 s recording
     python bench/birdnet_frontend.py --data drums --seeds 0 1
+    python bench/birdnet_frontend.py --encoder speech --data drums fsdd synthetic
 
 Per set (bench/combine.py's folders, labels, files and windowing), through the public API as a user embeds
 (audioclust.embed, the folder defaults, no store: everything embedded) at --threads per process (default 2, both
-cores: what a run takes by default; BirdNET runs as that many interpreters of 1 thread), each route after a
+cores: what a run takes by default; BirdNET runs as that many interpreters of 1 thread, the speech model's onnxruntime
+with that many threads), each route after a
 warm-up on 2 files (model load, runtime planning: not counted) and with the set's files read once before (the page
 cache warm for both). The two routes' rows compared by cosine; each route's rows clustered by audioclust.cluster
 with the defaults (preprocess l2, UMAP, k-means, k = the classes) over the seeds. A long recording (--long-seconds of
@@ -29,10 +33,12 @@ from common import machine, mean_std, method_text, write_section
 from encoder_profile import before, inputs
 from sets import synthetic_root
 
-ROUTES = (("before", "birdnet-graph"), ("now", "birdnet"))   # (name, encoder_profile route)
+ROUTES = {"birdnet": (("before", "birdnet-graph"), ("now", "birdnet")),   # (name, encoder_profile route) per encoder
+          "speech": (("before", "speech-windows"), ("now", "speech"))}
+SECTIONS = {"birdnet": "BirdNET's front end", "speech": "Speech model: whole mel sequences"}
 
 
-def measure(name: str, root, labels, files, windowing, seeds) -> dict:
+def measure(name: str, root, labels, files, windowing, seeds, encoder: str = "birdnet") -> dict:
     """Each route's embedding wall time, rows, audio seconds and NMI over the seeds, and the rows' cosines."""
     import soundfile as sf
 
@@ -43,11 +49,11 @@ def measure(name: str, root, labels, files, windowing, seeds) -> dict:
             p.read_bytes()
     two = sorted(str(p) for p in Path(root).rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg"))[:2]
     out, rows = {}, {}
-    for how, route in ROUTES:
+    for how, route in ROUTES[encoder]:
         with before(route):
-            audioclust.embed(two, encoder="birdnet")   # warm-up
+            audioclust.embed(two, encoder=encoder)   # warm-up
             t = time.perf_counter()
-            emb = audioclust.embed(str(root), encoder="birdnet", labels=labels, max_files=files, windowing=windowing)
+            emb = audioclust.embed(str(root), encoder=encoder, labels=labels, max_files=files, windowing=windowing)
             wall = time.perf_counter() - t
         rows[how] = emb.vectors
         out.setdefault("audio", sum(sf.info(p).duration for p in sorted(set(emb.path))))
@@ -64,7 +70,7 @@ def measure(name: str, root, labels, files, windowing, seeds) -> dict:
 
 def table(results: dict, args) -> str:
     lines = [f"## {args.section}", "",
-             f"`python bench/birdnet_frontend.py --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))} "
+             f"`python bench/birdnet_frontend.py{' --encoder ' + args.encoder if args.encoder != 'birdnet' else ''} --data {' '.join(args.data)} --seeds {' '.join(map(str, args.seeds))} "
              f"--threads {args.threads} --long-seconds {args.long_seconds:g}`; {machine()}. " + method_text(__doc__), "",
              "| set | rows | audio (s) | embedding s: before / now | speed-up | audio s per s: before / now | rows: least cosine, "
              "largest difference | NMI: before / now | change |", "|---|---|---|---|---|---|---|---|---|"]
@@ -76,9 +82,11 @@ def table(results: dict, args) -> str:
                      f"{r['audio'] / a['wall']:.1f} / {r['audio'] / b['wall']:.1f} | {r['cos_min']:.7f}, {r['max_abs']:.1e} | {q} |")
     changes = {n: np.mean(r["now"]["nmi"]) - np.mean(r["before"]["nmi"]) for n, r in results.items() if "nmi" in r["now"]}
     worst = min(changes, key=changes.get)
-    lines += ["", f"Reading: every row within a cosine of {min(r['cos_min'] for r in results.values()):.7f} of before; NMI changes "
-              f"{min(changes.values()):+.3f} ({worst}) to {max(changes.values()):+.3f}, what UMAP and k-means make of float "
-              f"rounding; speed-up {min(r['before']['wall'] / r['now']['wall'] for r in results.values()):.2f}x to "
+    same = all(r["max_abs"] == 0 for r in results.values())
+    rows = ("every row the same bytes as before; NMI changes " if same else
+            f"every row within a cosine of {min(r['cos_min'] for r in results.values()):.7f} of before; NMI changes ")
+    lines += ["", f"Reading: {rows}{min(changes.values()):+.3f} ({worst}) to {max(changes.values()):+.3f}"
+              f"{'' if same else ', what UMAP and k-means make of float rounding'}; speed-up {min(r['before']['wall'] / r['now']['wall'] for r in results.values()):.2f}x to "
               f"{max(r['before']['wall'] / r['now']['wall'] for r in results.values()):.2f}x."]
     return "\n".join(lines) + "\n"
 
@@ -90,8 +98,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--long-seconds", type=float, default=120.0)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--section", default="BirdNET's front end")
+    ap.add_argument("--encoder", choices=list(ROUTES), default="birdnet")
+    ap.add_argument("--section", default=None, help="default: SECTIONS[--encoder]")
     args = ap.parse_args()
+    args.section = args.section or SECTIONS[args.encoder]
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
@@ -101,7 +111,7 @@ def main() -> None:
         long = Path(inputs(Path(tmp), 100, args.long_seconds)["long"][0][0]).parent
         for name in [*args.data, "long"]:
             root, labels, files, windowing = (long, None, None, None) if name == "long" else SETS[name]
-            results[name] = measure(name, root or synthetic_root(), labels, files, windowing, args.seeds)
+            results[name] = measure(name, root or synthetic_root(), labels, files, windowing, args.seeds, args.encoder)
     write_section(args.section, table(results, args), args.out)
 
 

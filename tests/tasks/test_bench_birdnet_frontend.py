@@ -29,7 +29,8 @@ def test_before_and_now_are_two_routes_with_the_same_rows_to_rounding(tmp_path, 
     assert r["before"]["rows"] == r["now"]["rows"] == 12 and r["audio"] == pytest.approx(12.0)
     assert r["cos_min"] > 0.99999 and 0 < r["max_abs"] < 1e-4   # not the same bytes: two routes ran
     assert all(0 <= v <= 1 for how in ("before", "now") for v in r[how]["nmi"]) and r["before"]["wall"] > 0
-    args = type("Args", (), {"section": "BirdNET's front end", "data": ["tones"], "seeds": [0], "threads": 2, "long_seconds": 120.0})
+    args = type("Args", (), {"section": "BirdNET's front end", "encoder": "birdnet", "data": ["tones"], "seeds": [0], "threads": 2,
+                            "long_seconds": 120.0})
     text = bench.table({"tones": r}, args)
     speed = r["before"]["wall"] / r["now"]["wall"]
     assert "| tones | 12 | 12.0 |" in text and f"{speed:.2f}x" in text
