@@ -45,6 +45,7 @@ TARGETS = {   # data set -> [(target, k, label of a path)]
     "percussion": [("class", 9, lambda p: Path(p).parent.name)],    # bench/sf2_data.py
     "wesnoth": [("class", 7, lambda p: Path(p).parent.name)],       # bench/wesnoth_data.py
     "zeroad": [("class", 9, lambda p: Path(p).parent.name)],        # bench/zeroad_data.py
+    "megaglest": [("class", 8, lambda p: Path(p).parent.name)],     # bench/megaglest_data.py
 }
 REDUCES = ("none", "umap")   # the run's reducer: k-means alone, UMAP + k-means (the default)
 MIXES = ("side by side", "consensus")   # --combinations: of every encoder the set has

@@ -1,7 +1,7 @@
 """Combining encoders: each pretrained encoder alone, their concatenation (encoder=mix as it is) and their consensus
 (cluster.method=consensus), on every labelled set here, over 5 seeds.
 
-    python bench/combine.py                # drums, sfx, FSDD (1,500 files), synthetic, kits, instruments, percussion, wesnoth, zeroad
+    python bench/combine.py                # every set in SETS: drums, sfx, FSDD (1,500 files), synthetic, ..., megaglest
     python bench/combine.py --data drums --seeds 0 1
     python bench/combine.py --reuse        # only what --cache does not hold yet (new sets, new recipes)
 
@@ -13,6 +13,7 @@ consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its 
 baseline, MFCC (20) mean and std over each whole file. kits, instruments and percussion: one-shot sets from Debian's
 SoundFonts (python bench/sf2_data.py kits|instruments|percussion); wesnoth: a second set of game sound effects
 (python bench/wesnoth_data.py); zeroad: everyday and natural sounds (python bench/zeroad_data.py, each
+file one row); megaglest: a third game's sounds, animals and ambience among them (python bench/megaglest_data.py, each
 file one row). Labels only score.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from assign import data_args, nmi
 from assign import held_out as held_out_rows
 from common import machine, mean_std, write_section
-from sets import DRUMS, FSDD, INSTRUMENTS, KITS, PERCUSSION, SFX, WESNOTH, ZEROAD, synthetic_root
+from sets import DRUMS, FSDD, INSTRUMENTS, KITS, MEGAGLEST, PERCUSSION, SFX, WESNOTH, ZEROAD, synthetic_root
 
 MEMBERS = ("aisfx", "birdnet", "speech", "speaker")
 SETS = {   # folder, labels, files (None: all), windowing
@@ -39,6 +40,7 @@ SETS = {   # folder, labels, files (None: all), windowing
     "percussion": (PERCUSSION, {"source": "parent"}, None, None),     # python bench/sf2_data.py percussion
     "wesnoth": (WESNOTH, {"source": "parent"}, None, None),           # python bench/wesnoth_data.py
     "zeroad": (ZEROAD, {"source": "parent"}, None, {"pool_windows_up_to": 180}),   # python bench/zeroad_data.py
+    "megaglest": (MEGAGLEST, {"source": "parent"}, None, {"pool_windows_up_to": 180}),   # python bench/megaglest_data.py
 }
 BASELINES = ("MFCC statistics",)   # rows that are neither an encoder nor a combination of them
 MFCC_SR = 22050   # the classic baseline: MFCC (20) mean and std of each whole file (bench/baselines.py mfcc_stats)

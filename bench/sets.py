@@ -17,6 +17,7 @@ INSTRUMENTS = Path.home() / ".cache" / "audioclust-data" / "instruments"   # ben
 PERCUSSION = Path.home() / ".cache" / "audioclust-data" / "percussion"     # bench/sf2_data.py percussion
 WESNOTH = Path.home() / ".cache" / "audioclust-data" / "wesnoth"           # bench/wesnoth_data.py
 ZEROAD = Path.home() / ".cache" / "audioclust-data" / "zeroad"             # bench/zeroad_data.py
+MEGAGLEST = Path.home() / ".cache" / "audioclust-data" / "megaglest"       # bench/megaglest_data.py
 
 
 def spread(paths, n: int | None):
