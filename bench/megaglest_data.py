@@ -37,10 +37,15 @@ ANIMALS = "chicken|bull|sheep|elephant|ele|wild_sow|beehive|bee|pig|cow|mudchute
 VERB = r"(?:^|_)(ack|select|sel|die|attack|hit|walk|build|mine|harvest(?:_wood)?|work(?:_start|_end)?|prod)$"
 
 
+def name_of(path: str) -> str:
+    """A file's name without its extension, lower case, digits and underscores at the end aside (pig_die2 -> pig_die)."""
+    return re.sub(r"[_\d]*$", "", Path(path).stem.lower())
+
+
 def unit_and_verb(path: str) -> tuple[str, str]:
     """Whose sound and what it is: the unit from units/<unit>/sounds (else the name's prefix), the verb that ends the
-    name ('' where none does), digits and underscores at the end aside."""
-    stem = re.sub(r"[_\d]*$", "", Path(path).stem.lower())
+    name ('' where none does)."""
+    stem = name_of(path)
     verb = re.search(VERB, stem)
     folder = re.search(r"/units/([^/]+)/sounds/", path)
     unit = folder.group(1) if folder else re.match(rf"({PEOPLE}|{ANIMALS}|[a-z]+)", stem).group(1)
@@ -52,8 +57,7 @@ def class_of(path: str) -> str | None:
     if Path(path).suffix.lower() not in AUDIO:
         return None
     if re.match(r"^(tilesets/[^/]+/sounds|data/core/water_sounds)/", path):
-        name = re.sub(r"[_\d]*$", "", Path(path).stem.lower())
-        return "animal" if re.fullmatch(ANIMALS, name) else "ambience"
+        return "animal" if re.fullmatch(ANIMALS, name_of(path)) else "ambience"
     if not path.startswith("techs/"):
         return None
     unit, verb = unit_and_verb(path)
