@@ -26,7 +26,9 @@ README shows it, from the file to its embedding (decoding and resampling include
 One thread everywhere (torch, OMP, the runtimes); one warm-up on 2 files first (imports, first-call compilation), not
 counted. Each timed path starts from loading its model (audioclust.embed builds its encoder in every call; the
 package's model is made in its timed run too) and ends at the last embedding; each time is the median of --repeats
-runs, the three paths in turn (a drift of the shared host's speed falls on all three).
+runs, the three paths in turn (a drift of the shared host's speed falls on all three). Where the package cannot embed
+some of the files (aisfx and BirdNET: clips shorter than their input), the three paths again on the files it embeds,
+the same audio for all three.
 Seconds of audio per second of embedding (real-time factor) and rows made. Outputs differ by design (ours: the
 folder's windows pooled by signal power; theirs: whole files in their chunks): this measures speed only.
 """
@@ -122,54 +124,92 @@ def ours(encoder: str, files: list[str], whole: bool = False) -> int:
     return len(audioclust.embed(files, encoder=encoder, windowing=windowing, encoder_options=options, progress=False))
 
 
+def trimmed_seconds(encoder: str, files: list[str]) -> float | None:
+    """Seconds of audio the package embeds where it drops some before embedding (resemblyzer's preprocess_wav: long
+    silences); None where it embeds the files whole."""
+    if encoder != "speaker":
+        return None
+    from resemblyzer import preprocess_wav
+    from resemblyzer.hparams import sampling_rate
+
+    return sum(len(preprocess_wav(f)) for f in files) / sampling_rate
+
+
 def theirs(run, files: list[str]) -> tuple[int, int]:
     got = [run(f) for f in files]
     return sum(g is not None for g in got), sum(g is None for g in got)
 
 
 def measure(encoder: str, files: list[str], repeats: int = 1) -> dict:
-    """Each path timed `repeats` times, the three in turn (a drift of the shared host's speed falls on all of
-    them); the median of each."""
+    """Each path timed `repeats` times, the paths in turn (a drift of the shared host's speed falls on all of
+    them); the median of each. Where the package cannot embed some files, the three paths again on the files it
+    embeds (the same audio), in the same turns."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        run = package_path(encoder)
+        same = [f for f in files if run(f) is not None]   # untimed: which files the package embeds
+        kept = trimmed_seconds(encoder, files)
         paths = {"ours": lambda fs: ours(encoder, fs), "whole": lambda fs: ours(encoder, fs, whole=True),
                  "package": lambda fs: theirs(package_path(encoder), fs)}   # each from its model's load
         for path in paths.values():   # warm-ups
             path(files[:2])
-        seconds: dict[str, list[float]] = {name: [] for name in paths}
+        inputs = {"": files, **({"same_": same} if same and len(same) < len(files) else {})}
+        seconds: dict[str, list[float]] = {pre + name: [] for pre in inputs for name in paths}
         got: dict = {}
         for _ in range(repeats):
-            for name, path in paths.items():
-                t = time.perf_counter()
-                got[name] = path(files)
-                seconds[name].append(time.perf_counter() - t)
+            for pre, fs in inputs.items():
+                for name, path in paths.items():
+                    t = time.perf_counter()
+                    got[pre + name] = path(fs)
+                    seconds[pre + name].append(time.perf_counter() - t)
     done, failed = got["package"]
     return {**{name: float(np.median(s)) for name, s in seconds.items()}, "repeats": repeats, "rows": got["ours"],
-            "package_rows": done, "package_failed": failed, "whole_rows": got["whole"]}
+            "package_rows": done, "package_failed": failed, "whole_rows": got["whole"], "same_files": len(same),
+            "package_seconds": kept}
+
+
+def aisfx_precision() -> str:
+    """What encoder=aisfx's default (precision=auto) runs its network in on this CPU."""
+    import torch
+
+    from audioclust.embed.encoders.aisfx import native_bf16
+
+    if native_bf16(torch.device("cpu")):
+        return "ours runs aisfx's network in bf16 here (precision=auto: this CPU computes bf16 natively), the package in float32"
+    return "aisfx's network in float32 in both (precision=auto: no native bf16 on this CPU)"
 
 
 def table(results: dict, args) -> str:
     lines = ["## Ours against each package's own path", "",
              f"`python bench/package_paths.py --encoders {' '.join(args.encoders)} --clips {args.clips} --long-seconds "
-             f"{args.long_seconds:g} --repeats {args.repeats}`; {machine()}. " + " ".join(__doc__.split("\n\n", 2)[2].split())
-, "",
+             f"{args.long_seconds:g} --repeats {args.repeats}`; {machine()}; {aisfx_precision()}. "
+             + " ".join(__doc__.split("\n\n", 2)[2].split()), "",
              "| encoder | input | audio (s) | ours: rows, s | ours, whole files: rows, s | package: files embedded, s | "
-             "audio s per s: ours / whole files / package | ours / package | whole files / package |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "audio s per s: ours / whole files / package | ours / package | whole files / package | "
+             "on the files the package embeds: ours / package, whole files / package |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (enc, kind), r in results.items():
         n = r["package_rows"] + r["package_failed"]
         failed = f" of {n} ({r['package_failed']} too short for it: no embedding)" if r["package_failed"] else ""
+        if r.get("package_seconds") is not None:
+            failed += f" ({r['package_seconds']:.1f} s of audio left after its silence trimming)"
+        same = (f"{r['same_package'] / r['same_ours']:.2f}x / {r['same_package'] / r['same_whole']:.2f}x"
+                if "same_ours" in r else "the same files")
         lines.append(f"| {enc} | {kind} | {r['seconds']:.1f} | {r['rows']}, {r['ours']:.1f} | {r['whole_rows']}, {r['whole']:.1f} | "
                      f"{r['package_rows']}{failed}, {r['package']:.1f} | {r['seconds'] / r['ours']:.1f} / "
                      f"{r['seconds'] / r['whole']:.1f} / {r['seconds'] / r['package']:.1f} | {r['package'] / r['ours']:.2f}x | "
-                     f"{r['package'] / r['whole']:.2f}x |")
+                     f"{r['package'] / r['whole']:.2f}x | {same} |")
     lines += ["", "Reading: the rows differ. Ours are the run's 1 s windows (a recording's every second its own row, a clip's "
               "windows pooled), each one model call padded to the model's input (BirdNET 3 s, aisfx 2.3 s, the speech "
               "model's sweep with silence before and after); the packages embed a file once, in chunks of their input, so "
               "a recording costs them a third (BirdNET) to a half (speech) of the calls, and aisfx and BirdNET give no "
               "embedding at all for a clip under 1.2 s or 1.5 s (most one-shots here). On the package's unit (whole files: "
               "the same model calls, give or take the clips the package cannot embed) ours is the column \"whole files / "
-              "package\". Windows at the model's input length: data.native_seconds (\"Native windows\")."]
+              "package\". Where the package embeds only some of the files, the last column times all three paths again on those "
+              "files alone (the same audio, in the same turns). resemblyzer's preprocess_wav drops long silences before it embeds "
+              "(webrtcvad), so on a recording with pauses the package embeds less audio than ours does at the run's rows; "
+              "ours on whole files trims as it does (trim_silences=true). Windows at the model's input length: "
+              "data.native_seconds (\"Native windows\")."]
     return "\n".join(lines) + "\n"
 
 
