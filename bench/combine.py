@@ -9,7 +9,9 @@ Each set is embedded once per encoder by the public API (audioclust.embed, the f
 row) and cached under --cache (<set>/<encoder>.npy and .json). Then, for each seed, through audioclust.cluster with
 the defaults (preprocess l2, UMAP, k-means; k = the number of classes): each encoder alone; the concatenation of
 aisfx + BirdNET and of all four, each member weighing the same (encoder=mix's dim_weights); their consensus with
-consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette); and the classic
+consensus.keep=0.85 (the default) and keep=0 (every member votes, each with its silhouette); the concatenation of
+the members that consensus (keep=0.85) kept with the same seed (a member dropped when its silhouette says it only adds
+noise: the label-free vote of the consensus, for the concatenation); and the classic
 baseline, MFCC (20) mean and std over each whole file. kits, instruments and percussion: one-shot sets from Debian's
 SoundFonts (python bench/sf2_data.py kits|instruments|percussion); wesnoth: a second set of game sound effects
 (python bench/wesnoth_data.py); zeroad: everyday and natural sounds (python bench/zeroad_data.py, each
@@ -122,6 +124,12 @@ def measure(name: str, cache: Path, seeds, before: dict | None = None) -> dict:
         run(f"concatenated, {tag}", lambda s, x=x, w=w: audioclust.cluster(x, k=k, seed=s, weights=w))
         run(f"consensus, {tag}", lambda s, x=x, w=w, g=g: audioclust.cluster(x, method="consensus", k=k, seed=s, weights=w, groups=g))
     x, w, g = side_by_side([xs[m] for m in MEMBERS])
+
+    def kept_side_by_side(seed):   # the members the consensus of four kept with this seed (its silhouette rule)
+        x, w, _ = side_by_side([xs[m] for m in out["kept"][list(seeds).index(seed)]])
+        return audioclust.cluster(x, k=k, seed=seed, weights=w)
+    if len(out["kept"]) == len(seeds):
+        run("concatenated, the members the consensus keeps", kept_side_by_side)
     run("consensus, all four, keep=0", lambda s: audioclust.cluster(x, method="consensus", k=k, seed=s, weights=w, groups=g, keep=0.0))
     return out
 
@@ -194,8 +202,12 @@ def table(results: dict, args) -> str:
              for r in recipes if r not in MEMBERS and r not in BASELINES}
     holds = [r for r, w in worst.items() if w >= -0.01]
     others = ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds)
+    gaps = {r: np.mean([np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets])
+            for r in worst}
     lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none")
-              + (f"; the others' worst set: {others}" if others else "") + "."]
+              + (f"; the others' worst set: {others}" if others else "") + ".",
+              "", f"Mean over the {len(sets)} sets of each combined recipe minus the best single encoder: "
+              + ", ".join(f"{r} {g:+.3f}" for r, g in gaps.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
