@@ -153,11 +153,11 @@ def measure(encoder: str, files: list[str], repeats: int = 1) -> dict:
                  "package": lambda fs: theirs(package_path(encoder), fs)}   # each from its model's load
         for path in paths.values():   # warm-ups
             path(files[:2])
-        inputs = {"": files, **({"same_": same} if same and len(same) < len(files) else {})}
-        seconds: dict[str, list[float]] = {pre + name: [] for pre in inputs for name in paths}
+        file_sets = {"": files, **({"same_": same} if same and len(same) < len(files) else {})}
+        seconds: dict[str, list[float]] = {pre + name: [] for pre in file_sets for name in paths}
         got: dict = {}
         for _ in range(repeats):
-            for pre, fs in inputs.items():
+            for pre, fs in file_sets.items():
                 for name, path in paths.items():
                     t = time.perf_counter()
                     got[pre + name] = path(fs)
