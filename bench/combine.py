@@ -126,8 +126,8 @@ def measure(name: str, cache: Path, seeds, before: dict | None = None) -> dict:
     x, w, g = side_by_side([xs[m] for m in MEMBERS])
 
     def kept_side_by_side(seed):   # the members the consensus of four kept with this seed (its silhouette rule)
-        x, w, _ = side_by_side([xs[m] for m in out["kept"][list(seeds).index(seed)]])
-        return audioclust.cluster(x, k=k, seed=seed, weights=w)
+        kept, kept_w, _ = side_by_side([xs[m] for m in out["kept"][list(seeds).index(seed)]])
+        return audioclust.cluster(kept, k=k, seed=seed, weights=kept_w)
     if len(out["kept"]) == len(seeds):
         run("concatenated, the members the consensus keeps", kept_side_by_side)
     run("consensus, all four, keep=0", lambda s: audioclust.cluster(x, method="consensus", k=k, seed=s, weights=w, groups=g, keep=0.0))
@@ -188,26 +188,24 @@ def table(results: dict, args) -> str:
             best = max(MEMBERS, key=lambda m: np.mean(results[s]["recipes"][m]))
             cells.append(f"**{mean_std(v)}**" if r == best else mean_std(v))
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
-    for r in recipes:
-        if r in MEMBERS or r in BASELINES:
-            continue
-        diffs = [np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets]
-        lines.append(f"| {r} − best single | " + " | ".join(f"{d:+.3f}" for d in diffs) + " |")
+    combined = [r for r in recipes if r not in MEMBERS and r not in BASELINES]
+    # each combined recipe minus the best single encoder, per set
+    gap = {r: [np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets]
+           for r in combined}
+    for r in combined:
+        lines.append(f"| {r} − best single | " + " | ".join(f"{d:+.3f}" for d in gap[r]) + " |")
     lines += ["", "Seconds per fit (mean over seeds; embeddings cached): " + "; ".join(
         f"{s}: " + ", ".join(f"{r} {np.mean(t):.1f}" for r, t in results[s]["seconds"].items() if r.startswith("consensus") or r in ("aisfx",))
         for s, t0 in results.items() for t in [t0]), "",
         "Members kept by `consensus.keep=0.85` (consensus, all four; per seed): " + "; ".join(
         f"{s}: " + ", ".join(sorted({"+".join(k) for k in results[s]["kept"]})) for s in sets)]
-    worst = {r: min(np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets)
-             for r in recipes if r not in MEMBERS and r not in BASELINES}
+    worst = {r: min(d) for r, d in gap.items()}
     holds = [r for r, w in worst.items() if w >= -0.01]
     others = ", ".join(f"{r} {w:+.3f}" for r, w in worst.items() if r not in holds)
-    gaps = {r: np.mean([np.mean(results[s]["recipes"][r]) - max(np.mean(results[s]["recipes"][m]) for m in MEMBERS) for s in sets])
-            for r in worst}
     lines += ["", "Within 0.01 of the best single encoder on every set: " + (", ".join(holds) or "none")
               + (f"; the others' worst set: {others}" if others else "") + ".",
               "", f"Mean over the {len(sets)} sets of each combined recipe minus the best single encoder: "
-              + ", ".join(f"{r} {g:+.3f}" for r, g in gaps.items()) + "."]
+              + ", ".join(f"{r} {np.mean(d):+.3f}" for r, d in gap.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
